@@ -1,0 +1,235 @@
+"""Database tables (SQLModel). Personal data lives here and only here, never in Temporal.
+
+Each area keeps its tables in one section below; JSON columns hold documents and free-form
+fields. Times are stored as naive UTC datetimes (SQLite has no time zones); ``utcnow()`` makes them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "utcnow",
+    "new_id",
+    "STAGES",
+    "Lead",
+    "Event",
+    "ApiKey",
+    "Flow",
+    "FlowVersion",
+    "Journey",
+    "JourneyStep",
+    "EmailMessage",
+    "Template",
+    "ScoringModel",
+    "StageChange",
+    "TimelineEntry",
+]
+
+STAGES = ["subscriber", "lead", "MQL", "SAL", "SQL", "opportunity", "customer"]
+SIDE_STAGES = ["recycled", "disqualified"]
+
+
+def utcnow() -> datetime:
+    """Now, as a naive UTC datetime (the form every column stores)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _json(default: Any = None) -> Any:
+    factory = (lambda: {}) if default is dict else (lambda: []) if default is list else None
+    if factory is None:
+        return Field(default=None, sa_column=Column(JSON, nullable=True))
+    return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
+
+
+# ---------------------------------------------------------------- leads and events
+
+
+class Lead(SQLModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    email: str | None = Field(default=None, index=True, unique=True)
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = Field(default=None, index=True)
+    title: str | None = None
+    country: str | None = None
+    timezone: str | None = None
+    source: str | None = None
+    first_touch: dict[str, Any] | None = _json()
+    last_touch: dict[str, Any] | None = _json()
+    fields: dict[str, Any] = _json(dict)
+    tags: list[str] = _json(list)
+    consent: dict[str, Any] | None = _json()
+    score: float = 0.0
+    score_breakdown: list[dict[str, Any]] = _json(list)
+    score_model_version: int | None = None
+    temperature: str = "cold"
+    stage: str = "lead"
+    owner_rep_id: str | None = Field(default=None, index=True)
+    unsubscribed: bool = False
+    bounced: bool = False
+    suppressed: bool = False
+    erased_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Event(SQLModel, table=True):
+    """Something a lead did or that happened to it; ``id`` de-duplicates client retries."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    lead_id: str = Field(index=True)
+    type: str = Field(index=True)
+    properties: dict[str, Any] = _json(dict)
+    occurred_at: datetime = Field(default_factory=utcnow)
+    received_at: datetime = Field(default_factory=utcnow)
+    send_id: str | None = Field(default=None, index=True)
+    dispatched: bool = False
+
+
+# ---------------------------------------------------------------- access
+
+
+class ApiKey(SQLModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    key_hash: str = Field(index=True, unique=True)
+    prefix: str
+    role: str
+    rep_id: str | None = None
+    label: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+# ---------------------------------------------------------------- flows and journeys
+
+
+class Flow(SQLModel, table=True):
+    """A flow's editable draft; published versions are immutable rows of FlowVersion."""
+
+    id: str = Field(primary_key=True)
+    name: str
+    draft: dict[str, Any] = _json(dict)
+    layout: dict[str, Any] = _json(dict)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FlowVersion(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("flow_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    flow_id: str = Field(index=True)
+    version: int
+    document: dict[str, Any] = _json(dict)
+    note: str | None = None
+    published_at: datetime = Field(default_factory=utcnow)
+
+
+class Journey(SQLModel, table=True):
+    """One enrolment of one lead in one flow version; one Temporal workflow each."""
+
+    __table_args__ = (UniqueConstraint("lead_id", "flow_id", "seq"),)
+
+    id: str = Field(primary_key=True)  # also the Temporal workflow id
+    lead_id: str = Field(index=True)
+    flow_id: str = Field(index=True)
+    version: int
+    seq: int = 1
+    status: str = Field(default="running", index=True)  # running|completed|exited|failed
+    current_step: str | None = None
+    waiting_until: datetime | None = None
+    exit_reason: str | None = None
+    converted: bool = False
+    started_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+
+
+class JourneyStep(SQLModel, table=True):
+    """One visit of a journey to a step: the raw material of flow stats."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    journey_id: str = Field(index=True)
+    flow_id: str = Field(index=True)
+    version: int
+    step_id: str
+    visit: int = 1
+    outcome: str | None = None
+    entered_at: datetime = Field(default_factory=utcnow)
+    left_at: datetime | None = None
+
+
+# ---------------------------------------------------------------- e-mail
+
+
+class EmailMessage(SQLModel, table=True):
+    """One intended send, keyed by a stable ``send_id``; also the local outbox."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    send_id: str = Field(index=True, unique=True)
+    lead_id: str | None = Field(default=None, index=True)
+    journey_id: str | None = Field(default=None, index=True)
+    flow_id: str | None = Field(default=None, index=True)
+    version: int | None = None
+    step: str | None = None
+    template: str | None = None
+    to: str | None = None
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+    backend: str | None = None
+    status: str = "pending"  # pending|sending|sent|skipped|failed
+    reason: str | None = None
+    provider_message_id: str | None = None
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class Template(SQLModel, table=True):
+    """A template saved through the API; overrides the file of the same name."""
+
+    name: str = Field(primary_key=True)
+    subject: str
+    html: str
+    text: str | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+# ---------------------------------------------------------------- scoring and lifecycle
+
+
+class ScoringModel(SQLModel, table=True):
+    version: int | None = Field(default=None, primary_key=True)
+    document: dict[str, Any] = _json(dict)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class StageChange(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: str = Field(index=True)
+    from_stage: str | None = None
+    to_stage: str
+    at: datetime = Field(default_factory=utcnow, index=True)
+    cause: str | None = None
+    actor: str | None = None
+
+
+class TimelineEntry(SQLModel, table=True):
+    """Everything that happened to a lead, in order: what ``/timeline`` shows."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: str = Field(index=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    kind: str  # event|email|step|score|stage|handoff|sla|journey|consent
+    type: str  # e.g. email.clicked, email.sent, step.entered, score.changed
+    data: dict[str, Any] = _json(dict)
