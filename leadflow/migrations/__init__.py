@@ -1,0 +1,1 @@
+"""Alembic migrations of the Leadflow database; driven by :mod:`leadflow.migrate`."""
