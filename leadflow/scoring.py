@@ -281,7 +281,7 @@ def scoring_problems(doc: Any) -> list[Problem]:
                 try:
                     parse_duration(decay["half_life"])
                 except ValueError as exc:
-                    problems.append(_p("decay.half_life", f"{exc}."))
+                    problems.append(_p("decay.half_life", f"{str(exc).rstrip('.')}."))
 
     temperature = doc.get("temperature", {"hot": 60, "warm": 25})
     if not isinstance(temperature, Mapping):
