@@ -28,10 +28,11 @@ from sqlmodel import Session, col, select, update
 from leadflow.config import Settings, get_settings
 from leadflow.db import session_scope
 from leadflow.errors import NotFound, ProviderRefused, TransientDeliveryError
+from leadflow.mail.clock import as_utc, now_utc
 from leadflow.mail.base import EmailSender, OutgoingEmail, SendReceipt, outcome_unknown
 from leadflow.mail.ratelimit import bucket_for
 from leadflow.mail.tracking import add_tracking, unsubscribe_url
-from leadflow.models import EmailMessage, Event, Lead, utcnow
+from leadflow.models import EmailMessage, Event, Lead
 
 __all__ = ["deliver", "build_outgoing", "FINAL_STATUSES", "PROOF_EVENT_TYPES"]
 
@@ -161,7 +162,7 @@ def deliver(
         from leadflow.mail import get_sender
 
         sender = get_sender(settings)
-    now = now or utcnow()
+    now = as_utc(now) if now is not None else now_utc()
     window = float(_setting(settings, "email_reconcile_window_seconds", DEFAULT_RECONCILE_WINDOW))
     track = sender.name in _TRACKING_BACKENDS and bool(_setting(settings, "email_tracking", True))
 
@@ -181,11 +182,12 @@ def deliver(
                 log.info("send %s reconciled as sent by %s", send_id, proof)
                 return "sent"
             started = getattr(msg, _ATTEMPT_AT)
-            if started is not None and (remaining := window - (now - started).total_seconds()) > 0:
+            waited = (now - as_utc(started)).total_seconds() if started is not None else window
+            if waited < window:
                 raise TransientDeliveryError(
                     f"outcome of the last attempt of {send_id} unknown; waiting for a provider "
                     "event before sending again",
-                    retry_after=min(RECONCILE_POLL, remaining),
+                    retry_after=min(RECONCILE_POLL, window - waited),
                     outcome_unknown=True,
                 )
             log.warning("send %s: no provider event within the window, sending again", send_id)
@@ -217,9 +219,9 @@ def deliver(
             ):
                 raise _lost_race(send_id)
             return "sent"
+        attempt = claim["attempts"]  # read before _swap: the update refreshes ``msg``
         if not _swap(session, msg, **claim, status="sending", **{_ATTEMPT_AT: now}):
             raise _lost_race(send_id)
-        attempt = msg.attempts + 1
 
     return _hand_over(sender, mail, attempt, settings=settings, db_url=db_url, window=window)
 
@@ -262,7 +264,7 @@ def _hand_over(
             "status": "sent",
             "reason": None,
             "provider_message_id": receipt.provider_message_id,
-            "sent_at": utcnow(),
+            "sent_at": now_utc(),
         }
 
     with session_scope(db_url) as session:
