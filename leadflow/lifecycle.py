@@ -39,14 +39,14 @@ from leadflow.models import SIDE_STAGES as _SIDE_STAGES
 from leadflow.models import STAGES as _FUNNEL_STAGES
 
 __all__ = [
-    "STAGES",
-    "SIDE_STAGES",
-    "ALL_STAGES",
     "ALLOWED_TRANSITIONS",
-    "stage_rank",
+    "ALL_STAGES",
+    "SIDE_STAGES",
+    "STAGES",
     "can_transition",
-    "stage_at_least",
     "check_transition",
+    "stage_at_least",
+    "stage_rank",
 ]
 
 STAGES: tuple[str, ...] = tuple(_FUNNEL_STAGES)

@@ -35,7 +35,7 @@ from sqlmodel import Session, col, or_, select
 from leadflow.lifecycle import SIDE_STAGES, STAGES, stage_rank
 from leadflow.models import Lead, StageChange
 
-__all__ = ["funnel_report", "funnel_csv"]
+__all__ = ["funnel_csv", "funnel_report"]
 
 _CSV_COLUMNS = ("section", "name", "entered", "converted", "conversion",
                 "median_hours_in_stage", "leads", "MQL", "SQL", "customer")
@@ -88,21 +88,16 @@ def _load(session: Session, start: datetime, end: datetime, source: str | None
     lead_ids = select(Lead.id).where(or_(col(Lead.id).in_(changed_in_period), created_in_period))
     if source is not None:
         lead_ids = lead_ids.where(Lead.source == source)
-    leads = [
-        _LeadRow(row.id, row.source, row.stage, _naive_utc(row.created_at))
-        for row in session.exec(
-            select(Lead.id, Lead.source, Lead.stage, Lead.created_at).where(
-                col(Lead.id).in_(lead_ids)))
-    ]
+    lead_rows = session.exec(select(Lead.id, Lead.source, Lead.stage, Lead.created_at).where(
+        col(Lead.id).in_(lead_ids)))
+    leads = [_LeadRow(lead_id, lead_source, stage, _naive_utc(created))
+             for lead_id, lead_source, stage, created in lead_rows]
     changes: dict[str, list[_ChangeRow]] = defaultdict(list)
     if leads:
-        change_query = select(
-            StageChange.id, StageChange.lead_id, StageChange.from_stage, StageChange.to_stage,
-            StageChange.at,
-        ).where(col(StageChange.lead_id).in_(lead_ids))
-        for row in session.exec(change_query):
-            changes[row.lead_id].append(
-                _ChangeRow(row.id or 0, row.from_stage, row.to_stage, _naive_utc(row.at)))
+        for change in session.exec(
+                select(StageChange).where(col(StageChange.lead_id).in_(lead_ids))):
+            changes[change.lead_id].append(_ChangeRow(
+                change.id or 0, change.from_stage, change.to_stage, _naive_utc(change.at)))
     for rows in changes.values():
         rows.sort(key=lambda r: (r.at, r.id))
     return leads, changes
@@ -158,7 +153,8 @@ def funnel_report(
             ):
                 converted[stage].add(lead.id)
         if start <= lead.created_at < end:
-            cohort = cohorts.setdefault(lead.source, {"leads": 0, **dict.fromkeys(_COHORT_STAGES, 0)})
+            cohort = cohorts.setdefault(
+                lead.source, {"leads": 0, **dict.fromkeys(_COHORT_STAGES, 0)})
             cohort["leads"] += 1
             best = max((r for s, _ in stays if (r := _rank(s)) is not None), default=-1)
             for stage in _COHORT_STAGES:

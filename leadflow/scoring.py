@@ -44,21 +44,21 @@ from leadflow.durations import parse_duration
 from leadflow.errors import Invalid
 
 __all__ = [
-    "EventView",
-    "FitRule",
-    "BehaviorRule",
-    "Decay",
-    "TemperatureThresholds",
-    "ScoringModelDoc",
     "DEFAULT_SCORING_MODEL",
     "SCORE_ADJUSTED_EVENT",
+    "BehaviorRule",
+    "Decay",
+    "EventView",
+    "FitRule",
     "ScoreResult",
+    "ScoringModelDoc",
     "Temperature",
-    "scoring_problems",
+    "TemperatureThresholds",
     "load_model",
-    "score_lead",
-    "temperature_for",
     "next_temperature_change",
+    "score_lead",
+    "scoring_problems",
+    "temperature_for",
 ]
 
 Temperature = Literal["hot", "warm", "cold"]
@@ -293,7 +293,7 @@ def scoring_problems(doc: Any) -> list[Problem]:
                                "hot and warm."))
         ok = True
         for key in ("hot", "warm"):
-            value = temperature.get(key)
+            value: Any = temperature.get(key)
             if not _is_number(value):
                 ok = False
                 problems.append(_p(f"temperature.{key}", f"Give the {key} threshold as a number."))
@@ -396,19 +396,32 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-@dataclass(slots=True)
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _seconds(moment: datetime) -> float:
+    """Seconds since 1970 of a naive UTC datetime, without local-time guesses."""
+    return (moment - _EPOCH).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
 class EventView:
-    """What scoring needs of one event; ``occurred_at`` is kept as a naive UTC datetime."""
+    """What scoring needs of one event (immutable); ``occurred_at`` becomes naive UTC."""
 
     id: str | None
     type: str
     properties: Mapping[str, Any] = field(default_factory=dict)
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+    # Seconds since 1970, worked out once: the scoring loop then ages events with one subtraction.
+    epoch_seconds: float = field(init=False, repr=False, compare=False, default=0.0)
 
     def __post_init__(self) -> None:
-        self.occurred_at = _naive_utc(self.occurred_at)
+        # Frozen, so the cached seconds can never drift from occurred_at.
+        occurred_at = _naive_utc(self.occurred_at)
+        object.__setattr__(self, "occurred_at", occurred_at)
+        object.__setattr__(self, "epoch_seconds", _seconds(occurred_at))
         if self.properties is None:
-            self.properties = {}
+            object.__setattr__(self, "properties", {})
 
     @classmethod
     def of(cls, event: Any) -> EventView:
@@ -477,8 +490,11 @@ def _behavior_points(lead: Mapping[str, Any], events: Iterable[EventView], compi
                      now: datetime, rows: list[dict[str, Any]] | None) -> float:
     plain = compiled.plain
     ruled = compiled.ruled
-    # 2 ** (-age / half_life) == 0.5 ** (age / half_life); no decay is a rate of 0.
-    rate = 1.0 / compiled.half_life_seconds if compiled.half_life_seconds else 0.0
+    # 0.5 ** (age / half_life) == exp(-age * ln2 / half_life); no decay is a rate of 0.
+    rate = -math.log(2) / compiled.half_life_seconds if compiled.half_life_seconds else 0.0
+    exp = math.exp
+    now_seconds = _seconds(now)
+    append = rows.append if rows is not None else None
     total = 0.0
     for ev in events:
         kind = ev.type
@@ -487,15 +503,16 @@ def _behavior_points(lead: Mapping[str, Any], events: Iterable[EventView], compi
             points, label = entry
         elif kind in ruled:
             event_map = {"type": kind, "properties": ev.properties}
-            for points, where, label in ruled[kind]:
-                if where is None or evaluate(where, lead, event_map):
-                    break
-            else:
+            match = next((rule for rule in ruled[kind]
+                          if rule[1] is None or evaluate(rule[1], lead, event_map)), None)
+            if match is None:
                 continue
+            points, _, label = match
         elif kind == SCORE_ADJUSTED_EVENT:
-            points = ev.properties.get("points")
-            if not isinstance(points, int | float) or isinstance(points, bool):
+            manual = ev.properties.get("points")
+            if not isinstance(manual, int | float) or isinstance(manual, bool):
                 continue
+            points = manual
             label = "manual adjustment"
             reason = ev.properties.get("reason")
             if reason:
@@ -504,14 +521,14 @@ def _behavior_points(lead: Mapping[str, Any], events: Iterable[EventView], compi
             continue
         if not points or ev.properties.get("machine_open"):
             continue
-        age = (now - ev.occurred_at).total_seconds()
+        age = now_seconds - ev.epoch_seconds
         # An event stamped ahead of `now` (clock skew) counts in full, never more.
-        points_now = points * 2.0 ** (-age * rate) if age > 0.0 else points
+        points_now = points * exp(age * rate) if age > 0.0 else points
         total += points_now
-        if rows is not None:
-            rows.append({"kind": "behavior", "rule": label, "event_type": kind,
-                         "event_id": ev.id, "occurred_at": ev.occurred_at.isoformat(),
-                         "points_base": points, "points_now": round(points_now, 2)})
+        if append is not None:
+            append({"kind": "behavior", "rule": label, "event_type": kind, "event_id": ev.id,
+                    "occurred_at": ev.occurred_at.isoformat(), "points_base": points,
+                    "points_now": round(points_now, 2)})
     return total
 
 

@@ -310,8 +310,8 @@ def test_temperature_is_monotone_in_score(a: float, b: float, warm: float, gap: 
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.floats(min_value=1, max_value=50), st.floats(min_value=0, max_value=60)),
-                min_size=1, max_size=10),
+@given(st.lists(st.tuples(st.floats(min_value=1, max_value=50),
+                          st.floats(min_value=0, max_value=60)), min_size=1, max_size=10),
        st.floats(min_value=-10, max_value=40))
 def test_next_change_is_when_the_temperature_really_changes(
     entries: list[tuple[float, float]], fit: float
