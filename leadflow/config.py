@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     temporal_address: str | None = None
     temporal_namespace: str = "default"
+    temporal_ui_url: str | None = None
     task_queue: str = "leadflow"
     email_backend: Literal["outbox", "smtp", "sendgrid"] = "outbox"
     email_from: str = "Leadflow <marketing@example.com>"

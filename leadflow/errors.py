@@ -10,6 +10,7 @@
     ├── Conflict (409)              not allowed in the current state
     ├── Invalid (422)               a document that does not validate (carries ``problems``)
     ├── RateLimited (429)
+    ├── Unavailable (503)           a backing service (Temporal, database) is unreachable
     └── DeliveryError               raised by e-mail senders
         ├── TransientDeliveryError  network trouble, 429, 5xx: retried (``retry_after`` seconds)
         └── ProviderRefused         4xx from the provider: that send fails for good
@@ -30,6 +31,7 @@ __all__ = [
     "Conflict",
     "Invalid",
     "RateLimited",
+    "Unavailable",
     "DeliveryError",
     "TransientDeliveryError",
     "ProviderRefused",
@@ -82,6 +84,10 @@ class Invalid(LeadflowError):
 
 class RateLimited(LeadflowError):
     status_code = 429
+
+
+class Unavailable(LeadflowError):
+    status_code = 503
 
 
 class DeliveryError(LeadflowError):

@@ -1,7 +1,8 @@
 """Database tables (SQLModel). Personal data lives here and only here, never in Temporal.
 
 Each area keeps its tables in one section below; JSON columns hold documents and free-form
-fields. Times are stored as naive UTC datetimes (SQLite has no time zones); ``utcnow()`` makes them.
+fields. Times are aware UTC datetimes (SQLModel's UTCDateTime stores them on SQLite and
+PostgreSQL alike and returns them aware); ``utcnow()`` makes them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ __all__ = [
     "ScoringModel",
     "StageChange",
     "TimelineEntry",
+    "Rep",
+    "Team",
+    "Handoff",
 ]
 
 STAGES = ["subscriber", "lead", "MQL", "SAL", "SQL", "opportunity", "customer"]
@@ -36,8 +40,8 @@ SIDE_STAGES = ["recycled", "disqualified"]
 
 
 def utcnow() -> datetime:
-    """Now, as a naive UTC datetime (the form every column stores)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Now, as an aware UTC datetime (the form every column stores)."""
+    return datetime.now(UTC)
 
 
 def new_id() -> str:
@@ -146,6 +150,7 @@ class Journey(SQLModel, table=True):
     version: int
     seq: int = 1
     status: str = Field(default="running", index=True)  # running|completed|exited|failed
+    trigger_event_id: str | None = Field(default=None, index=True)
     current_step: str | None = None
     waiting_until: datetime | None = None
     exit_reason: str | None = None
@@ -233,3 +238,52 @@ class TimelineEntry(SQLModel, table=True):
     kind: str  # event|email|step|score|stage|handoff|sla|journey|consent
     type: str  # e.g. email.clicked, email.sent, step.entered, score.changed
     data: dict[str, Any] = _json(dict)
+
+
+# ---------------------------------------------------------------- sales
+
+
+class Rep(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    email: str
+    name: str
+    timezone: str = "UTC"
+    capacity: int = 20
+    manager_id: str | None = None
+    out_of_office: list[dict[str, Any]] = _json(list)
+    working_hours: dict[str, Any] | None = _json()
+    slack_webhook: str | None = None
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Team(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    name: str
+    members: list[str] = _json(list)
+    routing: Any = Field(default="round_robin", sa_column=Column(JSON, nullable=False))
+    calendar: dict[str, Any] = _json(dict)
+    rr_cursor: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Handoff(SQLModel, table=True):
+    """One hand-over of a lead to sales, with its SLA clock."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    journey_id: str | None = Field(default=None, index=True)
+    lead_id: str = Field(index=True)
+    flow_id: str | None = None
+    step: str | None = None
+    team: str | None = Field(default=None, index=True)
+    rep_id: str | None = Field(default=None, index=True)
+    status: str = Field(default="open", index=True)  # open|accepted|contacted|qualified|rejected|disqualified
+    sla: str | None = None
+    sla_due_at: datetime | None = None
+    sla_met_at: datetime | None = None
+    sla_breached_at: datetime | None = None
+    assignment_reason: str | None = None
+    rejection_reason: str | None = None
+    escalations: list[dict[str, Any]] = _json(list)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

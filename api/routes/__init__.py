@@ -1,0 +1,15 @@
+"""Every router of the API; add a module's router here to publish it."""
+
+from api.routes import events, flows, health, keys, leads, outbox, templates
+
+ROUTERS = [
+    health.router,
+    keys.router,
+    leads.router,
+    events.router,
+    flows.router,
+    templates.router,
+    outbox.router,
+]
+
+__all__ = ["ROUTERS"]

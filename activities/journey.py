@@ -1,0 +1,108 @@
+"""The activities journey and handoff workflows call: every side effect lives here.
+
+Each activity takes one dataclass input and runs its database work in a thread, so the worker's
+event loop stays free. Errors that retrying can fix are left to Temporal's retry policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from leadflow import actions
+from leadflow.actions import StepInput
+from leadflow.db import session_scope
+from leadflow.errors import TransientDeliveryError
+from leadflow.events import Dispatch, plan_for_lead_change, run_dispatch
+from leadflow.flows import load_version_document
+from leadflow.models import Lead
+from workflows.handoff import HandoffInput
+
+__all__ = ["JourneyActivities"]
+
+
+class JourneyActivities:
+    """Activities bound to one database and one Temporal client (to wake other journeys)."""
+
+    def __init__(self, db_url: str, client: Client | None) -> None:
+        self.db_url = db_url
+        self.client = client
+
+    async def _thread(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.to_thread(fn, self.db_url, *args)
+
+    async def _dispatch(self, plan: Dispatch) -> None:
+        if self.client is not None and (plan.starts or plan.signals):
+            await run_dispatch(self.client, plan, self.db_url)
+
+    @activity.defn(name="load_flow")
+    async def load_flow(self, inp: StepInput) -> dict[str, Any]:
+        return await asyncio.to_thread(load_version_document, self.db_url, inp.flow_id, inp.version)
+
+    @activity.defn(name="record_progress")
+    async def record_progress(self, inp: StepInput) -> None:
+        def run(url: str) -> None:
+            with session_scope(url) as session:
+                actions.record_trail(session, inp)
+        await self._thread(run)
+
+    @activity.defn(name="send_email")
+    async def send_email(self, inp: StepInput) -> dict[str, Any]:
+        try:
+            return await self._thread(actions.send_email, inp)
+        except TransientDeliveryError as exc:
+            delay = getattr(exc, "retry_after", None)
+            raise ApplicationError(
+                exc.detail, type="TransientDeliveryError",
+                next_retry_delay=timedelta(seconds=delay) if delay else None) from exc
+
+    @activity.defn(name="decide")
+    async def decide(self, inp: StepInput) -> dict[str, Any]:
+        return await self._thread(actions.decide, inp)
+
+    @activity.defn(name="update_lead")
+    async def update_lead(self, inp: StepInput) -> dict[str, Any]:
+        result = await self._thread(actions.apply_update, inp)
+        if result.get("changed"):
+            def plan(url: str) -> Dispatch:
+                with session_scope(url) as session:
+                    lead = session.get(Lead, inp.lead_id)
+                    return plan_for_lead_change(session, lead) if lead else Dispatch()
+            await self._dispatch(await self._thread(plan))
+        return result
+
+    @activity.defn(name="notify")
+    async def notify(self, inp: StepInput) -> dict[str, Any]:
+        from leadflow.notify_step import run_notify_step
+
+        return await self._thread(run_notify_step, inp)
+
+    @activity.defn(name="match_event")
+    async def match_event(self, inp: StepInput) -> bool:
+        return await self._thread(actions.match_event, inp)
+
+    @activity.defn(name="check_exit")
+    async def check_exit(self, inp: StepInput) -> bool:
+        return await self._thread(actions.check_exit, inp)
+
+    @activity.defn(name="finish_journey")
+    async def finish_journey(self, inp: StepInput) -> None:
+        await self._thread(actions.finish_journey, inp)
+
+    @activity.defn(name="open_handoff")
+    async def open_handoff(self, inp: HandoffInput) -> dict[str, Any]:
+        from leadflow.handoffs import open_handoff
+
+        return await self._thread(open_handoff, inp)
+
+    def all(self) -> list[Any]:
+        return [self.load_flow, self.record_progress, self.send_email, self.decide,
+                self.update_lead, self.notify, self.match_event, self.check_exit,
+                self.finish_journey, self.open_handoff]
+
+

@@ -1,0 +1,101 @@
+"""Request dependencies: a database session, the caller, and the Temporal client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from sqlmodel import Session
+
+from leadflow.auth import Principal, authenticate, require_role
+from leadflow.db import get_engine
+from leadflow.errors import Unavailable
+
+__all__ = [
+    "SessionDep",
+    "PrincipalDep",
+    "MarketerDep",
+    "AdminDep",
+    "SalesOrMarketerDep",
+    "SalesDep",
+    "get_temporal",
+    "TemporalDep",
+]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    session = Session(get_engine(request.app.state.db_url), expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_principal(session: SessionDep,
+                  authorization: Annotated[str | None, Header()] = None) -> Principal:
+    return authenticate(session, authorization)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _role(*roles: str) -> Any:
+    def dep(principal: PrincipalDep) -> Principal:
+        return require_role(principal, *roles)
+    return Depends(dep)
+
+
+MarketerDep = Annotated[Principal, _role("marketer")]
+AdminDep = Annotated[Principal, _role("admin")]
+SalesDep = Annotated[Principal, _role("sales", "admin")]
+SalesOrMarketerDep = Annotated[Principal, _role("marketer", "sales")]
+
+
+async def get_temporal(request: Request) -> Any:
+    """The Temporal client, connecting on first use (the API starts even while Temporal is down)."""
+    return await request.app.state.temporal.get()
+
+
+TemporalDep = Annotated[Any, Depends(get_temporal)]
+
+
+class TemporalHolder:
+    """Connects to Temporal lazily and remembers the client."""
+
+    def __init__(self, connect: Any, client: Any = None) -> None:
+        self._connect = connect
+        self.client = client
+
+    async def get(self) -> Any:
+        if self.client is None:
+            try:
+                self.client = await self._connect()
+            except Exception as exc:  # noqa: BLE001 - any connection failure means the same
+                raise Unavailable(f"Temporal is not reachable: {exc}") from exc
+        return self.client
+
+
+async def json_body(request: Request) -> Any:
+    """The request body parsed as JSON; 400 with a clear sentence when it is not."""
+    import json
+
+    from leadflow.errors import BadRequest
+
+    raw = await request.body()
+    if not raw.strip():
+        raise BadRequest("The request needs a JSON body.")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}.") from exc
+
+
+JsonBody = Annotated[Any, Depends(json_body)]

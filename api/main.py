@@ -1,0 +1,140 @@
+"""The FastAPI application: routes under /api, one error handler, the studio at /."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.deps import TemporalHolder
+from leadflow.config import PROJECT_ROOT, Settings, get_settings
+from leadflow.db import create_schema
+from leadflow.errors import LeadflowError
+from leadflow.temporal import connect
+
+__all__ = ["create_app", "app"]
+
+log = logging.getLogger(__name__)
+UI_DIST = PROJECT_ROOT / "ui" / "dist"
+_STATUS_NAMES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+                 405: "MethodNotAllowed", 409: "Conflict", 413: "TooLarge", 415: "BadRequest",
+                 422: "Invalid", 429: "RateLimited"}
+_NOT_SPA = ("/api", "/docs", "/redoc", "/openapi.json", "/u/", "/t/", "/metrics")
+
+
+def _loc(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LeadflowError)
+    async def leadflow_error(_req: Request, exc: LeadflowError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse({"error": "BadRequest", "detail": "The body is not valid JSON."},
+                                status_code=400)
+        problems = [{"path": _loc(e.get("loc", ())), "message": str(e.get("msg"))} for e in errors]
+        detail = "; ".join(f"{p['path'] or 'body'}: {p['message']}" for p in problems)
+        return JSONResponse({"error": "Invalid", "detail": detail, "problems": problems},
+                            status_code=422)
+
+    @app.exception_handler(ValidationError)
+    async def model_error(_req: Request, exc: ValidationError) -> JSONResponse:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return JSONResponse({"error": "BadRequest", "detail": "The body is not valid JSON."},
+                                status_code=400)
+        problems = [{"path": _loc(e.get("loc", ())), "message": str(e.get("msg"))}
+                    for e in exc.errors()]
+        detail = "; ".join(f"{p['path'] or 'body'}: {p['message']}" for p in problems)
+        return JSONResponse({"error": "Invalid", "detail": detail, "problems": problems},
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": _STATUS_NAMES.get(exc.status_code, "Error"),
+                             "detail": str(exc.detail)}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_req: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return JSONResponse({"error": "InternalError", "detail": "Something went wrong on our "
+                             "side; it has been logged."}, status_code=500)
+
+
+def _mount_ui(app: FastAPI) -> None:
+    @app.get("/{path:path}", include_in_schema=False)
+    async def studio(path: str) -> Any:
+        full = "/" + path
+        if full.startswith(_NOT_SPA):
+            return JSONResponse({"error": "NotFound", "detail": f"No route {full}."},
+                                status_code=404)
+        target = (UI_DIST / path).resolve()
+        if path and target.is_file() and UI_DIST.resolve() in target.parents:
+            return FileResponse(target)
+        index = UI_DIST / "index.html"
+        if index.is_file():
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return JSONResponse({"error": "NotFound", "detail": "The studio is not built: run "
+                             "`npm ci && npm run build` in ui/ (leadflow dev does it for you)."},
+                            status_code=404)
+
+
+def create_app(settings: Settings | None = None, *, temporal_client: Any = None,
+               create_tables: bool | None = None) -> FastAPI:
+    """Build the API.
+
+    Args:
+        settings: defaults to the environment's.
+        temporal_client: an already connected client (tests, the embedded stack).
+        create_tables: create missing tables at start (default: outside production).
+    """
+    settings = settings or get_settings()
+    settings.check_secrets()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if create_tables if create_tables is not None else settings.env != "production":
+            create_schema(settings.resolved_database_url)
+        yield
+
+    # strict_content_type=False: integrations that forget the JSON content type still work.
+    app = FastAPI(title="Leadflow", version="0.1.0", lifespan=lifespan, strict_content_type=False,
+                  description="Marketing automation on Temporal: nurture flows, lead scoring "
+                              "and sales handoff under SLA. Authenticate with "
+                              "`Authorization: Bearer <api key>`.")
+    app.state.settings = settings
+    app.state.db_url = settings.resolved_database_url
+    app.state.temporal = TemporalHolder(lambda: connect(settings), temporal_client)
+    _install_error_handlers(app)
+
+    from api.routes import ROUTERS
+
+    for router in ROUTERS:
+        app.include_router(router)
+    _mount_ui(app)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # `uvicorn api.main:app` builds the app on first access, not at import.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)
+
+

@@ -1,0 +1,65 @@
+"""Events: one or a batch, de-duplicated by their optional id."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
+
+from api.deps import MarketerDep, TemporalDep
+from leadflow.db import session_scope
+from leadflow.errors import BadRequest, Invalid
+from leadflow.events import EventIn, ingest_events, run_dispatch
+
+router = APIRouter(prefix="/api", tags=["events"], strict_content_type=False)
+_BATCH = TypeAdapter(list[EventIn])
+MAX_BATCH = 5000
+
+
+def _problems(exc: ValidationError, batch: bool) -> list[dict[str, str]]:
+    out = []
+    for e in exc.errors():
+        loc = [str(p) for p in e["loc"]]
+        path = (f"[{loc[0]}]" + "".join(f".{p}" for p in loc[1:])) if batch and loc else ".".join(loc)
+        out.append({"path": path, "message": e["msg"]})
+    return out
+
+
+@router.post("/events", status_code=202, openapi_extra={"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/EventIn"},
+                                              {"type": "array",
+                                               "items": {"$ref": "#/components/schemas/EventIn"}}]}}}}})
+async def post_events(request: Request, _: MarketerDep, client: TemporalDep) -> JSONResponse:
+    """Record events, update scores, enrol by entry rules and wake waiting journeys.
+
+    A re-sent event with the same `id` is reported as a duplicate and changes nothing.
+    """
+    try:
+        raw = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest("The body is not valid JSON.") from exc
+    batch = isinstance(raw, list)
+    try:
+        items = _BATCH.validate_python(raw) if batch else [EventIn.model_validate(raw)]
+    except ValidationError as exc:
+        problems = _problems(exc, batch)
+        raise Invalid("; ".join(f"{p['path']}: {p['message']}" for p in problems),
+                      problems=problems) from exc
+    if not items:
+        raise Invalid("The batch is empty.", problems=[{"path": "", "message": "Send at least one event."}])
+    if len(items) > MAX_BATCH:
+        raise Invalid(f"At most {MAX_BATCH} events per request.", problems=[])
+    with session_scope(request.app.state.db_url) as session:
+        results, plan = ingest_events(session, items)
+    await run_dispatch(client, plan, request.app.state.db_url)
+    accepted = sum(1 for r in results if not r["duplicate"])
+    body: dict[str, Any] = {"accepted": accepted, "duplicates": len(results) - accepted,
+                            "events": results}
+    if not batch:
+        body.update(results[0])
+    return JSONResponse(body, status_code=202)
+
+

@@ -1,0 +1,159 @@
+"""Flows: drafts, validation, publishing, versions, enrolment and stats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from api.deps import JsonBody, MarketerDep, SessionDep, TemporalDep
+from leadflow.db import session_scope
+from leadflow.errors import NotFound
+from leadflow.events import Dispatch, run_dispatch
+from leadflow.flowdef import flow_json_schema
+from leadflow.flows import (
+    check_flow,
+    get_flow,
+    get_version,
+    list_flows,
+    list_versions,
+    publish,
+    save_draft,
+)
+from leadflow.journeys import enrol, flow_stats, journey_input, leads_at_step
+
+router = APIRouter(prefix="/api", tags=["flows"], strict_content_type=False)
+
+
+@router.get("/flows")
+def all_flows(session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
+    """Every flow with its latest version and the number of leads running it."""
+    return list_flows(session)
+
+
+@router.get("/flows/schema")
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the flow format, for editors' autocompletion (public)."""
+    return flow_json_schema()
+
+
+@router.post("/flows", status_code=201)
+def create_flow(doc: JsonBody, session: SessionDep, _: MarketerDep,
+                allow_invalid: bool = False) -> Any:
+    """Create a flow from a document; 422 with every problem unless `allow_invalid=true`."""
+    flow = save_draft(session, doc, create=True, allow_invalid=allow_invalid)
+    return JSONResponse(flow.draft, status_code=201)
+
+
+@router.post("/flows/validate")
+def validate(doc: JsonBody, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+    """Validate without saving: `{"valid", "problems": [{"path", "message"}]}`."""
+    problems = check_flow(session, doc)
+    return {"valid": not problems, "problems": problems}
+
+
+@router.get("/flows/{flow_id}")
+def read_flow(flow_id: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+    """The draft document, exactly as saved."""
+    return get_flow(session, flow_id).draft
+
+
+@router.put("/flows/{flow_id}")
+def replace_flow(flow_id: str, doc: JsonBody, session: SessionDep, _: MarketerDep,
+                 allow_invalid: bool = False) -> dict[str, Any]:
+    """Replace the draft (creating the flow if it does not exist yet)."""
+    try:
+        get_flow(session, flow_id)
+        exists = True
+    except NotFound:
+        exists = False
+    return save_draft(session, doc, flow_id=flow_id, create=not exists,
+                      allow_invalid=allow_invalid).draft
+
+
+class Positions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    positions: dict[str, dict[str, float]]
+
+
+@router.get("/flows/{flow_id}/layout")
+def read_layout(flow_id: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+    """The editor's node positions, kept apart from the flow document."""
+    return {"positions": (get_flow(session, flow_id).layout or {}).get("positions", {})}
+
+
+@router.put("/flows/{flow_id}/layout")
+def save_layout(flow_id: str, body: Positions, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+    flow = get_flow(session, flow_id)
+    flow.layout = {"positions": body.positions}
+    session.add(flow)
+    return {"positions": body.positions}
+
+
+class PublishBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = None
+
+
+@router.post("/flows/{flow_id}/publish", status_code=201)
+async def publish_flow(flow_id: str, request: Request, session: SessionDep,
+                       _: MarketerDep) -> dict[str, Any]:
+    """Publish the draft as the next immutable version; 422 with every problem if invalid."""
+    raw = await request.body()
+    note = None
+    if raw.strip():
+        body = PublishBody.model_validate_json(raw)
+        note = body.note
+    version = publish(session, flow_id, note)
+    return {"flow_id": flow_id, "version": version.version, "note": version.note,
+            "published_at": version.published_at.isoformat()}
+
+
+@router.get("/flows/{flow_id}/versions")
+def versions(flow_id: str, session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
+    """Versions with publish time, note and leads still running each."""
+    return list_versions(session, flow_id)
+
+
+@router.get("/flows/{flow_id}/versions/{version}")
+def read_version(flow_id: str, version: int, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+    v = get_version(session, flow_id, version)
+    return {"flow_id": flow_id, "version": v.version, "note": v.note,
+            "published_at": v.published_at.isoformat(), "document": v.document}
+
+
+class EnrolBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lead_id: str
+
+
+@router.post("/flows/{flow_id}/enroll", status_code=201)
+async def enroll(flow_id: str, body: EnrolBody, request: Request, _: MarketerDep,
+                 client: TemporalDep) -> dict[str, Any]:
+    """Enrol a lead by hand in the latest published version."""
+    with session_scope(request.app.state.db_url) as session:
+        journey = enrol(session, lead_id=body.lead_id, flow_id=flow_id)
+        inp = journey_input(journey)
+    await run_dispatch(client, Dispatch(starts=[inp]), request.app.state.db_url)
+    return {"journey_id": inp.journey_id, "workflow_id": inp.journey_id, "lead_id": inp.lead_id,
+            "flow_id": flow_id, "version": inp.version, "status": "running"}
+
+
+@router.get("/flows/{flow_id}/stats")
+def stats(flow_id: str, session: SessionDep, _: MarketerDep, version: int | None = None) -> dict[str, Any]:
+    """Per step: leads waiting now, passed, e-mails sent, opens, clicks, exits, conversions."""
+    return flow_stats(session, flow_id, version)
+
+
+@router.get("/flows/{flow_id}/steps/{step_id}/leads")
+def waiting_leads(flow_id: str, step_id: str, session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
+    """The leads waiting at a step now."""
+    get_flow(session, flow_id)
+    return leads_at_step(session, flow_id, step_id)
+
+

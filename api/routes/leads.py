@@ -1,0 +1,119 @@
+"""Leads: create/update, read (with journeys), timeline, stage moves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session, col, func, or_, select
+
+from api.deps import MarketerDep, SalesOrMarketerDep, SessionDep, TemporalDep
+from leadflow.auth import Principal
+from leadflow.db import session_scope
+from leadflow.errors import Forbidden
+from leadflow.events import dispatch_event, plan_for_lead_change, record_event, run_dispatch
+from leadflow.leads import LeadCreate, get_lead, lead_public, upsert_lead
+from leadflow.models import Handoff, Lead, TimelineEntry
+from leadflow.scoring_service import rescore
+from leadflow.stages import change_stage
+
+router = APIRouter(prefix="/api", tags=["leads"], strict_content_type=False)
+
+
+def check_lead_access(session: Session, principal: Principal, lead: Lead) -> None:
+    """A sales key sees only the leads it owns or was handed."""
+    if principal.role != "sales":
+        return
+    if lead.owner_rep_id == principal.rep_id:
+        return
+    handed = session.exec(select(Handoff.id).where(Handoff.lead_id == lead.id,
+                                                   Handoff.rep_id == principal.rep_id)).first()
+    if handed is None:
+        raise Forbidden("This lead is not yours.")
+
+
+@router.post("/leads")
+async def create_or_update_lead(body: LeadCreate, _: MarketerDep, client: TemporalDep) -> Any:
+    """Create a lead, or update the one with this e-mail; new leads enter `lead.created` flows."""
+    from fastapi.responses import JSONResponse
+
+    with session_scope() as session:
+        lead, created = upsert_lead(session, body)
+        rescore(session, lead)
+        event, _new = record_event(session, lead, type_="lead.created" if created else "lead.updated",
+                                   properties={}, event_id=None)
+        plan = dispatch_event(session, lead, event, enrol=created)
+        if not created:
+            plan.extend(plan_for_lead_change(session, lead))
+        lead_id = lead.id
+    await run_dispatch(client, plan)
+    with session_scope() as session:
+        body_out = lead_public(session, get_lead(session, lead_id))
+    return JSONResponse(body_out, status_code=201 if created else 200)
+
+
+@router.get("/leads")
+def list_leads(session: SessionDep, principal: SalesOrMarketerDep,
+               q: str | None = None, limit: int = Query(50, ge=1, le=500),
+               offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    """Leads, newest first; `q` searches e-mail, name and company."""
+    stmt = select(Lead).where(col(Lead.erased_at).is_(None))
+    if principal.role == "sales":
+        stmt = stmt.where(Lead.owner_rep_id == principal.rep_id)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(or_(func.lower(Lead.email).like(like), func.lower(Lead.company).like(like),
+                              func.lower(Lead.first_name).like(like),
+                              func.lower(Lead.last_name).like(like)))
+    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+    rows = session.exec(stmt.order_by(col(Lead.created_at).desc()).offset(offset).limit(limit)).all()
+    return {"items": [{"id": r.id, "email": r.email, "first_name": r.first_name,
+                       "last_name": r.last_name, "company": r.company, "score": r.score,
+                       "temperature": r.temperature, "stage": r.stage, "owner": r.owner_rep_id}
+                      for r in rows], "total": total}
+
+
+@router.get("/leads/{lead_id}")
+def read_lead(lead_id: str, session: SessionDep, principal: SalesOrMarketerDep) -> dict[str, Any]:
+    """The lead with score, breakdown, temperature, stage, owner and journeys."""
+    lead = get_lead(session, lead_id)
+    check_lead_access(session, principal, lead)
+    return lead_public(session, lead)
+
+
+@router.get("/leads/{lead_id}/timeline")
+def timeline(lead_id: str, session: SessionDep, principal: SalesOrMarketerDep) -> list[dict[str, Any]]:
+    """Everything that happened to the lead, oldest first."""
+    lead = get_lead(session, lead_id)
+    check_lead_access(session, principal, lead)
+    rows = session.exec(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id)
+                        .order_by(col(TimelineEntry.at), col(TimelineEntry.id))).all()
+    return [{"at": r.at.isoformat(), "kind": r.kind, "type": r.type, "data": r.data}
+            for r in rows]
+
+
+class StageMove(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stage: str
+    reason: str | None = None
+
+
+@router.post("/leads/{lead_id}/stage")
+async def move_stage(lead_id: str, body: StageMove, principal: MarketerDep,
+                     client: TemporalDep) -> dict[str, Any]:
+    """A stage change made elsewhere (CRM); 409 when the transition is not allowed."""
+    with session_scope() as session:
+        lead = get_lead(session, lead_id)
+        old = lead.stage
+        changed = change_stage(session, lead, body.stage, cause=body.reason or "api",
+                               actor=f"api:{principal.role}")
+        plan = plan_for_lead_change(session, lead)
+        if changed:
+            event, _ = record_event(session, lead, type_="stage.changed",
+                                    properties={"old": old, "new": body.stage, "reason": body.reason})
+            plan.extend(dispatch_event(session, lead, event))
+        out = lead_public(session, lead)
+    await run_dispatch(client, plan)
+    return out

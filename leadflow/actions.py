@@ -1,0 +1,244 @@
+"""What journey steps do to the world: the bodies of the journey activities.
+
+Each function takes the database URL and one small input (ids only), opens its own transaction
+and is safe to run again after a crash or retry: progress rows are keyed by (journey, step,
+visit), e-mails by their send id.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from leadflow.conditions import evaluate
+from leadflow.db import session_scope
+from leadflow.flows import load_version_document
+from leadflow.leads import add_timeline, lead_view
+from leadflow.models import EmailMessage, Event, Journey, JourneyStep, Lead, utcnow
+from leadflow.rendering import build_context, render_email
+
+__all__ = [
+    "StepInput",
+    "record_trail",
+    "send_email",
+    "decide",
+    "apply_update",
+    "match_event",
+    "check_exit",
+    "finish_journey",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StepInput:
+    """The one input of every journey activity: ids and positions, no personal data."""
+
+    journey_id: str
+    lead_id: str
+    flow_id: str
+    version: int
+    step: str | None = None
+    visit: int = 0
+    send_id: str | None = None
+    event_id: str | None = None
+    trail: list[list[Any]] = field(default_factory=list)
+    status: str | None = None
+    reason: str | None = None
+    waiting_until: float | None = None
+
+
+def _at(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def record_trail(session: Session, inp: StepInput) -> Journey | None:
+    """Record the steps the journey entered (idempotent per step visit)."""
+    journey = session.get(Journey, inp.journey_id)
+    if journey is None:
+        return None
+    for step_id, visit, ts in inp.trail:
+        exists = session.exec(select(JourneyStep.id).where(
+            JourneyStep.journey_id == inp.journey_id, JourneyStep.step_id == step_id,
+            JourneyStep.visit == visit)).first()
+        if exists is not None:
+            continue
+        at = _at(ts)
+        for open_step in session.exec(select(JourneyStep).where(
+                JourneyStep.journey_id == inp.journey_id, col(JourneyStep.left_at).is_(None))).all():
+            open_step.left_at = at
+            session.add(open_step)
+        session.add(JourneyStep(journey_id=inp.journey_id, flow_id=inp.flow_id,
+                                version=inp.version, step_id=step_id, visit=visit, entered_at=at))
+        add_timeline(session, inp.lead_id, "step", "step.entered", at=at, flow_id=inp.flow_id,
+                     version=inp.version, step=step_id, visit=visit)
+        journey.current_step = step_id
+    if inp.trail or inp.waiting_until is not None:
+        journey.waiting_until = _at(inp.waiting_until) if inp.waiting_until else None
+        session.add(journey)
+    return journey
+
+
+def _step(db_url: str, inp: StepInput) -> dict[str, Any]:
+    return load_version_document(db_url, inp.flow_id, inp.version)["steps"][inp.step]
+
+
+def _skip_reason(lead: Lead | None) -> str | None:
+    if lead is None or lead.erased_at is not None or not lead.email:
+        return "erased"
+    if lead.unsubscribed:
+        return "unsubscribed"
+    if lead.bounced:
+        return "bounced"
+    if lead.suppressed:
+        return "suppressed"
+    if (lead.consent or {}).get("status") in ("denied", "withdrawn"):
+        return "no consent"
+    return None
+
+
+def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
+    """Render and send the step's e-mail exactly once for this visit (keyed by ``send_id``)."""
+    from leadflow.mail.delivery import deliver
+
+    assert inp.send_id, "an email step needs its send id"
+    with session_scope(db_url) as session:
+        record_trail(session, inp)
+        message = session.exec(select(EmailMessage).where(EmailMessage.send_id == inp.send_id)).first()
+        if message is None:
+            lead = session.get(Lead, inp.lead_id)
+            step = _step(db_url, inp)
+            doc = load_version_document(db_url, inp.flow_id, inp.version)
+            common = dict(send_id=inp.send_id, lead_id=inp.lead_id, journey_id=inp.journey_id,
+                          flow_id=inp.flow_id, version=inp.version, step=inp.step,
+                          template=step["template"])
+            reason = _skip_reason(lead)
+            if reason is not None:
+                session.add(EmailMessage(**common, status="skipped", reason=reason))
+                add_timeline(session, inp.lead_id, "email", "email.skipped", flow_id=inp.flow_id,
+                             step=inp.step, send_id=inp.send_id, reason=reason)
+                return {"status": "skipped", "reason": reason}
+            assert lead is not None
+            from leadflow.mail.tracking import unsubscribe_url
+
+            ctx = build_context(lead_view(lead), flow={"id": doc["id"], "name": doc.get("name")},
+                                unsubscribe_url=unsubscribe_url(lead.id))
+            rendered = render_email(session, step["template"], ctx)
+            subject = rendered.subject
+            if step.get("subject"):
+                from leadflow.rendering import render_string
+
+                subject = render_string(step["subject"], ctx).strip()
+            session.add(EmailMessage(**common, to=lead.email, subject=subject, html=rendered.html,
+                                     text=rendered.text, status="pending"))
+    status = deliver(inp.send_id, db_url=db_url)
+    with session_scope(db_url) as session:
+        add_timeline(session, inp.lead_id, "email", f"email.{status}", flow_id=inp.flow_id,
+                     step=inp.step, send_id=inp.send_id)
+    return {"status": status}
+
+
+def decide(db_url: str, inp: StepInput) -> dict[str, Any]:
+    """The target of a branch step, evaluated on the lead's state at this moment."""
+    step = _step(db_url, inp)
+    with session_scope(db_url) as session:
+        record_trail(session, inp)
+        lead = session.get(Lead, inp.lead_id)
+        view = lead_view(lead) if lead else {}
+        if step.get("on") == "temperature":
+            target = step[view.get("temperature") or "cold"]
+            why = f"temperature {view.get('temperature')}"
+        else:
+            target, why = step["else"], "else"
+            for i, case in enumerate(step.get("cases") or []):
+                if evaluate(case["when"], view):
+                    target, why = case["next"], f"case {i + 1}"
+                    break
+        add_timeline(session, inp.lead_id, "step", "branch.decided", flow_id=inp.flow_id,
+                     step=inp.step, next=target, because=why)
+    return {"next": target}
+
+
+def apply_update(db_url: str, inp: StepInput) -> dict[str, Any]:
+    """Apply an update step to the lead; the score and temperature follow."""
+    from leadflow.scoring_service import rescore
+    from leadflow.stages import change_stage
+
+    step = _step(db_url, inp)
+    with session_scope(db_url) as session:
+        record_trail(session, inp)
+        lead = session.get(Lead, inp.lead_id)
+        if lead is None or lead.erased_at is not None:
+            return {"changed": False}
+        # Idempotent per visit: a retried activity must not add the score twice.
+        marker = f"{inp.journey_id}.{inp.step}.{inp.visit}"
+        if session.get(Event, f"update-{marker}") is not None:
+            return {"changed": False}
+        for key, value in (step.get("set") or {}).items():
+            if key.startswith("fields."):
+                lead.fields = {**(lead.fields or {}), key[7:]: value}
+            elif key == "owner":
+                lead.owner_rep_id = value
+            else:
+                setattr(lead, key, value)
+        if step.get("add_tags"):
+            lead.tags = sorted({*(lead.tags or []), *step["add_tags"]})
+        session.add(Event(id=f"update-{marker}", lead_id=lead.id, type="lead.updated",
+                          properties={"points": step.get("add_score") or 0, "flow_id": inp.flow_id,
+                                      "step": inp.step}, dispatched=True))
+        lead.updated_at = utcnow()
+        session.add(lead)
+        session.flush()
+        if step.get("stage"):
+            change_stage(session, lead, step["stage"], cause=f"flow {inp.flow_id} step {inp.step}",
+                         actor="flow", force=True)
+        rescore(session, lead)
+        add_timeline(session, inp.lead_id, "lead", "lead.updated", flow_id=inp.flow_id, step=inp.step)
+    return {"changed": True}
+
+
+def match_event(db_url: str, inp: StepInput) -> bool:
+    """Whether the event satisfies the waiting step's ``where``."""
+    step = _step(db_url, inp)
+    with session_scope(db_url) as session:
+        event = session.get(Event, inp.event_id)
+        lead = session.get(Lead, inp.lead_id)
+        if event is None or lead is None:
+            return False
+        return evaluate(step["where"], lead_view(lead), {"properties": event.properties or {}})
+
+
+def check_exit(db_url: str, inp: StepInput) -> bool:
+    """Whether the flow's ``exit_when`` goal holds for the lead now."""
+    doc = load_version_document(db_url, inp.flow_id, inp.version)
+    with session_scope(db_url) as session:
+        record_trail(session, inp)
+        lead = session.get(Lead, inp.lead_id)
+        if lead is None:
+            return False
+        return evaluate(doc["exit_when"], lead_view(lead))
+
+
+def finish_journey(db_url: str, inp: StepInput) -> None:
+    """Mark the journey ended (completed, exited or failed) and close its open step."""
+    with session_scope(db_url) as session:
+        journey = record_trail(session, inp)
+        if journey is None or journey.status != "running":
+            return
+        now = utcnow()
+        journey.status, journey.exit_reason, journey.ended_at = inp.status or "completed", inp.reason, now
+        journey.converted = inp.reason == "goal"
+        journey.waiting_until = None
+        for open_step in session.exec(select(JourneyStep).where(
+                JourneyStep.journey_id == inp.journey_id, col(JourneyStep.left_at).is_(None))).all():
+            open_step.left_at, open_step.outcome = now, journey.status
+            session.add(open_step)
+        session.add(journey)
+        add_timeline(session, inp.lead_id, "journey", f"journey.{journey.status}",
+                     flow_id=inp.flow_id, version=inp.version, step=journey.current_step,
+                     reason=inp.reason)

@@ -1,0 +1,196 @@
+"""Events from outside: de-duplicated, scored, enrolling leads, waking waiting journeys.
+
+Ingest is two-phase so nothing accepted is lost: :func:`ingest_events` writes the events and
+returns a :class:`Dispatch` (journeys to start, signals to send) in one transaction; the caller
+runs it against Temporal with :func:`run_dispatch`, which marks the events dispatched. A client
+that retries after a crash in between re-sends the same event ids, and the dispatch is redone
+(starting and signalling are idempotent; journeys ignore an event id they have seen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from sqlmodel import Session, col, select, update
+
+from leadflow.errors import NotFound
+from leadflow.journeys import enrol_by_rules, journey_input, running_journeys
+from leadflow.leads import add_timeline
+from leadflow.models import EmailMessage, Event, Journey, Lead, utcnow
+from leadflow.temporal import EVENT_SIGNAL, JourneyInput, signal_journey, start_journey
+
+__all__ = ["EventIn", "Dispatch", "ingest_events", "plan_for_lead_change", "run_dispatch",
+           "journeys_for_trigger"]
+
+log = logging.getLogger(__name__)
+_TYPE = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")
+
+
+class EventIn(BaseModel):
+    """One event in ``POST /api/events``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(None, min_length=1, max_length=200)
+    lead_id: str | None = None
+    email: EmailStr | None = None
+    type: str = Field(description="dotted event type, e.g. form.submitted, email.clicked")
+    properties: dict[str, Any] = Field(default_factory=dict)
+    occurred_at: datetime | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _dotted(cls, value: str) -> str:
+        if not _TYPE.match(value):
+            raise ValueError("an event type is dotted lowercase words such as form.submitted")
+        return value
+
+    @model_validator(mode="after")
+    def _who(self) -> EventIn:
+        if not self.lead_id and not self.email:
+            raise ValueError("give the lead_id or the email of the lead the event is about")
+        return self
+
+
+@dataclass
+class Dispatch:
+    """Work for Temporal that follows a database change."""
+
+    starts: list[JourneyInput] = field(default_factory=list)
+    signals: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+
+    def extend(self, other: Dispatch) -> None:
+        self.starts += other.starts
+        self.signals += other.signals
+        self.event_ids += other.event_ids
+
+
+def _aware_utc(value: datetime | None) -> datetime:
+    """An event time in UTC; a time without an offset is taken to be UTC."""
+    if value is None:
+        return utcnow()
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def journeys_for_trigger(session: Session, event_id: str) -> list[Journey]:
+    return list(session.exec(select(Journey).where(Journey.trigger_event_id == event_id)).all())
+
+
+def _signal_payload(session: Session, event: Event) -> dict[str, Any]:
+    payload: dict[str, Any] = {"kind": "event", "event_id": event.id, "type": event.type}
+    if event.send_id:
+        sent = session.exec(select(EmailMessage.journey_id, EmailMessage.step)
+                            .where(EmailMessage.send_id == event.send_id)).first()
+        if sent:
+            payload["journey_id"], payload["step"] = sent
+    return payload
+
+
+def plan_for_lead_change(session: Session, lead: Lead) -> Dispatch:
+    """Signals telling the lead's running journeys that the lead changed (``exit_when``)."""
+    return Dispatch(signals=[(j.id, EVENT_SIGNAL, {"kind": "lead_changed"})
+                             for j in running_journeys(session, lead.id)])
+
+
+def dispatch_event(session: Session, lead: Lead, event: Event, *, enrol: bool = True) -> Dispatch:
+    """What an event stored for ``lead`` sets in motion (already-running journeys first)."""
+    plan = Dispatch(event_ids=[event.id])
+    payload = _signal_payload(session, event)
+    for j in running_journeys(session, lead.id):
+        if j.trigger_event_id != event.id:
+            plan.signals.append((j.id, EVENT_SIGNAL, payload))
+    if enrol:
+        enrol_by_rules(session, lead, event.type, {"properties": event.properties}, trigger=event.id)
+    plan.starts += [journey_input(j) for j in journeys_for_trigger(session, event.id)
+                    if j.status == "running"]
+    return plan
+
+
+def record_event(session: Session, lead: Lead, *, type_: str, properties: dict[str, Any] | None,
+                 occurred_at: datetime | None = None, event_id: str | None = None,
+                 send_id: str | None = None) -> tuple[Event, bool]:
+    """Store one event (``(event, created)``; an existing id is returned as it is)."""
+    if event_id:
+        existing = session.get(Event, event_id)
+        if existing is not None:
+            return existing, False
+    event = Event(lead_id=lead.id, type=type_, properties=properties or {},
+                  occurred_at=_aware_utc(occurred_at), send_id=send_id,
+                  **({"id": event_id} if event_id else {}))
+    session.add(event)
+    session.flush()
+    add_timeline(session, lead.id, "event", type_, at=event.occurred_at, event_id=event.id,
+                 properties=event.properties)
+    return event, True
+
+
+def ingest_events(session: Session, items: list[EventIn]) -> tuple[list[dict[str, Any]], Dispatch]:
+    """Store ``items`` (all or nothing) and plan their effects.
+
+    Returns one result per item (``{"id", "lead_id", "duplicate"}``) and the dispatch to run.
+
+    Raises:
+        NotFound: an item names a lead that does not exist (nothing is stored then).
+    """
+    from leadflow.scoring_service import derived_events, rescore
+
+    ids = {i.lead_id for i in items if i.lead_id}
+    emails = {str(i.email).lower() for i in items if i.email and not i.lead_id}
+    by_id = {lead.id: lead for lead in session.exec(select(Lead).where(col(Lead.id).in_(ids))).all()}
+    by_email = {lead.email: lead for lead in session.exec(
+        select(Lead).where(col(Lead.email).in_(emails))).all()} if emails else {}
+    leads: list[Lead] = []
+    for n, item in enumerate(items):
+        lead = by_id.get(item.lead_id) if item.lead_id else by_email.get(str(item.email).lower())
+        if lead is None or lead.erased_at is not None:
+            who = item.lead_id or item.email
+            raise NotFound(f"Event {n}: there is no lead {who!r}; create it with POST /api/leads first.")
+        leads.append(lead)
+    results, plan = [], Dispatch()
+    for item, lead in zip(items, leads, strict=True):
+        event, created = record_event(session, lead, type_=item.type, properties=item.properties,
+                                      occurred_at=item.occurred_at, event_id=item.id,
+                                      send_id=item.properties.get("send_id"))
+        results.append({"id": event.id, "lead_id": lead.id, "duplicate": not created})
+        if not created and event.dispatched:
+            continue
+        plan.extend(dispatch_event(session, lead, event))
+        if created:
+            change = rescore(session, lead)
+            for derived in derived_events(session, lead, change):
+                plan.extend(dispatch_event(session, lead, derived))
+            if change is not None and change.changed:
+                plan.extend(plan_for_lead_change(session, lead))
+    return results, plan
+
+
+async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
+                       concurrency: int = 32) -> None:
+    """Start and signal journeys, then mark the events dispatched."""
+    from leadflow.db import session_scope
+
+    gate = asyncio.Semaphore(concurrency)
+
+    async def start(inp: JourneyInput) -> None:
+        async with gate:
+            await start_journey(client, inp)
+
+    async def signal(wid: str, name: str, payload: dict[str, Any]) -> None:
+        async with gate:
+            await signal_journey(client, wid, name, payload)
+
+    seen: set[str] = set()
+    starts = [s for s in plan.starts if not (s.journey_id in seen or seen.add(s.journey_id))]
+    await asyncio.gather(*(start(s) for s in starts))
+    await asyncio.gather(*(signal(*s) for s in plan.signals))
+    if plan.event_ids:
+        with session_scope(db_url) as session:
+            session.exec(update(Event).where(col(Event.id).in_(plan.event_ids))  # type: ignore[call-overload]
+                         .values(dispatched=True))

@@ -1,0 +1,277 @@
+"""E-mail templates: Jinja2 in a sandbox, files in ``email_templates/`` plus saved overrides.
+
+A template is three parts: subject, HTML and plain text. On disk, ``<name>.html.j2`` holds the
+HTML and starts with a subject line comment ``{# subject: ... #}``; ``<name>.txt.j2`` holds the
+text part (optional: without it the text is derived from the HTML). Templates saved through the
+API (the ``Template`` table) add to or override the files. HTML is autoescaped, undefined
+variables are errors (caught when a flow is published), ``None`` renders as nothing, and the
+sandbox refuses attribute tricks (SSTI).
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import css_inline
+from jinja2 import (
+    ChoiceLoader,
+    DictLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+)
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from sqlmodel import Session, func, select
+
+from leadflow.config import PROJECT_ROOT, get_settings
+from leadflow.errors import Invalid, NotFound
+from leadflow.models import Template
+
+__all__ = [
+    "TEMPLATE_DIR",
+    "RenderedEmail",
+    "TemplateSource",
+    "SAMPLE_LEAD",
+    "list_templates",
+    "get_template_source",
+    "render_email",
+    "render_string",
+    "template_errors",
+    "template_string_errors",
+    "check_template_source",
+]
+
+TEMPLATE_DIR = PROJECT_ROOT / "email_templates"
+_SUBJECT_LINE = re.compile(r"^\{#-?\s*subject:\s*(.*?)\s*-?#\}\s*\n?", re.S)
+
+SAMPLE_LEAD: dict[str, Any] = {
+    "id": "sample",
+    "email": "jamie.rivera@example.com",
+    "first_name": "Jamie",
+    "last_name": "Rivera",
+    "company": "Example Corp",
+    "title": "VP Marketing",
+    "country": "US",
+    "timezone": "America/New_York",
+    "source": "website",
+    "fields": {},
+    "tags": [],
+    "score": 42.0,
+    "temperature": "warm",
+    "stage": "MQL",
+}
+
+
+@dataclass
+class TemplateSource:
+    name: str
+    subject: str
+    html: str
+    text: str | None
+    source: str  # "file" or "saved"
+
+
+@dataclass
+class RenderedEmail:
+    subject: str
+    html: str
+    text: str
+
+
+def _file_source(name: str) -> TemplateSource | None:
+    html_path = TEMPLATE_DIR / f"{name}.html.j2"
+    if not html_path.is_file():
+        return None
+    raw = html_path.read_text()
+    match = _SUBJECT_LINE.match(raw)
+    subject = match.group(1) if match else name.replace("-", " ").capitalize()
+    body = raw[match.end():] if match else raw
+    txt_path = TEMPLATE_DIR / f"{name}.txt.j2"
+    text = txt_path.read_text() if txt_path.is_file() else None
+    return TemplateSource(name, subject, body, text, "file")
+
+
+def _file_names() -> list[str]:
+    return sorted(
+        p.name[: -len(".html.j2")]
+        for p in TEMPLATE_DIR.glob("*.html.j2")
+        if not p.name.startswith("_")
+    )
+
+
+def list_templates(session: Session) -> list[TemplateSource]:
+    """Every usable template, saved ones overriding files of the same name."""
+    found = {n: s for n in _file_names() if (s := _file_source(n))}
+    for row in session.exec(select(Template)).all():
+        found[row.name] = TemplateSource(row.name, row.subject, row.html, row.text, "saved")
+    return [found[n] for n in sorted(found)]
+
+
+def get_template_source(session: Session, name: str) -> TemplateSource:
+    row = session.get(Template, name)
+    if row is not None:
+        return TemplateSource(row.name, row.subject, row.html, row.text, "saved")
+    src = _file_source(name) if not name.startswith("_") else None
+    if src is None:
+        raise NotFound(f"There is no e-mail template named {name!r}.")
+    return src
+
+
+def _finalize(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _make_env(saved: Mapping[str, str]) -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(
+        loader=ChoiceLoader([DictLoader(dict(saved)), FileSystemLoader(str(TEMPLATE_DIR))]),
+        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+        undefined=StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+class _EnvCache:
+    """One compiled environment per state of the saved templates (cheap to check, costly to build)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: Any = None
+        self._env: ImmutableSandboxedEnvironment | None = None
+
+    def get(self, session: Session) -> ImmutableSandboxedEnvironment:
+        key = session.exec(select(func.count(), func.max(Template.updated_at))).one()
+        key = (tuple(key), TEMPLATE_DIR)
+        with self._lock:
+            if self._env is None or key != self._key:
+                saved: dict[str, str] = {}
+                for row in session.exec(select(Template)).all():
+                    saved[f"{row.name}.html.j2"] = row.html
+                    saved[f"{row.name}.subject.j2"] = row.subject
+                    if row.text:
+                        saved[f"{row.name}.txt.j2"] = row.text
+                self._env, self._key = _make_env(saved), key
+            return self._env
+
+
+_cache = _EnvCache()
+_plain_env = _make_env({})
+
+
+def _html_to_text(html: str) -> str:
+    text = re.sub(r"(?is)<(script|style|head).*?</\1>", "", html)
+    text = re.sub(r"(?i)<a\s[^>]*href=\"([^\"]+)\"[^>]*>(.*?)</a>", r"\2 (\1)", text)
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</h\d>|</li>|</tr>", "\n", text)
+    text = re.sub(r"<[^>]+>", "", text)
+    text = html_lib.unescape(text)
+    lines = [line.strip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def build_context(lead: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """The variables a template sees: ``lead``, ``unsubscribe_url``, ``postal_address``, ..."""
+    settings = get_settings()
+    ctx: dict[str, Any] = {
+        "lead": dict(lead),
+        "postal_address": settings.postal_address,
+        "public_url": settings.public_url,
+        "unsubscribe_url": f"{settings.public_url}/u/preview",
+        "flow": {},
+    }
+    ctx.update(extra)
+    return ctx
+
+
+def _subject_source(env: ImmutableSandboxedEnvironment, name: str) -> str:
+    try:
+        return env.loader.get_source(env, f"{name}.subject.j2")[0]  # type: ignore[union-attr]
+    except TemplateNotFound:
+        src = _file_source(name)
+        if src is None:
+            raise
+        return src.subject
+
+
+def render_email(session: Session, name: str, context: Mapping[str, Any]) -> RenderedEmail:
+    """Render template ``name`` with ``context`` (see :func:`build_context`).
+
+    Raises:
+        NotFound: no such template.
+        Invalid: the template does not render (syntax error, undefined variable, sandbox).
+    """
+    env = _cache.get(session)
+    try:
+        html_tmpl = env.get_template(f"{name}.html.j2")
+    except TemplateNotFound as exc:
+        raise NotFound(f"There is no e-mail template named {name!r}.") from exc
+    except TemplateError as exc:
+        raise Invalid(f"Template {name!r} does not render: {exc}") from exc
+    try:
+        if (TEMPLATE_DIR / f"{name}.html.j2").is_file() and session.get(Template, name) is None:
+            body = _SUBJECT_LINE.sub("", html_tmpl.render(context), count=1)
+        else:
+            body = html_tmpl.render(context)
+        subject = env.from_string(_subject_source(env, name)).render(context).strip()
+        try:
+            text = env.get_template(f"{name}.txt.j2").render(context)
+        except TemplateNotFound:
+            text = _html_to_text(body)
+    except TemplateError as exc:
+        raise Invalid(f"Template {name!r} does not render: {exc}") from exc
+    body = css_inline.inline(body) if "<style" in body else body
+    return RenderedEmail(subject=" ".join(subject.split()), html=body, text=text)
+
+
+def template_errors(session: Session, name: str) -> list[str]:
+    """Why ``name`` does not render for the sample lead (empty when it renders)."""
+    try:
+        render_email(session, name, build_context(SAMPLE_LEAD))
+    except NotFound as exc:
+        return [exc.detail]
+    except Invalid as exc:
+        return [exc.detail.split(": ", 1)[-1]]
+    return []
+
+
+def check_template_source(subject: str, html: str, text: str | None) -> list[dict[str, str]]:
+    """Problems with a template about to be saved, rendered against the sample lead."""
+    env = _make_env({"_probe.html.j2": html, **({"_probe.txt.j2": text} if text else {})})
+    problems = []
+    ctx = build_context(SAMPLE_LEAD)
+    for field, source, tmpl_name in (
+        ("subject", subject, None),
+        ("html", html, "_probe.html.j2"),
+        ("text", text, "_probe.txt.j2"),
+    ):
+        if source is None:
+            continue
+        try:
+            if tmpl_name:
+                env.get_template(tmpl_name).render(ctx)
+            else:
+                env.from_string(source).render(ctx)
+        except TemplateError as exc:
+            problems.append({"path": field, "message": f"The {field} does not render: {exc}"})
+    return problems
+
+
+def render_string(source: str, context: Mapping[str, Any]) -> str:
+    """Render a one-off template string (notify messages) in the sandbox, without autoescape."""
+    return _plain_env.from_string(source).render(context)
+
+
+def template_string_errors(source: str) -> list[str]:
+    """Syntax problems of a template string (variables are checked when it renders)."""
+    try:
+        _plain_env.parse(source)
+    except TemplateError as exc:
+        return [str(exc)]
+    return []

@@ -1,0 +1,93 @@
+"""Temporal wiring shared by the API, the worker and the CLI: client, names and ids.
+
+Workflows are started and signalled by name, so the core never imports ``workflows/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from leadflow.config import Settings, get_settings
+
+__all__ = [
+    "JOURNEY_WORKFLOW",
+    "HANDOFF_WORKFLOW",
+    "EVENT_SIGNAL",
+    "EXIT_SIGNAL",
+    "STEP_QUERY",
+    "DEFAULT_DEV_ADDRESS",
+    "JourneyInput",
+    "connect",
+    "journey_id",
+    "start_journey",
+    "signal_journey",
+]
+
+log = logging.getLogger(__name__)
+
+JOURNEY_WORKFLOW = "JourneyWorkflow"
+HANDOFF_WORKFLOW = "HandoffWorkflow"
+EVENT_SIGNAL = "journey_event"
+EXIT_SIGNAL = "exit"
+STEP_QUERY = "current_step"
+DEFAULT_DEV_ADDRESS = "127.0.0.1:7233"
+
+
+@dataclass
+class JourneyInput:
+    """What a journey workflow starts with: ids only, never personal data.
+
+    ``state`` and ``inbox`` are set when the workflow continues as new.
+    """
+
+    journey_id: str
+    lead_id: str
+    flow_id: str
+    version: int
+    state: dict[str, Any] | None = None
+    inbox: list[dict[str, Any]] = field(default_factory=list)
+
+
+def journey_id(flow_id: str, lead_id: str, seq: int) -> str:
+    """The journey's id, also its Temporal workflow id."""
+    return f"journey-{flow_id}-{lead_id}-{seq}"
+
+
+async def connect(settings: Settings | None = None, **kwargs: Any) -> Client:
+    settings = settings or get_settings()
+    address = settings.temporal_address or DEFAULT_DEV_ADDRESS
+    return await Client.connect(address, namespace=settings.temporal_namespace, **kwargs)
+
+
+async def start_journey(client: Client, inp: JourneyInput, settings: Settings | None = None) -> bool:
+    """Start the journey workflow; False when it already runs (starting is idempotent)."""
+    settings = settings or get_settings()
+    try:
+        await client.start_workflow(
+            JOURNEY_WORKFLOW,
+            inp,
+            id=inp.journey_id,
+            task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
+
+
+async def signal_journey(client: Client, workflow_id: str, signal: str, payload: Any) -> bool:
+    """Signal one journey; False when it has already ended (nothing to wake)."""
+    try:
+        await client.get_workflow_handle(workflow_id).signal(signal, payload)
+    except RPCError as exc:
+        # The journey ended between our read of the database and the signal: nothing to do.
+        log.debug("signal %s to %s not delivered: %s", signal, workflow_id, exc)
+        return False
+    return True
