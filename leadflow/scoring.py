@@ -587,7 +587,9 @@ def next_temperature_change(
     negative behaviour (penalties fading) it rises towards them.
 
     Returns the first whole millisecond after ``now`` at which :func:`score_lead` gives another
-    temperature (naive UTC), so a durable timer set for it finds the change done.
+    temperature (naive UTC), so a durable timer set for it finds the change done. An event
+    stamped after ``now`` (clock skew) does not decay until it happens, which can make the
+    moment a little early; the timer then finds no change and simply asks again.
     """
     compiled = _compiled(model)
     now = _naive_utc(now)
