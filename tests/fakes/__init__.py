@@ -10,8 +10,16 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fakes.sendgrid_server import FakeSendGrid, RecordedRequest, Reply, running_fake_sendgrid
+from tests.fakes.sendgrid_webhook import WebhookSigner, sendgrid_event
 
-__all__ = ["FakeSendGrid", "RecordedRequest", "Reply", "fake_sendgrid"]
+__all__ = [
+    "FakeSendGrid",
+    "RecordedRequest",
+    "Reply",
+    "WebhookSigner",
+    "fake_sendgrid",
+    "sendgrid_event",
+]
 
 
 @pytest.fixture
