@@ -1,0 +1,84 @@
+/** Thin client of the Leadflow HTTP API: bearer key from localStorage, typed errors. */
+
+const KEY_STORAGE = "leadflow.apiKey";
+
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+export interface Meta {
+  version: string;
+  role: string;
+  rep_id: string | null;
+  temporal_ui_url: string | null;
+  namespace: string | null;
+}
+
+/** An error answer of the API (`{"error", "detail", ...}`), with validation problems when any. */
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public error: string,
+    public detail: string,
+    public problems: Problem[] = [],
+  ) {
+    super(detail || error);
+  }
+}
+
+export function getKey(): string | null {
+  return localStorage.getItem(KEY_STORAGE);
+}
+
+export function setKey(key: string | null): void {
+  if (key) localStorage.setItem(KEY_STORAGE, key);
+  else localStorage.removeItem(KEY_STORAGE);
+}
+
+/** Call the API; `path` is relative to `/api`. Throws ApiError on a non-2xx answer. */
+export async function api<T = unknown>(
+  path: string,
+  options: { method?: string; body?: unknown; key?: string | null; signal?: AbortSignal } = {},
+): Promise<T> {
+  const key = options.key === undefined ? getKey() : options.key;
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (key) headers.Authorization = `Bearer ${key}`;
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  let response: Response;
+  try {
+    response = await fetch(`/api${path}`, {
+      method: options.method ?? (options.body === undefined ? "GET" : "POST"),
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: options.signal,
+    });
+  } catch (err) {
+    if ((err as Error).name === "AbortError") throw err;
+    throw new ApiError(0, "NetworkError", "The server cannot be reached.");
+  }
+  const text = await response.text();
+  let payload: unknown = null;
+  try {
+    payload = text ? JSON.parse(text) : null;
+  } catch {
+    payload = text;
+  }
+  if (!response.ok) {
+    const body = (payload && typeof payload === "object" ? payload : {}) as Record<string, unknown>;
+    if (response.status === 401 && key && options.key === undefined) window.dispatchEvent(new Event("leadflow:unauthorized"));
+    throw new ApiError(
+      response.status,
+      String(body.error ?? response.statusText),
+      typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail ?? text),
+      Array.isArray(body.problems) ? (body.problems as Problem[]) : [],
+    );
+  }
+  return payload as T;
+}
+
+/** Build a query string, leaving out empty values. */
+export function query(params: Record<string, string | number | null | undefined>): string {
+  const entries = Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== "");
+  return entries.length ? `?${new URLSearchParams(entries.map(([k, v]) => [k, String(v)])).toString()}` : "";
+}

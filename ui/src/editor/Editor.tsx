@@ -1,0 +1,474 @@
+/**
+ * The flow editor: canvas, palette, side panel, JSON tab and problems, with autosave of the
+ * draft (allow_invalid) and of the layout, undo/redo and copy/paste.
+ */
+import {
+  Background,
+  Controls,
+  MiniMap,
+  ReactFlow,
+  ReactFlowProvider,
+  useReactFlow,
+  type Connection,
+  type Edge,
+  type EdgeChange,
+  type NodeChange,
+} from "@xyflow/react";
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
+import { api, ApiError, type Problem } from "../api";
+import {
+  addStep,
+  connect,
+  freshId,
+  newStep,
+  pasteSteps,
+  removeSteps,
+  renameStep,
+  stepsOf,
+  toGraph,
+  type FlowDoc,
+  type Json,
+} from "../graph";
+import { buildCanvas } from "./canvas";
+import { FlowSettings } from "./FlowSettings";
+import { JsonPane } from "./JsonPane";
+import { autoLayout, NODE_WIDTH, placeMissing, type Positions } from "./layout";
+import { DRAG_TYPE, Palette } from "./Palette";
+import { placeProblems, problemStep } from "./problems";
+import { StepPanel, type Pickers } from "./StepPanel";
+import { nodeTypes, type StepFlowNode } from "./StepNode";
+import { PublishDialog } from "./PublishDialog";
+
+interface History {
+  past: FlowDoc[];
+  doc: FlowDoc;
+  future: FlowDoc[];
+  lastKey: string | null;
+  lastAt: number;
+}
+
+type SaveState = "saved" | "pending" | "saving" | { error: string };
+
+export interface EditorProps {
+  flowId: string;
+  initialDoc: FlowDoc;
+  initialPositions: Positions;
+  pickers: Pickers;
+  onPublished: (version: number) => void;
+}
+
+export function Editor(props: EditorProps) {
+  return (
+    <ReactFlowProvider>
+      <EditorInner {...props} />
+    </ReactFlowProvider>
+  );
+}
+
+function isTyping(target: EventTarget | null): boolean {
+  const el = target as HTMLElement | null;
+  return !!el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT" || el.isContentEditable);
+}
+
+function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublished }: EditorProps) {
+  const flow = useReactFlow();
+  const [history, setHistory] = useState<History>({ past: [], doc: initialDoc, future: [], lastKey: null, lastAt: 0 });
+  const doc = history.doc;
+  const [positions, setPositions] = useState<Positions>(initialPositions);
+  const [measured, setMeasured] = useState<Record<string, { width: number; height: number }>>({});
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [selectedEdge, setSelectedEdge] = useState<string | null>(null);
+  const [tab, setTab] = useState<"inspect" | "json" | "problems">("inspect");
+  const [problems, setProblems] = useState<Problem[]>([]);
+  const [validation, setValidation] = useState<"checking" | "done" | { error: string }>("checking");
+  const [save, setSave] = useState<SaveState>("saved");
+  const [publishing, setPublishing] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
+  const clipboard = useRef<{ steps: Record<string, Json>; positions: Positions } | null>(null);
+  const savedDoc = useRef(initialDoc);
+  const dragging = useRef(false);
+
+  /** Apply an edit; consecutive edits with the same key within 1.5 s are one undo step. */
+  const change = useCallback((next: FlowDoc, key?: string) => {
+    setHistory((h) => {
+      if (next === h.doc) return h;
+      const now = Date.now();
+      if (key && key === h.lastKey && now - h.lastAt < 1500) return { ...h, doc: next, lastAt: now };
+      return { past: [...h.past.slice(-99), h.doc], doc: next, future: [], lastKey: key ?? null, lastAt: now };
+    });
+  }, []);
+  const undo = useCallback(() => setHistory((h) => (h.past.length
+    ? { past: h.past.slice(0, -1), doc: h.past[h.past.length - 1], future: [h.doc, ...h.future], lastKey: null, lastAt: 0 }
+    : h)), []);
+  const redo = useCallback(() => setHistory((h) => (h.future.length
+    ? { past: [...h.past, h.doc], doc: h.future[0], future: h.future.slice(1), lastKey: null, lastAt: 0 }
+    : h)), []);
+
+  // Autosave the draft, invalid or not, so work in progress is never lost.
+  const saveNow = useCallback(async (toSave: FlowDoc) => {
+    setSave("saving");
+    try {
+      await api(`/flows/${encodeURIComponent(flowId)}?allow_invalid=true`, { method: "PUT", body: toSave });
+      savedDoc.current = toSave;
+      setSave("saved");
+    } catch (err) {
+      setSave({ error: (err as ApiError).detail || String(err) });
+      throw err;
+    }
+  }, [flowId]);
+  useEffect(() => {
+    if (doc === savedDoc.current) return;
+    setSave("pending");
+    const timer = window.setTimeout(() => saveNow(doc).catch(() => undefined), 600);
+    return () => window.clearTimeout(timer);
+  }, [doc, saveNow]);
+  const latestDoc = useRef(doc);
+  latestDoc.current = doc;
+  useEffect(() => () => {
+    // Leaving the page with an unsaved edit: send it anyway.
+    if (latestDoc.current !== savedDoc.current) void saveNow(latestDoc.current).catch(() => undefined);
+  }, [saveNow]);
+
+  // Validate with the shared validator on every change (debounced).
+  const validate = useCallback(async (toCheck: FlowDoc): Promise<Problem[]> => {
+    const result = await api<{ valid: boolean; problems: Problem[] }>("/flows/validate", { body: toCheck });
+    return result.problems ?? [];
+  }, []);
+  useEffect(() => {
+    setValidation("checking");
+    const controller = { cancelled: false };
+    const timer = window.setTimeout(() => {
+      validate(doc)
+        .then((found) => {
+          if (controller.cancelled) return;
+          setProblems(found);
+          setValidation("done");
+        })
+        .catch((err: ApiError) => !controller.cancelled && setValidation({ error: err.detail }));
+    }, 300);
+    return () => {
+      controller.cancelled = true;
+      window.clearTimeout(timer);
+    };
+  }, [doc, validate]);
+
+  // Give every step a place: automatic layout for a flow drawn for the first time.
+  const graph = useMemo(() => toGraph(doc), [doc]);
+  useEffect(() => {
+    const missing = graph.nodes.filter((n) => !positions[n.id]);
+    if (!missing.length) return;
+    if (missing.length === graph.nodes.length) {
+      let cancelled = false;
+      autoLayout(graph.nodes, graph.edges, doc.start).then((p) => {
+        if (cancelled) return;
+        setPositions((current) => ({ ...p, ...current }));
+        window.setTimeout(() => flow.fitView({ padding: 0.2 }), 50);
+      });
+      return () => {
+        cancelled = true;
+      };
+    }
+    setPositions((current) => placeMissing(graph.nodes, current));
+  }, [graph, positions, doc.start, flow]);
+
+  // Save the layout apart from the document, once a drag or layout settles.
+  const savedPositions = useRef(JSON.stringify(initialPositions));
+  useEffect(() => {
+    const ids = new Set(graph.nodes.map((n) => n.id));
+    const kept = Object.fromEntries(Object.entries(positions).filter(([id]) => ids.has(id)));
+    const text = JSON.stringify(kept);
+    if (text === savedPositions.current || dragging.current) return;
+    const timer = window.setTimeout(() => {
+      api(`/flows/${encodeURIComponent(flowId)}/layout`, { method: "PUT", body: { positions: kept } })
+        .then(() => {
+          savedPositions.current = text;
+        })
+        .catch(() => undefined);
+    }, 800);
+    return () => window.clearTimeout(timer);
+  }, [positions, graph, flowId]);
+
+  const placed = useMemo(() => placeProblems(problems, Object.keys(stepsOf(doc))), [problems, doc]);
+  const { nodes, edges } = useMemo(
+    () => buildCanvas({ doc, positions, placed, selected, selectedEdge, measured }),
+    [doc, positions, placed, selected, selectedEdge, measured],
+  );
+
+  const onNodesChange = useCallback((changes: NodeChange<StepFlowNode>[]) => {
+    const moved: Positions = {};
+    const sizes: Record<string, { width: number; height: number }> = {};
+    let selection: Set<string> | null = null;
+    for (const c of changes) {
+      if (c.type === "position" && c.position) {
+        moved[c.id] = c.position;
+        dragging.current = !!c.dragging;
+      } else if (c.type === "dimensions" && c.dimensions) {
+        sizes[c.id] = c.dimensions;
+      } else if (c.type === "select") {
+        selection ??= new Set(selectedRef.current);
+        if (c.selected) selection.add(c.id);
+        else selection.delete(c.id);
+      }
+    }
+    if (Object.keys(moved).length) setPositions((p) => ({ ...p, ...moved }));
+    if (Object.keys(sizes).length) setMeasured((m) => ({ ...m, ...sizes }));
+    if (selection) {
+      setSelected(selection);
+      if (selection.size) setTab("inspect");
+    }
+  }, []);
+  const selectedRef = useRef(selected);
+  selectedRef.current = selected;
+
+  const onEdgesChange = useCallback((changes: EdgeChange<Edge>[]) => {
+    for (const c of changes) {
+      if (c.type === "select") setSelectedEdge((cur) => (c.selected ? c.id : cur === c.id ? null : cur));
+    }
+  }, []);
+
+  const onConnect = useCallback((conn: Connection) => {
+    change(connect(latestDoc.current, conn.source, conn.sourceHandle ?? "next", conn.target));
+  }, [change]);
+
+  const onDelete = useCallback(({ nodes: gone, edges: cut }: { nodes: StepFlowNode[]; edges: Edge[] }) => {
+    let next = latestDoc.current;
+    const goneIds = gone.map((n) => n.id);
+    for (const e of cut) {
+      if (!goneIds.includes(e.source)) next = connect(next, e.source, e.sourceHandle ?? "next", null);
+    }
+    if (goneIds.length) next = removeSteps(next, goneIds);
+    change(next);
+    setSelected(new Set());
+    setSelectedEdge(null);
+  }, [change]);
+
+  const addAt = useCallback((type: string, position?: { x: number; y: number }) => {
+    const current = latestDoc.current;
+    const id = freshId(current, type.replace("_", "-"));
+    const where = position ?? (() => {
+      const box = document.querySelector(".react-flow")?.getBoundingClientRect();
+      const center = box ? flow.screenToFlowPosition({ x: box.left + box.width / 2, y: box.top + box.height / 3 }) : { x: 0, y: 0 };
+      return { x: center.x - NODE_WIDTH / 2, y: center.y };
+    })();
+    setPositions((p) => ({ ...p, [id]: where }));
+    change(addStep(current, id, newStep(type)));
+    setSelected(new Set([id]));
+    setTab("inspect");
+  }, [change, flow]);
+
+  const onDrop = useCallback((event: DragEvent) => {
+    event.preventDefault();
+    const type = event.dataTransfer.getData(DRAG_TYPE) || event.dataTransfer.getData("text/plain");
+    if (!type) return;
+    const p = flow.screenToFlowPosition({ x: event.clientX, y: event.clientY });
+    addAt(type, { x: p.x - NODE_WIDTH / 2, y: p.y - 20 });
+  }, [flow, addAt]);
+
+  const copy = useCallback(() => {
+    const steps = stepsOf(latestDoc.current);
+    const ids = [...selectedRef.current].filter((id) => id in steps);
+    if (!ids.length) return;
+    clipboard.current = {
+      steps: Object.fromEntries(ids.map((id) => [id, steps[id]])),
+      positions: Object.fromEntries(ids.map((id) => [id, positionsRef.current[id] ?? { x: 0, y: 0 }])),
+    };
+    void navigator.clipboard?.writeText(JSON.stringify(clipboard.current.steps, null, 2)).catch(() => undefined);
+    setNotice(`Copied ${ids.length} step(s).`);
+  }, []);
+  const positionsRef = useRef(positions);
+  positionsRef.current = positions;
+  const paste = useCallback(() => {
+    if (!clipboard.current) return;
+    const { doc: next, ids } = pasteSteps(latestDoc.current, clipboard.current.steps);
+    const copied = clipboard.current.positions;
+    setPositions((p) => ({
+      ...p,
+      ...Object.fromEntries(Object.entries(ids).map(([from, to]) => [to, { x: copied[from].x + 40, y: copied[from].y + 40 }])),
+    }));
+    change(next);
+    setSelected(new Set(Object.values(ids)));
+    setNotice(`Pasted ${Object.keys(ids).length} step(s).`);
+  }, [change]);
+
+  const relayout = useCallback(async () => {
+    const p = await autoLayout(graph.nodes, graph.edges, doc.start);
+    setPositions(p);
+    window.setTimeout(() => flow.fitView({ padding: 0.2, duration: 300 }), 50);
+  }, [graph, doc.start, flow]);
+
+  // Keyboard shortcuts, unless the user is typing in a field.
+  const shortcuts = useRef({ undo, redo, copy, paste });
+  shortcuts.current = { undo, redo, copy, paste };
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (isTyping(event.target) || !(event.ctrlKey || event.metaKey)) return;
+      const key = event.key.toLowerCase();
+      const s = shortcuts.current;
+      if (key === "z" && !event.shiftKey) s.undo();
+      else if ((key === "z" && event.shiftKey) || key === "y") s.redo();
+      else if (key === "c") s.copy();
+      else if (key === "v") s.paste();
+      else return;
+      event.preventDefault();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
+  useEffect(() => {
+    if (!notice) return;
+    const timer = window.setTimeout(() => setNotice(null), 2500);
+    return () => window.clearTimeout(timer);
+  }, [notice]);
+
+  const onRename = (from: string, to: string) => {
+    const next = renameStep(doc, from, to);
+    if (next === doc) {
+      setNotice(`Cannot rename to "${to}": a step with that id exists.`);
+      return;
+    }
+    change(next);
+    setPositions((p) => {
+      const { [from]: at, ...rest } = p;
+      return at ? { ...rest, [to]: at } : rest;
+    });
+    setSelected(new Set([to]));
+  };
+
+  const focusStep = (id: string) => {
+    setSelected(new Set([id]));
+    setTab("inspect");
+    const p = positions[id];
+    if (p) flow.setCenter(p.x + NODE_WIDTH / 2, p.y + 50, { zoom: Math.max(flow.getZoom(), 0.9), duration: 300 });
+  };
+
+  const single = selected.size === 1 ? [...selected][0] : null;
+  const saveLabel = save === "saved" ? "All changes saved" : save === "pending" ? "Unsaved changes…" : save === "saving" ? "Saving…" : `Save failed: ${save.error}`;
+
+  return (
+    <div className="editor">
+      <div className="toolbar" role="toolbar" aria-label="Editor">
+        <button type="button" onClick={undo} disabled={!history.past.length} aria-keyshortcuts="Control+Z">Undo</button>
+        <button type="button" onClick={redo} disabled={!history.future.length} aria-keyshortcuts="Control+Shift+Z">Redo</button>
+        <button type="button" onClick={copy} disabled={!selected.size} aria-keyshortcuts="Control+C">Copy</button>
+        <button type="button" onClick={paste} aria-keyshortcuts="Control+V">Paste</button>
+        <button type="button" onClick={relayout}>Auto layout</button>
+        <span className={`save-state${typeof save === "object" ? " error" : ""}`} role="status" data-testid="save-state">{saveLabel}</span>
+        <button type="button" className={`problem-count${problems.length ? " bad" : " good"}`} data-testid="problem-count"
+          onClick={() => setTab("problems")}>
+          {validation === "checking" ? "Checking…" : typeof validation === "object" ? "Validator unavailable" : problems.length ? `${problems.length} problem(s)` : "✓ Valid"}
+        </button>
+        <button type="button" className="primary" data-testid="publish-open" onClick={() => setPublishing(true)}>Publish…</button>
+        {notice && <span className="notice" role="status">{notice}</span>}
+      </div>
+      <div className="editor-body">
+        <Palette onAdd={(type) => addAt(type)} />
+        <div className="canvas" onDrop={onDrop} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }}
+          data-testid="canvas">
+          <ReactFlow
+            nodes={nodes}
+            edges={edges}
+            nodeTypes={nodeTypes}
+            onNodesChange={onNodesChange}
+            onEdgesChange={onEdgesChange}
+            onConnect={onConnect}
+            onDelete={onDelete}
+            onNodeDragStop={() => {
+              dragging.current = false;
+              setPositions((p) => ({ ...p }));
+            }}
+            onPaneClick={() => {
+              setSelected(new Set());
+              setSelectedEdge(null);
+            }}
+            deleteKeyCode={["Backspace", "Delete"]}
+            fitView
+            fitViewOptions={{ padding: 0.2 }}
+            minZoom={0.2}
+            proOptions={{ hideAttribution: true }}
+          >
+            <Background gap={16} />
+            <Controls />
+            <MiniMap pannable zoomable ariaLabel="Overview of the flow" />
+          </ReactFlow>
+        </div>
+        <div className="side">
+          <div role="tablist" aria-label="Side panel" className="tabs">
+            <button role="tab" type="button" aria-selected={tab === "inspect"} onClick={() => setTab("inspect")} data-testid="tab-inspect">
+              {single ? "Step" : "Flow"}
+            </button>
+            <button role="tab" type="button" aria-selected={tab === "json"} onClick={() => setTab("json")} data-testid="tab-json">JSON</button>
+            <button role="tab" type="button" aria-selected={tab === "problems"} onClick={() => setTab("problems")} data-testid="tab-problems">
+              Problems ({problems.length})
+            </button>
+          </div>
+          <div role="tabpanel" className="side-content">
+            {tab === "inspect" && single && stepsOf(doc)[single] !== undefined && (
+              <StepPanel key={single} doc={doc} stepId={single} problems={placed.byStep.get(single) ?? []} pickers={pickers}
+                change={change} onRename={onRename}
+                onDelete={(id) => {
+                  change(removeSteps(doc, [id]));
+                  setSelected(new Set());
+                }}
+                onSetStart={(id) => change({ ...doc, start: id })} />
+            )}
+            {tab === "inspect" && (!single || stepsOf(doc)[single] === undefined) && (
+              <FlowSettings doc={doc} problems={placed.flow} change={change} />
+            )}
+            {tab === "json" && <JsonPane doc={doc} onChange={change} />}
+            {tab === "problems" && (
+              <ProblemList problems={problems} onPick={(p) => {
+                const step = problemStep(p);
+                if (step && step in stepsOf(doc)) focusStep(step);
+                else {
+                  setSelected(new Set());
+                  setTab("inspect");
+                }
+              }} />
+            )}
+          </div>
+        </div>
+      </div>
+      {publishing && (
+        <PublishDialog
+          flowId={flowId}
+          problems={problems}
+          prepare={async () => {
+            await saveNow(latestDoc.current);
+            const found = await validate(latestDoc.current);
+            setProblems(found);
+            return found;
+          }}
+          onClose={() => setPublishing(false)}
+          onPublished={(v) => {
+            setPublishing(false);
+            onPublished(v);
+          }}
+          onShowProblem={(p) => {
+            setPublishing(false);
+            const step = problemStep(p);
+            if (step && step in stepsOf(doc)) focusStep(step);
+          }}
+        />
+      )}
+    </div>
+  );
+}
+
+export function ProblemList({ problems, onPick }: { problems: Problem[]; onPick?: (p: Problem) => void }) {
+  if (!problems.length) return <p className="good" data-testid="no-problems">No problems: this flow can be published.</p>;
+  return (
+    <ul className="problem-list" data-testid="problem-list" aria-label="Validation problems">
+      {problems.map((p, i) => (
+        <li key={i}>
+          {onPick ? (
+            <button type="button" className="link-button" onClick={() => onPick(p)}>
+              <code>{p.path || "(flow)"}</code>
+            </button>
+          ) : <code>{p.path || "(flow)"}</code>}{" "}
+          {p.message}
+        </li>
+      ))}
+    </ul>
+  );
+}

@@ -1,0 +1,138 @@
+/** The live map: a published version drawn with where its leads are now. */
+import { Background, Controls, ReactFlow, ReactFlowProvider } from "@xyflow/react";
+import { useEffect, useMemo, useState } from "react";
+import { api } from "../api";
+import { parseApiDate } from "../durations";
+import { stepsOf, toGraph, type FlowDoc } from "../graph";
+import { useApi } from "../hooks";
+import { Link, navigate, useLocation } from "../router";
+import { buildCanvas } from "./canvas";
+import { autoLayout, placeMissing, type Positions } from "./layout";
+import { nodeTypes, type StepStats } from "./StepNode";
+
+interface Stats {
+  flow_id: string;
+  version: number;
+  journeys: Record<string, number>;
+  steps: Record<string, StepStats>;
+}
+
+interface WaitingLead {
+  lead_id: string;
+  email: string;
+  journey_id: string;
+  version: number;
+  since: string;
+}
+
+export function LiveMap({ flowId }: { flowId: string }) {
+  const id = encodeURIComponent(flowId);
+  const { params } = useLocation();
+  const versions = useApi<{ version: number; running: number }[]>(`/flows/${id}/versions`);
+  const latest = versions.data?.length ? Math.max(...versions.data.map((v) => v.version)) : null;
+  const version = params.get("version") ? Number(params.get("version")) : latest;
+  const versionDoc = useApi<{ document: FlowDoc }>(version ? `/flows/${id}/versions/${version}` : null);
+  const stats = useApi<Stats>(version ? `/flows/${id}/stats?version=${version}` : null, 2000);
+  const [layout, setLayout] = useState<Positions | null>(null);
+  const [step, setStep] = useState<string | null>(null);
+
+  const doc = versionDoc.data?.document ?? null;
+  useEffect(() => {
+    if (!doc) return;
+    let cancelled = false;
+    api<{ positions?: Positions }>(`/flows/${id}/layout`)
+      .catch(() => ({ positions: {} as Positions }))
+      .then(async (saved) => {
+        const graph = toGraph(doc);
+        const have = saved?.positions ?? {};
+        const known = graph.nodes.filter((n) => have[n.id]).length;
+        const positions = known ? placeMissing(graph.nodes, have) : await autoLayout(graph.nodes, graph.edges, doc.start);
+        if (!cancelled) setLayout(positions);
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [doc, id]);
+
+  const canvas = useMemo(
+    () => (doc && layout ? buildCanvas({ doc, positions: layout, stats: stats.data?.steps ?? {}, selected: new Set(step ? [step] : []) }) : null),
+    [doc, layout, stats.data, step],
+  );
+
+  if (versions.data && !versions.data.length) {
+    return <p className="live-empty">This flow has not been published yet, so no lead runs it. <Link to={`/flows/${id}`}>Open the editor</Link></p>;
+  }
+  const journeys = stats.data?.journeys ?? {};
+  return (
+    <div className="live">
+      <div className="toolbar" role="toolbar" aria-label="Live map">
+        <label htmlFor="live-version">Version</label>
+        <select id="live-version" value={version ?? ""} onChange={(e) => navigate(`/flows/${id}/live?version=${e.target.value}`, true)}>
+          {(versions.data ?? []).slice().sort((a, b) => b.version - a.version).map((v) => (
+            <option key={v.version} value={v.version}>v{v.version} ({v.running} running)</option>
+          ))}
+        </select>
+        <span className="journeys" data-testid="journey-counts">
+          {["running", "completed", "exited", "failed"].map((k) => (
+            <span key={k} className={`pill ${k}`}>{journeys[k] ?? 0} {k}</span>
+          ))}
+        </span>
+        <span className="muted small">{stats.loading ? "updating…" : "updates every 2 s"}</span>
+        {stats.error && <span className="error">{stats.error.detail}</span>}
+      </div>
+      <div className="editor-body">
+        <div className="canvas" data-testid="live-canvas">
+          {canvas && (
+            <ReactFlowProvider>
+              <ReactFlow nodes={canvas.nodes} edges={canvas.edges} nodeTypes={nodeTypes} nodesDraggable={false}
+                nodesConnectable={false} fitView fitViewOptions={{ padding: 0.2 }} proOptions={{ hideAttribution: true }}
+                onNodeClick={(_, node) => setStep(node.id)} onPaneClick={() => setStep(null)} deleteKeyCode={null}>
+                <Background gap={16} />
+                <Controls showInteractive={false} />
+              </ReactFlow>
+            </ReactFlowProvider>
+          )}
+        </div>
+        <div className="side">
+          {step && doc && step in stepsOf(doc) ? (
+            <WaitingLeads flowId={flowId} step={step} stats={stats.data?.steps?.[step]} />
+          ) : (
+            <section className="panel">
+              <h2>Live map</h2>
+              <p>Each step shows the leads waiting there now, the leads that passed, e-mails sent with open and click
+                rates, and conversions at exits. Select a step (click, or Tab and Enter) to list the leads waiting there.</p>
+            </section>
+          )}
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function WaitingLeads({ flowId, step, stats }: { flowId: string; step: string; stats?: StepStats }) {
+  const leads = useApi<WaitingLead[]>(`/flows/${encodeURIComponent(flowId)}/steps/${encodeURIComponent(step)}/leads`, 3000);
+  return (
+    <section className="panel" aria-label={`Leads waiting at ${step}`} data-testid="waiting-leads">
+      <h2>Waiting at <code>{step}</code></h2>
+      {stats && (
+        <dl className="stats">
+          {Object.entries(stats).map(([k, v]) => (
+            <div key={k}><dt>{k.replace(/_/g, " ")}</dt><dd>{v == null ? "–" : k.endsWith("rate") && typeof v === "number" ? `${Math.round(v * (v <= 1 ? 100 : 1))}%` : String(v)}</dd></div>
+          ))}
+        </dl>
+      )}
+      {leads.error && <p className="error">{leads.error.detail}</p>}
+      {leads.data && !leads.data.length && <p className="muted">No lead is waiting here now.</p>}
+      {leads.data && leads.data.length > 0 && (
+        <ul className="lead-list">
+          {leads.data.map((l) => (
+            <li key={l.journey_id}>
+              <Link to={`/leads/${encodeURIComponent(l.lead_id)}`}>{l.email || l.lead_id}</Link>
+              <span className="muted small"> v{l.version}, since {parseApiDate(l.since).toLocaleString()}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}

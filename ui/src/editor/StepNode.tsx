@@ -1,0 +1,145 @@
+/** One node kind per step type, with a labelled source handle per outcome. */
+import { Handle, Position, type Node, type NodeProps } from "@xyflow/react";
+import { memo } from "react";
+import type { Problem } from "../api";
+import { durationInWords } from "../durations";
+import { handleLabel, isObject, outgoingHandles, type Json } from "../graph";
+
+export interface StepStats {
+  waiting?: number;
+  passed?: number;
+  entered?: number;
+  emails_sent?: number;
+  opened?: number;
+  clicked?: number;
+  open_rate?: number | null;
+  click_rate?: number | null;
+  exits?: number;
+  conversions?: number;
+}
+
+export type StepNodeData = {
+  stepId: string;
+  kind: string;
+  /** The whole step, edges included (for the summary and the handles). */
+  step: Json;
+  isStart: boolean;
+  problems: Problem[];
+  stats?: StepStats;
+};
+
+export type StepFlowNode = Node<StepNodeData, "step">;
+
+export const KIND_LABELS: Record<string, string> = {
+  email: "E-mail",
+  wait: "Wait",
+  wait_for: "Wait for event",
+  branch: "Branch",
+  split: "A/B split",
+  update: "Update lead",
+  handoff: "Hand off to sales",
+  notify: "Notify",
+  exit: "Exit",
+  unknown: "Unknown step",
+};
+
+export const KIND_ICONS: Record<string, string> = {
+  email: "✉",
+  wait: "⏱",
+  wait_for: "⌛",
+  branch: "⑂",
+  split: "⚖",
+  update: "✎",
+  handoff: "☎",
+  notify: "🔔",
+  exit: "⏹",
+  unknown: "?",
+};
+
+/** One line saying what the step does, in the marketer's words. */
+export function stepSummary(step: Json): string {
+  if (!isObject(step)) return "not a step";
+  const s = (v: Json | undefined) => (typeof v === "string" && v ? v : "…");
+  switch (step.type) {
+    case "email":
+      return `template ${s(step.template)}`;
+    case "wait":
+      return durationInWords(step.duration) ?? (step.duration ? `${String(step.duration)}?` : "no duration");
+    case "wait_for":
+      return `${s(step.event)} within ${durationInWords(step.timeout) ?? "…"}`;
+    case "branch":
+      return Array.isArray(step.cases) ? `${step.cases.length} case(s) + else` : `on ${s(step.on)}`;
+    case "split":
+      return Array.isArray(step.paths) ? step.paths.map((p) => (isObject(p) ? p.weight : "?")).join(" / ") : "no paths";
+    case "update": {
+      const parts = [];
+      if (step.stage) parts.push(`stage ${String(step.stage)}`);
+      if (typeof step.add_score === "number") parts.push(`${step.add_score >= 0 ? "+" : ""}${step.add_score} pts`);
+      if (Array.isArray(step.add_tags) && step.add_tags.length) parts.push(`tags ${step.add_tags.join(", ")}`);
+      if (isObject(step.set)) parts.push(`set ${Object.keys(step.set).join(", ")}`);
+      return parts.join(" · ") || "nothing yet";
+    }
+    case "handoff":
+      return `${step.rep ? `rep ${s(step.rep)}` : `team ${s(step.team)}`}, SLA ${durationInWords(step.sla) ?? "…"}`;
+    case "notify":
+      return `${s(step.channel)} → ${s(step.to)}`;
+    case "exit":
+      return "leaves the flow";
+    default:
+      return `type ${String(step.type)}`;
+  }
+}
+
+function pct(value: number | null | undefined): string {
+  return typeof value === "number" ? `${Math.round(value * (value <= 1 ? 100 : 1))}%` : "–";
+}
+
+function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
+  const handles = outgoingHandles(data.step);
+  const stats = data.stats;
+  return (
+    <div
+      className={`step-node kind-${data.kind}${data.problems.length ? " has-problem" : ""}${selected ? " selected" : ""}`}
+      data-testid={`node-${data.stepId}`}
+      aria-label={`${KIND_LABELS[data.kind] ?? data.kind} step ${data.stepId}${data.problems.length ? `, ${data.problems.length} problem(s)` : ""}`}
+    >
+      <Handle type="target" position={Position.Top} aria-label={`into ${data.stepId}`} />
+      <div className="step-head">
+        <span className="icon" aria-hidden>{KIND_ICONS[data.kind] ?? "?"}</span>
+        <span className="kind">{KIND_LABELS[data.kind] ?? data.kind}</span>
+        {data.isStart && <span className="badge start">start</span>}
+        {data.problems.length > 0 && (
+          <span className="badge problem" data-testid={`node-problems-${data.stepId}`} title={data.problems.map((p) => p.message).join("\n")}>
+            ⚠ {data.problems.length}
+          </span>
+        )}
+      </div>
+      <div className="step-id">{data.stepId}</div>
+      <div className="step-summary">{stepSummary(data.step)}</div>
+      {data.problems.length > 0 && <div className="step-problem">{data.problems[0].message}</div>}
+      {stats && (
+        <div className="step-stats" data-testid={`stats-${data.stepId}`}>
+          <span title="leads waiting here now" data-testid={`waiting-${data.stepId}`}>● {stats.waiting ?? 0} waiting</span>
+          <span title="leads that passed">→ {stats.passed ?? 0} passed</span>
+          {data.kind === "email" && (
+            <span title="e-mails sent, open and click rates">✉ {stats.emails_sent ?? 0} · open {pct(stats.open_rate)} · click {pct(stats.click_rate)}</span>
+          )}
+          {data.kind === "exit" && <span title="exits and conversions">⏹ {stats.exits ?? 0} exits · ★ {stats.conversions ?? 0} conv.</span>}
+        </div>
+      )}
+      <div className="handles">
+        {handles.map((h, i) => (
+          <Handle key={h} id={h} type="source" position={Position.Bottom}
+            style={{ left: `${((i + 1) / (handles.length + 1)) * 100}%` }}
+            className={`handle-${h.split(".")[0]}`} aria-label={`${data.stepId}: ${handleLabel(h, data.step)}`}
+            data-testid={`handle-${data.stepId}-${h}`}>
+            <span className="handle-label">{handleLabel(h, data.step)}</span>
+          </Handle>
+        ))}
+      </div>
+    </div>
+  );
+}
+
+export const StepNode = memo(StepNodeView);
+export const nodeTypes = { step: StepNode };

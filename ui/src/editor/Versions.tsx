@@ -1,0 +1,108 @@
+/** Version history of a flow, running counts, and a diff between any two versions (or the draft). */
+import { useEffect, useMemo, useState } from "react";
+import { api, ApiError } from "../api";
+import { canonicalJson, diffLines, stepChanges } from "../diff";
+import { parseApiDate } from "../durations";
+import { useApi } from "../hooks";
+import { Link } from "../router";
+
+interface VersionInfo {
+  version: number;
+  published_at: string;
+  note: string | null;
+  running: number;
+}
+
+function fmt(date: string | null | undefined): string {
+  return date ? parseApiDate(date).toLocaleString() : "";
+}
+
+export function Versions({ flowId }: { flowId: string }) {
+  const id = encodeURIComponent(flowId);
+  const versions = useApi<VersionInfo[]>(`/flows/${id}/versions`);
+  const list = useMemo(() => [...(versions.data ?? [])].sort((a, b) => b.version - a.version), [versions.data]);
+  const [left, setLeft] = useState<string>("");
+  const [right, setRight] = useState<string>("");
+  const [docs, setDocs] = useState<Record<string, Record<string, unknown>>>({});
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (!list.length) return;
+    setRight((r) => r || String(list[0].version));
+    setLeft((l) => l || (list[1] ? String(list[1].version) : "draft"));
+  }, [list]);
+
+  useEffect(() => {
+    for (const which of [left, right]) {
+      if (!which || docs[which]) continue;
+      const path = which === "draft" ? `/flows/${id}` : `/flows/${id}/versions/${which}`;
+      api<Record<string, unknown>>(path)
+        .then((body) => setDocs((d) => ({ ...d, [which]: which === "draft" ? body : (body.document as Record<string, unknown>) })))
+        .catch((err: ApiError) => setError(err.detail));
+    }
+  }, [left, right, id, docs]);
+
+  const a = docs[left];
+  const b = docs[right];
+  const lines = useMemo(() => (a && b ? diffLines(canonicalJson(a), canonicalJson(b)) : []), [a, b]);
+  const changes = a && b ? stepChanges(a, b) : null;
+  const options = [...list.map((v) => [String(v.version), `v${v.version}`]), ["draft", "current draft"]];
+
+  return (
+    <div className="versions">
+      <h2>Versions</h2>
+      {versions.error && <p className="error" role="alert">{versions.error.detail}</p>}
+      {versions.data && !list.length && <p>Nothing published yet. Publish from the editor to create version 1.</p>}
+      {list.length > 0 && (
+        <table data-testid="versions-table">
+          <thead>
+            <tr><th>Version</th><th>Published</th><th>Note</th><th>Leads still running it</th><th></th></tr>
+          </thead>
+          <tbody>
+            {list.map((v) => (
+              <tr key={v.version}>
+                <td>v{v.version}</td>
+                <td>{fmt(v.published_at)}</td>
+                <td>{v.note || <span className="muted">—</span>}</td>
+                <td data-testid={`running-v${v.version}`}>{v.running}</td>
+                <td><Link to={`/flows/${id}/live?version=${v.version}`}>Live map</Link></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {list.length > 0 && (
+        <section aria-label="Compare versions" className="diff-section">
+          <h3>Compare</h3>
+          <div className="row">
+            <label htmlFor="diff-left">From</label>
+            <select id="diff-left" value={left} onChange={(e) => setLeft(e.target.value)}>
+              {options.map(([v, label]) => <option key={v} value={v}>{label}</option>)}
+            </select>
+            <label htmlFor="diff-right">to</label>
+            <select id="diff-right" value={right} onChange={(e) => setRight(e.target.value)}>
+              {options.map(([v, label]) => <option key={v} value={v}>{label}</option>)}
+            </select>
+          </div>
+          {error && <p className="error">{error}</p>}
+          {changes && (
+            <p data-testid="diff-summary">
+              {changes.added.length + changes.removed.length + changes.changed.length === 0 && lines.every((l) => l.kind === "same")
+                ? "No differences."
+                : [
+                    changes.added.length ? `added ${changes.added.join(", ")}` : "",
+                    changes.removed.length ? `removed ${changes.removed.join(", ")}` : "",
+                    changes.changed.length ? `changed ${changes.changed.join(", ")}` : "",
+                  ].filter(Boolean).join("; ") || "Flow settings changed."}
+            </p>
+          )}
+          <pre className="diff" data-testid="diff" aria-label="Differences">
+            {lines.map((l, i) => (
+              <div key={i} className={`diff-${l.kind}`}>{l.kind === "added" ? "+ " : l.kind === "removed" ? "- " : "  "}{l.text}</div>
+            ))}
+          </pre>
+        </section>
+      )}
+    </div>
+  );
+}

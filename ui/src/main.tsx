@@ -1,0 +1,14 @@
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import "@xyflow/react/dist/style.css";
+import "./styles.css";
+import { App } from "./App";
+import { LocationProvider } from "./router";
+
+createRoot(document.getElementById("root")!).render(
+  <StrictMode>
+    <LocationProvider>
+      <App />
+    </LocationProvider>
+  </StrictMode>,
+);

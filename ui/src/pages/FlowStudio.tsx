@@ -1,0 +1,87 @@
+/** One flow: the editor (/flows/{id}), its versions (/flows/{id}/versions) and the live map (/flows/{id}/live). */
+import { useEffect, useState } from "react";
+import { api, ApiError } from "../api";
+import type { FlowDoc } from "../graph";
+import { Editor } from "../editor/Editor";
+import type { Positions } from "../editor/layout";
+import { LiveMap } from "../editor/LiveMap";
+import type { Pickers } from "../editor/StepPanel";
+import { Versions } from "../editor/Versions";
+import { Link, navigate } from "../router";
+
+interface Loaded {
+  doc: FlowDoc;
+  positions: Positions;
+}
+
+/** Templates and teams for the side panel's pickers; either may be missing on a young server. */
+export function usePickers(): Pickers {
+  const [pickers, setPickers] = useState<Pickers>({ templates: [], teams: [] });
+  useEffect(() => {
+    Promise.allSettled([
+      api<{ name: string }[]>("/templates"),
+      api<{ id: string; name?: string }[]>("/teams"),
+    ]).then(([templates, teams]) => {
+      setPickers({
+        templates: templates.status === "fulfilled" && Array.isArray(templates.value) ? templates.value.map((t) => t.name) : [],
+        teams: teams.status === "fulfilled" && Array.isArray(teams.value)
+          ? teams.value.map((t) => [t.id, t.name && t.name !== t.id ? `${t.name} (${t.id})` : t.id] as [string, string])
+          : [],
+      });
+    });
+  }, []);
+  return pickers;
+}
+
+export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [published, setPublished] = useState<number | null>(null);
+  const pickers = usePickers();
+
+  useEffect(() => {
+    if (tab !== "editor") return;
+    setLoaded(null);
+    const id = encodeURIComponent(flowId);
+    Promise.all([
+      api<FlowDoc>(`/flows/${id}`),
+      api<{ positions?: Positions }>(`/flows/${id}/layout`).catch(() => ({ positions: {} })),
+    ])
+      .then(([doc, layout]) => setLoaded({ doc, positions: layout?.positions ?? {} }))
+      .catch(setError);
+  }, [flowId, tab]);
+
+  const base = `/flows/${encodeURIComponent(flowId)}`;
+  const tabs: [string, string, string][] = [["editor", base, "Editor"], ["versions", `${base}/versions`, "Versions"], ["live", `${base}/live`, "Live map"]];
+  const name = loaded && typeof loaded.doc.name === "string" ? loaded.doc.name : flowId;
+
+  return (
+    <section className="studio">
+      <header className="studio-head">
+        <h1><Link to="/flows" className="muted">Flows</Link> / {name}</h1>
+        <nav aria-label="Flow" className="tabs">
+          {tabs.map(([key, to, label]) => (
+            <Link key={key} to={to} className={tab === key ? "active" : ""} aria-current={tab === key ? "page" : undefined}
+              data-testid={`flow-tab-${key}`}>{label}</Link>
+          ))}
+        </nav>
+        {published !== null && (
+          <p className="good" role="status" data-testid="published">
+            Published version {published}. <Link to={`${base}/live`}>Watch it on the live map</Link>
+          </p>
+        )}
+      </header>
+      {tab === "editor" && error && <p className="error" role="alert">{error.status === 404 ? `There is no flow "${flowId}".` : error.detail}</p>}
+      {tab === "editor" && !error && !loaded && <p>Loading…</p>}
+      {tab === "editor" && loaded && (
+        <Editor flowId={flowId} initialDoc={loaded.doc} initialPositions={loaded.positions} pickers={pickers}
+          onPublished={setPublished} />
+      )}
+      {tab === "versions" && <Versions flowId={flowId} />}
+      {tab === "live" && <LiveMap flowId={flowId} />}
+      {!["editor", "versions", "live"].includes(tab) && (
+        <p>Unknown tab. <button type="button" onClick={() => navigate(base)}>Open the editor</button></p>
+      )}
+    </section>
+  );
+}

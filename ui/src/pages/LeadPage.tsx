@@ -1,0 +1,141 @@
+/** One lead: profile, score and its breakdown, temperature, stage, journeys (with Temporal links), timeline. */
+import { parseApiDate } from "../durations";
+import { useApi } from "../hooks";
+import { Link } from "../router";
+import { temporalLink, useSession } from "../session";
+import { BarChart } from "./charts";
+
+interface Journey {
+  flow_id: string;
+  version: number;
+  step: string | null;
+  status: string;
+  journey_id: string;
+  workflow_id: string | null;
+  started_at: string | null;
+  ended_at: string | null;
+}
+
+interface Lead {
+  id: string;
+  email: string;
+  first_name?: string | null;
+  last_name?: string | null;
+  company?: string | null;
+  title?: string | null;
+  country?: string | null;
+  timezone?: string | null;
+  source?: string | null;
+  fields?: Record<string, unknown>;
+  tags?: string[];
+  score?: number;
+  score_breakdown?: unknown;
+  temperature?: string;
+  stage?: string;
+  owner?: string | null;
+  flows?: Journey[];
+}
+
+interface TimelineEntry {
+  at: string;
+  kind: string;
+  type: string;
+  data?: unknown;
+}
+
+/** The breakdown may be a map (reason → points) or a list of {reason/label, points}; show either. */
+function breakdownRows(value: unknown): [string, number][] {
+  if (Array.isArray(value)) {
+    return value.flatMap((item) => {
+      if (!item || typeof item !== "object") return [];
+      const o = item as Record<string, unknown>;
+      const label = String(o.reason ?? o.label ?? o.rule ?? o.event ?? o.type ?? o.kind ?? "?");
+      const points = Number(o.points ?? o.value ?? o.score ?? 0);
+      return [[label, points] as [string, number]];
+    });
+  }
+  if (value && typeof value === "object") {
+    return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) =>
+      typeof v === "number" ? [[k, v] as [string, number]] : v && typeof v === "object" ? breakdownRows(v).map(([l, p]) => [`${k}: ${l}`, p] as [string, number]) : [],
+    );
+  }
+  return [];
+}
+
+function when(value: string | null | undefined): string {
+  return value ? parseApiDate(value).toLocaleString() : "";
+}
+
+export function LeadPage({ leadId }: { leadId: string }) {
+  const meta = useSession();
+  const id = encodeURIComponent(leadId);
+  const lead = useApi<Lead>(`/leads/${id}`, 5000);
+  const timeline = useApi<TimelineEntry[]>(`/leads/${id}/timeline`, 5000);
+  if (lead.error) return <p className="error" role="alert">{lead.error.status === 404 ? `There is no lead "${leadId}".` : lead.error.detail}</p>;
+  if (!lead.data) return <p>Loading…</p>;
+  const l = lead.data;
+  const name = [l.first_name, l.last_name].filter(Boolean).join(" ");
+  const breakdown = breakdownRows(l.score_breakdown);
+  return (
+    <section className="lead-page" data-testid="lead-page">
+      <h1>{name || l.email} <span className={`pill ${l.temperature ?? ""}`}>{l.temperature}</span></h1>
+      <div className="cards">
+        <div className="card">
+          <h2>Profile</h2>
+          <dl className="props">
+            {([
+              ["E-mail", l.email], ["Company", l.company], ["Title", l.title], ["Country", l.country],
+              ["Time zone", l.timezone], ["Source", l.source], ["Stage", l.stage], ["Owner", l.owner],
+              ["Tags", (l.tags ?? []).join(", ")],
+            ] as [string, unknown][]).map(([k, v]) => (
+              <div key={k}><dt>{k}</dt><dd>{v ? String(v) : <span className="muted">—</span>}</dd></div>
+            ))}
+            {Object.entries(l.fields ?? {}).map(([k, v]) => (
+              <div key={k}><dt>fields.{k}</dt><dd>{typeof v === "string" ? v : JSON.stringify(v)}</dd></div>
+            ))}
+          </dl>
+        </div>
+        <div className="card">
+          <h2>Score <span data-testid="lead-score">{l.score ?? 0}</span></h2>
+          <p>Temperature <strong>{l.temperature ?? "—"}</strong>, stage <strong>{l.stage ?? "—"}</strong></p>
+          {breakdown.length ? <BarChart label="Score breakdown" rows={breakdown} /> : <p className="muted">No points yet.</p>}
+        </div>
+      </div>
+      <h2>Journeys</h2>
+      <table>
+        <thead><tr><th>Flow</th><th>Version</th><th>Step</th><th>Status</th><th>Started</th><th>Ended</th><th>Temporal</th></tr></thead>
+        <tbody>
+          {(l.flows ?? []).length === 0 && <tr><td colSpan={7} className="muted">Not in any flow.</td></tr>}
+          {(l.flows ?? []).map((j) => {
+            const link = temporalLink(meta, j.workflow_id);
+            return (
+              <tr key={j.journey_id}>
+                <td><Link to={`/flows/${encodeURIComponent(j.flow_id)}/live?version=${j.version}`}>{j.flow_id}</Link></td>
+                <td>v{j.version}</td>
+                <td>{j.step ?? ""}</td>
+                <td><span className={`pill ${j.status}`}>{j.status}</span></td>
+                <td>{when(j.started_at)}</td>
+                <td>{when(j.ended_at)}</td>
+                <td>{link ? <a href={link} target="_blank" rel="noreferrer">Temporal Web UI</a> : <span className="muted">{j.workflow_id}</span>}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      <h2>Timeline</h2>
+      {timeline.error && <p className="error">{timeline.error.detail}</p>}
+      <ol className="timeline" data-testid="timeline">
+        {(timeline.data ?? []).map((t, i) => (
+          <li key={i}>
+            <time dateTime={t.at}>{when(t.at)}</time> <span className={`pill kind-${t.kind}`}>{t.kind}</span> <strong>{t.type}</strong>
+            {t.data !== undefined && t.data !== null && Object.keys(t.data as object).length > 0 && (
+              <code className="small"> {JSON.stringify(t.data)}</code>
+            )}
+          </li>
+        ))}
+        {timeline.data && timeline.data.length === 0 && <li className="muted">Nothing yet.</li>}
+      </ol>
+      <p><Link to={`/outbox?lead_id=${id}`}>E-mails sent to this lead</Link></p>
+    </section>
+  );
+}

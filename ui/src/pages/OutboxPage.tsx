@@ -1,0 +1,77 @@
+/** The outbox: e-mails the local backend captured, rendered as the lead sees them. */
+import { useState } from "react";
+import { query } from "../api";
+import { parseApiDate } from "../durations";
+import { useApi } from "../hooks";
+import { Link, useLocation } from "../router";
+
+interface OutboxMail {
+  send_id: string;
+  to: string;
+  subject: string;
+  template: string | null;
+  lead_id: string | null;
+  flow_id: string | null;
+  step: string | null;
+  sent_at: string;
+  status?: string;
+  html: string | null;
+  text: string | null;
+}
+
+export function OutboxPage() {
+  const { params } = useLocation();
+  const [leadId, setLeadId] = useState(params.get("lead_id") ?? "");
+  const [flowId, setFlowId] = useState(params.get("flow_id") ?? "");
+  const mails = useApi<OutboxMail[]>(`/outbox${query({ lead_id: leadId, flow_id: flowId })}`, 5000);
+  const [openId, setOpenId] = useState<string | null>(null);
+  const [view, setView] = useState<"html" | "text">("html");
+  const open = mails.data?.find((m) => m.send_id === openId) ?? mails.data?.[0] ?? null;
+
+  return (
+    <section className="outbox">
+      <h1>Outbox</h1>
+      <div className="row">
+        <label htmlFor="outbox-lead">Lead id</label>
+        <input id="outbox-lead" value={leadId} onChange={(e) => setLeadId(e.target.value)} />
+        <label htmlFor="outbox-flow">Flow id</label>
+        <input id="outbox-flow" value={flowId} onChange={(e) => setFlowId(e.target.value)} />
+      </div>
+      {mails.error && <p className="error" role="alert">{mails.error.detail}</p>}
+      <div className="split-view">
+        <ul className="mail-list" aria-label="Sent e-mails" data-testid="outbox-list">
+          {mails.data?.length === 0 && <li className="muted">No e-mails yet.</li>}
+          {mails.data?.map((m) => (
+            <li key={m.send_id}>
+              <button type="button" className={`mail-item${open?.send_id === m.send_id ? " active" : ""}`}
+                aria-pressed={open?.send_id === m.send_id} onClick={() => setOpenId(m.send_id)}>
+                <strong>{m.subject}</strong>
+                <span className="small">to {m.to} · {parseApiDate(m.sent_at).toLocaleString()}</span>
+                <span className="small muted">{[m.flow_id, m.step, m.template, m.status].filter(Boolean).join(" · ")}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+        {open && (
+          <article className="mail-view" aria-label={`E-mail: ${open.subject}`}>
+            <header>
+              <h2>{open.subject}</h2>
+              <p className="small">To {open.to}{open.lead_id && <> · <Link to={`/leads/${encodeURIComponent(open.lead_id)}`}>lead</Link></>}
+                {open.flow_id && <> · <Link to={`/flows/${encodeURIComponent(open.flow_id)}/live`}>{open.flow_id}</Link>{open.step ? ` / ${open.step}` : ""}</>}</p>
+              <div role="tablist" className="tabs" aria-label="Format">
+                <button role="tab" type="button" aria-selected={view === "html"} onClick={() => setView("html")}>HTML</button>
+                <button role="tab" type="button" aria-selected={view === "text"} onClick={() => setView("text")}>Plain text</button>
+              </div>
+            </header>
+            {view === "html" ? (
+              // A sandboxed frame: the mail's HTML is shown as the lead sees it but cannot run scripts here.
+              <iframe title={`Rendered e-mail: ${open.subject}`} sandbox="" srcDoc={open.html ?? "<p>(no HTML part)</p>"} className="mail-frame" />
+            ) : (
+              <pre className="mail-text">{open.text ?? "(no text part)"}</pre>
+            )}
+          </article>
+        )}
+      </div>
+    </section>
+  );
+}

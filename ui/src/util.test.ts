@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { countdown, durationInWords, fromIso, parseWords, toIso } from "./durations";
+import { canonicalJson, diffLines, stepChanges } from "./diff";
+
+describe("durations in words", () => {
+  it("reads ISO durations as words", () => {
+    expect(durationInWords("P2D")).toBe("2 days");
+    expect(durationInWords("PT4H")).toBe("4 hours");
+    expect(durationInWords("P1DT30M")).toBe("1 day 30 minutes");
+    expect(durationInWords("PT1S")).toBe("1 second");
+    expect(durationInWords("2 days")).toBeNull();
+    expect(durationInWords("P")).toBeNull();
+  });
+
+  it("turns words into ISO durations", () => {
+    expect(parseWords("2 days")).toBe("P2D");
+    expect(parseWords("4h")).toBe("PT4H");
+    expect(parseWords("1 day 4 hours")).toBe("P1DT4H");
+    expect(parseWords("pt30s")).toBe("PT30S");
+    expect(parseWords("soon")).toBeNull();
+    expect(parseWords("2 days and a bit")).toBeNull();
+  });
+
+  it("splits and builds single-unit durations", () => {
+    expect(fromIso("P2D")).toEqual({ amount: 2, unit: "days" });
+    expect(fromIso("P1DT4H")).toBeNull();
+    expect(toIso(30, "minutes")).toBe("PT30M");
+    expect(toIso(1, "weeks")).toBe("P1W");
+  });
+
+  it("counts down to an SLA due time given as naive UTC", () => {
+    const now = new Date("2026-01-01T10:00:00Z");
+    expect(countdown("2026-01-01T11:05:00", now)).toBe("1h 05m");
+    expect(countdown("2026-01-01T09:48:00", now)).toBe("overdue 12m 00s");
+  });
+});
+
+describe("version diff", () => {
+  it("marks added and removed lines", () => {
+    const lines = diffLines("a\nb\nc", "a\nc\nd");
+    expect(lines).toEqual([
+      { kind: "same", text: "a" },
+      { kind: "removed", text: "b" },
+      { kind: "same", text: "c" },
+      { kind: "added", text: "d" },
+    ]);
+  });
+
+  it("ignores key order and names changed steps", () => {
+    expect(canonicalJson({ b: 1, a: 2 })).toBe(canonicalJson({ a: 2, b: 1 }));
+    const changes = stepChanges(
+      { steps: { a: { type: "exit" }, b: { type: "wait", duration: "P1D" } } },
+      { steps: { b: { duration: "P2D", type: "wait" }, c: { type: "exit" } } },
+    );
+    expect(changes).toEqual({ added: ["c"], removed: ["a"], changed: ["b"] });
+  });
+});
