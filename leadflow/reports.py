@@ -1,6 +1,6 @@
 """The lifecycle funnel report: how many leads reach each stage, how fast, and from which source.
 
-Definitions (all times naive UTC, periods half-open ``[start, end)``):
+Definitions (times in UTC, naive or aware alike; periods half-open ``[start, end)``):
 
 * A lead *enters* a stage when a :class:`~leadflow.models.StageChange` moves it there. Its first
   stage is entered when it is created (``Lead.created_at``) unless a StageChange with
@@ -177,8 +177,8 @@ def funnel_report(
     sources = [{"source": name, **counts} for name, counts in sorted(
         cohorts.items(), key=lambda item: (-item[1]["leads"], item[0] is None, item[0] or ""))]
     return {
-        "start": start.isoformat(),
-        "end": end.isoformat(),
+        "start": start.replace(tzinfo=UTC).isoformat(),
+        "end": end.replace(tzinfo=UTC).isoformat(),
         "source": source,
         "stages": stages,
         "mql_to_sal": _ratio(len(converted["MQL"]), len(entered["MQL"])),

@@ -531,7 +531,7 @@ def _behavior_points(lead: Mapping[str, Any], events: Iterable[EventView], compi
         total += points_now
         if append is not None:
             append({"kind": "behavior", "rule": label, "event_type": kind, "event_id": ev.id,
-                    "occurred_at": ev.occurred_at.isoformat(), "points_base": points,
+                    "occurred_at": ev.occurred_at.isoformat() + "+00:00", "points_base": points,
                     "points_now": round(points_now, 2)})
     return total
 
@@ -587,11 +587,13 @@ def next_temperature_change(
     negative behaviour (penalties fading) it rises towards them.
 
     Returns the first whole millisecond after ``now`` at which :func:`score_lead` gives another
-    temperature (naive UTC), so a durable timer set for it finds the change done. An event
+    temperature (aware UTC when ``now`` is aware, else naive UTC), so a durable timer set for it
+    finds the change done. An event
     stamped after ``now`` (clock skew) does not decay until it happens, which can make the
     moment a little early; the timer then finds no change and simply asks again.
     """
     compiled = _compiled(model)
+    aware = now.tzinfo is not None
     now = _naive_utc(now)
     if not compiled.half_life_seconds:
         return None
@@ -620,8 +622,9 @@ def next_temperature_change(
             elapsed = offset.total_seconds()
             score = max(0.0, fit + behavior * 2.0 ** (-elapsed / half_life))
             if _temperature(score, compiled) != current:
-                return now + offset
+                break
             offset += timedelta(milliseconds=1)
-        return now + offset
+        moment = now + offset
     except OverflowError:
         return None
+    return moment.replace(tzinfo=UTC) if aware else moment

@@ -143,6 +143,8 @@ def test_stage_rows(url: str) -> None:
     assert [row["stage"] for row in report["stages"]][:7] == [
         "subscriber", "lead", "MQL", "SAL", "SQL", "opportunity", "customer"]
     assert report["mql_to_sal"] == 0.5
+    assert (report["start"], report["end"]) == ("2024-03-01T00:00:00+00:00",
+                                                "2024-04-01T00:00:00+00:00")
 
 
 def test_sources_are_cohorts_of_new_leads(url: str) -> None:

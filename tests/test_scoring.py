@@ -84,6 +84,14 @@ def test_aware_and_naive_times_agree() -> None:
     assert score_lead({}, [event], MODEL, aware_now).exact == pytest.approx(20)
 
 
+def test_next_change_comes_back_in_the_form_of_now() -> None:
+    events = [ev("demo.requested"), ev("score.adjusted", points=30)]
+    naive = next_temperature_change({}, events, MODEL, NOW)
+    aware = next_temperature_change({}, events, MODEL, NOW.replace(tzinfo=UTC))
+    assert naive is not None and naive.tzinfo is None
+    assert aware == naive.replace(tzinfo=UTC)
+
+
 def test_future_events_count_in_full_not_more() -> None:
     result = score_lead({}, [ev("email.clicked", -DAY)], MODEL, NOW)
     assert result.exact == 5
@@ -141,7 +149,7 @@ def test_breakdown_is_readable_json() -> None:
         {"kind": "fit", "rule": "title contains 'VP'", "event_type": None, "event_id": None,
          "occurred_at": None, "points_base": 15.0, "points_now": 15.0},
         {"kind": "behavior", "rule": "email.clicked", "event_type": "email.clicked",
-         "event_id": "email.clicked-864000.0", "occurred_at": "2024-05-22T12:00:00",
+         "event_id": "email.clicked-864000.0", "occurred_at": "2024-05-22T12:00:00+00:00",
          "points_base": 5.0, "points_now": 2.5},
     ]
     assert score_lead({}, [ev("email.clicked")], MODEL, NOW, explain=False).breakdown == []
