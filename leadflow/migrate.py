@@ -29,6 +29,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, pool
+from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from leadflow import models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -80,7 +81,7 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def _engine(url: str):  # type: ignore[no-untyped-def]
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -206,7 +207,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     # Alembic's "Running upgrade 0001 -> 0002" lines are worth seeing; its plugin chatter is not.
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
+    migration_log = logging.getLogger("alembic.runtime.migration")
+    migration_log.setLevel(logging.INFO)
+    migration_log.addFilter(
+        lambda r: not r.getMessage().startswith(("Context impl", "Will assume"))
+    )
 
     if args.cmd == "upgrade":
         print(f"database at {upgrade(args.url, args.revision)}")

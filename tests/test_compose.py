@@ -84,11 +84,13 @@ def test_worker_can_be_scaled(services: dict[str, dict[str, Any]]) -> None:
     assert "container_name" not in worker
     assert "ports" not in worker
     assert worker.get("restart") == "unless-stopped"
+    # Its metrics port is not published: each replica is scraped on the compose network.
+    assert worker["environment"]["LEADFLOW_WORKER_METRICS_BIND"].startswith("0.0.0.0:")
     assert all("container_name" not in s for s in services.values())
 
 
 def test_long_running_services_have_health_checks(services: dict[str, dict[str, Any]]) -> None:
-    for name in ("postgres", "temporal", "api"):
+    for name in ("postgres", "temporal", "api", "worker"):
         assert services[name]["healthcheck"]["test"], name
     assert "/api/health" in " ".join(services["api"]["healthcheck"]["test"])
     assert any(p.endswith(":8000") for p in services["api"]["ports"])
@@ -153,13 +155,23 @@ def _settings_env_names() -> set[str]:
     return names
 
 
+def _env_names_read_directly() -> set[str]:
+    """``LEADFLOW_*`` variables the code reads from ``os.environ`` itself (CLI defaults)."""
+    names: set[str] = set()
+    for folder in ("leadflow", "api", "workflows", "activities"):
+        for path in (PROJECT_ROOT / folder).rglob("*.py"):
+            names |= set(re.findall(r"""environ\.get\(\s*["'](LEADFLOW_[A-Z0-9_]+)""",
+                                    path.read_text()))
+    return names
+
+
 def _env_example_names() -> set[str]:
     # Commented-out lines count too: they document optional settings.
     return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), re.M))
 
 
 def test_leadflow_variables_are_ones_the_app_reads(services: dict[str, dict[str, Any]]) -> None:
-    known = _settings_env_names()
+    known = _settings_env_names() | _env_names_read_directly()
     used = set(_env_example_names())
     for name in APP_SERVICES:
         used |= set(services[name]["environment"])

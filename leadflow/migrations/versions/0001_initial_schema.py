@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 18:10:40.726449
+Create Date: 2026-11-27 18:17:46.081536
 """
 
 from __future__ import annotations
