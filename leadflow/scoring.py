@@ -25,8 +25,9 @@ with the same half-life, so the behaviour sum is one exponential in time and the
 crosses a temperature threshold has a closed form (:func:`next_temperature_change`).
 
 Events flagged ``machine_open`` (privacy-proxy opens, SendGrid's ``sg_machine_open``) earn
-nothing. ``score.adjusted`` events carry manual points (``properties.points``), e.g. from a
-flow's ``update`` step with ``add_score``; they decay like any behaviour.
+nothing. ``score.adjusted`` events (points given by hand) and ``lead.updated`` events (a flow's
+``update`` step with ``add_score``) carry their own points in ``properties.points``; they decay
+like any behaviour.
 """
 
 from __future__ import annotations
@@ -65,7 +66,11 @@ Temperature = Literal["hot", "warm", "cold"]
 Problem = dict[str, str]
 
 SCORE_ADJUSTED_EVENT = "score.adjusted"
-"""Event type whose ``properties.points`` adds (or removes) points by hand or from a flow."""
+"""Event type whose ``properties.points`` adds (or removes) points by hand."""
+
+# Events whose own ``properties.points`` count, unless the model names their type: points given
+# by hand, and a flow's ``update`` step with ``add_score`` (recorded as ``lead.updated``).
+_ADJUSTMENT_EVENTS = frozenset({SCORE_ADJUSTED_EVENT, "lead.updated"})
 
 DEFAULT_SCORING_MODEL: dict[str, Any] = {
     "fit": [
@@ -490,6 +495,13 @@ def _fit_points(lead: Mapping[str, Any], compiled: _Compiled, rows: list[dict[st
     return total
 
 
+def _adjustment_label(properties: Mapping[str, Any]) -> str:
+    flow_id = properties.get("flow_id")
+    label = f"added by flow {flow_id}" if flow_id else "manual adjustment"
+    reason = properties.get("reason")
+    return f"{label}: {reason}" if reason else label
+
+
 def _behavior_points(lead: Mapping[str, Any], events: Iterable[EventView], compiled: _Compiled,
                      now: datetime, rows: list[dict[str, Any]] | None) -> float:
     plain = compiled.plain
@@ -512,15 +524,12 @@ def _behavior_points(lead: Mapping[str, Any], events: Iterable[EventView], compi
             if match is None:
                 continue
             points, _, label = match
-        elif kind == SCORE_ADJUSTED_EVENT:
+        elif kind in _ADJUSTMENT_EVENTS:
             manual = ev.properties.get("points")
             if not isinstance(manual, int | float) or isinstance(manual, bool):
                 continue
             points = manual
-            label = "manual adjustment"
-            reason = ev.properties.get("reason")
-            if reason:
-                label = f"{label}: {reason}"
+            label = _adjustment_label(ev.properties)
         else:
             continue
         if not points or ev.properties.get("machine_open"):

@@ -143,6 +143,14 @@ def test_manual_adjustments_count_and_decay() -> None:
     assert result.breakdown[0]["rule"] == "manual adjustment: met at fair"
 
 
+def test_flow_update_steps_add_points() -> None:
+    events = [EventView("u1", "lead.updated", {"points": 12, "flow_id": "trial-nurture"}, NOW),
+              EventView("u2", "lead.updated", {"points": 0, "flow_id": "trial-nurture"}, NOW)]
+    result = score_lead({}, events, MODEL, NOW)
+    assert result.exact == 12
+    assert [row["rule"] for row in result.breakdown] == ["added by flow trial-nurture"]
+
+
 def test_breakdown_is_readable_json() -> None:
     result = score_lead({"title": "VP"}, [ev("email.clicked", 10 * DAY)], MODEL, NOW)
     assert result.breakdown == [
