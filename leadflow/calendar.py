@@ -36,14 +36,14 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
-    "VALID_DAYS",
-    "SlaStatus",
-    "BusinessCalendar",
-    "calendar_problems",
-    "parse_hhmm",
-    "as_utc",
     "DEFAULT_REMINDER_FRACTIONS",
     "DEFAULT_REMINDER_LEADS",
+    "VALID_DAYS",
+    "BusinessCalendar",
+    "SlaStatus",
+    "as_utc",
+    "calendar_problems",
+    "parse_hhmm",
 ]
 
 VALID_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

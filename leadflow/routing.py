@@ -33,14 +33,14 @@ from leadflow.conditions import condition_problems, evaluate
 __all__ = [
     "AwayPeriod",
     "RepState",
-    "TeamRouting",
     "RoutingDecision",
-    "route_lead",
-    "next_rep_for_escalation",
-    "parse_out_of_office",
-    "out_of_office_problems",
-    "routing_problems",
+    "TeamRouting",
     "describe_condition",
+    "next_rep_for_escalation",
+    "out_of_office_problems",
+    "parse_out_of_office",
+    "route_lead",
+    "routing_problems",
 ]
 
 Method = Literal["owner", "territory", "round_robin", "escalation", "unassigned"]
