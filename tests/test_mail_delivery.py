@@ -15,14 +15,19 @@ from leadflow.config import Settings, get_settings, reset_settings
 from leadflow.db import create_schema, session_scope
 from leadflow.errors import TransientDeliveryError
 from leadflow.mail import deliver, outcome_unknown
+from leadflow.mail.clock import now_utc
 from leadflow.mail.outbox import OutboxSender
 from leadflow.mail.ratelimit import TokenBucket
 from leadflow.mail.sendgrid_backend import SendGridSender
-from leadflow.mail.clock import now_utc
 from leadflow.models import EmailMessage, Event, Lead
-from tests.fakes import FakeSendGrid, Reply, fake_sendgrid  # noqa: F401
+from tests.fakes import FakeSendGrid, Reply, running_fake_sendgrid
 
 SEND_ID = "journey-1-welcome-1"
+
+
+@pytest.fixture
+def fake_sendgrid() -> Iterator[FakeSendGrid]:
+    yield from running_fake_sendgrid()
 
 
 @pytest.fixture
@@ -41,14 +46,23 @@ def db_url(tmp_path: Path, settings: Settings) -> str:
     create_schema(url)
     with session_scope(url) as session:
         at = now_utc()  # explicit: the columns want aware datetimes
-        session.add(Lead(id="L1", email="ada@example.com", first_name="Ada", created_at=at,
-                         updated_at=at))
+        session.add(
+            Lead(id="L1", email="ada@example.com", first_name="Ada", created_at=at, updated_at=at)
+        )
         session.add(
             EmailMessage(
-                send_id=SEND_ID, lead_id="L1", journey_id="journey-1", flow_id="trial",
-                version=2, step="welcome", template="trial-welcome", to="ada@example.com",
-                subject="Welcome, Ada", html='<p>Hi <a href="https://docs.example/start">go</a></p>',
-                text="Hi, go to https://docs.example/start", created_at=at,
+                send_id=SEND_ID,
+                lead_id="L1",
+                journey_id="journey-1",
+                flow_id="trial",
+                version=2,
+                step="welcome",
+                template="trial-welcome",
+                to="ada@example.com",
+                subject="Welcome, Ada",
+                html='<p>Hi <a href="https://docs.example/start">go</a></p>',
+                text="Hi, go to https://docs.example/start",
+                created_at=at,
             )
         )
     return url
@@ -60,15 +74,18 @@ def _row(db_url: str) -> EmailMessage:
 
 
 def _sendgrid(fake: FakeSendGrid, timeout: float = 2.0) -> SendGridSender:
-    return SendGridSender(Settings(SENDGRID_API_KEY="SG.k", sendgrid_host=fake.host),
-                          timeout=timeout)
+    return SendGridSender(
+        Settings.model_validate({"SENDGRID_API_KEY": "SG.k", "sendgrid_host": fake.host}),
+        timeout=timeout,
+    )
 
 
 def _record_event(db_url: str, type_: str) -> None:
     with session_scope(db_url) as session:
         at = now_utc()
-        session.add(Event(lead_id="L1", type=type_, send_id=SEND_ID, occurred_at=at,
-                          received_at=at))
+        session.add(
+            Event(lead_id="L1", type=type_, send_id=SEND_ID, occurred_at=at, received_at=at)
+        )
 
 
 def test_outbox_sends_once_with_tracking_and_unsubscribe(db_url: str) -> None:
@@ -163,9 +180,7 @@ def test_crash_after_accept_sends_again_only_after_the_window(
     assert _row(db_url).attempts == 2
 
 
-def test_400_is_failed_for_good_with_the_reason(
-    db_url: str, fake_sendgrid: FakeSendGrid
-) -> None:
+def test_400_is_failed_for_good_with_the_reason(db_url: str, fake_sendgrid: FakeSendGrid) -> None:
     fake_sendgrid.script(Reply.bad_request("The to address is invalid"))
     sender = _sendgrid(fake_sendgrid)
     assert deliver(SEND_ID, db_url=db_url, sender=sender) == "failed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -10,16 +11,17 @@ from leadflow.config import Settings
 from leadflow.errors import ProviderRefused, TransientDeliveryError
 from leadflow.mail import OutgoingEmail, get_sender, outcome_unknown
 from leadflow.mail.sendgrid_backend import SendGridSender
-from tests.fakes import FakeSendGrid, Reply, fake_sendgrid  # noqa: F401
+from tests.fakes import FakeSendGrid, Reply, running_fake_sendgrid
+
+
+@pytest.fixture
+def fake_sendgrid() -> Iterator[FakeSendGrid]:
+    yield from running_fake_sendgrid()
 
 
 def _settings(host: str, **extra: object) -> Settings:
-    return Settings(
-        SENDGRID_API_KEY="SG.test-key",
-        sendgrid_host=host,
-        email_backend="sendgrid",
-        **extra,  # type: ignore[arg-type]
-    )
+    values = {"SENDGRID_API_KEY": "SG.test-key", "sendgrid_host": host, "email_backend": "sendgrid"}
+    return Settings.model_validate({**values, **extra})
 
 
 def _mail(send_id: str = "j1-welcome-1") -> OutgoingEmail:
@@ -35,8 +37,13 @@ def _mail(send_id: str = "j1-welcome-1") -> OutgoingEmail:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
         categories=["leadflow", "trial-nurture"],
-        custom_args={"send_id": send_id, "lead_id": "L1", "flow_id": "trial-nurture",
-                     "version": "3", "step": "welcome"},
+        custom_args={
+            "send_id": send_id,
+            "lead_id": "L1",
+            "flow_id": "trial-nurture",
+            "version": "3",
+            "step": "welcome",
+        },
         asm_group_id=42,
     )
 
@@ -57,8 +64,13 @@ def test_accepted_mail_carries_ids_headers_and_categories(fake_sendgrid: FakeSen
     assert body["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert body["headers"]["List-Unsubscribe"] == "<https://leadflow.example/u/tok>"
     assert sorted(body["categories"]) == ["leadflow", "trial-nurture"]
-    assert body["custom_args"] == {"send_id": "j1-welcome-1", "lead_id": "L1",
-                                   "flow_id": "trial-nurture", "version": "3", "step": "welcome"}
+    assert body["custom_args"] == {
+        "send_id": "j1-welcome-1",
+        "lead_id": "L1",
+        "flow_id": "trial-nurture",
+        "version": "3",
+        "step": "welcome",
+    }
     # No personal data in what comes back in every event.
     assert "ada@example.com" not in str(body["custom_args"])
     assert body["asm"] == {"group_id": 42}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import Session, func, select
@@ -13,6 +14,7 @@ from leadflow.db import create_schema, get_engine, session_scope
 from leadflow.errors import BadRequest, Forbidden
 from leadflow.mail.clock import now_utc
 from leadflow.mail.webhook import (
+    IngestResult,
     check_signed_request,
     ingest_batch,
     is_fresh,
@@ -35,17 +37,22 @@ def vector() -> dict:
 
 def test_published_vector_verifies(vector: dict) -> None:
     assert vector["body"].endswith(b"\r\n")
-    assert verify_signature(vector["public_key"], vector["body"], vector["signature"],
-                            vector["timestamp"])
+    assert verify_signature(
+        vector["public_key"], vector["body"], vector["signature"], vector["timestamp"]
+    )
 
 
 @pytest.mark.parametrize(
-    "variant", ["wrong_public_key", "wrong_signature", "wrong_timestamp",
-                "body_without_trailing_crlf"]
+    "variant",
+    ["wrong_public_key", "wrong_signature", "wrong_timestamp", "body_without_trailing_crlf"],
 )
 def test_published_vector_variants_are_refused(vector: dict, variant: str) -> None:
-    args = {"key": vector["public_key"], "body": vector["body"],
-            "signature": vector["signature"], "timestamp": vector["timestamp"]}
+    args = {
+        "key": vector["public_key"],
+        "body": vector["body"],
+        "signature": vector["signature"],
+        "timestamp": vector["timestamp"],
+    }
     value = vector["must_fail"][variant]
     if variant == "wrong_public_key":
         args["key"] = value
@@ -66,18 +73,25 @@ def test_garbage_keys_and_signatures_fail_quietly(key: str, signature: str) -> N
 def test_own_key_signed_batch_and_freshness() -> None:
     signer = WebhookSigner.generate()
     body, headers = signer.signed_batch([sendgrid_event("delivered")])
-    signature, stamp = (headers["X-Twilio-Email-Event-Webhook-Signature"],
-                        headers["X-Twilio-Email-Event-Webhook-Timestamp"])
+    signature, stamp = (
+        headers["X-Twilio-Email-Event-Webhook-Signature"],
+        headers["X-Twilio-Email-Event-Webhook-Timestamp"],
+    )
 
     check_signed_request(body, signature, stamp, public_key_b64=signer.public_key)
     with pytest.raises(Forbidden):
-        check_signed_request(body.replace(b"delivered", b"processed"), signature, stamp,
-                             public_key_b64=signer.public_key)
+        check_signed_request(
+            body.replace(b"delivered", b"processed"),
+            signature,
+            stamp,
+            public_key_b64=signer.public_key,
+        )
     with pytest.raises(Forbidden):
         check_signed_request(body, None, stamp, public_key_b64=signer.public_key)
     with pytest.raises(Forbidden, match="stale"):
-        check_signed_request(body, signature, stamp, public_key_b64=signer.public_key,
-                             now=time.time() + 3600)
+        check_signed_request(
+            body, signature, stamp, public_key_b64=signer.public_key, now=time.time() + 3600
+        )
     other = WebhookSigner.generate()
     with pytest.raises(Forbidden):
         check_signed_request(body, signature, stamp, public_key_b64=other.public_key)
@@ -100,12 +114,19 @@ def test_parse_batch_refuses_non_lists() -> None:
 
 @pytest.mark.parametrize(
     "name,expected",
-    [("processed", "email.processed"), ("delivered", "email.delivered"),
-     ("deferred", "email.deferred"), ("dropped", "email.dropped"), ("bounce", "email.bounced"),
-     ("open", "email.opened"), ("click", "email.clicked"),
-     ("spamreport", "email.spam_reported"), ("unsubscribe", "email.unsubscribed"),
-     ("group_unsubscribe", "email.group_unsubscribed"),
-     ("group_resubscribe", "email.group_resubscribed")],
+    [
+        ("processed", "email.processed"),
+        ("delivered", "email.delivered"),
+        ("deferred", "email.deferred"),
+        ("dropped", "email.dropped"),
+        ("bounce", "email.bounced"),
+        ("open", "email.opened"),
+        ("click", "email.clicked"),
+        ("spamreport", "email.spam_reported"),
+        ("unsubscribe", "email.unsubscribed"),
+        ("group_unsubscribe", "email.group_unsubscribed"),
+        ("group_resubscribe", "email.group_resubscribed"),
+    ],
 )
 def test_every_event_type_maps(name: str, expected: str) -> None:
     mapped = map_sendgrid_event(sendgrid_event(name))
@@ -122,17 +143,24 @@ def test_mapping_keeps_what_scoring_and_people_need() -> None:
     human = map_sendgrid_event(sendgrid_event("open"))
     assert machine.properties["machine_open"] is True
     assert human.properties["machine_open"] is False
-    hard = map_sendgrid_event(sendgrid_event(
-        "bounce", type="bounce", reason="550 5.1.1 no such user",
-        bounce_classification="Invalid Address"))
+    hard = map_sendgrid_event(
+        sendgrid_event(
+            "bounce",
+            type="bounce",
+            reason="550 5.1.1 no such user",
+            bounce_classification="Invalid Address",
+        )
+    )
     assert hard.properties["bounce_type"] == "bounce"
     assert hard.properties["bounce_classification"] == "Invalid Address"
     assert hard.properties["reason"] == "550 5.1.1 no such user"
     assert hard.suppress == "bounced"
     assert map_sendgrid_event(sendgrid_event("bounce", type="blocked")).suppress is None
     assert map_sendgrid_event(sendgrid_event("spamreport")).suppress == "unsubscribed"
-    assert map_sendgrid_event(sendgrid_event("dropped", reason="Bounced Address")).suppress \
+    assert (
+        map_sendgrid_event(sendgrid_event("dropped", reason="Bounced Address")).suppress
         == "bounced"
+    )
 
 
 # ------------------------------------------------------------------ ingestion
@@ -145,12 +173,13 @@ def db_url(tmp_path: Path) -> str:
     at = now_utc()
     with session_scope(url) as session:
         for n in range(1, 4):
-            session.add(Lead(id=f"L{n}", email=f"lead{n}@example.com", created_at=at,
-                             updated_at=at))
+            session.add(
+                Lead(id=f"L{n}", email=f"lead{n}@example.com", created_at=at, updated_at=at)
+            )
     return url
 
 
-def _ingest(db_url: str, batch: list[dict]):  # type: ignore[no-untyped-def]
+def _ingest(db_url: str, batch: list[Any]) -> IngestResult:
     with session_scope(db_url) as session:
         return ingest_batch(session, batch)
 
@@ -161,13 +190,21 @@ def _event_count(db_url: str) -> int:
 
 
 def test_batch_posted_twice_stores_once(db_url: str) -> None:
-    batch = [sendgrid_event("processed", 1), sendgrid_event("delivered", 1),
-             sendgrid_event("open", 1), sendgrid_event("click", 2, url="https://x.example/a"),
-             sendgrid_event("click", 2, url="https://x.example/b", sg_event_id="evt-click-2b")]
+    batch = [
+        sendgrid_event("processed", 1),
+        sendgrid_event("delivered", 1),
+        sendgrid_event("open", 1),
+        sendgrid_event("click", 2, url="https://x.example/a"),
+        sendgrid_event("click", 2, url="https://x.example/b", sg_event_id="evt-click-2b"),
+    ]
     first = _ingest(db_url, batch)
     assert len(first.new_events) == 5 and first.duplicates == 0
-    assert {e.type for e in first.new_events} == {"email.processed", "email.delivered",
-                                                   "email.opened", "email.clicked"}
+    assert {e.type for e in first.new_events} == {
+        "email.processed",
+        "email.delivered",
+        "email.opened",
+        "email.clicked",
+    }
     assert all(e.lead_id in {"L1", "L2"} for e in first.new_events)
 
     again = _ingest(db_url, batch)
@@ -189,22 +226,28 @@ def test_duplicates_inside_one_batch(db_url: str) -> None:
 
 
 def test_lead_found_by_address_when_custom_args_are_missing(db_url: str) -> None:
-    result = _ingest(db_url, [
-        sendgrid_event("delivered", 3, lead_id=None, send_id=None, email="LEAD3@example.com"),
-        sendgrid_event("delivered", 9),  # nobody we know
-        {"event": "something_new", "email": "lead1@example.com"},
-        "not an object",
-    ])
+    result = _ingest(
+        db_url,
+        [
+            sendgrid_event("delivered", 3, lead_id=None, send_id=None, email="LEAD3@example.com"),
+            sendgrid_event("delivered", 9),  # nobody we know
+            {"event": "something_new", "email": "lead1@example.com"},
+            "not an object",
+        ],
+    )
     assert [e.lead_id for e in result.new_events] == ["L3"]
     assert result.unknown == 3
 
 
 def test_bounces_spam_reports_and_unsubscribes_suppress_the_lead(db_url: str) -> None:
-    result = _ingest(db_url, [
-        sendgrid_event("bounce", 1, type="bounce"),
-        sendgrid_event("spamreport", 2),
-        sendgrid_event("bounce", 3, type="blocked"),  # soft: keep mailing
-    ])
+    result = _ingest(
+        db_url,
+        [
+            sendgrid_event("bounce", 1, type="bounce"),
+            sendgrid_event("spamreport", 2),
+            sendgrid_event("bounce", 3, type="blocked"),  # soft: keep mailing
+        ],
+    )
     assert result.suppressed_leads == {"L1", "L2"}
     with session_scope(db_url) as session:
         l1, l2, l3 = (session.get(Lead, f"L{n}") for n in (1, 2, 3))
@@ -225,8 +268,11 @@ def test_published_vector_body_ingests_as_a_drop(db_url: str, vector: dict) -> N
 
 
 def test_five_thousand_events_are_fast(db_url: str) -> None:
-    batch = [sendgrid_event(kind, n % 3 + 1, sg_event_id=f"e{n}", timestamp=1_700_000_000 + n)
-             for n in range(5000) for kind in ("open",)]
+    batch = [
+        sendgrid_event(kind, n % 3 + 1, sg_event_id=f"e{n}", timestamp=1_700_000_000 + n)
+        for n in range(5000)
+        for kind in ("open",)
+    ]
     started = time.perf_counter()
     result = _ingest(db_url, batch)
     elapsed = time.perf_counter() - started

@@ -14,12 +14,12 @@ from leadflow.mail.outbox import OutboxSender
 
 __all__ = [
     "EmailSender",
+    "OutboxSender",
     "OutgoingEmail",
     "SendReceipt",
-    "OutboxSender",
-    "outcome_unknown",
-    "get_sender",
     "deliver",
+    "get_sender",
+    "outcome_unknown",
 ]
 
 

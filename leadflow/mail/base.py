@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from leadflow.errors import TransientDeliveryError
 
-__all__ = ["OutgoingEmail", "SendReceipt", "EmailSender", "outcome_unknown"]
+__all__ = ["EmailSender", "OutgoingEmail", "SendReceipt", "outcome_unknown"]
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["now_utc", "as_utc"]
+__all__ = ["as_utc", "now_utc"]
 
 
 def now_utc() -> datetime:

@@ -20,7 +20,7 @@ For the ``outbox`` backend nothing leaves the process, so the whole send is one 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select, update
@@ -28,13 +28,13 @@ from sqlmodel import Session, col, select, update
 from leadflow.config import Settings, get_settings
 from leadflow.db import session_scope
 from leadflow.errors import NotFound, ProviderRefused, TransientDeliveryError
-from leadflow.mail.clock import as_utc, now_utc
 from leadflow.mail.base import EmailSender, OutgoingEmail, SendReceipt, outcome_unknown
+from leadflow.mail.clock import as_utc, now_utc
 from leadflow.mail.ratelimit import bucket_for
 from leadflow.mail.tracking import add_tracking, unsubscribe_url
 from leadflow.models import EmailMessage, Event, Lead
 
-__all__ = ["deliver", "build_outgoing", "FINAL_STATUSES", "PROOF_EVENT_TYPES"]
+__all__ = ["FINAL_STATUSES", "PROOF_EVENT_TYPES", "build_outgoing", "deliver"]
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,11 @@ def deliver(
             proof = _proof_event(session, send_id)
             if proof is not None:
                 started = getattr(msg, _ATTEMPT_AT) or now
-                confirmed = {"status": "sent", "reason": f"confirmed by {proof}", "sent_at": started}
+                confirmed = {
+                    "status": "sent",
+                    "reason": f"confirmed by {proof}",
+                    "sent_at": started,
+                }
                 if not _swap(session, msg, **confirmed):
                     raise _lost_race(send_id)
                 log.info("send %s reconciled as sent by %s", send_id, proof)
@@ -254,7 +258,7 @@ def _hand_over(
             if _ATTEMPT_AT == "sent_at":
                 values["sent_at"] = None
         error = err
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - any failure here must be recorded, then re-raised
         # Anything else (a bug, an unexpected library error) may have happened after the
         # request left: treat it as an unknown outcome rather than risk a second mail.
         values = {"reason": f"outcome unknown: {type(err).__name__}: {err}"}

@@ -20,9 +20,9 @@ import urllib.error
 from email.utils import parseaddr
 from typing import Any
 
-from python_http_client import exceptions as http_errors
-from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import (
+from python_http_client import exceptions as http_errors  # type: ignore[import-untyped]
+from sendgrid import SendGridAPIClient  # type: ignore[import-untyped]
+from sendgrid.helpers.mail import (  # type: ignore[import-untyped]
     Asm,
     Category,
     CustomArg,

@@ -23,15 +23,15 @@ from leadflow.config import Settings, get_settings
 from leadflow.errors import Forbidden
 
 __all__ = [
-    "TokenData",
-    "Purpose",
-    "make_token",
-    "read_token",
-    "click_url",
-    "open_pixel_url",
-    "unsubscribe_url",
-    "add_tracking",
     "PIXEL_GIF",
+    "Purpose",
+    "TokenData",
+    "add_tracking",
+    "click_url",
+    "make_token",
+    "open_pixel_url",
+    "read_token",
+    "unsubscribe_url",
 ]
 
 Purpose = Literal["click", "open", "unsubscribe"]
@@ -90,8 +90,7 @@ def read_token(token: str, purpose: Purpose, *, settings: Settings | None = None
     if purpose not in _PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
     settings = settings or get_settings()
-    if token.endswith(".gif"):
-        token = token[: -len(".gif")]
+    token = token.removesuffix(".gif")
     body, _, mac = token.partition(".")
     try:
         given = _unb64(mac)
@@ -139,9 +138,7 @@ def _tracked(url: str, tag: str, base: str) -> bool:
     if url.startswith(base + "/"):
         return False  # already ours: tracking or unsubscribe (keeps add_tracking idempotent)
     # Unsubscribe and preference links are not engagement; opting out must not raise a score.
-    if "unsubscribe" in url.lower() or "data-notrack" in tag.lower():
-        return False
-    return True
+    return "unsubscribe" not in url.lower() and "data-notrack" not in tag.lower()
 
 
 def add_tracking(html: str, send_id: str, *, settings: Settings | None = None) -> str:

@@ -39,19 +39,19 @@ from leadflow.mail.clock import as_utc, now_utc
 from leadflow.models import Event, Lead
 
 __all__ = [
+    "EVENT_TYPES",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
-    "EVENT_TYPES",
-    "MappedEvent",
     "IngestResult",
+    "MappedEvent",
     "UnknownEvent",
-    "verify_signature",
-    "is_fresh",
     "check_signed_request",
-    "parse_batch",
-    "map_sendgrid_event",
-    "stable_event_id",
     "ingest_batch",
+    "is_fresh",
+    "map_sendgrid_event",
+    "parse_batch",
+    "stable_event_id",
+    "verify_signature",
 ]
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
@@ -129,8 +129,9 @@ def verify_signature(
     return True
 
 
-def is_fresh(timestamp: str, *, now: float | None = None, tolerance: float = DEFAULT_TOLERANCE
-             ) -> bool:
+def is_fresh(
+    timestamp: str, *, now: float | None = None, tolerance: float = DEFAULT_TOLERANCE
+) -> bool:
     """Whether the signed ``timestamp`` (epoch seconds) is within ``tolerance`` of ``now``.
 
     Refusing old timestamps stops a captured, validly signed batch from being replayed later.

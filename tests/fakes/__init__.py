@@ -1,6 +1,7 @@
 """Test doubles at the transport boundary, usable as pytest fixtures.
 
-In a test module or conftest: ``from tests.fakes import fake_sendgrid  # noqa: F401``.
+Register the fixtures once in the root ``conftest.py`` with ``pytest_plugins = ["tests.fakes"]``,
+or wrap :func:`running_fake_sendgrid` in a module's own fixture.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "Reply",
     "WebhookSigner",
     "fake_sendgrid",
+    "running_fake_sendgrid",
     "sendgrid_event",
 ]
 

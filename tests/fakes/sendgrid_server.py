@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["Reply", "RecordedRequest", "FakeSendGrid", "running_fake_sendgrid"]
+__all__ = ["FakeSendGrid", "RecordedRequest", "Reply", "running_fake_sendgrid"]
 
 
 @dataclass
@@ -48,8 +48,9 @@ class Reply:
         return cls(status, body={"errors": [{"message": "internal error"}]})
 
     @classmethod
-    def bad_request(cls, message: str = "The from address does not match a verified Sender"
-                    ) -> Reply:
+    def bad_request(
+        cls, message: str = "The from address does not match a verified Sender"
+    ) -> Reply:
         return cls(400, body={"errors": [{"message": message, "field": "from", "help": None}]})
 
 
@@ -112,10 +113,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+    def do_POST(self) -> None:
         fake = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
@@ -172,7 +173,9 @@ def running_fake_sendgrid() -> Iterator[FakeSendGrid]:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.fake = fake
     fake.server = server
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-sendgrid", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="fake-sendgrid", daemon=True
+    )
     thread.start()
     try:
         yield fake

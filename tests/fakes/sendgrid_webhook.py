@@ -43,8 +43,11 @@ class WebhookSigner:
         """The body and headers of a webhook POST, as SendGrid would send them."""
         body = json.dumps(events).encode() + b"\r\n"
         stamp = timestamp or str(int(time.time()))
-        return body, {SIGNATURE_HEADER: self.sign(body, stamp), TIMESTAMP_HEADER: stamp,
-                      "Content-Type": "application/json"}
+        return body, {
+            SIGNATURE_HEADER: self.sign(body, stamp),
+            TIMESTAMP_HEADER: stamp,
+            "Content-Type": "application/json",
+        }
 
 
 def sendgrid_event(event: str, n: int = 1, **fields: Any) -> dict[str, Any]:
