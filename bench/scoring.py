@@ -7,7 +7,8 @@ Run ``python bench/scoring.py`` (``--leads 10000 --runs 3`` for a quicker look).
   re-scoring job stores them).
 
 Each case is timed against a baseline over the same events: the bare sum of each event's points
-from a dict, no decay, no rules. The median of the runs is shown, and the ratio scoring/baseline.
+from a dict, no decay, no rules. The median of the runs is shown, and the ratio scoring/baseline
+(how many times slower). ``bench/run`` picks this module up through :func:`run`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from __future__ import annotations
 import argparse
 import copy
 import random
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import Row, median_time, print_table
 from leadflow.scoring import (
     DEFAULT_SCORING_MODEL,
     EventView,
@@ -62,13 +62,51 @@ def baseline(events: list[EventView], points: dict[str, float]) -> float:
     return total
 
 
-def median_seconds(fn: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def run(quick: bool = False, *, events: int = 10_000, leads: int = 100_000, per_lead: int = 10,
+        runs: int = 5) -> list[Row]:
+    """The scoring figures beside their baselines (``quick``: a tenth of the sizes, 3 runs)."""
+    if quick:
+        events, leads, runs = events // 10, leads // 10, 3
+    rng = random.Random(7)
+    lead = {"title": "VP Marketing", "company": "Acme", "email": "x@acme.io"}
+    model = load_model(DEFAULT_SCORING_MODEL)
+    plain_points = {k: float(v) for k, v in DEFAULT_SCORING_MODEL["behavior"].items()
+                    if isinstance(v, int | float)}
+    plain_points["page.viewed"] = 1.0
+
+    one = make_events(rng, events, "e")
+    many = [make_events(rng, per_lead, f"l{i}") for i in range(leads)]
+    people = [dict(lead, title=rng.choice(["VP Sales", "Engineer", "Head of Ops"]))
+              for _ in range(leads)]
+
+    changed = copy.deepcopy(DEFAULT_SCORING_MODEL)
+    changed["behavior"]["email.clicked"] = 8
+    changed["decay"] = {"half_life": "P14D"}
+
+    def rescore() -> None:
+        new_model = load_model(changed)  # the model change: validated and compiled once
+        for fields, lead_events in zip(people, many, strict=True):
+            score_lead(fields, lead_events, new_model, NOW)
+
+    def rescore_baseline() -> None:
+        for lead_events in many:
+            baseline(lead_events, plain_points)
+
+    cases: list[tuple[str, Callable[[], object], Callable[[], object], str]] = [
+        ("score 1 lead, with breakdown", lambda: score_lead(lead, one, model, NOW),
+         lambda: baseline(one, plain_points), f"{events:,} events"),
+        ("score 1 lead, score only", lambda: score_lead(lead, one, model, NOW, explain=False),
+         lambda: baseline(one, plain_points), f"{events:,} events"),
+        ("re-score after a model change", rescore, rescore_baseline,
+         f"{leads:,} leads x {per_lead} events"),
+    ]
+    rows = []
+    for name, scoring, floor, note in cases:
+        ours = median_time(scoring, runs=runs)
+        base = median_time(floor, runs=runs)
+        # Baseline: the bare sum of points over the same events; ratio = times slower.
+        rows.append(Row(f"scoring: {name}", ours * 1000, base * 1000, "ms", note=note))
+    return rows
 
 
 def main() -> None:
@@ -78,54 +116,8 @@ def main() -> None:
     parser.add_argument("--per-lead", type=int, default=10, help="events per re-scored lead")
     parser.add_argument("--runs", type=int, default=5, help="runs per case (median shown)")
     args = parser.parse_args()
-
-    rng = random.Random(7)
-    lead = {"title": "VP Marketing", "company": "Acme", "email": "x@acme.io"}
-    model = load_model(DEFAULT_SCORING_MODEL)
-    plain_points = {k: float(v) for k, v in DEFAULT_SCORING_MODEL["behavior"].items()
-                    if isinstance(v, int | float)}
-    plain_points["page.viewed"] = 1.0
-
-    one = make_events(rng, args.events, "e")
-    many = [make_events(rng, args.per_lead, f"l{i}") for i in range(args.leads)]
-    leads = [dict(lead, title=rng.choice(["VP Sales", "Engineer", "Head of Ops"]))
-             for _ in range(args.leads)]
-
-    changed = copy.deepcopy(DEFAULT_SCORING_MODEL)
-    changed["behavior"]["email.clicked"] = 8
-    changed["decay"] = {"half_life": "P14D"}
-
-    def rescore() -> None:
-        new_model = load_model(changed)  # the model change: validated and compiled once
-        for fields, events in zip(leads, many, strict=True):
-            score_lead(fields, events, new_model, NOW)
-
-    def rescore_baseline() -> None:
-        for events in many:
-            baseline(events, plain_points)
-
-    cases = [
-        (f"1 lead x {args.events:,} events, with breakdown",
-         lambda: score_lead(lead, one, model, NOW),
-         lambda: baseline(one, plain_points)),
-        (f"1 lead x {args.events:,} events, score only",
-         lambda: score_lead(lead, one, model, NOW, explain=False),
-         lambda: baseline(one, plain_points)),
-        (f"{args.leads:,} leads x {args.per_lead} events after a model change",
-         rescore, rescore_baseline),
-    ]
-    header = f"{'case':<52} {'scoring':>11} {'baseline':>11} {'ratio':>7}"
-    print(f"median of {args.runs} runs")
-    print(header)
-    print("-" * len(header))
-    for name, scoring, floor in cases:
-        scored = median_seconds(scoring, args.runs)
-        base = median_seconds(floor, args.runs)
-        print(f"{name:<52} {_fmt(scored):>11} {_fmt(base):>11} {scored / base:>6.1f}x")
-
-
-def _fmt(seconds: float) -> str:
-    return f"{seconds * 1000:.2f} ms" if seconds < 1 else f"{seconds:.2f} s"
+    rows = run(events=args.events, leads=args.leads, per_lead=args.per_lead, runs=args.runs)
+    print_table(rows, title=f"scoring: median of {args.runs} runs")
 
 
 if __name__ == "__main__":
