@@ -4,56 +4,20 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from leadflow.config import Settings
 from leadflow.errors import ProviderRefused, TransientDeliveryError
 from leadflow.mail import OutgoingEmail, get_sender, outcome_unknown
 from leadflow.mail.smtp import SmtpSender
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class Relay:
-    """Collects what it receives; ``refuse`` scripts an answer to RCPT TO."""
-
-    port: int = 0
-    messages: list[tuple[list[str], bytes]] = field(default_factory=list)
-    refuse: str | None = None
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
-    ) -> str:
-        if self.refuse:
-            return self.refuse
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted"
+from tests.fakes.smtp_relay import Relay, free_port, running_relay
 
 
 @pytest.fixture
 def relay() -> Iterator[Relay]:
-    handler = Relay(port=_free_port())
-    controller = Controller(handler, hostname="127.0.0.1", port=handler.port)
-    controller.start()
-    try:
-        yield handler
-    finally:
-        controller.stop()
+    yield from running_relay()
 
 
 def _mail() -> OutgoingEmail:
@@ -109,5 +73,5 @@ def test_temporary_refusal_is_transient_and_known_not_sent(relay: Relay) -> None
 
 def test_unreachable_relay_is_transient_and_known_not_sent() -> None:
     with pytest.raises(TransientDeliveryError) as caught:
-        _sender(_free_port()).send(_mail())
+        _sender(free_port()).send(_mail())
     assert not outcome_unknown(caught.value)
