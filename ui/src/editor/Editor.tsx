@@ -87,6 +87,7 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
   const clipboard = useRef<{ steps: Record<string, Json>; positions: Positions } | null>(null);
   const savedDoc = useRef(initialDoc);
   const dragging = useRef(false);
+  const hadSteps = useRef(Object.keys(stepsOf(initialDoc)).length > 0);
 
   /** Apply an edit; consecutive edits with the same key within 1.5 s are one undo step. */
   const change = useCallback((next: FlowDoc, key?: string) => {
@@ -162,7 +163,7 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
       autoLayout(graph.nodes, graph.edges, doc.start).then((p) => {
         if (cancelled) return;
         setPositions((current) => ({ ...p, ...current }));
-        window.setTimeout(() => flow.fitView({ padding: 0.2 }), 50);
+        window.setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1 }), 50);
       });
       return () => {
         cancelled = true;
@@ -293,7 +294,7 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
   const relayout = useCallback(async () => {
     const p = await autoLayout(graph.nodes, graph.edges, doc.start);
     setPositions(p);
-    window.setTimeout(() => flow.fitView({ padding: 0.2, duration: 300 }), 50);
+    window.setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1, duration: 300 }), 50);
   }, [graph, doc.start, flow]);
 
   // Keyboard shortcuts, unless the user is typing in a field.
@@ -382,8 +383,9 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
               setSelectedEdge(null);
             }}
             deleteKeyCode={["Backspace", "Delete"]}
-            fitView
-            fitViewOptions={{ padding: 0.2 }}
+            // Fit a drawn flow once; an empty canvas keeps its viewport so dropped steps stay where they land.
+            fitView={hadSteps.current}
+            fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
             minZoom={0.2}
             proOptions={{ hideAttribution: true }}
           >

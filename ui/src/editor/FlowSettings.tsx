@@ -25,7 +25,8 @@ export function FlowSettings({ doc, problems, change }: {
     const next: JsonObject = { ...entry };
     if (value === undefined || value === "") delete next[key];
     else next[key] = value;
-    set("entry", next);
+    // An empty entry means "manual enrolment only", which is the same as no entry at all.
+    set("entry", Object.keys(next).length ? next : undefined);
   };
   const reentry = typeof entry.reentry === "string" ? entry.reentry : "never";
   const reentryMode = reentry === "never" || reentry === "after_exit" ? reentry : "duration";

@@ -85,7 +85,7 @@ export function LiveMap({ flowId }: { flowId: string }) {
           {canvas && (
             <ReactFlowProvider>
               <ReactFlow nodes={canvas.nodes} edges={canvas.edges} nodeTypes={nodeTypes} nodesDraggable={false}
-                nodesConnectable={false} fitView fitViewOptions={{ padding: 0.2 }} proOptions={{ hideAttribution: true }}
+                nodesConnectable={false} fitView fitViewOptions={{ padding: 0.2, maxZoom: 1 }} proOptions={{ hideAttribution: true }}
                 onNodeClick={(_, node) => setStep(node.id)} onPaneClick={() => setStep(null)} deleteKeyCode={null}>
                 <Background gap={16} />
                 <Controls showInteractive={false} />

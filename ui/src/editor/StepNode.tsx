@@ -45,14 +45,14 @@ export const KIND_LABELS: Record<string, string> = {
 
 export const KIND_ICONS: Record<string, string> = {
   email: "✉",
-  wait: "⏱",
-  wait_for: "⌛",
-  branch: "⑂",
-  split: "⚖",
+  wait: "◷",
+  wait_for: "◎",
+  branch: "⋔",
+  split: "⇉",
   update: "✎",
   handoff: "☎",
-  notify: "🔔",
-  exit: "⏹",
+  notify: "⚑",
+  exit: "■",
   unknown: "?",
 };
 
@@ -124,7 +124,7 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
           {data.kind === "email" && (
             <span title="e-mails sent, open and click rates">✉ {stats.emails_sent ?? 0} · open {pct(stats.open_rate)} · click {pct(stats.click_rate)}</span>
           )}
-          {data.kind === "exit" && <span title="exits and conversions">⏹ {stats.exits ?? 0} exits · ★ {stats.conversions ?? 0} conv.</span>}
+          {data.kind === "exit" && <span title="exits and conversions">■ {stats.exits ?? 0} exits · ★ {stats.conversions ?? 0} conv.</span>}
         </div>
       )}
       <div className="handles">

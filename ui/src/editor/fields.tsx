@@ -109,7 +109,7 @@ export function DurationField(props: FieldProps & { value: unknown; onChange: (v
         </select>
       </div>
       <label htmlFor={`${id}-words`} className="small">…or in words</label>
-      <input id={`${id}-words`} value={text} placeholder="e.g. 2 days, 4h, P1DT4H"
+      <input id={`${id}-words`} data-testid={props.testId ? `${props.testId}-words` : undefined} value={text} placeholder="e.g. 2 days, 4h, P1DT4H"
         onChange={(e) => setText(e.target.value)} onBlur={commitText}
         onKeyDown={(e) => e.key === "Enter" && commitText()} />
       <div className="hint">{raw ? (words ? `${words} (${raw})` : `"${raw}" is not a duration`) : "not set"}</div>

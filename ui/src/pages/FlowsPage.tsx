@@ -44,7 +44,8 @@ export function FlowsPage() {
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    void create({ id: id || slugify(name), name, description: "", entry: { event: "lead.created" }, steps: {} });
+    // No entry rule yet: a new flow enrols leads only by hand until the marketer picks an event.
+    void create({ id: id || slugify(name), name, description: "", steps: {} });
   };
 
   const importFile = async (event: ChangeEvent<HTMLInputElement>) => {
@@ -98,7 +99,7 @@ export function FlowsPage() {
               if (!idEdited) setId(slugify(e.target.value));
             }} />
           <label htmlFor="new-flow-id">Id (lowercase letters, digits, dashes; never changes)</label>
-          <input id="new-flow-id" data-testid="new-flow-id" value={id} pattern="[a-z0-9][a-z0-9-]{0,63}" required
+          <input id="new-flow-id" data-testid="new-flow-id" value={id} pattern="[a-z0-9][a-z0-9\-]{0,63}" required
             onChange={(e) => {
               setId(e.target.value);
               setIdEdited(true);
