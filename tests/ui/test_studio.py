@@ -299,6 +299,34 @@ def test_editor_draws_a_bookmarked_flow_and_edits_both_ways(page, stack: Stack) 
     assert "positions" not in stack.http.get(f"/api/flows/{flow_id}").json()
 
 
+def _drawn_edges(doc: dict) -> int:
+    """How many edges the studio must draw for a flow: every reference to an existing step."""
+    steps = doc["steps"]
+    count = 0
+    for step in steps.values():
+        for key in ("next", "hot", "warm", "cold", "else", "on_timeout", "on_rejected"):
+            count += step.get(key) in steps
+        for item in step.get("cases", []) + step.get("paths", []):
+            count += item.get("next") in steps
+    return count
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "flows").glob("*.json")), ids=lambda p: p.stem)
+def test_importing_a_shipped_flow_file_draws_it(page, stack: Stack, path: Path) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    doc = json.loads(path.read_text())
+    page.on("dialog", lambda dialog: dialog.accept())  # "replace the existing draft?" when seeded
+    page.get_by_label("Flow file to import").set_input_files(str(path))
+    page.wait_for_url(f"**/flows/{doc['id']}")
+    expect(page.locator(".react-flow__node")).to_have_count(len(doc["steps"]))
+    expect(page.locator(".react-flow__edge")).to_have_count(_drawn_edges(doc))
+    page.get_by_test_id("tab-json").click()
+    assert json.loads(page.get_by_test_id("flow-json").input_value()) == doc
+    assert stack.http.get(f"/api/flows/{doc['id']}").json() == doc
+    shot(page, f"14-import-{path.stem}")
+
+
 def test_pages_around_the_flows(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 

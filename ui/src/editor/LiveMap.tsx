@@ -28,7 +28,7 @@ interface WaitingLead {
 export function LiveMap({ flowId }: { flowId: string }) {
   const id = encodeURIComponent(flowId);
   const { params } = useLocation();
-  const versions = useApi<{ version: number; running: number }[]>(`/flows/${id}/versions`);
+  const versions = useApi<{ version: number; running: number }[]>(`/flows/${id}/versions`, 5000);
   const latest = versions.data?.length ? Math.max(...versions.data.map((v) => v.version)) : null;
   const version = params.get("version") ? Number(params.get("version")) : latest;
   const versionDoc = useApi<{ document: FlowDoc }>(version ? `/flows/${id}/versions/${version}` : null);

@@ -94,8 +94,13 @@ export function StepPanel({ doc, stepId, problems, pickers, change, onRename, on
 
       {kind === "email" && (
         <>
-          <SelectField label="Template" testId="field-template" value={step.template} options={pickers.templates}
-            empty="choose a template…" problems={about("template")} onChange={(v) => update("template", v)} />
+          {pickers.templates.length ? (
+            <SelectField label="Template" testId="field-template" value={step.template} options={pickers.templates}
+              empty="choose a template…" problems={about("template")} onChange={(v) => update("template", v)} />
+          ) : (
+            <TextField label="Template" testId="field-template" value={step.template} problems={about("template")}
+              onChange={(v) => update("template", v)} />
+          )}
           <TextField label="Subject (optional, overrides the template's)" value={step.subject} problems={about("subject")}
             onChange={(v) => update("subject", v)} />
         </>
@@ -136,8 +141,12 @@ export function StepPanel({ doc, stepId, problems, pickers, change, onRename, on
       )}
       {kind === "handoff" && (
         <>
-          <SelectField label="Team" testId="field-team" value={step.team} options={pickers.teams} empty={step.rep ? "— (a rep is named)" : "choose a team…"}
-            problems={about("team")} onChange={(v) => update("team", v)} />
+          {pickers.teams.length ? (
+            <SelectField label="Team" testId="field-team" value={step.team} options={pickers.teams}
+              empty={step.rep ? "— (a rep is named)" : "choose a team…"} problems={about("team")} onChange={(v) => update("team", v)} />
+          ) : (
+            <TextField label="Team" testId="field-team" value={step.team} problems={about("team")} onChange={(v) => update("team", v)} />
+          )}
           <TextField label="…or a rep id" value={step.rep} problems={about("rep")} onChange={(v) => update("rep", v)} />
           <DurationField label="SLA (business hours of the team)" value={step.sla} problems={about("sla")}
             onChange={(v) => update("sla", v)} />

@@ -1,5 +1,5 @@
 /** Automatic layout of a flow with elkjs (layered, top to bottom). */
-import ELK from "elkjs/lib/elk.bundled.js";
+import type { ELK as ElkEngine } from "elkjs/lib/elk-api";
 import type { StepEdge, StepNode } from "../graph";
 
 export type Positions = Record<string, { x: number; y: number }>;
@@ -7,12 +7,17 @@ export type Positions = Record<string, { x: number; y: number }>;
 export const NODE_WIDTH = 220;
 export const NODE_HEIGHT = 96;
 
-const elk = new ELK();
+// elkjs is large; load it only when a layout is needed, so the other pages start fast.
+let elk: Promise<ElkEngine> | null = null;
+function engine(): Promise<ElkEngine> {
+  elk ??= import("elkjs/lib/elk.bundled.js").then(({ default: ELK }) => new ELK());
+  return elk;
+}
 
 /** Compute positions for every node; edges keep their outcome order left to right. */
 export async function autoLayout(nodes: StepNode[], edges: StepEdge[], start?: unknown): Promise<Positions> {
   const ordered = [...nodes].sort((a, b) => Number(b.id === start) - Number(a.id === start));
-  const graph = await elk.layout({
+  const graph = await (await engine()).layout({
     id: "root",
     layoutOptions: {
       "elk.algorithm": "layered",

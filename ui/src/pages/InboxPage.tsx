@@ -28,7 +28,8 @@ interface Handoff {
   };
 }
 
-const STATUSES = ["", "pending", "open", "accepted", "contacted", "qualified", "rejected"];
+const STATUSES = ["", "open", "accepted", "contacted", "qualified", "rejected", "disqualified"];
+const CLOSED = ["qualified", "rejected", "disqualified"];
 
 export function InboxPage() {
   const meta = useSession();
@@ -71,7 +72,7 @@ export function InboxPage() {
       {handoffs.data?.length === 0 && <p className="muted">No handoffs.</p>}
       <ul className="handoffs" data-testid="handoffs">
         {handoffs.data?.map((h) => {
-          const open = !["rejected", "qualified"].includes(h.status);
+          const open = !CLOSED.includes(h.status);
           const name = [h.lead?.first_name, h.lead?.last_name].filter(Boolean).join(" ");
           const escalations = Array.isArray(h.escalations) ? h.escalations.length : h.escalations ?? 0;
           return (
@@ -96,9 +97,9 @@ export function InboxPage() {
               </div>
               {open && (
                 <div className="handoff-actions" role="group" aria-label={`Actions for ${h.lead?.email ?? h.lead_id}`}>
-                  <button type="button" onClick={() => act(h, "accept")} disabled={h.status !== "pending" && h.status !== "open"}>Accept</button>
-                  <button type="button" onClick={() => act(h, "contacted")}>Contacted</button>
-                  <button type="button" onClick={() => act(h, "qualify")}>Qualify</button>
+                  <button type="button" onClick={() => act(h, "accept")} disabled={h.status !== "open"}>Accept</button>
+                  <button type="button" onClick={() => act(h, "contacted")} disabled={h.status === "contacted"}>Contacted</button>
+                  <button type="button" onClick={() => act(h, "qualify")} disabled={h.status === "open"}>Qualify</button>
                   <button type="button" className="danger" data-testid={`reject-${h.id}`} onClick={() => setRejecting(h.id)}>Reject…</button>
                 </div>
               )}
