@@ -194,3 +194,24 @@ async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
         with session_scope(db_url) as session:
             session.exec(update(Event).where(col(Event.id).in_(plan.event_ids))  # type: ignore[call-overload]
                          .values(dispatched=True))
+
+
+def ingest_lead(session: Session, data: Any, *, actor: str = "api") -> tuple[Lead, bool, Dispatch]:
+    """Create or update a lead (``POST /api/leads``) and plan what follows.
+
+    A new lead is scored and enrolled in ``lead.created`` flows; an updated one wakes its
+    running journeys so their ``exit_when`` goals are checked at once.
+    """
+    from leadflow.leads import upsert_lead
+    from leadflow.scoring_service import derived_events, rescore
+
+    lead, created = upsert_lead(session, data, actor=actor)
+    change = rescore(session, lead)
+    event, _ = record_event(session, lead, type_="lead.created" if created else "lead.updated",
+                            properties={})
+    plan = dispatch_event(session, lead, event, enrol=created)
+    for derived in derived_events(session, lead, change):
+        plan.extend(dispatch_event(session, lead, derived))
+    if not created:
+        plan.extend(plan_for_lead_change(session, lead))
+    return lead, created, plan

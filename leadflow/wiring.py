@@ -6,7 +6,6 @@ the core reaches them by name through :mod:`leadflow.temporal`.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from temporalio.client import Client
@@ -58,7 +57,6 @@ def build_worker(client: Client, settings: Settings | None = None, *, task_queue
         task_queue=task_queue or settings.task_queue,
         workflows=_workflows(),
         activities=activities_for(db_url, client),
-        activity_executor=ThreadPoolExecutor(max_workers=32),
         max_cached_workflows=max_cached_workflows,
         max_concurrent_activities=64,
         **kwargs,

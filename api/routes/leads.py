@@ -12,10 +12,15 @@ from api.deps import MarketerDep, SalesOrMarketerDep, SessionDep, TemporalDep
 from leadflow.auth import Principal
 from leadflow.db import session_scope
 from leadflow.errors import Forbidden
-from leadflow.events import dispatch_event, plan_for_lead_change, record_event, run_dispatch
-from leadflow.leads import LeadCreate, get_lead, lead_public, upsert_lead
+from leadflow.events import (
+    dispatch_event,
+    ingest_lead,
+    plan_for_lead_change,
+    record_event,
+    run_dispatch,
+)
+from leadflow.leads import LeadCreate, get_lead, lead_public
 from leadflow.models import Handoff, Lead, TimelineEntry
-from leadflow.scoring_service import rescore
 from leadflow.stages import change_stage
 
 router = APIRouter(prefix="/api", tags=["leads"], strict_content_type=False)
@@ -39,13 +44,7 @@ async def create_or_update_lead(body: LeadCreate, _: MarketerDep, client: Tempor
     from fastapi.responses import JSONResponse
 
     with session_scope() as session:
-        lead, created = upsert_lead(session, body)
-        rescore(session, lead)
-        event, _new = record_event(session, lead, type_="lead.created" if created else "lead.updated",
-                                   properties={}, event_id=None)
-        plan = dispatch_event(session, lead, event, enrol=created)
-        if not created:
-            plan.extend(plan_for_lead_change(session, lead))
+        lead, created, plan = ingest_lead(session, body)
         lead_id = lead.id
     await run_dispatch(client, plan)
     with session_scope() as session:

@@ -1,0 +1,272 @@
+"""Journeys on the Temporal time-skipping server: days of waiting pass in milliseconds."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.testing import WorkflowEnvironment
+
+from leadflow.actions import StepInput
+from leadflow.engine import split_choice
+from leadflow.temporal import STEP_QUERY
+from tests.helpers import (
+    at_step,
+    enrol_lead,
+    ended,
+    journey,
+    make_lead,
+    post_event,
+    publish_flow,
+    running_worker,
+    sent_mails,
+    update_lead,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+NURTURE: dict[str, Any] = {
+    "id": "nurture",
+    "name": "Nurture",
+    "start": "welcome",
+    "steps": {
+        "welcome": {"type": "email", "template": "trial-welcome", "next": "wait-2d"},
+        "wait-2d": {"type": "wait", "duration": "P2D", "next": "case-study"},
+        "case-study": {"type": "email", "template": "case-study", "next": "await-click"},
+        "await-click": {"type": "wait_for", "event": "email.clicked", "from_step": "case-study",
+                        "timeout": "P5D", "next": "clicked", "on_timeout": "tips"},
+        "clicked": {"type": "update", "add_tags": ["engaged"], "next": "end"},
+        "tips": {"type": "email", "template": "trial-tips", "next": "end"},
+        "end": {"type": "exit"},
+    },
+}
+
+
+def templates_of(mails: list[Any]) -> list[str]:
+    return [m.template for m in mails]
+
+
+async def test_multi_day_wait_then_timeout_path(time_env: WorkflowEnvironment, db_url: str,
+                                                task_queue: str) -> None:
+    publish_flow(db_url, NURTURE)
+    lead_id = make_lead(db_url, first_name="Ada")
+    async with running_worker(time_env.client, db_url, task_queue):
+        jid = await enrol_lead(time_env.client, db_url, "nurture", lead_id)
+        await at_step(db_url, jid, "wait-2d")
+        assert templates_of(sent_mails(db_url, lead_id)) == ["trial-welcome"]
+        await time_env.sleep(timedelta(days=1, hours=23))
+        assert journey(db_url, jid).current_step == "wait-2d", "two days have not passed yet"
+        await time_env.sleep(timedelta(hours=2))
+        await at_step(db_url, jid, "await-click")
+        assert templates_of(sent_mails(db_url, lead_id)) == ["trial-welcome", "case-study"]
+        await time_env.sleep(timedelta(days=5, minutes=1))
+        done = await ended(db_url, jid)
+    assert done.status == "completed"
+    assert templates_of(sent_mails(db_url, lead_id)) == ["trial-welcome", "case-study", "trial-tips"]
+    welcome = sent_mails(db_url, lead_id)[0]
+    assert welcome.to == "ada@example.com" and "Ada" in (welcome.subject or "")
+
+
+async def test_wait_for_event_from_the_right_email(time_env: WorkflowEnvironment, db_url: str,
+                                                   task_queue: str) -> None:
+    publish_flow(db_url, NURTURE)
+    lead_id = make_lead(db_url)
+    async with running_worker(time_env.client, db_url, task_queue):
+        jid = await enrol_lead(time_env.client, db_url, "nurture", lead_id)
+        await at_step(db_url, jid, "wait-2d")
+        await time_env.sleep(timedelta(days=2, minutes=1))
+        await at_step(db_url, jid, "await-click")
+        welcome, case_study = sent_mails(db_url, lead_id)
+        # A click on the welcome mail is not the engagement this step waits for.
+        await post_event(time_env.client, db_url, lead_id, "email.clicked", send_id=welcome.send_id)
+        await time_env.sleep(timedelta(hours=1))
+        assert journey(db_url, jid).current_step == "await-click"
+        await post_event(time_env.client, db_url, lead_id, "email.clicked", send_id=case_study.send_id)
+        done = await ended(db_url, jid)
+    assert done.status == "completed"
+    assert "trial-tips" not in templates_of(sent_mails(db_url, lead_id))
+    from tests.helpers import lead
+
+    assert "engaged" in lead(db_url, lead_id).tags
+
+
+async def test_branch_on_temperature_and_cases(time_env: WorkflowEnvironment, db_url: str,
+                                               task_queue: str) -> None:
+    flow = {
+        "id": "router", "name": "Router", "start": "route",
+        "steps": {
+            "route": {"type": "branch", "on": "temperature", "hot": "vip", "warm": "by-country",
+                      "cold": "tips"},
+            "by-country": {"type": "branch", "cases": [
+                {"when": {"field": "country", "op": "in", "value": ["DE", "AT"]}, "next": "case-study"}],
+                "else": "tips"},
+            "vip": {"type": "email", "template": "demo-invite", "next": "end"},
+            "case-study": {"type": "email", "template": "case-study", "next": "end"},
+            "tips": {"type": "email", "template": "trial-tips", "next": "end"},
+            "end": {"type": "exit"},
+        },
+    }
+    publish_flow(db_url, flow)
+    cold = make_lead(db_url, "cold@example.com")
+    warm_de = make_lead(db_url, "warm@example.com", country="de")
+    hot = make_lead(db_url, "hot@example.com")
+    async with running_worker(time_env.client, db_url, task_queue):
+        await post_event(time_env.client, db_url, warm_de, "form.submitted")
+        await post_event(time_env.client, db_url, warm_de, "form.submitted")
+        await post_event(time_env.client, db_url, warm_de, "email.clicked")
+        await post_event(time_env.client, db_url, hot, "demo.requested")
+        await post_event(time_env.client, db_url, hot, "form.submitted")
+        await post_event(time_env.client, db_url, hot, "form.submitted")
+        jids = [await enrol_lead(time_env.client, db_url, "router", x) for x in (cold, warm_de, hot)]
+        for jid in jids:
+            await ended(db_url, jid)
+    assert templates_of(sent_mails(db_url, cold)) == ["trial-tips"]
+    assert templates_of(sent_mails(db_url, warm_de)) == ["case-study"]
+    assert templates_of(sent_mails(db_url, hot)) == ["demo-invite"]
+
+
+async def test_split_is_stable_per_lead(time_env: WorkflowEnvironment, db_url: str,
+                                        task_queue: str) -> None:
+    flow = {
+        "id": "ab", "name": "A/B", "start": "split", "entry": {"event": "ab.start",
+                                                              "reentry": "after_exit"},
+        "steps": {
+            "split": {"type": "split", "paths": [{"weight": 50, "next": "a"},
+                                                 {"weight": 50, "next": "b"}]},
+            "a": {"type": "email", "template": "case-study", "next": "end"},
+            "b": {"type": "email", "template": "trial-tips", "next": "end"},
+            "end": {"type": "exit"},
+        },
+    }
+    publish_flow(db_url, flow)
+    leads = [make_lead(db_url, f"l{i}@example.com") for i in range(12)]
+    async with running_worker(time_env.client, db_url, task_queue):
+        for round_ in range(2):  # the same lead enrolled twice takes the same path twice
+            for lead_id in leads:
+                await post_event(time_env.client, db_url, lead_id, "ab.start")
+            for lead_id in leads:
+                await ended(db_url, f"journey-ab-{lead_id}-{round_ + 1}")
+    paths = {}
+    for lead_id in leads:
+        got = templates_of(sent_mails(db_url, lead_id))
+        assert len(got) == 2 and got[0] == got[1], "a lead's path never changes"
+        paths[lead_id] = got[0]
+        expected = ["case-study", "trial-tips"][split_choice(lead_id, "split", [50, 50])]
+        assert got[0] == expected
+    assert set(paths.values()) == {"case-study", "trial-tips"}, "12 leads use both paths"
+
+
+async def test_exit_when_interrupts_a_wait(time_env: WorkflowEnvironment, db_url: str,
+                                           task_queue: str) -> None:
+    flow = copy.deepcopy(NURTURE)
+    flow["id"] = "goal"
+    flow["exit_when"] = {"has_tag": "customer-signed"}
+    publish_flow(db_url, flow)
+    lead_id = make_lead(db_url)
+    async with running_worker(time_env.client, db_url, task_queue):
+        jid = await enrol_lead(time_env.client, db_url, "goal", lead_id)
+        await at_step(db_url, jid, "wait-2d")
+        await update_lead(time_env.client, db_url, "ada@example.com", tags=["customer-signed"])
+        done = await ended(db_url, jid)
+    assert done.status == "exited" and done.exit_reason == "goal" and done.converted
+    assert done.current_step == "wait-2d", "it left from where it waited"
+    assert templates_of(sent_mails(db_url, lead_id)) == ["trial-welcome"]
+
+
+async def test_a_published_edit_does_not_change_a_running_lead(
+        time_env: WorkflowEnvironment, db_url: str, task_queue: str) -> None:
+    assert publish_flow(db_url, NURTURE) == 1
+    lead_id = make_lead(db_url)
+    async with running_worker(time_env.client, db_url, task_queue):
+        jid = await enrol_lead(time_env.client, db_url, "nurture", lead_id)
+        await at_step(db_url, jid, "wait-2d")
+        edited = copy.deepcopy(NURTURE)
+        edited["steps"]["case-study"]["template"] = "demo-invite"
+        assert publish_flow(db_url, edited) == 2
+        await time_env.sleep(timedelta(days=2, minutes=1))
+        await at_step(db_url, jid, "await-click")
+        later = make_lead(db_url, "late@example.com")
+        jid2 = await enrol_lead(time_env.client, db_url, "nurture", later)
+        await at_step(db_url, jid2, "wait-2d")
+        await time_env.sleep(timedelta(days=2, minutes=1))
+        await at_step(db_url, jid2, "await-click")
+    assert journey(db_url, jid).version == 1 and journey(db_url, jid2).version == 2
+    assert templates_of(sent_mails(db_url, lead_id)) == ["trial-welcome", "case-study"]
+    assert templates_of(sent_mails(db_url, later)) == ["trial-welcome", "demo-invite"]
+
+
+async def test_current_step_is_queryable(time_env: WorkflowEnvironment, db_url: str,
+                                         task_queue: str) -> None:
+    publish_flow(db_url, NURTURE)
+    lead_id = make_lead(db_url)
+    async with running_worker(time_env.client, db_url, task_queue):
+        jid = await enrol_lead(time_env.client, db_url, "nurture", lead_id)
+        await at_step(db_url, jid, "wait-2d")
+        state = await time_env.client.get_workflow_handle(jid).query(STEP_QUERY)
+    assert state["step"] == "wait-2d" and state["waiting"] == "timer"
+
+
+async def test_exactly_once_email_across_a_worker_crash(dev_env: WorkflowEnvironment, db_url: str,
+                                                        task_queue: str) -> None:
+    """The worker dies after the mail went out but before Temporal heard of it."""
+    from activities.journey import JourneyActivities
+
+    publish_flow(db_url, NURTURE)
+    lead_id = make_lead(db_url)
+    crashes: list[str] = []
+    real = JourneyActivities(db_url, dev_env.client)
+
+    @activity.defn(name="send_email")
+    async def send_then_crash(inp: StepInput) -> dict[str, Any]:
+        await real.send_email(inp)  # the mail is delivered ...
+        crashes.append(inp.send_id or "")
+        raise RuntimeError("worker process killed")  # ... and the completion never reported
+
+    from leadflow.wiring import activities_for
+
+    crashing = [a for a in activities_for(db_url, dev_env.client)
+                if getattr(a, "__temporal_activity_definition").name != "send_email"]
+    from temporalio.worker import Worker
+
+    from leadflow.wiring import WORKFLOWS
+
+    first = Worker(dev_env.client, task_queue=task_queue, workflows=WORKFLOWS(),
+                   activities=[*crashing, send_then_crash])
+    async with first:
+        jid = await enrol_lead(dev_env.client, db_url, "nurture", lead_id)
+        from tests.helpers import eventually
+
+        await eventually(lambda: crashes, what="the first delivery")
+    # a new worker picks up the retried activity
+    async with running_worker(dev_env.client, db_url, task_queue):
+        await at_step(db_url, jid, "wait-2d", timeout=30)
+    mails = sent_mails(db_url, lead_id)
+    assert templates_of(mails) == ["trial-welcome"], "sent once, not twice"
+    assert crashes[0] == mails[0].send_id
+
+
+async def test_a_loop_sends_again_on_purpose_and_continues_as_new(
+        time_env: WorkflowEnvironment, db_url: str, task_queue: str) -> None:
+    flow = {
+        "id": "digest", "name": "Weekly digest", "start": "mail",
+        "steps": {
+            "mail": {"type": "email", "template": "trial-tips", "next": "week"},
+            "week": {"type": "wait", "duration": "P7D", "next": "mail"},
+        },
+    }
+    publish_flow(db_url, flow)
+    lead_id = make_lead(db_url)
+    async with running_worker(time_env.client, db_url, task_queue):
+        jid = await enrol_lead(time_env.client, db_url, "digest", lead_id)
+        for week in range(1, 6):
+            from tests.helpers import eventually
+
+            await eventually(lambda w=week: len(sent_mails(db_url, lead_id)) == w,
+                             what=f"mail of week {week}")
+            await time_env.sleep(timedelta(days=7, minutes=1))
+    mails = sent_mails(db_url, lead_id)
+    assert len(mails) >= 5 and len({m.send_id for m in mails}) == len(mails)
+    assert journey(db_url, jid).status == "running"
