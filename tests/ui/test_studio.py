@@ -288,6 +288,13 @@ def test_editor_draws_a_bookmarked_flow_and_edits_both_ways(page, stack: Stack) 
     expect(page.get_by_test_id("problem-list")).to_contain_text("steps.shout.next")
     shot(page, "08-editor-json-edit")
 
+    # An edge is removed from the keyboard too: focus it, select it, delete it.
+    page.locator('[data-testid="rf__edge-pause-more-2:next"]').focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Delete")
+    expect(page.locator('[data-testid="rf__edge-pause-more-2:next"]')).to_have_count(0)
+    del shown["steps"]["pause-more-2"]["next"]
+
     # Saved to the draft exactly; the layout lives apart from it.
     expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
     assert stack.http.get(f"/api/flows/{flow_id}").json() == shown
@@ -297,6 +304,39 @@ def test_editor_draws_a_bookmarked_flow_and_edits_both_ways(page, stack: Stack) 
         assert time.monotonic() < deadline, f"layout not saved: {positions}"
         time.sleep(0.3)
     assert "positions" not in stack.http.get(f"/api/flows/{flow_id}").json()
+
+
+UNLABELLED_CONTROLS = """() => [...document.querySelectorAll('.side input, .side select, .side textarea, .palette button')]
+    .filter((el) => el.type !== 'hidden' && !el.hidden)
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                    && !el.getAttribute('aria-labelledby') && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+    .map((el) => el.outerHTML.slice(0, 120))"""
+
+
+def test_every_step_type_can_be_added_and_edited_from_the_keyboard(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    flow_id = f"keys-{uuid.uuid4().hex[:8]}"
+    assert stack.http.post("/api/flows", params={"allow_invalid": "true"},
+                           json={"id": flow_id, "name": "Keyboard", "steps": {}}).status_code == 201
+    page.goto(f"{stack.base}/flows/{flow_id}")
+    assert page.evaluate(UNLABELLED_CONTROLS) == []  # the flow settings panel
+    kinds = ["email", "wait", "wait_for", "branch", "split", "update", "handoff", "notify", "exit"]
+    for count, kind in enumerate(kinds, start=1):
+        page.get_by_test_id(f"palette-{kind}").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator(".react-flow__node")).to_have_count(count)
+        expect(page.get_by_test_id("step-panel")).to_be_visible()
+        assert page.evaluate(UNLABELLED_CONTROLS) == [], kind
+    # Connect by keyboard through the side panel: the handoff continues at the exit.
+    page.get_by_test_id("node-handoff").click()
+    page.get_by_test_id("target-next").select_option("exit")
+    expect(page.locator('[data-testid="rf__edge-handoff:next"]')).to_have_count(1)
+    # A node takes focus and is selected with Enter, like any control.
+    page.locator('.react-flow__node[data-id="wait"]').focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("field-duration")).to_be_visible()
+    shot(page, "15-editor-all-kinds")
 
 
 def _drawn_edges(doc: dict) -> int:

@@ -249,12 +249,18 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
     const where = position ?? (() => {
       const box = document.querySelector(".react-flow")?.getBoundingClientRect();
       const center = box ? flow.screenToFlowPosition({ x: box.left + box.width / 2, y: box.top + box.height / 3 }) : { x: 0, y: 0 };
-      return { x: center.x - NODE_WIDTH / 2, y: center.y };
+      // Steps added from the keyboard go below whatever already sits at the centre, not on top of it.
+      const spot = { x: center.x - NODE_WIDTH / 2, y: center.y };
+      const taken = Object.values(positionsRef.current);
+      while (taken.some((p) => Math.abs(p.x - spot.x) < NODE_WIDTH && Math.abs(p.y - spot.y) < 120)) spot.y += 140;
+      return spot;
     })();
     setPositions((p) => ({ ...p, [id]: where }));
     change(addStep(current, id, newStep(type)));
     setSelected(new Set([id]));
     setTab("inspect");
+    // Keep a step added from the palette in view (it may have been placed below the fold).
+    if (!position) flow.setCenter(where.x + NODE_WIDTH / 2, where.y + 50, { zoom: flow.getZoom(), duration: 200 });
   }, [change, flow]);
 
   const onDrop = useCallback((event: DragEvent) => {
