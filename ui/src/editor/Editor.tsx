@@ -37,6 +37,7 @@ import { DRAG_TYPE, Palette } from "./Palette";
 import { placeProblems, problemStep } from "./problems";
 import { StepPanel, type Pickers } from "./StepPanel";
 import { nodeTypes, type StepFlowNode } from "./StepNode";
+import { ProblemList } from "./ProblemList";
 import { PublishDialog } from "./PublishDialog";
 
 interface History {
@@ -88,6 +89,11 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
   const savedDoc = useRef(initialDoc);
   const dragging = useRef(false);
   const hadSteps = useRef(Object.keys(stepsOf(initialDoc)).length > 0);
+  // Latest values for callbacks that must stay stable (keyboard shortcuts, React Flow handlers).
+  const selectedRef = useRef(selected);
+  selectedRef.current = selected;
+  const positionsRef = useRef(positions);
+  positionsRef.current = positions;
 
   /** Apply an edit; consecutive edits with the same key within 1.5 s are one undo step. */
   const change = useCallback((next: FlowDoc, key?: string) => {
@@ -218,8 +224,6 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
       if (selection.size) setTab("inspect");
     }
   }, []);
-  const selectedRef = useRef(selected);
-  selectedRef.current = selected;
 
   const onEdgesChange = useCallback((changes: EdgeChange<Edge>[]) => {
     for (const c of changes) {
@@ -282,8 +286,6 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
     void navigator.clipboard?.writeText(JSON.stringify(clipboard.current.steps, null, 2)).catch(() => undefined);
     setNotice(`Copied ${ids.length} step(s).`);
   }, []);
-  const positionsRef = useRef(positions);
-  positionsRef.current = positions;
   const paste = useCallback(() => {
     if (!clipboard.current) return;
     const { doc: next, ids } = pasteSteps(latestDoc.current, clipboard.current.steps);
@@ -460,23 +462,5 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
         />
       )}
     </div>
-  );
-}
-
-export function ProblemList({ problems, onPick }: { problems: Problem[]; onPick?: (p: Problem) => void }) {
-  if (!problems.length) return <p className="good" data-testid="no-problems">No problems: this flow can be published.</p>;
-  return (
-    <ul className="problem-list" data-testid="problem-list" aria-label="Validation problems">
-      {problems.map((p, i) => (
-        <li key={i}>
-          {onPick ? (
-            <button type="button" className="link-button" onClick={() => onPick(p)}>
-              <code>{p.path || "(flow)"}</code>
-            </button>
-          ) : <code>{p.path || "(flow)"}</code>}{" "}
-          {p.message}
-        </li>
-      ))}
-    </ul>
   );
 }

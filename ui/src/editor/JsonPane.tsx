@@ -6,6 +6,7 @@ export function JsonPane({ doc, onChange }: { doc: FlowDoc; onChange: (doc: Flow
   const serialised = JSON.stringify(doc, null, 2);
   const [text, setText] = useState(serialised);
   const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
 
   // Follow canvas edits, but never clobber what the user is typing when it means the same.
@@ -38,9 +39,17 @@ export function JsonPane({ doc, onChange }: { doc: FlowDoc; onChange: (doc: Flow
 
   const importFile = async (event: ChangeEvent<HTMLInputElement>) => {
     const file = event.target.files?.[0];
-    if (!file) return;
-    apply(await file.text(), `import-${Date.now()}`);
     event.target.value = "";
+    if (!file) return;
+    try {
+      const parsed: unknown = JSON.parse(await file.text());
+      if (!isObject(parsed)) throw new Error("A flow is a JSON object ({ … }).");
+      // This draft belongs to this flow id; a file of another flow is imported into it.
+      if (parsed.id !== doc.id) setNotice(`Imported "${file.name}" into this flow (id kept as ${String(doc.id)}).`);
+      apply(JSON.stringify({ ...parsed, id: doc.id }, null, 2), `import-${Date.now()}`);
+    } catch (err) {
+      setError(`Cannot import ${file.name}: ${(err as Error).message}`);
+    }
   };
 
   const download = () => {
@@ -62,6 +71,7 @@ export function JsonPane({ doc, onChange }: { doc: FlowDoc; onChange: (doc: Flow
       <label htmlFor="flow-json">Flow document (flow-format JSON; layout positions are kept apart)</label>
       <textarea id="flow-json" data-testid="flow-json" className="code" spellCheck={false} value={text}
         aria-invalid={error ? true : undefined} onChange={(e) => apply(e.target.value)} />
+      {notice && <p className="notice" role="status">{notice}</p>}
       {error && <p className="field-problem" role="alert" data-testid="json-error">{error}</p>}
     </section>
   );

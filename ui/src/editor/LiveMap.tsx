@@ -86,7 +86,11 @@ export function LiveMap({ flowId }: { flowId: string }) {
             <ReactFlowProvider>
               <ReactFlow nodes={canvas.nodes} edges={canvas.edges} nodeTypes={nodeTypes} nodesDraggable={false}
                 nodesConnectable={false} fitView fitViewOptions={{ padding: 0.2, maxZoom: 1 }} proOptions={{ hideAttribution: true }}
-                onNodeClick={(_, node) => setStep(node.id)} onPaneClick={() => setStep(null)} deleteKeyCode={null}>
+                onNodeClick={(_, node) => setStep(node.id)} onPaneClick={() => setStep(null)} deleteKeyCode={null}
+                onNodesChange={(changes) => {
+                  // Enter on a focused node selects it: list its leads, as a click does.
+                  for (const c of changes) if (c.type === "select" && c.selected) setStep(c.id);
+                }}>
                 <Background gap={16} />
                 <Controls showInteractive={false} />
               </ReactFlow>

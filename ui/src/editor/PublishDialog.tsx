@@ -1,7 +1,7 @@
 /** Publish with a note; refused, with the list of problems, while any remain. */
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api, ApiError, type Problem } from "../api";
-import { ProblemList } from "./Editor";
+import { ProblemList } from "./ProblemList";
 
 export function PublishDialog({ flowId, problems: known, prepare, onClose, onPublished, onShowProblem }: {
   flowId: string;
