@@ -368,13 +368,45 @@ def test_importing_a_shipped_flow_file_draws_it(page, stack: Stack, path: Path) 
     shot(page, f"14-import-{path.stem}")
 
 
+def test_an_email_step_picked_in_the_panel_sends_a_mail_seen_in_the_outbox(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    flow_id = f"mail-{uuid.uuid4().hex[:8]}"
+    assert stack.http.post("/api/flows", params={"allow_invalid": "true"},
+                           json={"id": flow_id, "name": "Mail", "steps": {}}).status_code == 201
+    page.goto(f"{stack.base}/flows/{flow_id}")
+    page.get_by_test_id("palette-email").click()
+    page.get_by_test_id("field-template").select_option("trial-welcome")
+    page.get_by_test_id("palette-exit").click()
+    page.get_by_test_id("node-email").click()
+    page.get_by_test_id("target-next").select_option("exit")
+    expect(page.get_by_test_id("problem-count")).to_have_text("✓ Valid")
+    page.get_by_test_id("publish-open").click()
+    page.get_by_test_id("publish-submit").click()
+    expect(page.get_by_test_id("published")).to_contain_text("Published version 1")
+
+    email = f"grace-{uuid.uuid4().hex[:6]}@example.com"
+    lead = stack.http.post("/api/leads", json={
+        "email": email, "first_name": "Grace",
+        "consent": {"status": "granted", "source": "e2e", "text_version": "v1"}}).json()
+    assert stack.http.post(f"/api/flows/{flow_id}/enroll", json={"lead_id": lead["id"]}).status_code in (200, 201)
+    page.get_by_test_id("flow-tab-live").click()
+    expect(page.get_by_test_id("stats-email")).to_contain_text("✉ 1", timeout=30_000)
+    expect(page.get_by_test_id("journey-counts")).to_contain_text("1 completed", timeout=30_000)
+
+    page.goto(f"{stack.base}/outbox?flow_id={flow_id}")
+    expect(page.get_by_test_id("outbox-list")).to_contain_text("Welcome to your trial, Grace")
+    mail = page.frame_locator("iframe.mail-frame")
+    expect(mail.locator("body")).to_contain_text("Grace")
+    shot(page, "09-outbox")
+
+
 def test_pages_around_the_flows(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
     page.get_by_role("link", name="Outbox").click()
     page.wait_for_url("**/outbox")
     expect(page.get_by_role("heading", name="Outbox")).to_be_visible()
-    shot(page, "09-outbox")
     page.get_by_role("link", name="Leads").click()
     expect(page.get_by_role("heading", name="Leads")).to_be_visible()
     shot(page, "10-leads")
