@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     frequency_cap: int = 3
     frequency_cap_days: int = 7
     json_logs: bool = False
+    # Sales handoffs: a CRM endpoint told of every assignment, signed with secret_key.
+    handoff_webhook_url: str | None = None
 
     @property
     def resolved_database_url(self) -> str:

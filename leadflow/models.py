@@ -33,6 +33,7 @@ __all__ = [
     "Rep",
     "Team",
     "Handoff",
+    "HandoffAssignment",
 ]
 
 STAGES = ["subscriber", "lead", "MQL", "SAL", "SQL", "opportunity", "customer"]
@@ -287,3 +288,16 @@ class Handoff(SQLModel, table=True):
     escalations: list[dict[str, Any]] = _json(list)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class HandoffAssignment(SQLModel, table=True):
+    """Every rep (or the team pool, ``rep_id`` None) a handoff was given to, and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    handoff_id: str = Field(index=True)
+    lead_id: str = Field(index=True)
+    rep_id: str | None = Field(default=None, index=True)
+    team: str | None = None
+    method: str  # owner|territory|round_robin|escalation|out_of_office|flow|unassigned
+    reason: str
+    at: datetime = Field(default_factory=utcnow)
