@@ -240,6 +240,21 @@ def test_build_validate_fix_publish_and_watch_a_lead_move(page, stack: Stack) ->
     page.goto(f"{stack.base}/flows/{flow_id}/versions")
     expect(page.get_by_test_id("running-v1")).to_have_text("1")
     expect(page.get_by_test_id("versions-table")).to_contain_text("first version")
+
+    # A second version: the running lead stays on v1; the diff names what changed.
+    draft = stack.http.get(f"/api/flows/{flow_id}").json()
+    draft["steps"]["wait"]["duration"] = "P3D"
+    assert stack.http.put(f"/api/flows/{flow_id}", json=draft).status_code == 200
+    published = stack.http.post(f"/api/flows/{flow_id}/publish", json={"note": "wait longer"})
+    assert published.status_code in (200, 201), published.text
+    page.reload()
+    expect(page.get_by_test_id("running-v1")).to_have_text("1")
+    expect(page.get_by_test_id("running-v2")).to_have_text("0")
+    page.get_by_label("From").select_option("1")
+    page.get_by_label("to", exact=True).select_option("2")
+    expect(page.get_by_test_id("diff-summary")).to_have_text("changed wait")
+    expect(page.locator(".diff-removed")).to_contain_text('"duration": "P2D"')
+    expect(page.locator(".diff-added")).to_contain_text('"duration": "P3D"')
     shot(page, "07-versions")
 
 

@@ -40,7 +40,7 @@ export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
   const pickers = usePickers();
 
   useEffect(() => {
-    if (tab !== "editor") return;
+    // Loaded on every tab (the header shows the flow's name); the editor starts from a fresh copy.
     setLoaded(null);
     const id = encodeURIComponent(flowId);
     Promise.all([
