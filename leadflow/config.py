@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     default_timezone: str = "UTC"
     frequency_cap: int = 3
     frequency_cap_days: int = 7
+    # Without it, a lead with no consent record at all is mailed (legitimate interest); with it
+    # only leads whose latest consent is "granted" are (LEADFLOW_REQUIRE_CONSENT=true).
+    require_consent: bool = False
+    email_tracking: bool = True
+    email_reconcile_window_seconds: float = 900.0
+    sendgrid_webhook_tolerance_seconds: float = 600.0
+    capture_rate_limit: int = 10  # submissions per IP and window
+    capture_rate_window_seconds: float = 60.0
     json_logs: bool = False
     # Sales handoffs: a CRM endpoint told of every assignment, signed with secret_key.
     handoff_webhook_url: str | None = None

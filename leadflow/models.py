@@ -27,6 +27,10 @@ __all__ = [
     "JourneyStep",
     "EmailMessage",
     "Template",
+    "ConsentRecord",
+    "Suppression",
+    "Erasure",
+    "CaptureForm",
     "ScoringModel",
     "StageChange",
     "TimelineEntry",
@@ -199,6 +203,48 @@ class EmailMessage(SQLModel, table=True):
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    last_attempt_at: datetime | None = None  # start of the latest hand-over to the provider
+
+
+class ConsentRecord(SQLModel, table=True):
+    """One consent statement of a lead (GDPR Art. 7): what, when, from where, which wording."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: str = Field(index=True)
+    status: str  # granted|denied|withdrawn|pending
+    at: datetime = Field(default_factory=utcnow)
+    source: str | None = None  # e.g. form:trial, unsubscribe, api
+    text_version: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+class Suppression(SQLModel, table=True):
+    """An address never to be mailed again, kept only as a hash (survives erasure)."""
+
+    address_hash: str = Field(primary_key=True)
+    reason: str  # bounced|spam_reported|unsubscribed|erased
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Erasure(SQLModel, table=True):
+    """Proof that a lead's personal data was erased, without the data itself."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: str = Field(index=True)
+    address_hash: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+    actor: str | None = None
+
+
+class CaptureForm(SQLModel, table=True):
+    """Settings of one capture form (``POST /api/capture/{name}``); unknown forms use defaults."""
+
+    name: str = Field(primary_key=True)
+    double_opt_in: bool = False
+    consent_text_version: str | None = None
+    redirect_url: str | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class Template(SQLModel, table=True):
