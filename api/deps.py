@@ -13,14 +13,14 @@ from leadflow.db import get_engine
 from leadflow.errors import Unavailable
 
 __all__ = [
-    "SessionDep",
-    "PrincipalDep",
-    "MarketerDep",
     "AdminDep",
-    "SalesOrMarketerDep",
+    "MarketerDep",
+    "PrincipalDep",
     "SalesDep",
-    "get_temporal",
+    "SalesOrMarketerDep",
+    "SessionDep",
     "TemporalDep",
+    "get_temporal",
 ]
 
 
@@ -78,7 +78,7 @@ class TemporalHolder:
         if self.client is None:
             try:
                 self.client = await self._connect()
-            except Exception as exc:  # noqa: BLE001 - any connection failure means the same
+            except Exception as exc:
                 raise Unavailable(f"Temporal is not reachable: {exc}") from exc
         return self.client
 

@@ -19,7 +19,7 @@ from leadflow.db import create_schema
 from leadflow.errors import LeadflowError
 from leadflow.temporal import connect
 
-__all__ = ["create_app", "app"]
+__all__ = ["app", "create_app"]
 
 log = logging.getLogger(__name__)
 UI_DIST = PROJECT_ROOT / "ui" / "dist"

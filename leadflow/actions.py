@@ -23,13 +23,13 @@ from leadflow.rendering import build_context, render_email
 
 __all__ = [
     "StepInput",
+    "apply_update",
+    "check_exit",
+    "decide",
+    "finish_journey",
+    "match_event",
     "record_trail",
     "send_email",
-    "decide",
-    "apply_update",
-    "match_event",
-    "check_exit",
-    "finish_journey",
 ]
 
 log = logging.getLogger(__name__)

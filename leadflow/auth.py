@@ -13,7 +13,7 @@ from leadflow.config import get_settings
 from leadflow.errors import Forbidden, Invalid, Unauthorized
 from leadflow.models import ApiKey, Rep
 
-__all__ = ["ROLES", "Principal", "create_key", "authenticate", "require_role"]
+__all__ = ["ROLES", "Principal", "authenticate", "create_key", "require_role"]
 
 ROLES = ("admin", "marketer", "sales")
 KEY_PREFIX = "lf_"

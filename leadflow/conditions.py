@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
-    "evaluate",
-    "condition_problems",
-    "LEAD_FIELDS",
     "FIELD_OPS",
+    "LEAD_FIELDS",
     "TEMPERATURES",
+    "condition_problems",
+    "evaluate",
     "resolve_path",
 ]
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import isodate
 
-__all__ = ["parse_duration", "format_duration"]
+__all__ = ["format_duration", "parse_duration"]
 
 
 def parse_duration(text: str) -> timedelta:

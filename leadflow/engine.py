@@ -27,7 +27,7 @@ from typing import Any
 
 from leadflow.durations import parse_duration
 
-__all__ = ["JourneyState", "Command", "advance", "split_choice", "MAX_HOPS"]
+__all__ = ["MAX_HOPS", "Command", "JourneyState", "advance", "split_choice"]
 
 MAX_HOPS = 1000  # steps without any action in one advance: a guard against a broken flow
 

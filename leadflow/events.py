@@ -25,8 +25,14 @@ from leadflow.leads import add_timeline
 from leadflow.models import EmailMessage, Event, Journey, Lead, utcnow
 from leadflow.temporal import EVENT_SIGNAL, JourneyInput, signal_journey, start_journey
 
-__all__ = ["EventIn", "Dispatch", "ingest_events", "plan_for_lead_change", "run_dispatch",
-           "journeys_for_trigger"]
+__all__ = [
+    "Dispatch",
+    "EventIn",
+    "ingest_events",
+    "journeys_for_trigger",
+    "plan_for_lead_change",
+    "run_dispatch",
+]
 
 log = logging.getLogger(__name__)
 _TYPE = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["FlowDocument", "flow_json_schema", "STEP_TYPES", "STEP_FIELDS", "WAITING_STEP_TYPES"]
+__all__ = ["STEP_FIELDS", "STEP_TYPES", "WAITING_STEP_TYPES", "FlowDocument", "flow_json_schema"]
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 Duration = Annotated[str, Field(pattern=r"^P", description="ISO 8601 duration: PT30M, PT4H, P2D")]

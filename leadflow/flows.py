@@ -14,16 +14,16 @@ from leadflow.rendering import list_templates, template_errors
 from leadflow.validate import SLUG, ValidationContext, validate_flow
 
 __all__ = [
-    "validation_context",
     "check_flow",
-    "save_draft",
     "get_flow",
-    "list_flows",
-    "publish",
-    "list_versions",
     "get_version",
     "latest_version",
+    "list_flows",
+    "list_versions",
     "load_version_document",
+    "publish",
+    "save_draft",
+    "validation_context",
 ]
 
 

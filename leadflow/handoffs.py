@@ -11,7 +11,7 @@ from leadflow.flows import load_version_document
 from leadflow.leads import add_timeline
 from leadflow.models import Handoff, Rep, Team, utcnow
 
-__all__ = ["open_handoff", "handoff_id"]
+__all__ = ["handoff_id", "open_handoff"]
 
 
 def handoff_id(journey_id: str, step: str, visit: int) -> str:

@@ -13,16 +13,25 @@ from leadflow.durations import parse_duration
 from leadflow.errors import Conflict
 from leadflow.flows import get_flow, get_version, latest_version
 from leadflow.leads import add_timeline, get_lead, lead_view
-from leadflow.models import EmailMessage, Event, Flow, FlowVersion, Journey, JourneyStep, Lead, utcnow
+from leadflow.models import (
+    EmailMessage,
+    Event,
+    Flow,
+    FlowVersion,
+    Journey,
+    JourneyStep,
+    Lead,
+    utcnow,
+)
 from leadflow.temporal import JourneyInput, journey_id
 
 __all__ = [
     "enrol",
     "enrol_by_rules",
-    "running_journeys",
-    "journey_input",
     "flow_stats",
+    "journey_input",
     "leads_at_step",
+    "running_journeys",
 ]
 
 
@@ -122,7 +131,7 @@ def flow_stats(session: Session, flow_id: str, version: int | None = None) -> di
     """Per step: leads waiting now, leads that passed, e-mails sent, engagement, exits."""
     flow: Flow = get_flow(session, flow_id)
     doc = get_version(session, flow_id, version).document if version else (
-        (lv.document if (lv := latest_version(session, flow_id)) else flow.draft))
+        lv.document if (lv := latest_version(session, flow_id)) else flow.draft)
     jfilter = [Journey.flow_id == flow_id] + ([Journey.version == version] if version else [])
     sfilter = [JourneyStep.flow_id == flow_id] + ([JourneyStep.version == version] if version else [])
     efilter = [EmailMessage.flow_id == flow_id] + ([EmailMessage.version == version] if version else [])
@@ -131,7 +140,7 @@ def flow_stats(session: Session, flow_id: str, version: int | None = None) -> di
         "opened": 0, "clicked": 0, "open_rate": None, "click_rate": None, "exits": 0,
         "conversions": 0})
     for sid in (doc.get("steps") or {}):
-        steps[sid]  # noqa: B018  (every step appears, even with zeros)
+        steps[sid]
     journeys = dict.fromkeys(("running", "completed", "exited", "failed"), 0)
     for status, n in session.exec(select(Journey.status, func.count()).where(*jfilter)
                                   .group_by(Journey.status)).all():

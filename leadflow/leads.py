@@ -15,11 +15,11 @@ from leadflow.models import Journey, Lead, TimelineEntry, utcnow
 __all__ = [
     "ConsentIn",
     "LeadCreate",
-    "upsert_lead",
-    "get_lead",
-    "lead_view",
-    "lead_public",
     "add_timeline",
+    "get_lead",
+    "lead_public",
+    "lead_view",
+    "upsert_lead",
 ]
 
 _PROFILE_FIELDS = ("first_name", "last_name", "company", "title", "country", "timezone", "source")

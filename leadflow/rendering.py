@@ -15,7 +15,6 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import css_inline
@@ -35,21 +34,21 @@ from leadflow.errors import Invalid, NotFound
 from leadflow.models import Template
 
 __all__ = [
+    "SAMPLE_LEAD",
     "TEMPLATE_DIR",
     "RenderedEmail",
     "TemplateSource",
-    "SAMPLE_LEAD",
-    "list_templates",
+    "check_template_source",
     "get_template_source",
+    "list_templates",
     "render_email",
     "render_string",
     "template_errors",
     "template_string_errors",
-    "check_template_source",
 ]
 
 TEMPLATE_DIR = PROJECT_ROOT / "email_templates"
-_SUBJECT_LINE = re.compile(r"^\{#-?\s*subject:\s*(.*?)\s*-?#\}\s*\n?", re.S)
+_SUBJECT_LINE = re.compile(r"^\{#-?\s*subject:\s*(.*?)\s*-?#\}\s*\n?", re.DOTALL)
 
 SAMPLE_LEAD: dict[str, Any] = {
     "id": "sample",

@@ -17,17 +17,17 @@ from temporalio.service import RPCError
 from leadflow.config import Settings, get_settings
 
 __all__ = [
-    "JOURNEY_WORKFLOW",
-    "HANDOFF_WORKFLOW",
+    "DEFAULT_DEV_ADDRESS",
     "EVENT_SIGNAL",
     "EXIT_SIGNAL",
+    "HANDOFF_WORKFLOW",
+    "JOURNEY_WORKFLOW",
     "STEP_QUERY",
-    "DEFAULT_DEV_ADDRESS",
     "JourneyInput",
     "connect",
     "journey_id",
-    "start_journey",
     "signal_journey",
+    "start_journey",
 ]
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from leadflow.durations import parse_duration
 from leadflow.flowdef import STEP_FIELDS, STEP_TYPES, WAITING_STEP_TYPES
 from leadflow.models import SIDE_STAGES, STAGES
 
-__all__ = ["Problem", "ValidationContext", "validate_flow", "step_targets", "SLUG"]
+__all__ = ["SLUG", "Problem", "ValidationContext", "step_targets", "validate_flow"]
 
 Problem = dict[str, str]
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")

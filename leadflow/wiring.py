@@ -13,7 +13,7 @@ from temporalio.worker import Worker
 
 from leadflow.config import Settings, get_settings
 
-__all__ = ["WORKFLOWS", "build_worker", "activities_for"]
+__all__ = ["WORKFLOWS", "activities_for", "build_worker"]
 
 
 def _workflows() -> list[Any]:

@@ -15,8 +15,8 @@ from leadflow.engine import split_choice
 from leadflow.temporal import STEP_QUERY
 from tests.helpers import (
     at_step,
-    enrol_lead,
     ended,
+    enrol_lead,
     journey,
     make_lead,
     post_event,

@@ -6,7 +6,6 @@ personal data stays in the database, read by activities.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from dataclasses import asdict
 from datetime import timedelta
@@ -28,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.handoff import HandoffInput
 
-__all__ = ["JourneyWorkflow", "ACTIVITY_FOR_ACTION"]
+__all__ = ["ACTIVITY_FOR_ACTION", "JourneyWorkflow"]
 
 ACTIVITY_FOR_ACTION = {
     "email": "send_email",
@@ -137,7 +136,7 @@ class JourneyWorkflow:
                 timeout = None if cmd.until is None else max(0.0, cmd.until - self._now())
                 try:
                     await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             event = self._inbox.pop(0) if self._inbox else {"kind": "timer"}
             cmd = advance(flow, state, event, self._now())
