@@ -83,6 +83,7 @@ export function InboxPage() {
                   {h.lead?.temperature && <span className={`pill ${h.lead.temperature}`}>{h.lead.temperature}</span>}
                 </h2>
                 <p className="small">{[h.lead?.title, h.lead?.company, h.lead?.email].filter(Boolean).join(" · ")}</p>
+                {typeof h.lead?.summary === "string" && <p className="small">{h.lead.summary}</p>}
                 <p className="small">Score <strong>{h.lead?.score ?? "–"}</strong> · team {h.team ?? "–"} · rep {h.rep_id ?? "unassigned"}
                   {escalations ? ` · escalated ${escalations}×` : ""}</p>
               </div>
