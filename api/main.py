@@ -127,8 +127,25 @@ def create_app(settings: Settings | None = None, *, temporal_client: Any = None,
 
     for router in ROUTERS:
         app.include_router(router)
+    _install_metrics(app, settings.resolved_database_url)
     _mount_ui(app)
     return app
+
+
+def _install_metrics(app: FastAPI, db_url: str) -> None:
+    """Count every request and serve ``/metrics`` (Prometheus text; keep it off the internet)."""
+    from fastapi.responses import Response
+
+    from leadflow import metrics
+    from leadflow.db import session_scope
+
+    app.add_middleware(metrics.MetricsMiddleware)
+    metrics.install_state_collector(lambda: session_scope(db_url))
+
+    @app.get("/metrics", include_in_schema=False)
+    def serve_metrics() -> Response:
+        body, content_type = metrics.render_latest()
+        return Response(body, media_type=content_type)
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from leadflow import metrics
 from leadflow.conditions import evaluate
 from leadflow.db import session_scope
 from leadflow.flows import load_version_document
@@ -242,3 +243,4 @@ def finish_journey(db_url: str, inp: StepInput) -> None:
         add_timeline(session, inp.lead_id, "journey", f"journey.{journey.status}",
                      flow_id=inp.flow_id, version=inp.version, step=journey.current_step,
                      reason=inp.reason)
+        metrics.record_journey_ended(inp.flow_id, journey.status)

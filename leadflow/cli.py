@@ -214,12 +214,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings.check_secrets()
     from leadflow.wiring import build_worker
 
+    if args.metrics_bind:
+        from leadflow.metrics import start_metrics_server
+
+        start_metrics_server(args.metrics_bind)
+        log.info("Leadflow metrics at http://%s/metrics", args.metrics_bind)
+
     async def main() -> None:
         runtime = None
-        if args.metrics_bind:
+        if args.sdk_metrics_bind:
             from leadflow.metrics import temporal_runtime
 
-            runtime = temporal_runtime(args.metrics_bind)
+            runtime = temporal_runtime(args.sdk_metrics_bind)
         from temporalio.client import Client
 
         address = settings.temporal_address or "127.0.0.1:7233"
@@ -257,8 +263,9 @@ def cmd_api(args: argparse.Namespace) -> int:
     from api.main import create_app
 
     app = create_app()
+    # log_config=None: keep the logging set up above (JSON on request), not uvicorn's own.
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                proxy_headers=True, workers=1)
+                proxy_headers=True, workers=1, log_config=None)
     return 0
 
 
@@ -392,7 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Poll the task queue at LEADFLOW_TEMPORAL_ADDRESS and run "
                             "journeys and handoffs. Run several for more throughput.")
     worker.add_argument("--metrics-bind", default=os.environ.get("LEADFLOW_WORKER_METRICS_BIND"),
-                        help="host:port for the Temporal SDK's Prometheus metrics")
+                        help="host:port serving Leadflow's Prometheus metrics (e-mails, "
+                        "journeys) at /metrics (env LEADFLOW_WORKER_METRICS_BIND)")
+    worker.add_argument("--sdk-metrics-bind",
+                        default=os.environ.get("LEADFLOW_WORKER_SDK_METRICS_BIND"),
+                        help="host:port for the Temporal SDK's own Prometheus metrics (task "
+                        "slots, poll latencies; env LEADFLOW_WORKER_SDK_METRICS_BIND)")
     worker.add_argument("--connect-timeout", type=float, default=120.0,
                         help="seconds to wait for Temporal at start (default 120)")
     worker.set_defaults(func=cmd_worker)

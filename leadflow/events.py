@@ -181,12 +181,14 @@ async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
                        concurrency: int = 32) -> None:
     """Start and signal journeys, then mark the events dispatched."""
     from leadflow.db import session_scope
+    from leadflow.metrics import record_journey_started
 
     gate = asyncio.Semaphore(concurrency)
 
     async def start(inp: JourneyInput) -> None:
         async with gate:
-            await start_journey(client, inp)
+            if await start_journey(client, inp):
+                record_journey_started(inp.flow_id)
 
     async def signal(wid: str, name: str, payload: dict[str, Any]) -> None:
         async with gate:

@@ -48,6 +48,7 @@ __all__ = [
     "StateCollector",
     "install_state_collector",
     "record_email",
+    "record_email_status",
     "record_journey_started",
     "record_journey_ended",
     "record_sla",
@@ -132,6 +133,22 @@ def _check(value: str, allowed: Iterable[str], what: str) -> str:
 def record_email(outcome: str) -> None:
     """Count one send attempt: ``sent``, ``skipped``, ``failed`` or ``postponed``."""
     EMAILS.labels(_check(outcome, EMAIL_OUTCOMES, "e-mail outcome")).inc()
+
+
+# An EmailMessage status, as delivery records it, to the outcome it counts as. ``sending`` is
+# an intent, not an outcome, so it is not counted.
+_STATUS_OUTCOMES = {"sent": "sent", "skipped": "skipped", "failed": "failed", "pending": "postponed"}
+
+
+def record_email_status(status: str | None) -> None:
+    """Count an EmailMessage moving to ``status``; ``pending`` counts as postponed.
+
+    Statuses that are not outcomes (``sending``, or None for "unchanged") are ignored, so
+    delivery code can call this at every update without deciding what counts.
+    """
+    outcome = _STATUS_OUTCOMES.get(status or "")
+    if outcome is not None:
+        EMAILS.labels(outcome).inc()
 
 
 def record_journey_started(flow_id: str) -> None:

@@ -279,3 +279,40 @@ def test_text_logs_hide_secrets_too() -> None:
         configure_logging(json=False, level="WARNING")
     assert "lf_live_secret" not in stream.getvalue()
     assert "leadflow.test: key=Bearer [redacted]" in stream.getvalue()
+
+
+async def test_the_real_app_serves_metrics_with_route_templates_and_state(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.main import create_app
+    from leadflow.config import reset_settings
+
+    monkeypatch.setenv("LEADFLOW_ADMIN_KEY", "lf_admin_metrics_test_key_0123456789")
+    reset_settings()
+    app = create_app()
+    before = _count("/api/leads/{lead_id}", "401")
+
+    async with await _client(app) as client:
+        assert (await client.get("/api/leads/someone")).status_code == 401
+        response = await client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert _count("/api/leads/{lead_id}", "401") == before + 1
+    assert "leadflow_state_up 1.0" in response.text  # the collector reads this app's database
+    assert "/metrics" not in app.openapi()["paths"]  # not part of the integrators' API
+
+
+def test_email_statuses_count_as_outcomes() -> None:
+    def sample(outcome: str) -> float:
+        return metrics.REGISTRY.get_sample_value(
+            "leadflow_emails_total", {"outcome": outcome}) or 0.0
+
+    before = {o: sample(o) for o in metrics.EMAIL_OUTCOMES}
+    for status in ("sending", "sent", "pending", "failed", None):
+        metrics.record_email_status(status)
+
+    assert sample("sent") == before["sent"] + 1
+    assert sample("postponed") == before["postponed"] + 1  # back to pending: retried later
+    assert sample("failed") == before["failed"] + 1
+    assert sample("skipped") == before["skipped"]  # "sending" is an intent, not an outcome

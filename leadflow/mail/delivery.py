@@ -32,6 +32,7 @@ from leadflow.mail.base import EmailSender, OutgoingEmail, SendReceipt, outcome_
 from leadflow.mail.clock import as_utc, now_utc
 from leadflow.mail.ratelimit import bucket_for
 from leadflow.mail.tracking import add_tracking, unsubscribe_url
+from leadflow.metrics import record_email_status
 from leadflow.models import EmailMessage, Event, Lead
 
 __all__ = ["FINAL_STATUSES", "PROOF_EVENT_TYPES", "build_outgoing", "deliver"]
@@ -134,6 +135,8 @@ def _swap(session: Session, msg: EmailMessage, **values: Any) -> bool:
         )
         .values(**values)
     )
+    if result.rowcount == 1:
+        record_email_status(values.get("status"))
     return result.rowcount == 1
 
 
@@ -283,6 +286,8 @@ def _hand_over(
         )
         if result.rowcount != 1:
             log.warning("send %s: attempt %s superseded, not recorded", mail.send_id, attempt)
+        else:
+            record_email_status(values.get("status"))
 
     if isinstance(error, ProviderRefused):
         log.warning("send %s refused by %s", mail.send_id, sender.name)
