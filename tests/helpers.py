@@ -17,7 +17,7 @@ from leadflow.flows import publish, save_draft
 from leadflow.journeys import enrol, journey_input
 from leadflow.leads import LeadCreate, upsert_lead
 from leadflow.models import EmailMessage, Journey, Lead
-from leadflow.wiring import build_worker
+from leadflow.wiring import build_worker  # noqa: E402
 
 
 def publish_flow(db_url: str, doc: dict[str, Any]) -> int:
