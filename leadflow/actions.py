@@ -89,59 +89,72 @@ def _step(db_url: str, inp: StepInput) -> dict[str, Any]:
     return load_version_document(db_url, inp.flow_id, inp.version)["steps"][inp.step]
 
 
-def _skip_reason(lead: Lead | None) -> str | None:
-    if lead is None or lead.erased_at is not None or not lead.email:
-        return "erased"
-    if lead.unsubscribed:
-        return "unsubscribed"
-    if lead.bounced:
-        return "bounced"
-    if lead.suppressed:
-        return "suppressed"
-    if (lead.consent or {}).get("status") in ("denied", "withdrawn"):
-        return "no consent"
-    return None
-
-
 def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
-    """Render and send the step's e-mail exactly once for this visit (keyed by ``send_id``)."""
-    from leadflow.mail.delivery import deliver
+    """Render and send the step's e-mail exactly once for this visit (keyed by ``send_id``).
+
+    Returns ``{"status": "sent" | "skipped" | "failed"}``, or ``{"status": "postponed",
+    "retry_at": <epoch seconds>}`` when the flow's send window or the lead's frequency cap
+    holds it back: the journey sleeps until then and calls again with the same send id.
+    """
+    from leadflow.consent import mail_block_reason
+    from leadflow.mail.delivery import FINAL_STATUSES, deliver
+    from leadflow.mail.policy import current_time, next_send_time
+    from leadflow.mail.tracking import unsubscribe_url
+    from leadflow.rendering import render_string
 
     assert inp.send_id, "an email step needs its send id"
+    now = current_time()
+    where = {"flow_id": inp.flow_id, "step": inp.step, "send_id": inp.send_id}
     with session_scope(db_url) as session:
         record_trail(session, inp)
         message = session.exec(select(EmailMessage).where(EmailMessage.send_id == inp.send_id)).first()
-        if message is None:
-            lead = session.get(Lead, inp.lead_id)
-            step = _step(db_url, inp)
-            doc = load_version_document(db_url, inp.flow_id, inp.version)
-            common = dict(send_id=inp.send_id, lead_id=inp.lead_id, journey_id=inp.journey_id,
-                          flow_id=inp.flow_id, version=inp.version, step=inp.step,
-                          template=step["template"])
-            reason = _skip_reason(lead)
+        if message is not None and message.status in FINAL_STATUSES:
+            return {"status": message.status}
+        lead = session.get(Lead, inp.lead_id)
+        doc = load_version_document(db_url, inp.flow_id, inp.version)
+        # Checked again on every retry: a lead may unsubscribe while its mail is postponed.
+        reason = mail_block_reason(session, lead)
+        if reason is not None:
+            if message is None:
+                session.add(EmailMessage(send_id=inp.send_id, lead_id=inp.lead_id,
+                                         journey_id=inp.journey_id, flow_id=inp.flow_id,
+                                         version=inp.version, step=inp.step,
+                                         template=doc["steps"][inp.step]["template"],
+                                         status="skipped", reason=reason))
+            elif message.status == "pending":
+                message.status, message.reason = "skipped", reason
+                session.add(message)
+            else:  # being handed over: deliver() settles it
+                reason = None
             if reason is not None:
-                session.add(EmailMessage(**common, status="skipped", reason=reason))
-                add_timeline(session, inp.lead_id, "email", "email.skipped", flow_id=inp.flow_id,
-                             step=inp.step, send_id=inp.send_id, reason=reason)
+                add_timeline(session, inp.lead_id, "email", "email.skipped", reason=reason, **where)
                 return {"status": "skipped", "reason": reason}
-            assert lead is not None
-            from leadflow.mail.tracking import unsubscribe_url
-
+        assert lead is not None
+        if message is None or message.status == "pending":
+            later = next_send_time(session, lead, doc.get("send_window"), inp.send_id, now)
+            if later is not None:
+                retry_at, why = later
+                add_timeline(session, inp.lead_id, "email", "email.postponed", reason=why,
+                             retry_at=retry_at.isoformat(), **where)
+                return {"status": "postponed", "retry_at": retry_at.timestamp(), "reason": why}
+        if message is None:
+            step = doc["steps"][inp.step]
             ctx = build_context(lead_view(lead), flow={"id": doc["id"], "name": doc.get("name")},
                                 unsubscribe_url=unsubscribe_url(lead.id))
             rendered = render_email(session, step["template"], ctx)
-            subject = rendered.subject
-            if step.get("subject"):
-                from leadflow.rendering import render_string
-
-                subject = render_string(step["subject"], ctx).strip()
-            session.add(EmailMessage(**common, to=lead.email, subject=subject, html=rendered.html,
+            subject = render_string(step["subject"], ctx).strip() if step.get("subject") \
+                else rendered.subject
+            session.add(EmailMessage(send_id=inp.send_id, lead_id=inp.lead_id,
+                                     journey_id=inp.journey_id, flow_id=inp.flow_id,
+                                     version=inp.version, step=inp.step, template=step["template"],
+                                     to=lead.email, subject=subject, html=rendered.html,
                                      text=rendered.text, status="pending"))
-    status = deliver(inp.send_id, db_url=db_url)
+    status = deliver(inp.send_id, db_url=db_url, now=now)
     with session_scope(db_url) as session:
-        add_timeline(session, inp.lead_id, "email", f"email.{status}", flow_id=inp.flow_id,
-                     step=inp.step, send_id=inp.send_id)
-    return {"status": status}
+        row = session.exec(select(EmailMessage).where(EmailMessage.send_id == inp.send_id)).first()
+        extra = {"reason": row.reason} if row is not None and row.reason else {}
+        add_timeline(session, inp.lead_id, "email", f"email.{status}", **where, **extra)
+    return {"status": status, **extra}
 
 
 def decide(db_url: str, inp: StepInput) -> dict[str, Any]:

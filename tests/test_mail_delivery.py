@@ -198,7 +198,7 @@ def test_unsubscribed_lead_is_skipped(db_url: str, fake_sendgrid: FakeSendGrid) 
         lead.unsubscribed = True
         session.add(lead)
     assert deliver(SEND_ID, db_url=db_url, sender=_sendgrid(fake_sendgrid)) == "skipped"
-    assert _row(db_url).reason == "lead unsubscribed"
+    assert _row(db_url).reason == "unsubscribed"
     assert fake_sendgrid.requests == []
 
 

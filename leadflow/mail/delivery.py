@@ -59,10 +59,6 @@ DEFAULT_RECONCILE_WINDOW = 15 * 60.0
 RECONCILE_POLL = 30.0
 _TRACKING_BACKENDS = frozenset({"outbox", "smtp"})
 
-# When the current attempt started. ``last_attempt_at`` is the column meant for it; until the
-# table has it, ``sent_at`` holds the start of an attempt while the row is ``sending``.
-_ATTEMPT_AT = "last_attempt_at" if "last_attempt_at" in EmailMessage.model_fields else "sent_at"
-
 
 def _setting(settings: Settings, name: str, default: Any) -> Any:
     value = getattr(settings, name, None)
@@ -103,16 +99,12 @@ def build_outgoing(msg: EmailMessage, settings: Settings, *, track: bool) -> Out
     )
 
 
-def _skip_reason(session: Session, msg: EmailMessage) -> str | None:
+def _skip_reason(session: Session, msg: EmailMessage, settings: Settings) -> str | None:
     if not msg.lead_id:
         return None
-    lead = session.get(Lead, msg.lead_id)
-    if lead is None or lead.erased_at is not None:
-        return "lead erased"
-    for flag in ("unsubscribed", "bounced", "suppressed"):
-        if getattr(lead, flag):
-            return f"lead {flag}"
-    return None
+    from leadflow.consent import mail_block_reason
+
+    return mail_block_reason(session, session.get(Lead, msg.lead_id), settings)
 
 
 def _proof_event(session: Session, send_id: str) -> str | None:
@@ -156,7 +148,8 @@ def deliver(
     """Send the EmailMessage ``send_id`` exactly once and return its final status.
 
     Returns ``"sent"``, ``"failed"`` (refused for good; ``reason`` says why) or ``"skipped"``
-    (the lead is unsubscribed, bounced, suppressed or erased). Raises
+    (the lead is unsubscribed, bounced, suppressed, erased or without consent: see
+    :func:`leadflow.consent.mail_block_reason`). Raises
     ``TransientDeliveryError`` (with ``retry_after``) when the caller should try again later,
     and ``NotFound`` for an unknown send id. Safe to call any number of times.
     """
@@ -178,7 +171,7 @@ def deliver(
         if msg.status == "sending":
             proof = _proof_event(session, send_id)
             if proof is not None:
-                started = getattr(msg, _ATTEMPT_AT) or now
+                started = msg.last_attempt_at or now
                 confirmed = {
                     "status": "sent",
                     "reason": f"confirmed by {proof}",
@@ -188,7 +181,7 @@ def deliver(
                     raise _lost_race(send_id)
                 log.info("send %s reconciled as sent by %s", send_id, proof)
                 return "sent"
-            started = getattr(msg, _ATTEMPT_AT)
+            started = msg.last_attempt_at
             waited = (now - as_utc(started)).total_seconds() if started is not None else window
             if waited < window:
                 raise TransientDeliveryError(
@@ -199,7 +192,7 @@ def deliver(
                 )
             log.warning("send %s: no provider event within the window, sending again", send_id)
 
-        skip = _skip_reason(session, msg)
+        skip = _skip_reason(session, msg, settings)
         if skip or not msg.to:
             status, reason = ("skipped", skip) if skip else ("failed", "no recipient address")
             if not _swap(session, msg, status=status, reason=reason):
@@ -227,10 +220,11 @@ def deliver(
                 raise _lost_race(send_id)
             return "sent"
         attempt = claim["attempts"]  # read before _swap: the update refreshes ``msg``
-        if not _swap(session, msg, **claim, status="sending", **{_ATTEMPT_AT: now}):
+        if not _swap(session, msg, **claim, status="sending", last_attempt_at=now):
             raise _lost_race(send_id)
 
-    return _hand_over(sender, mail, attempt, settings=settings, db_url=db_url, window=window)
+    return _hand_over(sender, mail, attempt, settings=settings, db_url=db_url, window=window,
+                      started=now)
 
 
 def _hand_over(
@@ -241,6 +235,7 @@ def _hand_over(
     settings: Settings,
     db_url: str | None,
     window: float,
+    started: datetime,
 ) -> str:
     """Call the provider for a claimed row and record what came of it."""
     rate = float(_setting(settings, f"{sender.name}_rate_limit", 0) or 0)
@@ -258,8 +253,6 @@ def _hand_over(
             values = {"reason": f"outcome unknown: {err.detail}"}
         else:
             values = {"status": "pending", "reason": err.detail}
-            if _ATTEMPT_AT == "sent_at":
-                values["sent_at"] = None
         error = err
     except Exception as err:  # noqa: BLE001 - any failure here must be recorded, then re-raised
         # Anything else (a bug, an unexpected library error) may have happened after the
@@ -271,7 +264,9 @@ def _hand_over(
             "status": "sent",
             "reason": None,
             "provider_message_id": receipt.provider_message_id,
-            "sent_at": now_utc(),
+            # Never before the attempt began: ``started`` may follow a workflow clock ahead
+            # of the wall clock (time-skipping tests), and frequency caps count by sent_at.
+            "sent_at": max(now_utc(), started),
         }
 
     with session_scope(db_url) as session:

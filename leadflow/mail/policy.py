@@ -1,0 +1,203 @@
+"""When a marketing e-mail may go: the flow's send window and the per-lead frequency cap.
+
+:func:`next_send_time` answers ``None`` (send now) or the earliest moment both allow; the send
+step then sleeps until that moment and retries the same send id, so a mail is postponed, never
+dropped.
+
+The send window is read in the window's own ``timezone``, else the lead's ``timezone``, else the
+main zone of the lead's ``country`` (from the system's tz database ``zone.tab``; for countries
+spanning several zones the most populous one), else ``settings.default_timezone``. Local times
+are resolved with :mod:`zoneinfo`, so a window of 09:00 stays 09:00 local across DST changes.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, func, select
+
+from leadflow.config import Settings, get_settings
+from leadflow.mail.clock import as_utc
+from leadflow.models import EmailMessage, Lead
+
+__all__ = [
+    "cap_reopens_at",
+    "country_timezone",
+    "current_time",
+    "lead_zone",
+    "next_send_time",
+    "window_opens_at",
+]
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# zone.tab lists a country's zones in geographic order, not by population; these countries
+# span several zones and most of their people live in the one named here.
+_MOST_POPULOUS = {
+    "AR": "America/Argentina/Buenos_Aires", "AU": "Australia/Sydney", "BR": "America/Sao_Paulo",
+    "CA": "America/Toronto", "CD": "Africa/Kinshasa", "CL": "America/Santiago",
+    "CN": "Asia/Shanghai", "EC": "America/Guayaquil", "ES": "Europe/Madrid",
+    "ID": "Asia/Jakarta", "KZ": "Asia/Almaty", "MX": "America/Mexico_City",
+    "MN": "Asia/Ulaanbaatar", "NZ": "Pacific/Auckland", "PT": "Europe/Lisbon",
+    "RU": "Europe/Moscow", "UA": "Europe/Kyiv", "US": "America/New_York",
+    "UZ": "Asia/Tashkent", "DE": "Europe/Berlin", "MY": "Asia/Kuala_Lumpur",
+}
+
+
+@lru_cache(maxsize=1)
+def _zone_tab() -> dict[str, str]:
+    """Country code → first zone listed in the tz database's zone.tab."""
+    found: dict[str, str] = {}
+    for root in zoneinfo.TZPATH:
+        path = Path(root) / "zone.tab"
+        if not path.is_file():
+            continue
+        for line in path.read_text().splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            parts = line.split("\t")
+            if len(parts) >= 3:
+                found.setdefault(parts[0].upper(), parts[2])
+        break
+    return found
+
+
+def country_timezone(country: str | None) -> str | None:
+    """The main time zone of an ISO 3166 alpha-2 country code (``None`` when unknown)."""
+    if not country:
+        return None
+    code = country.strip().upper()
+    return _MOST_POPULOUS.get(code) or _zone_tab().get(code)
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def lead_zone(lead: Lead | Mapping[str, Any] | None, window: Mapping[str, Any] | None = None,
+              settings: Settings | None = None) -> ZoneInfo:
+    """The zone a send window is read in for ``lead`` (see the module docstring)."""
+    settings = settings or get_settings()
+
+    def attr(name: str) -> Any:
+        if lead is None:
+            return None
+        return lead.get(name) if isinstance(lead, Mapping) else getattr(lead, name, None)
+
+    for name in ((window or {}).get("timezone"), attr("timezone"),
+                 country_timezone(attr("country")), settings.default_timezone):
+        zone = _zone(name)
+        if zone is not None:
+            return zone
+    return ZoneInfo("UTC")
+
+
+def _clock(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+def window_opens_at(window: Mapping[str, Any] | None, zone: ZoneInfo,
+                    now: datetime) -> datetime | None:
+    """``None`` when ``now`` is inside the window, else when it next opens (aware UTC).
+
+    A window whose ``to`` is not after its ``from`` runs past midnight into the next day.
+    """
+    if not window:
+        return None
+    now = as_utc(now)
+    days = {d.lower() for d in window.get("days") or _DAYS}
+    start_at, end_at = _clock(window["from"]), _clock(window["to"])
+    overnight = (end_at.hour, end_at.minute) <= (start_at.hour, start_at.minute)
+    today = now.astimezone(zone).date()
+    for offset in range(-1, 9):
+        day = today + timedelta(days=offset)
+        if _DAYS[day.weekday()] not in days:
+            continue
+        opens = _local(day, start_at, zone)
+        closes = _local(day + timedelta(days=1) if overnight else day, end_at, zone)
+        if opens <= now < closes:
+            return None
+        if opens > now:
+            return opens
+    return None  # a window with no days at all never blocks (the validator refuses it anyway)
+
+
+def cap_reopens_at(session: Session, lead_id: str, now: datetime, *, exclude_send_id: str,
+                   settings: Settings | None = None) -> datetime | None:
+    """``None`` when the lead is under its cap, else when the oldest counted mail ages out.
+
+    Counts the lead's mails sent (or being handed over) in the last ``frequency_cap_days``
+    across all flows.
+    """
+    settings = settings or get_settings()
+    cap, period = settings.frequency_cap, timedelta(days=settings.frequency_cap_days)
+    if cap <= 0:
+        return None
+    now = as_utc(now)
+    when = func.coalesce(EmailMessage.sent_at, EmailMessage.last_attempt_at)
+    recent = sorted(as_utc(t) for t in session.exec(
+        select(when).where(EmailMessage.lead_id == lead_id,
+                           col(EmailMessage.status).in_(("sent", "sending")),
+                           EmailMessage.send_id != exclude_send_id)
+    ).all() if t is not None and as_utc(t) > now - period)
+    if len(recent) < cap:
+        return None
+    return recent[len(recent) - cap] + period
+
+
+def next_send_time(session: Session, lead: Lead, window: Mapping[str, Any] | None,
+                   send_id: str, now: datetime,
+                   settings: Settings | None = None) -> tuple[datetime, str] | None:
+    """``None`` to send now, else ``(moment, why)`` with why ``send window`` or ``frequency cap``.
+
+    The moment satisfies both rules: after the cap frees a slot, the window is applied again.
+    """
+    settings = settings or get_settings()
+    zone = lead_zone(lead, window, settings)
+    moment, why = as_utc(now), ""
+    for _ in range(16):  # each pass moves forward; a handful always settles
+        cap = cap_reopens_at(session, lead.id, moment, exclude_send_id=send_id, settings=settings)
+        if cap is not None:
+            moment, why = cap, why or "frequency cap"
+            continue
+        opens = window_opens_at(window, zone, moment)
+        if opens is None:
+            break
+        moment, why = opens, why or "send window"
+    return None if not why else (moment, why)
+
+
+def current_time() -> datetime:
+    """Now, for send decisions: inside an activity, never earlier than its scheduled time.
+
+    On Temporal's time-skipping test server the workflow clock runs ahead of the wall clock;
+    the activity's scheduled time follows the server's clock, so windows and caps see the same
+    time the journey does. In production the wall clock is the later of the two.
+    """
+    wall = datetime.now(UTC)
+    try:
+        from temporalio import activity
+
+        if activity.in_activity():
+            scheduled = activity.info().current_attempt_scheduled_time
+            if scheduled is not None:
+                return max(wall, as_utc(scheduled))
+    except ImportError:  # pragma: no cover - temporalio is a dependency
+        pass
+    return wall
