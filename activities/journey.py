@@ -21,7 +21,6 @@ from leadflow.errors import TransientDeliveryError
 from leadflow.events import Dispatch, plan_for_lead_change, run_dispatch
 from leadflow.flows import load_version_document
 from leadflow.models import Lead
-from workflows.handoff import HandoffInput
 
 __all__ = ["JourneyActivities"]
 
@@ -94,15 +93,9 @@ class JourneyActivities:
     async def finish_journey(self, inp: StepInput) -> None:
         await self._thread(actions.finish_journey, inp)
 
-    @activity.defn(name="open_handoff")
-    async def open_handoff(self, inp: HandoffInput) -> dict[str, Any]:
-        from leadflow.handoffs import open_handoff
-
-        return await self._thread(open_handoff, inp)
-
     def all(self) -> list[Any]:
         return [self.load_flow, self.record_progress, self.send_email, self.decide,
                 self.update_lead, self.notify, self.match_event, self.check_exit,
-                self.finish_journey, self.open_handoff]
+                self.finish_journey]
 
 

@@ -1,6 +1,6 @@
 """Every router of the API; add a module's router here to publish it."""
 
-from api.routes import events, flows, health, keys, leads, outbox, templates
+from api.routes import events, flows, health, keys, leads, outbox, sales, templates, webhooks
 
 ROUTERS = [
     health.router,
@@ -10,6 +10,8 @@ ROUTERS = [
     flows.router,
     templates.router,
     outbox.router,
+    sales.router,
+    webhooks.router,
 ]
 
 __all__ = ["ROUTERS"]

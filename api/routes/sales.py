@@ -1,0 +1,166 @@
+"""Sales: reps and teams (admin), handoffs and the sales loop, the SLA report."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from api.deps import (
+    AdminDep,
+    JsonBody,
+    MarketerDep,
+    SalesDep,
+    SalesOrMarketerDep,
+    SessionDep,
+    TemporalDep,
+)
+from leadflow.db import session_scope
+from leadflow.errors import BadRequest, NotFound
+from leadflow.models import Rep, Team
+from leadflow.sales_admin import (
+    rep_public,
+    reps_away_with_open_handoffs,
+    save_rep,
+    save_team,
+    team_public,
+)
+from leadflow.sales_loop import apply_action, get_handoff, handoff_public, list_handoffs
+from leadflow.sla_report import sla_report
+from leadflow.temporal import signal_journey
+from workflows.handoff import HANDOFF_SIGNAL
+
+router = APIRouter(prefix="/api", tags=["sales"], strict_content_type=False)
+
+
+# ---------------------------------------------------------------- reps
+
+
+@router.get("/reps")
+def list_reps(session: SessionDep, _: AdminDep) -> list[dict[str, Any]]:
+    """Every rep."""
+    from sqlmodel import select
+
+    return [rep_public(r) for r in session.exec(select(Rep).order_by(Rep.id)).all()]
+
+
+@router.post("/reps", status_code=201)
+def create_rep(body: JsonBody, session: SessionDep, _: AdminDep) -> dict[str, Any]:
+    """Create a rep; 422 with every problem, 409 when the id is taken."""
+    return rep_public(save_rep(session, body, create=True))
+
+
+@router.get("/reps/{rep_id}")
+def read_rep(rep_id: str, session: SessionDep, _: AdminDep) -> dict[str, Any]:
+    """One rep."""
+    rep = session.get(Rep, rep_id)
+    if rep is None:
+        raise NotFound(f"There is no rep {rep_id!r}.")
+    return rep_public(rep)
+
+
+@router.put("/reps/{rep_id}")
+async def update_rep(rep_id: str, body: JsonBody, request: Request, _: AdminDep,
+                     client: TemporalDep) -> dict[str, Any]:
+    """Update a rep; a rep who is away from now on loses their open handoffs at once."""
+    with session_scope(request.app.state.db_url) as session:
+        rep = save_rep(session, body, rep_id, create=False)
+        out = rep_public(rep)
+        moving = reps_away_with_open_handoffs(session, rep)
+    for hid in moving:
+        await signal_journey(client, hid, HANDOFF_SIGNAL,
+                             {"action": "reassign", "rep_id": rep_id, "reason": "out of office"})
+    return {**out, "reassigning": moving}
+
+
+# ---------------------------------------------------------------- teams
+
+
+@router.get("/teams")
+def list_teams(session: SessionDep, _: AdminDep) -> list[dict[str, Any]]:
+    """Every team."""
+    from sqlmodel import select
+
+    return [team_public(t) for t in session.exec(select(Team).order_by(Team.id)).all()]
+
+
+@router.post("/teams", status_code=201)
+def create_team(body: JsonBody, session: SessionDep, _: AdminDep) -> dict[str, Any]:
+    """Create a team; 422 with every problem, 409 when the id is taken."""
+    return team_public(save_team(session, body, create=True))
+
+
+@router.get("/teams/{team_id}")
+def read_team(team_id: str, session: SessionDep, _: AdminDep) -> dict[str, Any]:
+    """One team."""
+    team = session.get(Team, team_id)
+    if team is None:
+        raise NotFound(f"There is no team {team_id!r}.")
+    return team_public(team)
+
+
+@router.put("/teams/{team_id}")
+def update_team(team_id: str, body: JsonBody, session: SessionDep,
+                _: AdminDep) -> dict[str, Any]:
+    """Update a team (keys not given keep their values)."""
+    return team_public(save_team(session, body, team_id, create=False))
+
+
+# ---------------------------------------------------------------- handoffs
+
+
+@router.get("/handoffs")
+def read_handoffs(session: SessionDep, principal: SalesOrMarketerDep,
+                  lead_id: str | None = None, rep_id: str | None = None,
+                  status: str | None = None, limit: int = Query(200, ge=1, le=1000),
+                  offset: int = Query(0, ge=0)) -> list[dict[str, Any]]:
+    """Handoffs, newest first: all for marketing, a sales key's own only."""
+    return list_handoffs(session, principal, lead_id=lead_id, rep_id=rep_id, status=status,
+                         limit=limit, offset=offset)
+
+
+@router.get("/handoffs/{handoff_id}")
+def read_handoff(handoff_id: str, session: SessionDep,
+                 principal: SalesOrMarketerDep) -> dict[str, Any]:
+    """One handoff (a sales key: its own only)."""
+    return handoff_public(session, get_handoff(session, handoff_id, principal))
+
+
+async def _optional_json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}.") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return body
+
+
+@router.post("/handoffs/{handoff_id}/{action}")
+async def act_on_handoff(handoff_id: str, action: str, request: Request, principal: SalesDep,
+                         client: TemporalDep) -> dict[str, Any]:
+    """``accept``, ``contacted``, ``qualify``, ``disqualify`` or ``reject {"reason"}``."""
+    body = await _optional_json(request)
+    with session_scope(request.app.state.db_url) as session:
+        h = get_handoff(session, handoff_id, principal)
+        signal = apply_action(session, h, action, principal=principal,
+                              reason=body.get("reason"))
+        session.flush()
+        out = handoff_public(session, h)
+    await signal_journey(client, handoff_id, HANDOFF_SIGNAL, signal)
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+
+@router.get("/reports/sla")
+def report_sla(session: SessionDep, _: MarketerDep, since: datetime | None = None,
+               until: datetime | None = None, team: str | None = None) -> dict[str, Any]:
+    """SLA met/breached, time to first touch, escalations and rejection reasons."""
+    return sla_report(session, since=since, until=until, team=team)
