@@ -28,6 +28,7 @@ from leadflow.temporal import EVENT_SIGNAL, JourneyInput, signal_journey, start_
 __all__ = [
     "Dispatch",
     "EventIn",
+    "dispatch_stored_events",
     "ingest_events",
     "journeys_for_trigger",
     "plan_for_lead_change",
@@ -71,11 +72,14 @@ class Dispatch:
     starts: list[JourneyInput] = field(default_factory=list)
     signals: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
+    # (lead id, POSIX time): when each rescored lead's temperature next changes by decay alone.
+    score_timers: list[tuple[str, float]] = field(default_factory=list)
 
     def extend(self, other: Dispatch) -> None:
         self.starts += other.starts
         self.signals += other.signals
         self.event_ids += other.event_ids
+        self.score_timers += other.score_timers
 
 
 def _aware_utc(value: datetime | None) -> datetime:
@@ -146,6 +150,7 @@ def ingest_events(session: Session, items: list[EventIn]) -> tuple[list[dict[str
         NotFound: an item names a lead that does not exist (nothing is stored then).
     """
     from leadflow.scoring_service import derived_events, rescore
+    from leadflow.scoring_timers import timer_of
 
     ids = {i.lead_id for i in items if i.lead_id}
     emails = {str(i.email).lower() for i in items if i.email and not i.lead_id}
@@ -174,6 +179,7 @@ def ingest_events(session: Session, items: list[EventIn]) -> tuple[list[dict[str
                 plan.extend(dispatch_event(session, lead, derived))
             if change is not None and change.changed:
                 plan.extend(plan_for_lead_change(session, lead))
+            plan.score_timers += timer_of(lead.id, change)
     return results, plan
 
 
@@ -198,6 +204,10 @@ async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
     starts = [s for s in plan.starts if not (s.journey_id in seen or seen.add(s.journey_id))]
     await asyncio.gather(*(start(s) for s in starts))
     await asyncio.gather(*(signal(*s) for s in plan.signals))
+    if plan.score_timers:
+        from leadflow.scoring_timers import arm_score_timers
+
+        await arm_score_timers(client, plan.score_timers, concurrency)
     if plan.event_ids:
         with session_scope(db_url) as session:
             session.exec(update(Event).where(col(Event.id).in_(plan.event_ids))  # type: ignore[call-overload]
@@ -212,6 +222,7 @@ def ingest_lead(session: Session, data: Any, *, actor: str = "api") -> tuple[Lea
     """
     from leadflow.leads import upsert_lead
     from leadflow.scoring_service import derived_events, rescore
+    from leadflow.scoring_timers import timer_of
 
     lead, created = upsert_lead(session, data, actor=actor)
     change = rescore(session, lead)
@@ -222,4 +233,63 @@ def ingest_lead(session: Session, data: Any, *, actor: str = "api") -> tuple[Lea
         plan.extend(dispatch_event(session, lead, derived))
     if not created:
         plan.extend(plan_for_lead_change(session, lead))
+    plan.score_timers += timer_of(lead.id, change)
     return lead, created, plan
+
+
+def dispatch_stored_events(session: Session, events: list[Event]) -> Dispatch:
+    """Plan what events stored by other means (webhook, tracking links) set in motion.
+
+    Does for a batch what :func:`ingest_events` does per event, in a few bulk queries: running
+    journeys get the event as a signal (an engagement event names its e-mail's journey and
+    step, for ``from_step``), entry rules enrol, and each lead is rescored once, its derived
+    events dispatched in turn. The events must belong to existing leads.
+    """
+    from leadflow.journeys import _published_latest
+    from leadflow.scoring_service import derived_events, rescore
+
+    plan = Dispatch(event_ids=[e.id for e in events])
+    if not events:
+        return plan
+    lead_ids = sorted({e.lead_id for e in events})
+    send_ids = sorted({e.send_id for e in events if e.send_id})
+    leads: dict[str, Lead] = {}
+    running: dict[str, list[Journey]] = {}
+    sends: dict[str, tuple[str | None, str | None]] = {}
+    for start in range(0, max(len(lead_ids), len(send_ids)), 500):
+        ids = lead_ids[start:start + 500]
+        if ids:
+            leads.update((le.id, le) for le in session.exec(select(Lead).where(col(Lead.id).in_(ids))))
+            for j in session.exec(select(Journey).where(col(Journey.lead_id).in_(ids),
+                                                        Journey.status == "running")):
+                running.setdefault(j.lead_id, []).append(j)
+        chunk = send_ids[start:start + 500]
+        if chunk:
+            sends.update((sid, (jid, step)) for sid, jid, step in session.exec(
+                select(EmailMessage.send_id, EmailMessage.journey_id, EmailMessage.step)
+                .where(col(EmailMessage.send_id).in_(chunk))))
+    entry_types = {(v.document.get("entry") or {}).get("event") for v in _published_latest(session)}
+    touched: dict[str, Lead] = {}
+    for event in events:
+        lead = leads.get(event.lead_id)
+        if lead is None or lead.erased_at is not None:
+            continue
+        touched[lead.id] = lead
+        payload: dict[str, Any] = {"kind": "event", "event_id": event.id, "type": event.type}
+        journey_id, step = sends.get(event.send_id or "", (None, None))
+        if journey_id:
+            payload["journey_id"], payload["step"] = journey_id, step
+        plan.signals += [(j.id, EVENT_SIGNAL, payload) for j in running.get(lead.id, [])
+                         if j.trigger_event_id != event.id]
+        if event.type in entry_types:
+            enrol_by_rules(session, lead, event.type, {"properties": event.properties},
+                           trigger=event.id)
+            plan.starts += [journey_input(j) for j in journeys_for_trigger(session, event.id)
+                            if j.status == "running"]
+    for lead in touched.values():
+        change = rescore(session, lead)
+        for derived in derived_events(session, lead, change):
+            plan.extend(dispatch_event(session, lead, derived))
+        if change is not None and change.changed:
+            plan.extend(plan_for_lead_change(session, lead))
+    return plan

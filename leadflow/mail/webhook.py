@@ -34,9 +34,10 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from sqlmodel import Session, col, select, update
 
 from leadflow.config import get_settings
+from leadflow.consent import record_consent, suppress_leads
 from leadflow.errors import BadRequest, Forbidden
 from leadflow.mail.clock import as_utc, now_utc
-from leadflow.models import Event, Lead
+from leadflow.models import Event, Lead, TimelineEntry
 
 __all__ = [
     "EVENT_TYPES",
@@ -301,6 +302,9 @@ class IngestResult:
     """What one batch did: the rows it stored (to dispatch) and what it left out."""
 
     new_events: list[Event] = field(default_factory=list)
+    # Stored by an earlier post whose dispatch never finished (e.g. Temporal was down): the
+    # retried batch dispatches them again instead of dropping them as duplicates.
+    undispatched: list[Event] = field(default_factory=list)
     duplicates: int = 0
     unknown: int = 0  # unmapped event types, malformed entries, or no matching lead
     suppressed_leads: set[str] = field(default_factory=set)
@@ -311,17 +315,20 @@ def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
         yield values[start : start + _CHUNK]
 
 
-def _existing_ids(session: Session, ids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
+def _existing_ids(session: Session, ids: Sequence[str]) -> dict[str, bool]:
+    """Stored event id → whether it was dispatched."""
+    found: dict[str, bool] = {}
     for chunk in _chunks(ids):
-        found.update(session.exec(select(Event.id).where(col(Event.id).in_(chunk))).all())
+        found.update(session.exec(
+            select(Event.id, Event.dispatched).where(col(Event.id).in_(chunk))).all())
     return found
 
 
 def _known_leads(session: Session, lead_ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(lead_ids):
-        found.update(session.exec(select(Lead.id).where(col(Lead.id).in_(chunk))).all())
+        found.update(session.exec(select(Lead.id).where(
+            col(Lead.id).in_(chunk), col(Lead.erased_at).is_(None))).all())
     return found
 
 
@@ -332,6 +339,13 @@ def _leads_by_email(session: Session, emails: Sequence[str]) -> dict[str, str]:
         for lead_id, email in rows:
             if email:
                 found[email.strip().lower()] = lead_id
+    return found
+
+
+def _leads(session: Session, lead_ids: Sequence[str]) -> list[Lead]:
+    found: list[Lead] = []
+    for chunk in _chunks(lead_ids):
+        found += session.exec(select(Lead).where(col(Lead.id).in_(chunk))).all()
     return found
 
 
@@ -368,6 +382,9 @@ def ingest_batch(
     existing = _existing_ids(session, [event_id for event_id, _ in mapped])
     fresh = [(event_id, e) for event_id, e in mapped if event_id not in existing]
     result.duplicates += len(mapped) - len(fresh)
+    stuck = sorted(event_id for event_id, dispatched in existing.items() if not dispatched)
+    for chunk in _chunks(stuck):
+        result.undispatched += session.exec(select(Event).where(col(Event.id).in_(chunk))).all()
 
     known = _known_leads(session, sorted({e.lead_id for _, e in fresh if e.lead_id}))
     by_email = _leads_by_email(
@@ -394,7 +411,16 @@ def ingest_batch(
             suppress[event.suppress].add(lead_id)
 
     session.add_all(result.new_events)
+    session.add_all(
+        TimelineEntry(lead_id=e.lead_id, at=e.occurred_at, kind="email", type=e.type,
+                      data={"event_id": e.id, "send_id": e.send_id, "provider": "sendgrid"})
+        for e in result.new_events
+    )
+    for lead in _leads(session, sorted(suppress["unsubscribed"])):
+        if not lead.unsubscribed:
+            record_consent(session, lead, "withdrawn", source="sendgrid", at=received)
     for flag, lead_ids in suppress.items():
+        suppress_leads(session, lead_ids, flag)
         for chunk in _chunks(sorted(lead_ids)):
             session.exec(
                 update(Lead)

@@ -1,0 +1,49 @@
+"""SendGrid's Event Webhook: verified, de-duplicated, stored, then sent on to waiting journeys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from leadflow.db import session_scope
+from leadflow.events import Dispatch, dispatch_stored_events, run_dispatch
+from leadflow.mail.webhook import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    check_signed_request,
+    ingest_batch,
+    parse_batch,
+)
+
+router = APIRouter(prefix="/api/webhooks", tags=["webhooks"], strict_content_type=False)
+
+
+def _store(db_url: str, body: bytes) -> tuple[dict[str, int], Dispatch]:
+    raw = parse_batch(body)
+    with session_scope(db_url) as session:
+        result = ingest_batch(session, raw)
+        plan = dispatch_stored_events(session, result.new_events + result.undispatched)
+    counts = {"accepted": len(result.new_events), "duplicates": result.duplicates,
+              "ignored": result.unknown}
+    return counts, plan
+
+
+@router.post("/sendgrid", status_code=200)
+async def sendgrid_events(request: Request) -> dict[str, Any]:
+    """Receive a batch from SendGrid's Event Webhook (signed with its ECDSA key).
+
+    403 and nothing stored for a missing, bad or stale signature; 400 unless the body is a
+    JSON list. Events already received (SendGrid retries for 24 hours) are counted as
+    duplicates; engagement wakes journeys waiting for it.
+    """
+    body = await request.body()
+    check_signed_request(body, request.headers.get(SIGNATURE_HEADER),
+                         request.headers.get(TIMESTAMP_HEADER))
+    db_url = request.app.state.db_url
+    # Bulk database work off the event loop: a batch of thousands must not stall other requests.
+    counts, plan = await run_in_threadpool(_store, db_url, body)
+    client = await request.app.state.temporal.get() if plan.starts or plan.signals else None
+    await run_dispatch(client, plan, db_url)
+    return counts
