@@ -56,8 +56,10 @@ __all__ = [
     "Temperature",
     "TemperatureThresholds",
     "load_model",
+    "next_change_after",
     "next_temperature_change",
     "score_lead",
+    "scored_event_types",
     "scoring_problems",
     "temperature_for",
 ]
@@ -396,6 +398,12 @@ def _compiled(model: ScoringModelDoc | Mapping[str, Any]) -> _Compiled:
     return load_model(model).compiled()
 
 
+def scored_event_types(model: ScoringModelDoc | Mapping[str, Any]) -> frozenset[str]:
+    """The event types that can earn points under ``model``: the only ones worth loading."""
+    compiled = _compiled(model)
+    return frozenset(compiled.plain) | frozenset(compiled.ruled) | _ADJUSTMENT_EVENTS
+
+
 # ---------------------------------------------------------------- scoring
 
 
@@ -452,6 +460,8 @@ class ScoreResult:
         behavior: the sum of behaviour points after decay.
         exact: the unrounded score the temperature was derived from.
         is_mql: whether the score has reached the model's ``mql_at``.
+        fit_exact, behavior_exact: the unrounded sums, from which :func:`next_change_after`
+            works out the next temperature change without scoring the events again.
     """
 
     score: float
@@ -461,6 +471,8 @@ class ScoreResult:
     behavior: float
     exact: float
     is_mql: bool
+    fit_exact: float = 0.0
+    behavior_exact: float = 0.0
 
 
 def temperature_for(score: float, model: ScoringModelDoc | Mapping[str, Any]) -> Temperature:
@@ -579,6 +591,8 @@ def score_lead(
         behavior=round(behavior, 2),
         exact=exact,
         is_mql=compiled.mql_at is not None and exact >= compiled.mql_at,
+        fit_exact=fit,
+        behavior_exact=behavior,
     )
 
 
@@ -602,13 +616,28 @@ def next_temperature_change(
     moment a little early; the timer then finds no change and simply asks again.
     """
     compiled = _compiled(model)
-    aware = now.tzinfo is not None
-    now = _naive_utc(now)
     if not compiled.half_life_seconds:
         return None
+    naive_now = _naive_utc(now)
     fit = _fit_points(lead, compiled, None)
-    behavior = _behavior_points(lead, events, compiled, now, None)
-    if behavior == 0.0:
+    behavior = _behavior_points(lead, events, compiled, naive_now, None)
+    return _next_change(fit, behavior, compiled, now)
+
+
+def next_change_after(result: ScoreResult, model: ScoringModelDoc | Mapping[str, Any],
+                      now: datetime) -> datetime | None:
+    """:func:`next_temperature_change` for a lead just scored at ``now`` into ``result``.
+
+    Costs no second pass over the events: the rescoring service calls it on every event.
+    """
+    return _next_change(result.fit_exact, result.behavior_exact, _compiled(model), now)
+
+
+def _next_change(fit: float, behavior: float, compiled: _Compiled, now: datetime
+                 ) -> datetime | None:
+    aware = now.tzinfo is not None
+    now = _naive_utc(now)
+    if not compiled.half_life_seconds or behavior == 0.0:
         return None
     current = _temperature(max(0.0, fit + behavior), compiled)
     half_life = compiled.half_life_seconds
