@@ -133,3 +133,43 @@ async def test_reject_resumes_the_journey_at_on_rejected(
     assert "back-to-nurture" in after.tags and "sales-accepted" not in after.tags
     assert the_handoff(db_url).rejection_reason == "student, no budget"
     assert "handoff.rejected" in timeline_types(db_url, lead_id)
+
+
+async def test_capacity_holds_under_200_simultaneous_hot_leads(
+        time_env: WorkflowEnvironment, db_url: str, task_queue: str) -> None:
+    from leadflow.models import Lead
+    from leadflow.temporal import HANDOFF_WORKFLOW
+    from workflows.handoff import HandoffInput
+
+    seed_team(db_url, [rep("ann", capacity=70), rep("bob", capacity=50), rep("cy", capacity=30)])
+    flow = {**HANDOFF_FLOW, "id": "burst",
+            "steps": {**HANDOFF_FLOW["steps"], "route": {**HANDOFF_FLOW["steps"]["route"],
+                                                         "sla": "P30D"}}}
+    version = publish_flow(db_url, flow)
+    with session_scope(db_url) as session:
+        ids = [f"hot{i:03d}" for i in range(200)]
+        session.add_all([Lead(id=i, email=f"{i}@example.com", temperature="hot", score=80)
+                         for i in ids])
+    async with running_worker(time_env.client, db_url, task_queue):
+        handles = [await time_env.client.start_workflow(
+            HANDOFF_WORKFLOW, HandoffInput(journey_id=f"burst-{i}", lead_id=i, flow_id="burst",
+                                           version=version, step="route"),
+            id=f"handoff-burst-{i}-route-1", task_queue=task_queue) for i in ids]
+        try:
+            rows = await eventually(lambda: (r if len(r := handoffs_of(db_url)) == 200 else None),
+                                    timeout=60, what="200 handoffs")
+        finally:
+            for handle in handles:
+                await handle.terminate("test finished")
+    load: dict[str | None, int] = {}
+    for row in rows:
+        load[row.rep_id] = load.get(row.rep_id, 0) + 1
+    assert load == {"ann": 70, "bob": 50, "cy": 30, None: 50}
+    pooled = next(r for r in rows if r.rep_id is None)
+    assert "at capacity" in (pooled.assignment_reason or "")
+
+
+def handoffs_of(db_url: str) -> list[Handoff]:
+    from tests.handoff_support import handoffs
+
+    return handoffs(db_url)
