@@ -27,6 +27,7 @@ __all__ = [
     "BLOCKING_STATUSES",
     "address_hash",
     "is_suppressed",
+    "lift_unsubscribe",
     "mail_block_reason",
     "record_consent",
     "suppress_address",
@@ -109,12 +110,34 @@ def unsubscribe_lead(session: Session, lead: Lead, *, source: str = "unsubscribe
     return True
 
 
-def mail_block_reason(session: Session, lead: Lead | None,
-                      settings: Settings | None = None) -> str | None:
-    """Why ``lead`` must not receive marketing e-mail now (``None``: it may)."""
+def lift_unsubscribe(session: Session, lead: Lead) -> None:
+    """Undo an unsubscribe after a fresh, explicit opt-in (bounces and erasures stay)."""
+    if lead.email:
+        row = session.get(Suppression, address_hash(lead.email))
+        if row is not None and row.reason == "unsubscribed":
+            session.delete(row)
+    if lead.unsubscribed:
+        lead.unsubscribed = False
+        lead.suppressed = lead.bounced
+        session.add(lead)
+        add_timeline(session, lead.id, "consent", "consent.resubscribed")
+
+
+def mail_block_reason(session: Session, lead: Lead | None, settings: Settings | None = None,
+                      *, marketing: bool = True) -> str | None:
+    """Why ``lead`` must not receive e-mail now (``None``: it may).
+
+    ``marketing=False`` is for mails the lead asked for (the double opt-in confirmation): only
+    erasure, bounces and suppressions other than an unsubscribe stop those.
+    """
     settings = settings or get_settings()
     if lead is None or lead.erased_at is not None or not lead.email:
         return "erased"
+    if not marketing:
+        if lead.bounced:
+            return "bounced"
+        row = session.get(Suppression, address_hash(lead.email))
+        return "suppressed" if row is not None and row.reason != "unsubscribed" else None
     for flag in ("unsubscribed", "bounced", "suppressed"):
         if getattr(lead, flag):
             return flag

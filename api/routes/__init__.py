@@ -1,6 +1,19 @@
 """Every router of the API; add a module's router here to publish it."""
 
-from api.routes import events, flows, health, keys, leads, outbox, sales, templates, webhooks
+from api.routes import (
+    events,
+    flows,
+    health,
+    keys,
+    leads,
+    outbox,
+    public,
+    reports,
+    sales,
+    scoring,
+    templates,
+    webhooks,
+)
 
 ROUTERS = [
     health.router,
@@ -12,6 +25,9 @@ ROUTERS = [
     outbox.router,
     sales.router,
     webhooks.router,
+    public.router,
+    scoring.router,
+    reports.router,
 ]
 
 __all__ = ["ROUTERS"]

@@ -104,7 +104,11 @@ def _skip_reason(session: Session, msg: EmailMessage, settings: Settings) -> str
         return None
     from leadflow.consent import mail_block_reason
 
-    return mail_block_reason(session, session.get(Lead, msg.lead_id), settings)
+    # Journey mails are marketing; a mail outside any journey (the double opt-in
+    # confirmation) was asked for by the lead.
+    marketing = msg.journey_id is not None or msg.flow_id is not None
+    return mail_block_reason(session, session.get(Lead, msg.lead_id), settings,
+                             marketing=marketing)
 
 
 def _proof_event(session: Session, send_id: str) -> str | None:

@@ -28,14 +28,15 @@ __all__ = [
     "TokenData",
     "add_tracking",
     "click_url",
+    "confirm_url",
     "make_token",
     "open_pixel_url",
     "read_token",
     "unsubscribe_url",
 ]
 
-Purpose = Literal["click", "open", "unsubscribe"]
-_PURPOSES: tuple[str, ...] = ("click", "open", "unsubscribe")
+Purpose = Literal["click", "open", "unsubscribe", "confirm"]
+_PURPOSES: tuple[str, ...] = ("click", "open", "unsubscribe", "confirm")
 _MAC_BYTES = 16  # 128 bits: beyond guessing, and keeps links short
 
 #: A 1x1 transparent GIF, the body the open-pixel route answers with.
@@ -50,6 +51,7 @@ class TokenData:
     send_id: str | None = None
     url: str | None = None
     lead_id: str | None = None
+    form: str | None = None
 
 
 def _b64(data: bytes) -> str:
@@ -72,11 +74,13 @@ def make_token(
     send_id: str | None = None,
     url: str | None = None,
     lead_id: str | None = None,
+    form: str | None = None,
     settings: Settings | None = None,
 ) -> str:
     """A signed token for ``purpose`` carrying the given ids."""
     settings = settings or get_settings()
-    payload = {k: v for k, v in (("s", send_id), ("u", url), ("l", lead_id)) if v is not None}
+    fields = (("s", send_id), ("u", url), ("l", lead_id), ("f", form))
+    payload = {k: v for k, v in fields if v is not None}
     body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
     return f"{body}.{_b64(_mac(purpose, body, settings))}"
 
@@ -101,7 +105,11 @@ def read_token(token: str, purpose: Purpose, *, settings: Settings | None = None
     if not valid or not isinstance(payload, dict):
         raise Forbidden("invalid or altered link")
     return TokenData(
-        purpose=purpose, send_id=payload.get("s"), url=payload.get("u"), lead_id=payload.get("l")
+        purpose=purpose,
+        send_id=payload.get("s"),
+        url=payload.get("u"),
+        lead_id=payload.get("l"),
+        form=payload.get("f"),
     )
 
 
@@ -126,6 +134,13 @@ def unsubscribe_url(lead_id: str, *, settings: Settings | None = None) -> str:
     """The unsubscribe page (and RFC 8058 one-click target) for ``lead_id``."""
     settings = settings or get_settings()
     return f"{_base(settings)}/u/{make_token('unsubscribe', lead_id=lead_id, settings=settings)}"
+
+
+def confirm_url(lead_id: str, form: str, *, settings: Settings | None = None) -> str:
+    """The double opt-in confirmation link for ``lead_id``'s submission of ``form``."""
+    settings = settings or get_settings()
+    token = make_token("confirm", lead_id=lead_id, form=form, settings=settings)
+    return f"{_base(settings)}/api/capture/confirm/{token}"
 
 
 _LINK = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2([^>]*>)""", re.IGNORECASE | re.DOTALL)

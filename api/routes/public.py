@@ -1,0 +1,229 @@
+"""Public endpoints a lead's browser or mail client reaches: tracking, unsubscribe, capture forms.
+
+None takes an API key: links carry signed tokens, and capture is rate limited per IP.
+``GET/PUT /api/forms/{form}`` (marketer) configure capture forms.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import MarketerDep, SessionDep
+from leadflow.capture import CaptureResult, capture, confirm, form_config, save_form_config
+from leadflow.consent import unsubscribe_lead
+from leadflow.db import session_scope
+from leadflow.errors import BadRequest, DeliveryError, Invalid
+from leadflow.events import Dispatch, dispatch_stored_events, plan_for_lead_change, run_dispatch
+from leadflow.mail.engagement import record_click, record_open
+from leadflow.mail.tracking import PIXEL_GIF, read_token
+from leadflow.models import Lead
+from leadflow.validate import SLUG
+
+router = APIRouter(tags=["public"], strict_content_type=False)
+log = logging.getLogger(__name__)
+_NO_STORE = {"Cache-Control": "no-store, private"}
+
+
+async def _dispatch(request: Request, plan: Dispatch, *, best_effort: bool = False) -> None:
+    """Run ``plan``; with ``best_effort`` a Temporal outage leaves the events undispatched
+    (a later retry of the same events dispatches them) instead of failing the visitor's click."""
+    try:
+        client = await request.app.state.temporal.get() if plan.starts or plan.signals else None
+        await run_dispatch(client, plan, request.app.state.db_url)
+    except Exception:
+        if not best_effort:
+            raise
+        log.warning("dispatch of %d event(s) deferred", len(plan.event_ids), exc_info=True)
+
+
+def _engagement(db_url: str, token: str, kind: str) -> tuple[str | None, Dispatch]:
+    with session_scope(db_url) as session:
+        if kind == "click":
+            url, event = record_click(session, token)
+        else:
+            url, event = None, record_open(session, token)
+        plan = dispatch_stored_events(session, [event]) if event is not None else Dispatch()
+    return url, plan
+
+
+@router.get("/t/c/{token}", include_in_schema=False)
+async def tracked_click(token: str, request: Request) -> Response:
+    """Record a click on a tracked link and redirect to its target."""
+    url, plan = await run_in_threadpool(_engagement, request.app.state.db_url, token, "click")
+    await _dispatch(request, plan, best_effort=True)
+    return RedirectResponse(url or "/", status_code=302, headers=_NO_STORE)
+
+
+@router.get("/t/o/{token}", include_in_schema=False)
+async def open_pixel(token: str, request: Request) -> Response:
+    """Record an open (the 1x1 pixel, ``/t/o/<token>.gif``)."""
+    _, plan = await run_in_threadpool(_engagement, request.app.state.db_url, token, "open")
+    await _dispatch(request, plan, best_effort=True)
+    return Response(PIXEL_GIF, media_type="image/gif", headers=_NO_STORE)
+
+
+def _page(title: str, body: str) -> HTMLResponse:
+    return HTMLResponse(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{html.escape(title)}</title></head>"
+        "<body style=\"font-family:sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">"
+        f"<h1>{html.escape(title)}</h1>{body}</body></html>", headers=_NO_STORE)
+
+
+@router.get("/u/{token}", include_in_schema=False)
+def unsubscribe_page(token: str) -> HTMLResponse:
+    """Ask before unsubscribing: link scanners follow GET links, so only the POST acts."""
+    read_token(token, "unsubscribe")
+    action = html.escape(f"/u/{token}", quote=True)
+    return _page("Unsubscribe", (
+        "<p>Do you want to stop receiving our marketing e-mails?</p>"
+        f"<form method=\"post\" action=\"{action}\">"
+        "<input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">"
+        "<button type=\"submit\">Unsubscribe</button></form>"))
+
+
+def _unsubscribe(db_url: str, token: str, ip: str | None, agent: str | None) -> Dispatch:
+    data = read_token(token, "unsubscribe")
+    with session_scope(db_url) as session:
+        lead = session.get(Lead, data.lead_id or "")
+        if lead is None or lead.erased_at is not None:
+            return Dispatch()  # nothing left to unsubscribe; say "done" all the same
+        if not unsubscribe_lead(session, lead, source="unsubscribe link", ip=ip,
+                                user_agent=(agent or "")[:400] or None):
+            return Dispatch()
+        return plan_for_lead_change(session, lead)
+
+
+@router.post("/u/{token}", include_in_schema=False)
+async def unsubscribe(token: str, request: Request) -> HTMLResponse:
+    """Unsubscribe (RFC 8058 one-click, or the page's button). Idempotent."""
+    ip = request.client.host if request.client else None
+    plan = await run_in_threadpool(_unsubscribe, request.app.state.db_url, token, ip,
+                                   request.headers.get("user-agent"))
+    await _dispatch(request, plan, best_effort=True)
+    return _page("You are unsubscribed", "<p>You will receive no more marketing e-mails from us."
+                 "</p>")
+
+
+# ------------------------------------------------------------------ capture forms
+
+
+async def _submission(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json" or (not kind and raw.lstrip().startswith(b"{")):
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest("The body is not valid JSON.") from exc
+        if not isinstance(data, dict):
+            raise BadRequest("Send the form's fields as a JSON object.")
+        return data
+    if kind == "multipart/form-data":
+        form = await request.form()
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError as exc:
+        raise BadRequest("The form body is not UTF-8.") from exc
+    return {k: v[-1] for k, v in fields.items()}
+
+
+def _answer(result: CaptureResult, browser: bool) -> Response:
+    if browser and result.redirect_url:
+        return RedirectResponse(result.redirect_url, status_code=303)
+    return JSONResponse({"status": "accepted" if result.status == "ignored" else result.status},
+                        status_code=202)
+
+
+def _deliver_confirmation(db_url: str, send_id: str) -> None:
+    from leadflow.mail import deliver
+
+    try:
+        deliver(send_id, db_url=db_url)
+    except DeliveryError as exc:
+        # The row stays pending with its reason; the visitor's submission still counts.
+        log.warning("confirmation mail %s not sent yet: %s", send_id, exc.detail)
+
+
+@router.post("/api/capture/{form}", status_code=202)
+async def capture_form(form: str, request: Request) -> Response:
+    """A web form submission: form-encoded or JSON, ``email`` required, ``consent`` checkbox."""
+    if not SLUG.match(form):
+        raise Invalid("Unknown form name.", problems=[{"path": "form", "message": "Use a slug."}])
+    data = await _submission(request)
+    ip = request.client.host if request.client else None
+    db_url = request.app.state.db_url
+
+    def run() -> CaptureResult:
+        with session_scope(db_url) as session:
+            return capture(session, form, data, ip=ip,
+                           user_agent=request.headers.get("user-agent"))
+
+    result = await run_in_threadpool(run)
+    if result.confirmation_send_id:
+        await run_in_threadpool(_deliver_confirmation, db_url, result.confirmation_send_id)
+    await _dispatch(request, result.plan)
+    browser = "json" not in request.headers.get("content-type", "")
+    return _answer(result, browser)
+
+
+@router.get("/api/capture/confirm/{token}", include_in_schema=False)
+async def confirm_subscription(token: str, request: Request) -> Response:
+    """The double opt-in link: confirms consent and emits ``form.submitted``."""
+    ip = request.client.host if request.client else None
+    db_url = request.app.state.db_url
+
+    def run() -> CaptureResult:
+        with session_scope(db_url) as session:
+            return confirm(session, token, ip=ip,
+                           user_agent=request.headers.get("user-agent"))[0]
+
+    result = await run_in_threadpool(run)
+    await _dispatch(request, result.plan)
+    if result.redirect_url:
+        return RedirectResponse(result.redirect_url, status_code=303)
+    return _page("Subscription confirmed", "<p>Thank you: you are subscribed.</p>")
+
+
+class FormConfigBody(BaseModel):
+    """Settings of a capture form."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    double_opt_in: bool = False
+    consent_text_version: str | None = Field(None, max_length=100)
+    redirect_url: str | None = Field(None, max_length=2000, pattern=r"^https?://")
+
+
+def _form_json(row: Any) -> dict[str, Any]:
+    return {"form": row.name, "double_opt_in": row.double_opt_in,
+            "consent_text_version": row.consent_text_version, "redirect_url": row.redirect_url}
+
+
+@router.get("/api/forms/{form}", tags=["forms"])
+def read_form(form: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+    """A capture form's settings (defaults for a form never configured)."""
+    return _form_json(form_config(session, form))
+
+
+@router.put("/api/forms/{form}", tags=["forms"])
+def write_form(form: str, body: FormConfigBody, session: SessionDep,
+               _: MarketerDep) -> dict[str, Any]:
+    """Set a capture form's double opt-in, consent wording version and redirect URL."""
+    if not SLUG.match(form):
+        raise Invalid("A form name is lowercase letters, digits and dashes.",
+                      problems=[{"path": "form", "message": "Use a name such as trial."}])
+    return _form_json(save_form_config(session, form, double_opt_in=body.double_opt_in,
+                                       consent_text_version=body.consent_text_version,
+                                       redirect_url=body.redirect_url))

@@ -1,0 +1,139 @@
+"""POST /api/capture/{form}: consent with IP and wording, honeypot, rate limit, double opt-in."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import select
+from temporalio.testing import WorkflowEnvironment
+
+from leadflow.capture import submission_limiter
+from leadflow.db import session_scope
+from leadflow.models import ConsentRecord, EmailMessage, Event, Journey, Lead
+from tests.fakes.api_client import admin, app_client
+from tests.helpers import eventually, publish_flow
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+# The entry rule of the shipped trial-nurture flow, in front of a plain wait.
+TRIAL: dict[str, Any] = {
+    "id": "trial-nurture", "name": "Trial nurture",
+    "entry": json.loads((Path(__file__).parent.parent / "flows" / "trial-nurture.json")
+                        .read_text())["entry"],
+    "start": "pause",
+    "steps": {"pause": {"type": "wait", "duration": "P7D", "next": "end"}, "end": {"type": "exit"}},
+}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits() -> Iterator[None]:
+    submission_limiter.reset()
+    yield
+    submission_limiter.reset()
+
+
+def _lead(db_url: str, email: str) -> Lead | None:
+    with session_scope(db_url) as session:
+        return session.exec(select(Lead).where(Lead.email == email)).first()
+
+
+def _events(db_url: str, lead_id: str, type_: str) -> list[Event]:
+    with session_scope(db_url) as session:
+        return list(session.exec(select(Event).where(Event.lead_id == lead_id,
+                                                     Event.type == type_)).all())
+
+
+async def test_browser_form_enrols_records_consent_and_ignores_bots(
+        time_env: WorkflowEnvironment, db_url: str, task_queue: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    publish_flow(db_url, TRIAL)
+    async with app_client(time_env.client, db_url, task_queue, monkeypatch) as http:
+        r = await http.put("/api/forms/trial-signup", headers=admin(), json={
+            "consent_text_version": "2025-01", "redirect_url": "https://example.com/thanks"})
+        assert r.status_code == 200 and r.json()["double_opt_in"] is False
+        r = await http.post("/api/capture/trial-signup", headers={"User-Agent": "Firefox/130"},
+                            data={"email": "Kim@Example.com", "first_name": "Kim",
+                                  "company": "Acme", "plan": "pro", "consent": "on",
+                                  "website": ""})
+        assert r.status_code == 303 and r.headers["location"] == "https://example.com/thanks"
+        lead = _lead(db_url, "kim@example.com")
+        assert lead is not None and lead.first_name == "Kim" and lead.fields["plan"] == "pro"
+        assert lead.consent and lead.consent["status"] == "granted"
+        with session_scope(db_url) as session:
+            [record] = session.exec(select(ConsentRecord).where(
+                ConsentRecord.lead_id == lead.id)).all()
+        assert (record.status, record.source, record.text_version, record.ip,
+                record.user_agent) == ("granted", "form:trial-signup", "2025-01",
+                                       "203.0.113.7", "Firefox/130")
+        [submitted] = _events(db_url, lead.id, "form.submitted")
+        assert submitted.properties["form"] == "trial-signup"
+
+        def enrolled() -> list[Journey]:
+            with session_scope(db_url) as session:
+                return list(session.exec(select(Journey).where(Journey.lead_id == lead.id)).all())
+        [journey] = await eventually(enrolled, what="the trial-nurture journey")
+        assert journey.flow_id == "trial-nurture"
+
+        # a bot fills the hidden field: accepted as far as it can tell, nothing stored
+        r = await http.post("/api/capture/trial-signup", json={
+            "email": "bot@example.com", "website": "http://spam.example"})
+        assert r.status_code == 202 and r.json() == {"status": "accepted"}
+        assert _lead(db_url, "bot@example.com") is None
+
+        r = await http.post("/api/capture/trial-signup", json={"first_name": "No mail"})
+        assert r.status_code == 422 and r.json()["error"] == "Invalid"
+
+
+async def test_rate_limit_per_ip(time_env: WorkflowEnvironment, db_url: str, task_queue: str,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    async with app_client(time_env.client, db_url, task_queue, monkeypatch,
+                          capture_rate_limit="3") as http:
+        codes = [(await http.post("/api/capture/news", json={
+            "email": f"p{i}@example.com"})).status_code for i in range(5)]
+        assert codes == [202, 202, 202, 429, 429]
+        r = await http.post("/api/capture/news", json={"email": "late@example.com"})
+        assert r.json()["error"] == "RateLimited"
+    assert _lead(db_url, "p3@example.com") is None
+
+
+async def test_double_opt_in_waits_for_the_signed_link(
+        time_env: WorkflowEnvironment, db_url: str, task_queue: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    publish_flow(db_url, TRIAL)
+    async with app_client(time_env.client, db_url, task_queue, monkeypatch) as http:
+        await http.put("/api/forms/trial-signup", headers=admin(),
+                       json={"double_opt_in": True, "consent_text_version": "v7"})
+        r = await http.post("/api/capture/trial-signup",
+                            json={"email": "dee@example.com", "consent": True})
+        assert r.status_code == 202 and r.json() == {"status": "confirmation_sent"}
+        lead = _lead(db_url, "dee@example.com")
+        assert lead is not None and lead.stage == "subscriber"
+        assert lead.consent and lead.consent["status"] == "pending"
+        assert _events(db_url, lead.id, "form.submitted") == [], "not before confirmation"
+        with session_scope(db_url) as session:
+            mail = session.exec(select(EmailMessage).where(
+                EmailMessage.lead_id == lead.id, EmailMessage.template == "_confirm")).one()
+        assert mail.status == "sent" and mail.to == "dee@example.com"
+        link = re.search(r"http://[^/]+(/api/capture/confirm/[^\s\"<]+)", mail.text or "")
+        assert link is not None
+
+        assert (await http.get(link.group(1)[:-3] + "xyz")).status_code == 403, "forged link"
+        r = await http.get(link.group(1))
+        assert r.status_code == 200 and "confirmed" in r.text
+        r = await http.get(link.group(1))  # clicked twice: nothing new
+        assert r.status_code == 200
+        lead = _lead(db_url, "dee@example.com")
+        assert lead is not None and lead.stage == "lead"
+        assert lead.consent and lead.consent["status"] == "granted"
+        assert lead.consent["text_version"] == "v7"
+        [submitted] = _events(db_url, lead.id, "form.submitted")
+        assert submitted.properties == {"form": "trial-signup", "confirmed": True}
+
+        def enrolled() -> Any:
+            with session_scope(db_url) as session:
+                return session.exec(select(Journey).where(Journey.lead_id == lead.id)).first()
+        assert (await eventually(enrolled, what="enrolment")).flow_id == "trial-nurture"
