@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
@@ -120,7 +120,8 @@ def versions(flow_id: str, session: SessionDep, _: MarketerDep) -> list[dict[str
 
 
 @router.get("/flows/{flow_id}/versions/{version}")
-def read_version(flow_id: str, version: int, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+def read_version(flow_id: str, session: SessionDep, _: MarketerDep,
+                 version: int = Path(ge=1, le=2**31 - 1)) -> dict[str, Any]:
     v = get_version(session, flow_id, version)
     return {"flow_id": flow_id, "version": v.version, "note": v.note,
             "published_at": v.published_at.isoformat(), "document": v.document}
@@ -145,7 +146,8 @@ async def enroll(flow_id: str, body: EnrolBody, request: Request, _: MarketerDep
 
 
 @router.get("/flows/{flow_id}/stats")
-def stats(flow_id: str, session: SessionDep, _: MarketerDep, version: int | None = None) -> dict[str, Any]:
+def stats(flow_id: str, session: SessionDep, _: MarketerDep,
+          version: int | None = Query(None, ge=1, le=2**31 - 1)) -> dict[str, Any]:
     """Per step: leads waiting now, passed, e-mails sent, opens, clicks, exits, conversions."""
     return flow_stats(session, flow_id, version)
 

@@ -55,7 +55,7 @@ async def create_or_update_lead(body: LeadCreate, _: MarketerDep, client: Tempor
 @router.get("/leads")
 def list_leads(session: SessionDep, principal: SalesOrMarketerDep,
                q: str | None = None, limit: int = Query(50, ge=1, le=500),
-               offset: int = Query(0, ge=0)) -> dict[str, Any]:
+               offset: int = Query(0, ge=0, le=2**31 - 1)) -> dict[str, Any]:
     """Leads, newest first; `q` searches e-mail, name and company."""
     stmt = select(Lead).where(col(Lead.erased_at).is_(None))
     if principal.role == "sales":

@@ -115,7 +115,7 @@ def update_team(team_id: str, body: JsonBody, session: SessionDep,
 def read_handoffs(session: SessionDep, principal: SalesOrMarketerDep,
                   lead_id: str | None = None, rep_id: str | None = None,
                   status: str | None = None, limit: int = Query(200, ge=1, le=1000),
-                  offset: int = Query(0, ge=0)) -> list[dict[str, Any]]:
+                  offset: int = Query(0, ge=0, le=2**31 - 1)) -> list[dict[str, Any]]:
     """Handoffs, newest first: all for marketing, a sales key's own only."""
     return list_handoffs(session, principal, lead_id=lead_id, rep_id=rep_id, status=status,
                          limit=limit, offset=offset)
