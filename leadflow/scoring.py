@@ -451,14 +451,14 @@ class ScoreResult:
     """A lead's score at one moment and why.
 
     Attributes:
-        score: the score shown to people: never negative, cut to 2 decimals (cut, not rounded,
-            so the shown score and the temperature always agree).
+        score: the score shown to people: never negative, rounded to 2 decimals; the
+            temperature and ``is_mql`` are read from it, so they always agree with it.
         temperature: hot, warm or cold.
         breakdown: one row per contributing fit rule and event (``kind``, ``rule``,
             ``event_type``, ``event_id``, ``occurred_at``, ``points_base``, ``points_now``).
         fit: the sum of fit points.
         behavior: the sum of behaviour points after decay.
-        exact: the unrounded score the temperature was derived from.
+        exact: the unrounded score.
         is_mql: whether the score has reached the model's ``mql_at``.
         fit_exact, behavior_exact: the unrounded sums, from which :func:`next_change_after`
             works out the next temperature change without scoring the events again.
@@ -490,9 +490,14 @@ def _temperature(score: float, compiled: _Compiled) -> Temperature:
 
 
 def _display(score: float) -> float:
-    # Cut rather than round so 59.996 shows as 59.99 next to "warm" when hot starts at 60; the
-    # tiny epsilon undoes binary fractions such as 0.29 * 100 == 28.999999999999996.
-    return math.floor(score * 100 + 1e-6) / 100
+    # Rounded to the cent, and the temperature and MQL mark are read from this shown score, so
+    # the two always agree and a lead shows the 40 points it just earned, not 39.99 a
+    # millisecond of decay later. The tiny epsilon undoes binary fractions such as 0.29 * 100.
+    return math.floor(score * 100 + 0.5 + 1e-6) / 100
+
+
+# A shown score reaches a threshold T once the exact one reaches T - half a cent.
+_HALF_CENT = 0.005
 
 
 def _fit_points(lead: Mapping[str, Any], compiled: _Compiled, rows: list[dict[str, Any]] | None
@@ -583,14 +588,15 @@ def score_lead(
     fit = _fit_points(lead, compiled, rows)
     behavior = _behavior_points(lead, events, compiled, now, rows)
     exact = max(0.0, fit + behavior)
+    shown = _display(exact)
     return ScoreResult(
-        score=_display(exact),
-        temperature=_temperature(exact, compiled),
+        score=shown,
+        temperature=_temperature(shown, compiled),
         breakdown=rows if rows is not None else [],
         fit=round(fit, 2),
         behavior=round(behavior, 2),
         exact=exact,
-        is_mql=compiled.mql_at is not None and exact >= compiled.mql_at,
+        is_mql=compiled.mql_at is not None and shown >= compiled.mql_at,
         fit_exact=fit,
         behavior_exact=behavior,
     )
@@ -639,29 +645,38 @@ def _next_change(fit: float, behavior: float, compiled: _Compiled, now: datetime
     now = _naive_utc(now)
     if not compiled.half_life_seconds or behavior == 0.0:
         return None
-    current = _temperature(max(0.0, fit + behavior), compiled)
+    current = _temperature(_display(max(0.0, fit + behavior)), compiled)
     half_life = compiled.half_life_seconds
     if behavior > 0:
         level = {"hot": compiled.hot, "warm": compiled.warm}.get(current)
         # The score only falls towards `fit`; it must end below the level to leave this band.
-        if level is None or fit >= level or level <= 0:
+        if level is None or level <= 0 or fit >= level - _HALF_CENT:
             return None
-        seconds = half_life * math.log2(behavior / (level - fit))
+        seconds = half_life * math.log2(behavior / (level - _HALF_CENT - fit))
     else:
         level = {"cold": compiled.warm, "warm": compiled.hot}.get(current)
         # Rising towards `fit`, it reaches the next band only if `fit` lies strictly above it.
-        if level is None or fit <= level:
+        if level is None or fit <= level - _HALF_CENT:
             return None
-        seconds = half_life * math.log2(-behavior / (fit - level))
+        seconds = half_life * math.log2(-behavior / (fit - (level - _HALF_CENT)))
     try:
         offset = timedelta(milliseconds=math.ceil(max(seconds, 0.0) * 1000))
-        # Float rounding can leave the score a hair on the old side at the computed moment.
-        for _ in range(10):
-            elapsed = offset.total_seconds()
-            score = max(0.0, fit + behavior * 2.0 ** (-elapsed / half_life))
-            if _temperature(score, compiled) != current:
+        step = timedelta(milliseconds=1)
+
+        def changed(after: timedelta) -> bool:
+            score = fit + behavior * 2.0 ** (-after.total_seconds() / half_life)
+            return _temperature(_display(max(0.0, score)), compiled) != current
+
+        # Float rounding can put the shown score a hair either side of the edge at that moment:
+        # settle on the first whole millisecond at which the temperature has changed.
+        for _ in range(100):
+            if changed(offset):
                 break
-            offset += timedelta(milliseconds=1)
+            offset += step
+        for _ in range(100):
+            if offset < step or not changed(offset - step):
+                break
+            offset -= step
         moment = now + offset
     except OverflowError:
         return None

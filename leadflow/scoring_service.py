@@ -39,7 +39,9 @@ __all__ = [
     "active_model",
     "current_model",
     "derived_events",
+    "list_versions",
     "load_scored_events",
+    "model_public",
     "rescore",
     "save_model",
 ]
@@ -238,4 +240,22 @@ def derived_events(session: Session, lead: Lead, change: ScoreChange | None) -> 
         out.append(record_event(session, lead, type_="stage.changed", occurred_at=at, properties={
             "old": change.old_stage, "new": change.new_stage, "actor": "scoring",
             "model_version": version})[0])
+    return out
+
+
+def model_public(model: ActiveModel) -> dict[str, Any]:
+    """``GET /api/scoring``: the model in force, its version, and whether it is the built-in one."""
+    return {"version": model.version, "model": model.document,
+            "created_at": model.created_at.isoformat() if model.created_at else None,
+            "default": model.version == DEFAULT_VERSION}
+
+
+def list_versions(session: Session) -> list[dict[str, Any]]:
+    """Every saved scoring model version, newest first (the built-in version 0 last)."""
+    rows = session.exec(select(ScoringModel).order_by(col(ScoringModel.version).desc())).all()
+    current = rows[0].version if rows else DEFAULT_VERSION
+    out = [{"version": row.version, "created_at": row.created_at.isoformat(),
+            "current": row.version == current, "model": row.document} for row in rows]
+    out.append({"version": DEFAULT_VERSION, "created_at": None,
+                "current": current == DEFAULT_VERSION, "model": DEFAULT_SCORING_MODEL})
     return out

@@ -164,10 +164,11 @@ def test_breakdown_is_readable_json() -> None:
 
 
 def test_shown_score_agrees_with_temperature() -> None:
-    # 60 points decayed by a hair: just under the hot threshold.
+    # 60 points decayed by a hair still show as 60, and are hot; below 59.995 they show 59.99.
     result = score_lead({}, [ev("score.adjusted", timedelta(seconds=1), points=60)], MODEL, NOW)
-    assert result.temperature == "warm"
-    assert result.score == 59.99
+    assert (result.score, result.temperature, result.is_mql) == (60, "hot", True)
+    lower = score_lead({}, [ev("score.adjusted", points=59.994)], MODEL, NOW)
+    assert (lower.score, lower.temperature) == (59.99, "warm")
 
 
 def test_temperature_thresholds() -> None:
@@ -196,7 +197,8 @@ def test_hot_lead_cools_when_its_score_falls_below_hot() -> None:
     assert change is not None
     _assert_changes_exactly_at(lead, events, MODEL, change)
     b = 40 + 5 * 0.5**0.2
-    expected = NOW + timedelta(seconds=864000 * math.log2(b / (60 - 20)))
+    # the shown score (to the cent) drops below 60 when the exact one drops below 59.995
+    expected = NOW + timedelta(seconds=864000 * math.log2(b / (59.995 - 20)))
     assert abs((change - expected).total_seconds()) <= 0.002
     assert score_lead(lead, events, MODEL, change).temperature == "warm"
     # and from there, warm to cold
@@ -236,11 +238,15 @@ def test_cold_lead_with_fading_points_never_changes() -> None:
     assert next_temperature_change({}, [], MODEL, NOW) is None
 
 
-def test_score_exactly_on_the_threshold_changes_a_moment_later() -> None:
+def test_score_exactly_on_the_threshold_changes_once_it_shows_below() -> None:
     events = [ev("score.adjusted", points=25)]
     change = next_temperature_change({}, events, MODEL, NOW)
-    assert change == NOW + timedelta(milliseconds=1)
-    assert score_lead({}, events, MODEL, change).temperature == "cold"
+    assert change is not None
+    _assert_changes_exactly_at({}, events, MODEL, change)
+    # 25 falls to 24.995 after half_life * log2(25 / 24.995): about 25 minutes of 10-day decay
+    expected = 864000 * math.log2(25 / 24.995)
+    assert abs((change - NOW).total_seconds() - expected) < 0.01
+    assert score_lead({}, events, MODEL, change).score == 24.99
 
 
 # ---------------------------------------------------------------- validation

@@ -7,6 +7,7 @@ from api.routes import (
     keys,
     leads,
     outbox,
+    privacy,
     public,
     reports,
     sales,
@@ -26,6 +27,7 @@ ROUTERS = [
     sales.router,
     webhooks.router,
     public.router,
+    privacy.router,
     scoring.router,
     reports.router,
 ]

@@ -1,0 +1,55 @@
+"""The scoring model: read it, replace it (a new version), list its versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from api.deps import JsonBody, MarketerDep, SessionDep, TemporalDep
+from leadflow.db import session_scope
+from leadflow.errors import NotFound
+from leadflow.scoring_service import (
+    active_model,
+    list_versions,
+    model_public,
+    save_model,
+)
+from leadflow.scoring_timers import start_rescore_all
+
+router = APIRouter(prefix="/api", tags=["scoring"], strict_content_type=False)
+
+
+@router.get("/scoring")
+def read_model(session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+    """The scoring model in force and its version (0 is the built-in model)."""
+    return model_public(active_model(session))
+
+
+@router.put("/scoring")
+async def replace_model(doc: JsonBody, request: Request, _: MarketerDep,
+                        client: TemporalDep) -> dict[str, Any]:
+    """Save a new version of the scoring model; 422 with every problem if it is not valid.
+
+    Every lead is then re-scored with it by a background job (`rescore.workflow_id`), in
+    batches, so the request returns at once however many leads there are.
+    """
+    with session_scope(request.app.state.db_url) as session:
+        model = save_model(session, doc)
+    workflow_id = await start_rescore_all(client, model.version)
+    return {**model_public(model), "rescore": {"workflow_id": workflow_id}}
+
+
+@router.get("/scoring/versions")
+def versions(session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
+    """Every version of the scoring model, newest first, each with its document."""
+    return list_versions(session)
+
+
+@router.get("/scoring/versions/{version}")
+def one_version(version: int, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+    """One version of the scoring model."""
+    for row in list_versions(session):
+        if row["version"] == version:
+            return row
+    raise NotFound(f"There is no scoring model version {version}.")
