@@ -1,0 +1,38 @@
+"""Data subject rights (admin): export everything about a lead, erase its personal data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import AdminDep
+from leadflow.db import session_scope
+from leadflow.events import Dispatch, run_dispatch
+from leadflow.privacy import erase_lead, export_lead
+
+router = APIRouter(prefix="/api/leads", tags=["privacy"], strict_content_type=False)
+
+
+@router.get("/{lead_id}/export")
+def export(lead_id: str, request: Request, _: AdminDep) -> dict[str, Any]:
+    """Everything held about the lead: profile, consent, events, e-mails, journeys, timeline,
+    handoffs."""
+    with session_scope(request.app.state.db_url) as session:
+        return export_lead(session, lead_id)
+
+
+@router.delete("/{lead_id}", status_code=204)
+async def erase(lead_id: str, request: Request, principal: AdminDep) -> Response:
+    """Erase the lead's personal data and end its journeys; 404 for it afterwards."""
+    db_url = request.app.state.db_url
+
+    def run() -> Dispatch:
+        with session_scope(db_url) as session:
+            return erase_lead(session, lead_id, actor=principal.key_id or principal.role)
+
+    plan = await run_in_threadpool(run)
+    if plan.signals:
+        await run_dispatch(await request.app.state.temporal.get(), plan, db_url)
+    return Response(status_code=204)
