@@ -26,7 +26,7 @@ import httpx
 from leadflow.cli import SEARCH_ATTRIBUTES
 from leadflow.config import PROJECT_ROOT
 
-__all__ = ["NativeStack", "free_port", "bring_schema_to_models"]
+__all__ = ["NativeStack", "bring_schema_to_models", "free_port"]
 
 # Test-only secrets: never valid anywhere else.
 ADMIN_KEY = "lf_admin_native_stack_test_key_0123456789abcdef"

@@ -77,6 +77,27 @@ def _problem(case: Any, response: Any) -> str | None:
     return None
 
 
+def _exercise(operation: Any, label: str, auth: dict[str, str],
+              problems: dict[str, str]) -> Any:
+    """A Hypothesis test sending generated requests to ``operation``; notes its first problem."""
+
+    # No shrinking: one bad answer per operation is enough to report, and CI time is bounded.
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy())
+    def exercise(case: Any) -> None:
+        try:
+            response = case.call(headers=auth, timeout=30)
+        except httpx.HTTPError as exc:  # pragma: no cover - the server died
+            problems.setdefault(label, f"{label}: no answer: {exc}")
+            return
+        problem = _problem(case, response)
+        if problem:
+            problems.setdefault(label, problem)
+
+    return exercise
+
+
 def test_no_5xx_and_every_error_documented(live_api: str) -> None:
     schema = schemathesis.openapi.from_url(f"{live_api}/openapi.json")
     auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -89,21 +110,6 @@ def test_no_5xx_and_every_error_documented(live_api: str) -> None:
             continue
         operations += 1
 
-        # No shrinking: one bad answer per operation is enough to report, and CI time is bounded.
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                  phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
-        @given(case=operation.as_strategy())
-        def exercise(case: Any) -> None:
-            try:
-                response = case.call(headers=auth, timeout=30)
-            except httpx.HTTPError as exc:  # pragma: no cover - the server died
-                problems.setdefault(label, f"{label}: no answer: {exc}")
-                return
-            problem = _problem(case, response)
-            if problem:
-                problems.setdefault(label, problem)
-
-        exercise()
+        _exercise(operation, label, auth, problems)()
     assert operations > 20, "the OpenAPI document lists too few operations"
     assert not problems, "\n".join(problems.values())

@@ -16,6 +16,7 @@ from leadflow.mail.webhook import (
     ingest_batch,
     parse_batch,
 )
+from leadflow.metrics import record_webhook_event
 
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"], strict_content_type=False)
 
@@ -25,6 +26,8 @@ def _store(db_url: str, body: bytes) -> tuple[dict[str, int], Dispatch]:
     with session_scope(db_url) as session:
         result = ingest_batch(session, raw)
         plan = dispatch_stored_events(session, result.new_events + result.undispatched)
+    for event in result.new_events:
+        record_webhook_event(event.type)
     counts = {"accepted": len(result.new_events), "duplicates": result.duplicates,
               "ignored": result.unknown}
     return counts, plan
