@@ -84,16 +84,20 @@ def any_db_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_url")
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The Temporal time-skipping test server: days pass in milliseconds."""
+    """The Temporal time-skipping test server: days pass in milliseconds.
+
+    One per test module: time skipping is global to a server, and a workflow another module
+    left behind (with no worker any more) would hold the clock.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server"))
     yield env
     await env.shutdown()
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """A real Temporal dev server (in memory) for end-to-end runs in one process."""
     env = await WorkflowEnvironment.start_local(

@@ -116,6 +116,8 @@ async def terminate_running(client: Client, db_url: str) -> None:
 
     with session_scope(db_url) as session:
         ids = list(session.exec(select(Journey.id).where(Journey.status == "running")).all())
+        # each lead's temperature timer (leadflow.scoring_timers.score_workflow_id)
+        ids += [f"score-{lead_id}" for lead_id in session.exec(select(Lead.id)).all()]
     for wid in ids:
         try:
             await client.get_workflow_handle(wid).terminate("test finished")
@@ -130,3 +132,19 @@ async def update_lead(client: Client, db_url: str, email: str, **fields: Any) ->
     with session_scope(db_url) as session:
         _, _, plan = ingest_lead(session, LeadCreate(email=email, **fields))
     await run_dispatch(client, plan, db_url)
+
+
+def set_scoring_model(db_url: str, doc: dict[str, Any]) -> None:
+    """Make ``doc`` the current scoring model (a new version)."""
+    from leadflow.models import ScoringModel
+
+    with session_scope(db_url) as session:
+        session.add(ScoringModel(document=doc))
+
+
+SIMPLE_MODEL: dict[str, Any] = {
+    "fit": [],
+    "behavior": {"email.opened": 1, "email.clicked": 5, "form.submitted": 10, "demo.requested": 40},
+    "temperature": {"hot": 60, "warm": 25},
+    "mql_at": 60,
+}

@@ -14,6 +14,7 @@ from leadflow.actions import StepInput
 from leadflow.engine import split_choice
 from leadflow.temporal import STEP_QUERY
 from tests.helpers import (
+    SIMPLE_MODEL,
     at_step,
     ended,
     enrol_lead,
@@ -23,6 +24,7 @@ from tests.helpers import (
     publish_flow,
     running_worker,
     sent_mails,
+    set_scoring_model,
     update_lead,
 )
 
@@ -110,6 +112,7 @@ async def test_branch_on_temperature_and_cases(time_env: WorkflowEnvironment, db
         },
     }
     publish_flow(db_url, flow)
+    set_scoring_model(db_url, SIMPLE_MODEL)  # no decay: temperatures stay put during the test
     cold = make_lead(db_url, "cold@example.com")
     warm_de = make_lead(db_url, "warm@example.com", country="de")
     hot = make_lead(db_url, "hot@example.com")
