@@ -185,7 +185,7 @@ def build_context(lead: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
         "unsubscribe_url": f"{settings.public_url}/u/preview",
         "flow": {},
     }
-    ctx.update(extra)
+    ctx.update({k: v for k, v in extra.items() if v is not None})
     return ctx
 
 
@@ -229,22 +229,40 @@ def render_email(session: Session, name: str, context: Mapping[str, Any]) -> Ren
     return RenderedEmail(subject=" ".join(subject.split()), html=body, text=text)
 
 
+_PROBE_UNSUBSCRIBE = "https://unsubscribe.invalid/u/probe"
+
+
+def _compliance_problems(html: str) -> list[str]:
+    """CAN-SPAM: every marketing mail carries the unsubscribe link and the postal address."""
+    problems = []
+    if _PROBE_UNSUBSCRIBE not in html:
+        problems.append("it has no unsubscribe link; add {{ unsubscribe_url }} (the shared "
+                        "layout _layout.html.j2 has it).")
+    if html_lib.escape(get_settings().postal_address) not in html and \
+            get_settings().postal_address not in html:
+        problems.append("it does not show the postal address; add {{ postal_address }} (the "
+                        "shared layout has it).")
+    return problems
+
+
 def template_errors(session: Session, name: str) -> list[str]:
-    """Why ``name`` does not render for the sample lead (empty when it renders)."""
+    """Why ``name`` cannot be sent: it does not render for the sample lead, or it lacks the
+    unsubscribe link or postal address (empty when all is well)."""
     try:
-        render_email(session, name, build_context(SAMPLE_LEAD))
+        mail = render_email(session, name, build_context(SAMPLE_LEAD,
+                                                         unsubscribe_url=_PROBE_UNSUBSCRIBE))
     except NotFound as exc:
         return [exc.detail]
     except Invalid as exc:
         return [exc.detail.split(": ", 1)[-1]]
-    return []
+    return _compliance_problems(mail.html)
 
 
 def check_template_source(subject: str, html: str, text: str | None) -> list[dict[str, str]]:
     """Problems with a template about to be saved, rendered against the sample lead."""
     env = _make_env({"_probe.html.j2": html, **({"_probe.txt.j2": text} if text else {})})
     problems = []
-    ctx = build_context(SAMPLE_LEAD)
+    ctx = build_context(SAMPLE_LEAD, unsubscribe_url=_PROBE_UNSUBSCRIBE)
     for field, source, tmpl_name in (
         ("subject", subject, None),
         ("html", html, "_probe.html.j2"),
@@ -259,6 +277,10 @@ def check_template_source(subject: str, html: str, text: str | None) -> list[dic
                 env.from_string(source).render(ctx)
         except TemplateError as exc:
             problems.append({"path": field, "message": f"The {field} does not render: {exc}"})
+    if not problems:
+        rendered = env.get_template("_probe.html.j2").render(ctx)
+        problems += [{"path": "html", "message": f"The html cannot be sent: {p}"}
+                     for p in _compliance_problems(rendered)]
     return problems
 
 

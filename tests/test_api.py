@@ -228,3 +228,16 @@ async def test_templates_api(api: Api) -> None:
     r = await api.call("PUT", "/api/templates/evil", json={
         "subject": "x", "html": "{{ ''.__class__.__mro__ }}"})
     assert r.status_code == 422
+
+
+async def test_a_template_without_unsubscribe_link_is_refused(api: Api) -> None:
+    r = await api.call("PUT", "/api/templates/bare", json={
+        "subject": "Hello", "html": "<p>Buy now, {{ lead.first_name }}</p>"})
+    body = assert_error(r, 422, "Invalid")
+    assert any("unsubscribe" in p["message"] for p in body["problems"])
+    assert any("postal address" in p["message"] for p in body["problems"])
+    lead = (await api.call("POST", "/api/leads", json={"email": "pre@example.com",
+                                                       "first_name": "Pre"})).json()
+    r = await api.call("GET", f"/api/templates/trial-welcome/preview?lead_id={lead['id']}")
+    assert r.status_code == 200 and "Pre" in r.json()["subject"]
+    assert "/u/" in r.json()["html"] and "/u/preview" not in r.json()["html"]

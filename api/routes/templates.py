@@ -63,7 +63,10 @@ def save_template(name: str, body: TemplateBody, session: SessionDep, _: Markete
 @router.get("/templates/{name}/preview")
 def preview(name: str, session: SessionDep, _: MarketerDep, lead_id: str | None = None) -> dict[str, Any]:
     """The mail as a real lead (`lead_id`) or the sample lead would receive it."""
+    from leadflow.mail.tracking import unsubscribe_url
+
     view = lead_view(get_lead(session, lead_id)) if lead_id else SAMPLE_LEAD
-    rendered = render_email(session, name, build_context(view))
+    rendered = render_email(session, name, build_context(
+        view, unsubscribe_url=unsubscribe_url(lead_id) if lead_id else None))
     return {"name": name, "lead_id": lead_id, "subject": rendered.subject, "html": rendered.html,
             "text": rendered.text}
