@@ -53,6 +53,9 @@ class JourneyInput:
     version: int
     state: dict[str, Any] | None = None
     inbox: list[dict[str, Any]] = field(default_factory=list)
+    # Continue as new past this many history events even before the server suggests it
+    # (it suggests at about 4,096), so months of looping never make a large history.
+    history_limit: int = 3000
 
 
 def journey_id(flow_id: str, lead_id: str, seq: int) -> str:

@@ -273,3 +273,42 @@ async def test_a_loop_sends_again_on_purpose_and_continues_as_new(
     mails = sent_mails(db_url, lead_id)
     assert len(mails) >= 5 and len({m.send_id for m in mails}) == len(mails)
     assert journey(db_url, jid).status == "running"
+
+
+async def test_continue_as_new_keeps_the_journey_going(time_env: WorkflowEnvironment, db_url: str,
+                                                       task_queue: str) -> None:
+    """A looping journey restarts its history and carries its state (visits, deadlines) over."""
+    from leadflow.temporal import JourneyInput, start_journey
+
+    flow = {
+        "id": "daily", "name": "Daily", "start": "mail",
+        "steps": {
+            "mail": {"type": "email", "template": "trial-tips", "next": "day"},
+            "day": {"type": "wait", "duration": "P3D", "next": "mail"},
+        },
+    }
+    publish_flow(db_url, flow)
+    lead_id = make_lead(db_url)
+    async with running_worker(time_env.client, db_url, task_queue):
+        jid = "journey-daily-small-limit"
+        # a journey driven by a workflow with a tiny history limit, to see it roll over
+        await start_journey(time_env.client, JourneyInput(
+            journey_id=jid + "-small", lead_id=lead_id, flow_id="daily", version=1,
+            history_limit=40))
+        from tests.helpers import eventually
+
+        for n in range(1, 5):
+            await eventually(lambda n=n: len([m for m in sent_mails(db_url, lead_id)
+                                              if m.send_id.startswith(jid + "-small")]) >= n,
+                             what=f"mail {n}")
+            await time_env.sleep(timedelta(days=3, minutes=1))
+        handle = time_env.client.get_workflow_handle(jid + "-small")
+        history = await handle.fetch_history()  # the latest run's
+        await handle.terminate("done")
+    mails = [m for m in sent_mails(db_url, lead_id) if m.send_id.startswith(jid + "-small")]
+    assert len(mails) >= 4
+    assert [m.send_id.rsplit(".", 1)[1] for m in mails[:4]] == ["1", "2", "3", "4"], \
+        "visit counters carried across runs: every send id is new"
+    started = history.events[0].workflow_execution_started_event_attributes
+    assert started.continued_execution_run_id, "the journey continued as new"
+    assert len(history.events) < 60, "the current run's history stays small"

@@ -126,12 +126,15 @@ class JourneyWorkflow:
             if cmd.trail:
                 await self._activity("record_progress", self._step_input(
                     inp, cmd, waiting_until=cmd.until))
-            if not self._inbox and workflow.info().is_continue_as_new_suggested():
+            info = workflow.info()
+            if not self._inbox and (info.is_continue_as_new_suggested()
+                                    or info.get_current_history_length() > inp.history_limit):
                 carried = asdict(state)
                 carried["_seen"] = list(self._seen)
                 workflow.continue_as_new(JourneyInput(
                     journey_id=inp.journey_id, lead_id=inp.lead_id, flow_id=inp.flow_id,
-                    version=inp.version, state=carried, inbox=list(self._inbox)))
+                    version=inp.version, state=carried, inbox=list(self._inbox),
+                    history_limit=inp.history_limit))
             if not self._inbox:
                 timeout = None if cmd.until is None else max(0.0, cmd.until - self._now())
                 try:
