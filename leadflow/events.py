@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 from sqlmodel import Session, col, select, update
 
+from leadflow.attribution import record_touch
 from leadflow.errors import NotFound
 from leadflow.journeys import enrol_by_rules, journey_input, running_journeys
 from leadflow.leads import add_timeline
@@ -170,6 +171,8 @@ def ingest_events(session: Session, items: list[EventIn]) -> tuple[list[dict[str
                                       occurred_at=item.occurred_at, event_id=item.id,
                                       send_id=item.properties.get("send_id"))
         results.append({"id": event.id, "lead_id": lead.id, "duplicate": not created})
+        if created:
+            record_touch(lead, event.properties, event.occurred_at)
         if not created and event.dispatched:
             continue
         plan.extend(dispatch_event(session, lead, event))

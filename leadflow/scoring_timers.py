@@ -173,7 +173,8 @@ def rescore_batch(db_url: str, version: int, after_id: str, limit: int, at: floa
     the end), how many leads were re-scored, and whether a newer model has superseded
     ``version`` (the job for the newer one then does the rest).
     """
-    now = _moment(at)
+    # Not a timer for a moment the maths fixed: score as of the wall clock, like an event would.
+    now = utcnow()
     with session_scope(db_url) as session:
         model = active_model(session)
         if model.version != version:

@@ -87,13 +87,14 @@ async def test_read_replace_and_version_the_model(api: Api, db_url: str,
     await time_env.client.get_workflow_handle(saved["rescore"]["workflow_id"]).result()
 
     after = (await api.call("GET", f"/api/leads/{lead_id}")).json()
-    assert (after["score"], after["temperature"], after["stage"]) == (70, "hot", "MQL")
-    assert stored(db_url, lead_id).score_model_version == 1
+    assert after["stage"] == "MQL" and stored(db_url, lead_id).score_model_version == 1
     with session_scope(db_url) as session:
         changes = session.exec(select(TimelineEntry).where(
             TimelineEntry.lead_id == lead_id, TimelineEntry.kind == "score",
             TimelineEntry.type == "score.changed")).all()
-    assert [c.data["model_version"] for c in changes] == [0, 1]
+    # Re-scored at 70 by version 1 (the test server's clock, ahead of ours after earlier tests,
+    # may then have let the lead's timer decay it further).
+    assert [(c.data["model_version"], c.data["new"]) for c in changes][:2] == [(0, 40), (1, 70)]
 
     assert (await api.call("GET", "/api/scoring")).json()["version"] == 1
     listed = (await api.call("GET", "/api/scoring/versions")).json()
