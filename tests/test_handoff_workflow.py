@@ -173,3 +173,61 @@ def handoffs_of(db_url: str) -> list[Handoff]:
     from tests.handoff_support import handoffs
 
     return handoffs(db_url)
+
+
+async def test_crm_webhook_is_signed_retried_and_never_holds_the_clock(
+        time_env: WorkflowEnvironment, db_url: str, task_queue: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from leadflow.config import reset_settings
+    from leadflow.notify import sign_webhook
+
+    received: list[tuple[bytes, dict[str, str]]] = []
+    failures = {"left": 3}
+
+    class Crm(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if failures["left"] > 0:
+                failures["left"] -= 1
+                self.send_response(503)
+            else:
+                received.append((body, dict(self.headers)))
+                self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Crm)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("LEADFLOW_HANDOFF_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/")
+    reset_settings()
+    try:
+        seed_team(db_url, [rep("ann")], calendar={})
+        flow = {**HANDOFF_FLOW, "steps": {**HANDOFF_FLOW["steps"], "route": {
+            **HANDOFF_FLOW["steps"]["route"], "sla": "PT1H"}}}
+        publish_flow(db_url, flow)
+        lead_id = make_lead(db_url)
+        async with running_worker(time_env.client, db_url, task_queue):
+            await enrol_lead(time_env.client, db_url, "to-sales", lead_id)
+            h = await opened(db_url)
+            # The CRM is down, yet the deadline passes and the ladder starts on time.
+            await sleep_until(time_env, as_utc(h.sla_due_at) + timedelta(minutes=1))
+            h = await eventually(lambda: (x if (x := the_handoff(db_url)).escalations else None),
+                                 what="the breach")
+            assert as_utc(h.sla_breached_at) - as_utc(h.sla_due_at) < timedelta(minutes=1)
+            await eventually(lambda: received, timeout=30, what="the webhook after retries")
+    finally:
+        server.shutdown()
+        server.server_close()
+    body, headers = next((b, hd) for b, hd in received
+                         if json.loads(b)["type"] == "handoff.assigned")
+    assert headers["X-Leadflow-Signature"] == sign_webhook(
+        body, headers["X-Leadflow-Timestamp"], "test-secret-key-for-signing-0123456789")
+    payload = json.loads(body)
+    assert payload["lead_id"] == lead_id and payload["rep_id"] == "ann"
+    assert "email" not in json.dumps(payload), "no personal data leaves for the CRM"
