@@ -18,9 +18,8 @@ from leadflow import actions
 from leadflow.actions import StepInput
 from leadflow.db import session_scope
 from leadflow.errors import TransientDeliveryError
-from leadflow.events import Dispatch, plan_for_lead_change, run_dispatch
+from leadflow.events import Dispatch, run_dispatch
 from leadflow.flows import load_version_document
-from leadflow.models import Lead
 
 __all__ = ["JourneyActivities"]
 
@@ -36,7 +35,8 @@ class JourneyActivities:
         return await asyncio.to_thread(fn, self.db_url, *args)
 
     async def _dispatch(self, plan: Dispatch) -> None:
-        if self.client is not None and (plan.starts or plan.signals):
+        if self.client is not None and (plan.starts or plan.signals or plan.event_ids
+                                        or plan.score_timers):
             await run_dispatch(self.client, plan, self.db_url)
 
     @activity.defn(name="load_flow")
@@ -66,14 +66,9 @@ class JourneyActivities:
 
     @activity.defn(name="update_lead")
     async def update_lead(self, inp: StepInput) -> dict[str, Any]:
-        result = await self._thread(actions.apply_update, inp)
-        if result.get("changed"):
-            def plan(url: str) -> Dispatch:
-                with session_scope(url) as session:
-                    lead = session.get(Lead, inp.lead_id)
-                    return plan_for_lead_change(session, lead) if lead else Dispatch()
-            await self._dispatch(await self._thread(plan))
-        return result
+        result, plan = await self._thread(actions.apply_update, inp)
+        await self._dispatch(plan)
+        return result  # type: ignore[no-any-return]
 
     @activity.defn(name="notify")
     async def notify(self, inp: StepInput) -> dict[str, Any]:

@@ -178,9 +178,15 @@ def decide(db_url: str, inp: StepInput) -> dict[str, Any]:
     return {"next": target}
 
 
-def apply_update(db_url: str, inp: StepInput) -> dict[str, Any]:
-    """Apply an update step to the lead; the score and temperature follow."""
-    from leadflow.scoring_service import rescore
+def apply_update(db_url: str, inp: StepInput) -> tuple[dict[str, Any], Any]:
+    """Apply an update step to the lead; the score and temperature follow.
+
+    Returns the activity's result and the :class:`~leadflow.events.Dispatch` the change sets in
+    motion (derived score/temperature/stage events, other journeys' ``exit_when`` checks, the
+    lead's temperature timer). A retry after the change was stored returns the dispatch again
+    until it has been run, so nothing is lost and nothing is applied twice.
+    """
+    from leadflow.events import Dispatch, dispatch_stored_events, record_event
     from leadflow.stages import change_stage
 
     step = _step(db_url, inp)
@@ -188,11 +194,13 @@ def apply_update(db_url: str, inp: StepInput) -> dict[str, Any]:
         record_trail(session, inp)
         lead = session.get(Lead, inp.lead_id)
         if lead is None or lead.erased_at is not None:
-            return {"changed": False}
+            return {"changed": False}, Dispatch()
         # Idempotent per visit: a retried activity must not add the score twice.
-        marker = f"{inp.journey_id}.{inp.step}.{inp.visit}"
-        if session.get(Event, f"update-{marker}") is not None:
-            return {"changed": False}
+        marker_id = f"update-{inp.journey_id}.{inp.step}.{inp.visit}"
+        marker = session.get(Event, marker_id)
+        if marker is not None:
+            pending = [marker] if not marker.dispatched else []
+            return {"changed": True}, dispatch_stored_events(session, pending)
         for key, value in (step.get("set") or {}).items():
             if key.startswith("fields."):
                 lead.fields = {**(lead.fields or {}), key[7:]: value}
@@ -202,18 +210,20 @@ def apply_update(db_url: str, inp: StepInput) -> dict[str, Any]:
                 setattr(lead, key, value)
         if step.get("add_tags"):
             lead.tags = sorted({*(lead.tags or []), *step["add_tags"]})
-        session.add(Event(id=f"update-{marker}", lead_id=lead.id, type="lead.updated",
-                          properties={"points": step.get("add_score") or 0, "flow_id": inp.flow_id,
-                                      "step": inp.step}, dispatched=True))
         lead.updated_at = utcnow()
         session.add(lead)
-        session.flush()
-        if step.get("stage"):
-            change_stage(session, lead, step["stage"], cause=f"flow {inp.flow_id} step {inp.step}",
-                         actor="flow", force=True)
-        rescore(session, lead)
-        add_timeline(session, inp.lead_id, "lead", "lead.updated", flow_id=inp.flow_id, step=inp.step)
-    return {"changed": True}
+        events = []
+        old_stage = lead.stage
+        if step.get("stage") and change_stage(
+                session, lead, step["stage"], cause=f"flow {inp.flow_id} step {inp.step}",
+                actor="flow", force=True):
+            events.append(record_event(session, lead, type_="stage.changed", properties={
+                "old": old_stage, "new": step["stage"], "flow_id": inp.flow_id})[0])
+        marker, _ = record_event(session, lead, type_="lead.updated", event_id=marker_id,
+                                 properties={"points": step.get("add_score") or 0,
+                                             "flow_id": inp.flow_id, "step": inp.step})
+        events.insert(0, marker)
+        return {"changed": True}, dispatch_stored_events(session, events)
 
 
 def match_event(db_url: str, inp: StepInput) -> bool:

@@ -150,9 +150,6 @@ def ingest_events(session: Session, items: list[EventIn]) -> tuple[list[dict[str
     Raises:
         NotFound: an item names a lead that does not exist (nothing is stored then).
     """
-    from leadflow.scoring_service import derived_events, rescore
-    from leadflow.scoring_timers import timer_of
-
     ids = {i.lead_id for i in items if i.lead_id}
     emails = {str(i.email).lower() for i in items if i.email and not i.lead_id}
     by_id = {lead.id: lead for lead in session.exec(select(Lead).where(col(Lead.id).in_(ids))).all()}
@@ -165,7 +162,8 @@ def ingest_events(session: Session, items: list[EventIn]) -> tuple[list[dict[str
             who = item.lead_id or item.email
             raise NotFound(f"Event {n}: there is no lead {who!r}; create it with POST /api/leads first.")
         leads.append(lead)
-    results, plan = [], Dispatch()
+    results: list[dict[str, Any]] = []
+    to_dispatch: list[Event] = []
     for item, lead in zip(items, leads, strict=True):
         event, created = record_event(session, lead, type_=item.type, properties=item.properties,
                                       occurred_at=item.occurred_at, event_id=item.id,
@@ -173,17 +171,10 @@ def ingest_events(session: Session, items: list[EventIn]) -> tuple[list[dict[str
         results.append({"id": event.id, "lead_id": lead.id, "duplicate": not created})
         if created:
             record_touch(lead, event.properties, event.occurred_at)
-        if not created and event.dispatched:
-            continue
-        plan.extend(dispatch_event(session, lead, event))
-        if created:
-            change = rescore(session, lead)
-            for derived in derived_events(session, lead, change):
-                plan.extend(dispatch_event(session, lead, derived))
-            if change is not None and change.changed:
-                plan.extend(plan_for_lead_change(session, lead))
-            plan.score_timers += timer_of(lead.id, change)
-    return results, plan
+        if created or not event.dispatched:
+            # a retried event whose first dispatch was interrupted is dispatched again
+            to_dispatch.append(event)
+    return results, dispatch_stored_events(session, to_dispatch)
 
 
 async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
@@ -248,8 +239,9 @@ def dispatch_stored_events(session: Session, events: list[Event]) -> Dispatch:
     step, for ``from_step``), entry rules enrol, and each lead is rescored once, its derived
     events dispatched in turn. The events must belong to existing leads.
     """
-    from leadflow.journeys import _published_latest
+    from leadflow.journeys import published_latest
     from leadflow.scoring_service import derived_events, rescore
+    from leadflow.scoring_timers import timer_of
 
     plan = Dispatch(event_ids=[e.id for e in events])
     if not events:
@@ -271,7 +263,7 @@ def dispatch_stored_events(session: Session, events: list[Event]) -> Dispatch:
             sends.update((sid, (jid, step)) for sid, jid, step in session.exec(
                 select(EmailMessage.send_id, EmailMessage.journey_id, EmailMessage.step)
                 .where(col(EmailMessage.send_id).in_(chunk))))
-    entry_types = {(v.document.get("entry") or {}).get("event") for v in _published_latest(session)}
+    entry_types = {(v.document.get("entry") or {}).get("event") for v in published_latest(session)}
     touched: dict[str, Lead] = {}
     for event in events:
         lead = leads.get(event.lead_id)
@@ -289,10 +281,11 @@ def dispatch_stored_events(session: Session, events: list[Event]) -> Dispatch:
                            trigger=event.id)
             plan.starts += [journey_input(j) for j in journeys_for_trigger(session, event.id)
                             if j.status == "running"]
-    for lead in touched.values():
+    for lead in touched.values():  # each lead is rescored once per batch
         change = rescore(session, lead)
         for derived in derived_events(session, lead, change):
             plan.extend(dispatch_event(session, lead, derived))
         if change is not None and change.changed:
             plan.extend(plan_for_lead_change(session, lead))
+        plan.score_timers += timer_of(lead.id, change)
     return plan

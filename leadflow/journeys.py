@@ -96,7 +96,8 @@ def enrol(session: Session, *, lead_id: str, flow_id: str) -> Journey:
     return j
 
 
-def _published_latest(session: Session) -> list[FlowVersion]:
+def published_latest(session: Session) -> list[FlowVersion]:
+    """The latest published version of every flow."""
     latest = (select(FlowVersion.flow_id, func.max(FlowVersion.version).label("v"))
               .group_by(FlowVersion.flow_id).subquery())
     return list(session.exec(
@@ -112,7 +113,7 @@ def enrol_by_rules(session: Session, lead: Lead, event_type: str,
         return []
     view = lead_view(lead)
     created = []
-    for version in _published_latest(session):
+    for version in published_latest(session):
         entry = version.document.get("entry") or {}
         if entry.get("event") != event_type:
             continue

@@ -93,6 +93,8 @@ def upsert_lead(session: Session, data: LeadCreate, *, actor: str = "api") -> tu
         if lead.first_touch is None:
             lead.first_touch = touch
         lead.last_touch = touch
+        if lead.source is None:  # a lead that came only with UTM tags is still attributed
+            lead.source = touch.get("source") or touch.get("utm_source")
     if data.consent is not None:
         consent = data.consent.model_dump(mode="json", exclude_none=True)
         consent.setdefault("at", now.isoformat())
