@@ -1,0 +1,189 @@
+"""Journeys vs bare workflows: leads/s and e-mails/s of a three-email flow; worker RSS in timers.
+
+Run alone with ``python bench/journeys.py [--quick]``, or through ``bench/run``. Cases:
+
+* 2,000 leads (quick: 200) enrolled at once in a flow of three e-mails and no waits, on a
+  Temporal dev server with an in-process worker and the outbox backend, timed until every
+  journey has completed; beside the same number of bare workflows that each call three no-op
+  activities (the least a three-step workflow costs). Ratio = ours / baseline (goal >= 0.7).
+* the resident memory of a ``leadflow worker`` process holding 10,000 leads (quick: 1,000)
+  waiting in a 30-day timer, beside the same worker idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import func  # noqa: E402
+from sqlmodel import select  # noqa: E402
+from temporalio.worker import Worker  # noqa: E402
+
+from bench._bare import BARE_WORKFLOW, BareWorkflow, noop  # noqa: E402
+from bench._env import BenchEnv, bench_env, publish  # noqa: E402
+from bench.common import Row, print_table, rss_bytes  # noqa: E402
+
+THREE_MAILS = {
+    "id": "bench-three-mails",
+    "name": "Three mails, no waits",
+    "start": "one",
+    "steps": {
+        "one": {"type": "email", "template": "trial-welcome", "next": "two"},
+        "two": {"type": "email", "template": "case-study", "next": "three"},
+        "three": {"type": "email", "template": "trial-tips", "next": "end"},
+        "end": {"type": "exit"},
+    },
+}
+LONG_WAIT = {
+    "id": "bench-long-wait",
+    "name": "One long wait",
+    "start": "wait",
+    "steps": {
+        "wait": {"type": "wait", "duration": "P30D", "next": "end"},
+        "end": {"type": "exit"},
+    },
+}
+
+
+def _make_leads(db_url: str, n: int, tag: str) -> list[str]:
+    from leadflow.db import session_scope
+    from leadflow.models import Lead
+
+    with session_scope(db_url) as session:
+        leads = [Lead(email=f"{tag}{i}@example.com") for i in range(n)]
+        session.add_all(leads)
+        session.flush()
+        return [lead.id for lead in leads]
+
+
+async def _enrol_all(be: BenchEnv, flow_id: str, lead_ids: list[str]) -> None:
+    from leadflow.db import session_scope
+    from leadflow.events import Dispatch, run_dispatch
+    from leadflow.journeys import enrol, journey_input
+
+    with session_scope(be.db_url) as session:
+        starts = [journey_input(enrol(session, lead_id=lid, flow_id=flow_id)) for lid in lead_ids]
+    await run_dispatch(be.client, Dispatch(starts=starts), be.db_url, concurrency=64)
+
+
+def _count(db_url: str, flow_id: str, **where: str) -> int:
+    from leadflow.db import session_scope
+    from leadflow.models import Journey
+
+    with session_scope(db_url) as session:
+        stmt = select(func.count()).select_from(Journey).where(Journey.flow_id == flow_id)
+        for column, value in where.items():
+            stmt = stmt.where(getattr(Journey, column) == value)
+        return int(session.exec(stmt).one())
+
+
+async def _until(check: object, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark did not finish in time")
+        await asyncio.sleep(0.05)
+
+
+async def journeys_per_second(be: BenchEnv, n: int) -> float:
+    """Seconds for ``n`` three-mail journeys, from enrolment to the last completion."""
+    from leadflow.wiring import build_worker
+
+    lead_ids = _make_leads(be.db_url, n, f"j{uuid.uuid4().hex[:6]}-")
+    async with build_worker(be.client, task_queue=be.task_queue, db_url=be.db_url):
+        started = time.perf_counter()
+        await _enrol_all(be, THREE_MAILS["id"], lead_ids)
+        await _until(lambda: _count(be.db_url, THREE_MAILS["id"], status="completed")
+                     >= _count(be.db_url, THREE_MAILS["id"]), 60 + n)
+        return time.perf_counter() - started
+
+
+async def bare_per_second(be: BenchEnv, n: int) -> float:
+    """Seconds for ``n`` bare workflows of three no-op activities, started the same way."""
+    queue = f"{be.task_queue}-bare"
+    async with Worker(be.client, task_queue=queue, workflows=[BareWorkflow], activities=[noop],
+                      max_cached_workflows=2000, max_concurrent_activities=64):
+        gate = asyncio.Semaphore(64)
+        run = uuid.uuid4().hex[:6]
+
+        async def start(i: int) -> object:
+            async with gate:
+                return await be.client.start_workflow(BARE_WORKFLOW, f"lead-{i}",
+                                                      id=f"bare-{run}-{i}", task_queue=queue)
+
+        started = time.perf_counter()
+        handles = await asyncio.gather(*(start(i) for i in range(n)))
+        await asyncio.gather(*(h.result() for h in handles))  # type: ignore[attr-defined]
+        return time.perf_counter() - started
+
+
+async def worker_rss(be: BenchEnv, n: int) -> tuple[float, float]:
+    """RSS (MiB) of a ``leadflow worker`` process idle, then with ``n`` leads in a timer."""
+    env = {**os.environ, "LEADFLOW_TEMPORAL_ADDRESS": be.temporal_address}
+    log_path = be.home / "worker.log"
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "leadflow.cli", "worker"],
+                                  stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        await _until(lambda: "worker polling" in log_path.read_text(errors="replace"), 60)
+        await asyncio.sleep(1)
+        idle = rss_bytes(worker.pid) / 2**20
+        lead_ids = _make_leads(be.db_url, n, f"w{uuid.uuid4().hex[:6]}-")
+        for i in range(0, n, 1000):
+            await _enrol_all(be, LONG_WAIT["id"], lead_ids[i:i + 1000])
+        await _until(lambda: _count(be.db_url, LONG_WAIT["id"], current_step="wait") >= n,
+                     60 + n / 10)
+        await asyncio.sleep(2)
+        return rss_bytes(worker.pid) / 2**20, idle
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+async def run(quick: bool) -> list[Row]:
+    """The rows for ``bench/run``: throughput beside bare workflows, and worker memory."""
+    n = 200 if quick else 2_000
+    waiting = 1_000 if quick else 10_000
+    runs = 1 if quick else 3
+    async with bench_env() as be:
+        publish(be.db_url, THREE_MAILS)
+        publish(be.db_url, LONG_WAIT)
+        ours_s, bare_s = [], []
+        for _ in range(runs):
+            ours_s.append(await journeys_per_second(be, n))
+            bare_s.append(await bare_per_second(be, n))
+        ours, bare = sorted(ours_s)[len(ours_s) // 2], sorted(bare_s)[len(bare_s) // 2]
+        rss, idle = await worker_rss(be, waiting)
+    note = f"{n} leads, median of {runs}"
+    return [
+        Row("journeys (3 e-mails, no waits)", n / ours, n / bare, "leads/s",
+            note=f"{note}; baseline: bare workflow, 3 no-op activities; goal ratio >= 0.7"),
+        Row("e-mails sent by journeys", 3 * n / ours, 3 * n / bare, "e-mails/s",
+            note=f"{note}; baseline: no-op activities/s"),
+        Row(f"worker RSS, {waiting:,} leads in timers", rss, idle, "MiB",
+            note="baseline: the same worker idle; ratio = times the idle size"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes")
+    args = parser.parse_args()
+    print_table(asyncio.run(run(args.quick)), title="journeys")
+
+
+if __name__ == "__main__":
+    main()
