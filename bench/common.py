@@ -32,15 +32,15 @@ from rich.table import Table
 
 __all__ = [
     "Row",
-    "time_call",
-    "median_time",
     "amedian_time",
-    "percentile",
-    "rss_bytes",
     "machine_summary",
-    "print_table",
     "markdown_table",
+    "median_time",
+    "percentile",
+    "print_table",
+    "rss_bytes",
     "run_maybe_async",
+    "time_call",
 ]
 
 

@@ -23,13 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func  # noqa: E402
-from sqlmodel import select  # noqa: E402
-from temporalio.worker import Worker  # noqa: E402
+from sqlalchemy import func
+from sqlmodel import select
+from temporalio.worker import Worker
 
-from bench._bare import BARE_WORKFLOW, BareWorkflow, noop  # noqa: E402
-from bench._env import BenchEnv, bench_env, publish  # noqa: E402
-from bench.common import Row, print_table, rss_bytes  # noqa: E402
+from bench._bare import BARE_WORKFLOW, BareWorkflow, noop
+from bench._env import BenchEnv, bench_env, publish
+from bench.common import Row, print_table, rss_bytes
 
 THREE_MAILS = {
     "id": "bench-three-mails",
@@ -125,13 +125,18 @@ async def bare_per_second(be: BenchEnv, n: int) -> float:
         return time.perf_counter() - started
 
 
+def _spawn_worker(log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A ``leadflow worker`` process writing to ``log_path``."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen([sys.executable, "-m", "leadflow.cli", "worker"],
+                                stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
 async def worker_rss(be: BenchEnv, n: int) -> tuple[float, float]:
     """RSS (MiB) of a ``leadflow worker`` process idle, then with ``n`` leads in a timer."""
     env = {**os.environ, "LEADFLOW_TEMPORAL_ADDRESS": be.temporal_address}
     log_path = be.home / "worker.log"
-    with open(log_path, "wb") as log:
-        worker = subprocess.Popen([sys.executable, "-m", "leadflow.cli", "worker"],
-                                  stdout=log, stderr=subprocess.STDOUT, env=env)
+    worker = _spawn_worker(log_path, env)
     try:
         await _until(lambda: "worker polling" in log_path.read_text(errors="replace"), 60)
         await asyncio.sleep(1)
