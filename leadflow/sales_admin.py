@@ -20,7 +20,7 @@ from leadflow.errors import Conflict, Invalid, NotFound
 from leadflow.models import Handoff, Rep, Team, new_id, utcnow
 from leadflow.routing import RepState, out_of_office_problems, routing_problems
 
-__all__ = ["rep_public", "save_rep", "save_team", "team_public", "reps_away_with_open_handoffs"]
+__all__ = ["rep_public", "reps_away_with_open_handoffs", "save_rep", "save_team", "team_public"]
 
 SLUG = re.compile(r"^[a-z0-9-]{1,64}$")
 REP_KEYS = {"id", "email", "name", "timezone", "capacity", "manager_id", "out_of_office",
@@ -151,7 +151,7 @@ def save_team(session: Session, body: Any, team_id: str | None = None, *,
         raise Invalid("The team is not valid.", problems)
     if create and session.get(Team, tid) is not None:
         raise Conflict(f"There is already a team {tid!r}.")
-    team = existing or Team(id=tid, name=doc["name"], created_at=utcnow())
+    team = existing or Team(id=str(tid), name=doc["name"], created_at=utcnow())
     team.name, team.members = doc["name"], list(members)
     team.routing, team.calendar = doc.get("routing", "round_robin"), dict(doc.get("calendar", {}))
     session.add(team)

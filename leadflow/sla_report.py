@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +38,7 @@ def nearest_rank(values: Iterable[float], share: float) -> float | None:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def _summary(rows: list[tuple[Handoff, str]]) -> dict[str, Any]:
+def _summary(rows: Sequence[tuple[Handoff, str]]) -> dict[str, Any]:
     touches = [(as_utc(h.sla_met_at) - as_utc(h.created_at)).total_seconds()
                for h, _ in rows if h.sla_met_at is not None]
     reasons = Counter(h.rejection_reason for h, _ in rows if h.rejection_reason)
@@ -65,7 +65,8 @@ def sla_report(session: Session, *, since: datetime | None = None, until: dateti
     if team:
         stmt = stmt.where(Handoff.team == team)
     now = now or utcnow()
-    rows = [(h, sla_status_of(session, h, now)) for h in session.exec(stmt).all()]
+    rows: list[tuple[Handoff, str]] = [(h, sla_status_of(session, h, now))
+                                       for h in session.exec(stmt).all()]
     by_rep: dict[str, list[tuple[Handoff, str]]] = defaultdict(list)
     by_team: dict[str, list[tuple[Handoff, str]]] = defaultdict(list)
     for h, status in rows:
