@@ -94,7 +94,28 @@ async def _measure(url: str, signer: Any, httpx: Any, *, quick: bool, runs: int)
         at = utcnow()
         session.add_all(Lead(id=lid, email=f"{lid}@bench.example", created_at=at, updated_at=at)
                         for lid in leads)
-    app = create_app(temporal_client=object(), create_tables=False)
+    import shutil
+
+    from temporalio.testing import WorkflowEnvironment
+
+    # A real Temporal dev server: events wake journeys and arm leads' temperature timers there
+    # (no worker is needed for that). The warm-up batch arms every lead's timer once; later
+    # batches only re-arm a timer that must fire sooner, as in steady operation.
+    temporal = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=shutil.which("temporal"),
+        dev_server_extra_args=["--log-level", "error"])
+    try:
+        return await _timed(url, signer, httpx, leads, temporal.client, runs=runs)
+    finally:
+        await temporal.shutdown()
+
+
+async def _timed(url: str, signer: Any, httpx: Any, leads: list[str], client: Any, *,
+                 runs: int) -> list[Row]:
+    from api.main import create_app
+
+    n_leads = len(leads)
+    app = create_app(temporal_client=client, create_tables=False)
     bodies: list[tuple[bytes, dict[str, str]]] = []
     counter = iter(range(1_000))
 

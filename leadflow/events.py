@@ -227,7 +227,14 @@ def ingest_lead(session: Session, data: Any, *, actor: str = "api") -> tuple[Lea
         plan.extend(dispatch_event(session, lead, derived))
     if not created:
         plan.extend(plan_for_lead_change(session, lead))
-    plan.score_timers += timer_of(lead.id, change)
+        # Anything an earlier, interrupted request stored but never handed to Temporal (the
+        # journeys `lead.created` enrolled, say) is dispatched again now.
+        stale = list(session.exec(select(Event).where(
+            Event.lead_id == lead.id, col(Event.dispatched).is_(False), Event.id != event.id)
+            .limit(200)).all())
+        for old in stale:
+            plan.extend(dispatch_event(session, lead, old, enrol=False))
+    plan.score_timers += timer_of(lead, change)
     return lead, created, plan
 
 
@@ -254,7 +261,8 @@ def dispatch_stored_events(session: Session, events: list[Event]) -> Dispatch:
     for start in range(0, max(len(lead_ids), len(send_ids)), 500):
         ids = lead_ids[start:start + 500]
         if ids:
-            leads.update((le.id, le) for le in session.exec(select(Lead).where(col(Lead.id).in_(ids))))
+            leads.update((le.id, le) for le in session.exec(
+                select(Lead).where(col(Lead.id).in_(ids)).with_for_update()))
             for j in session.exec(select(Journey).where(col(Journey.lead_id).in_(ids),
                                                         Journey.status == "running")):
                 running.setdefault(j.lead_id, []).append(j)
@@ -287,5 +295,5 @@ def dispatch_stored_events(session: Session, events: list[Event]) -> Dispatch:
             plan.extend(dispatch_event(session, lead, derived))
         if change is not None and change.changed:
             plan.extend(plan_for_lead_change(session, lead))
-        plan.score_timers += timer_of(lead.id, change)
+        plan.score_timers += timer_of(lead, change)
     return plan

@@ -81,6 +81,8 @@ class Lead(SQLModel, table=True):
     score: float = 0.0
     score_breakdown: list[dict[str, Any]] = _json(list)
     score_model_version: int | None = None
+    # When the lead's temperature timer (LeadScoreWorkflow) is armed to fire; None: not armed.
+    score_timer_due: datetime | None = None
     temperature: str = "cold"
     stage: str = "lead"
     owner_rep_id: str | None = Field(default=None, index=True)

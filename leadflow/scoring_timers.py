@@ -104,10 +104,23 @@ class RescoreBatchInput:
     at: float
 
 
-def timer_of(lead_id: str, change: Any) -> list[tuple[str, float]]:
-    """``[(lead_id, due)]`` when the rescore ``change`` foresees a temperature change, else []."""
+def timer_of(lead: Lead, change: Any) -> list[tuple[str, float]]:
+    """``[(lead_id, due)]`` when the lead's timer must be armed for the rescore ``change``.
+
+    A timer already armed for an earlier moment is left alone: when it fires, the lead is
+    rescored with every event so far and the timer set again. So arming costs a call to
+    Temporal only when the next change comes sooner than planned, not on every event. The
+    caller holds the lead's row (``with_for_update``) so the check and the timer's own update
+    (:func:`rescore_due`) cannot interleave.
+    """
     moment = getattr(change, "next_change", None)
-    return [] if moment is None else [(lead_id, moment.timestamp())]
+    if moment is None:
+        return []
+    armed = lead.score_timer_due
+    if armed is not None and armed <= moment:
+        return []
+    lead.score_timer_due = moment
+    return [(lead.id, moment.timestamp())]
 
 
 async def arm_score_timer(client: Client, lead_id: str, due: float) -> None:
@@ -156,13 +169,15 @@ def _plan_for(session: Any, lead: Lead, change: Any) -> Dispatch:
 def rescore_due(db_url: str, lead_id: str, at: float) -> tuple[Dispatch, float | None]:
     """The timer fired: rescore the lead; returns what to tell its journeys and the next due."""
     with session_scope(db_url) as session:
-        lead = session.get(Lead, lead_id)
+        lead = session.get(Lead, lead_id, with_for_update=True)
         if lead is None or lead.erased_at is not None:
             return Dispatch(), None
         change = rescore(session, lead, _moment(at))
         plan = _plan_for(session, lead, change)
-        timers = timer_of(lead_id, change)
-    return plan, (timers[0][1] if timers else None)
+        moment = getattr(change, "next_change", None)
+        lead.score_timer_due = moment  # the timer now waits for this (or ends: None)
+        session.add(lead)
+    return plan, (moment.timestamp() if moment else None)
 
 
 def rescore_batch(db_url: str, version: int, after_id: str, limit: int, at: float
@@ -187,7 +202,7 @@ def rescore_batch(db_url: str, version: int, after_id: str, limit: int, at: floa
         for lead in leads:
             change = rescore(session, lead, now, model=model, events=events.get(lead.id, []))
             plan.extend(_plan_for(session, lead, change))
-            plan.score_timers += timer_of(lead.id, change)
+            plan.score_timers += timer_of(lead, change)
     last = leads[-1].id if len(leads) == limit else None
     return plan, last, len(leads), False
 

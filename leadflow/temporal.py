@@ -12,9 +12,10 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from leadflow.config import Settings, get_settings
+from leadflow.errors import Unavailable
 
 __all__ = [
     "DEFAULT_DEV_ADDRESS",
@@ -82,6 +83,8 @@ async def start_journey(client: Client, inp: JourneyInput, settings: Settings | 
         )
     except WorkflowAlreadyStartedError:
         return False
+    except RPCError as exc:
+        raise Unavailable(f"Temporal did not start the journey: {exc}") from exc
     return True
 
 
@@ -90,6 +93,9 @@ async def signal_journey(client: Client, workflow_id: str, signal: str, payload:
     try:
         await client.get_workflow_handle(workflow_id).signal(signal, payload)
     except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            # Temporal is unreachable or refused: the caller must not mark the event dispatched.
+            raise Unavailable(f"Temporal did not take the signal: {exc}") from exc
         # The journey ended between our read of the database and the signal: nothing to do.
         log.debug("signal %s to %s not delivered: %s", signal, workflow_id, exc)
         return False

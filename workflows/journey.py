@@ -80,8 +80,10 @@ class JourneyWorkflow:
                          event_id=cmd.event_id, trail=cmd.trail, **extra)
 
     async def _activity(self, name: str, arg: StepInput) -> Any:
+        # Every activity is short (database work, one provider call with its own timeout), so a
+        # worker killed mid-activity is noticed after 30 s and the activity retried elsewhere.
         return await workflow.execute_activity(
-            name, arg, start_to_close_timeout=timedelta(minutes=2), retry_policy=RETRY)
+            name, arg, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY)
 
     @workflow.run
     async def run(self, inp: JourneyInput) -> dict[str, Any]:

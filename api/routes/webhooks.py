@@ -47,6 +47,7 @@ async def sendgrid_events(request: Request) -> dict[str, Any]:
     db_url = request.app.state.db_url
     # Bulk database work off the event loop: a batch of thousands must not stall other requests.
     counts, plan = await run_in_threadpool(_store, db_url, body)
-    client = await request.app.state.temporal.get() if plan.starts or plan.signals else None
+    needs_temporal = plan.starts or plan.signals or plan.score_timers
+    client = await request.app.state.temporal.get() if needs_temporal else None
     await run_dispatch(client, plan, db_url)
     return counts
