@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 18:17:46.081536
+Create Date: 2026-11-27 18:52:06.558231
 """
 
 from __future__ import annotations
@@ -36,6 +36,28 @@ def upgrade() -> None:
     with op.batch_alter_table('apikey', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_apikey_key_hash'), ['key_hash'], unique=True)
 
+    op.create_table('captureform',
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('double_opt_in', sa.Boolean(), nullable=False),
+    sa.Column('consent_text_version', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('redirect_url', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('name')
+    )
+    op.create_table('consentrecord',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('lead_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('text_version', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('ip', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('user_agent', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('consentrecord', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_consentrecord_lead_id'), ['lead_id'], unique=False)
+
     op.create_table('emailmessage',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('send_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -56,6 +78,7 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('sent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('last_attempt_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('emailmessage', schema=None) as batch_op:
@@ -63,6 +86,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_emailmessage_journey_id'), ['journey_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_emailmessage_lead_id'), ['lead_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_emailmessage_send_id'), ['send_id'], unique=True)
+
+    op.create_table('erasure',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('lead_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('address_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('erasure', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_erasure_lead_id'), ['lead_id'], unique=False)
 
     op.create_table('event',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -129,6 +163,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_handoff_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_handoff_team'), ['team'], unique=False)
 
+    op.create_table('handoffassignment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('handoff_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('lead_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('rep_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('team', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('method', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('handoffassignment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_handoffassignment_handoff_id'), ['handoff_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_handoffassignment_lead_id'), ['lead_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_handoffassignment_rep_id'), ['rep_id'], unique=False)
+
     op.create_table('journey',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('lead_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -186,6 +236,7 @@ def upgrade() -> None:
     sa.Column('score', sa.Float(), nullable=False),
     sa.Column('score_breakdown', sa.JSON(), nullable=False),
     sa.Column('score_model_version', sa.Integer(), nullable=True),
+    sa.Column('score_timer_due', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('temperature', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('stage', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('owner_rep_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -236,6 +287,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_stagechange_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_stagechange_lead_id'), ['lead_id'], unique=False)
 
+    op.create_table('suppression',
+    sa.Column('address_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('address_hash')
+    )
     op.create_table('team',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -279,6 +336,7 @@ def downgrade() -> None:
     op.drop_table('timelineentry')
     op.drop_table('template')
     op.drop_table('team')
+    op.drop_table('suppression')
     with op.batch_alter_table('stagechange', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_stagechange_lead_id'))
         batch_op.drop_index(batch_op.f('ix_stagechange_at'))
@@ -304,6 +362,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_journey_flow_id'))
 
     op.drop_table('journey')
+    with op.batch_alter_table('handoffassignment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_handoffassignment_rep_id'))
+        batch_op.drop_index(batch_op.f('ix_handoffassignment_lead_id'))
+        batch_op.drop_index(batch_op.f('ix_handoffassignment_handoff_id'))
+
+    op.drop_table('handoffassignment')
     with op.batch_alter_table('handoff', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_handoff_team'))
         batch_op.drop_index(batch_op.f('ix_handoff_status'))
@@ -323,6 +387,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_event_lead_id'))
 
     op.drop_table('event')
+    with op.batch_alter_table('erasure', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_erasure_lead_id'))
+
+    op.drop_table('erasure')
     with op.batch_alter_table('emailmessage', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_emailmessage_send_id'))
         batch_op.drop_index(batch_op.f('ix_emailmessage_lead_id'))
@@ -330,6 +398,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_emailmessage_flow_id'))
 
     op.drop_table('emailmessage')
+    with op.batch_alter_table('consentrecord', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_consentrecord_lead_id'))
+
+    op.drop_table('consentrecord')
+    op.drop_table('captureform')
     with op.batch_alter_table('apikey', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_apikey_key_hash'))
 
