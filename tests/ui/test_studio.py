@@ -40,7 +40,10 @@ def _free_port() -> int:
 
 
 def _build_ui() -> None:
-    if (UI / "dist" / "index.html").is_file():
+    """Build the studio when dist/ is missing or older than any source file."""
+    built = UI / "dist" / "index.html"
+    sources = [*UI.glob("src/**/*"), UI / "index.html", UI / "package.json", UI / "vite.config.ts"]
+    if built.is_file() and all(f.stat().st_mtime <= built.stat().st_mtime for f in sources if f.is_file()):
         return
     npm = shutil.which("npm")
     if npm is None:
@@ -380,6 +383,17 @@ def test_importing_a_shipped_flow_file_draws_it(page, stack: Stack, path: Path) 
     page.get_by_test_id("tab-json").click()
     assert json.loads(page.get_by_test_id("flow-json").input_value()) == doc
     assert stack.http.get(f"/api/flows/{doc['id']}").json() == doc
+    # Laid out automatically, and those positions saved through /layout: no step on another.
+    deadline = time.monotonic() + 10
+    while set(positions := stack.http.get(f"/api/flows/{doc['id']}/layout").json()["positions"]) != set(doc["steps"]):
+        assert time.monotonic() < deadline, f"layout not saved: {positions}"
+        time.sleep(0.3)
+    boxes = [page.get_by_test_id(f"node-{step}").bounding_box() for step in doc["steps"]]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert a and b
+            assert (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                    or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"]), (a, b)
     shot(page, f"14-import-{path.stem}")
 
 

@@ -32,7 +32,7 @@ import {
 import { buildCanvas } from "./canvas";
 import { FlowSettings } from "./FlowSettings";
 import { JsonPane } from "./JsonPane";
-import { autoLayout, NODE_WIDTH, placeMissing, type Positions } from "./layout";
+import { autoLayout, NODE_WIDTH, placeMissing, saveDirection, savedDirection, type Direction, type Positions } from "./layout";
 import { DRAG_TYPE, Palette } from "./Palette";
 import { placeProblems, problemStep } from "./problems";
 import { StepPanel, type Pickers } from "./StepPanel";
@@ -76,6 +76,7 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
   const [history, setHistory] = useState<History>({ past: [], doc: initialDoc, future: [], lastKey: null, lastAt: 0 });
   const doc = history.doc;
   const [positions, setPositions] = useState<Positions>(initialPositions);
+  const [direction, setDirection] = useState<Direction>(() => savedDirection(flowId));
   const [measured, setMeasured] = useState<Record<string, { width: number; height: number }>>({});
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [selectedEdge, setSelectedEdge] = useState<string | null>(null);
@@ -166,7 +167,7 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
     if (!missing.length) return;
     if (missing.length === graph.nodes.length) {
       let cancelled = false;
-      autoLayout(graph.nodes, graph.edges, doc.start).then((p) => {
+      autoLayout(graph.nodes, graph.edges, doc.start, direction).then((p) => {
         if (cancelled) return;
         setPositions((current) => ({ ...p, ...current }));
         window.setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1 }), 50);
@@ -176,7 +177,7 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
       };
     }
     setPositions((current) => placeMissing(graph.nodes, current));
-  }, [graph, positions, doc.start, flow]);
+  }, [graph, positions, doc.start, flow, direction]);
 
   // Save the layout apart from the document, once a drag or layout settles.
   const savedPositions = useRef(JSON.stringify(initialPositions));
@@ -197,8 +198,8 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
 
   const placed = useMemo(() => placeProblems(problems, Object.keys(stepsOf(doc))), [problems, doc]);
   const { nodes, edges } = useMemo(
-    () => buildCanvas({ doc, positions, placed, selected, selectedEdge, measured }),
-    [doc, positions, placed, selected, selectedEdge, measured],
+    () => buildCanvas({ doc, positions, placed, selected, selectedEdge, measured, direction }),
+    [doc, positions, placed, selected, selectedEdge, measured, direction],
   );
 
   const onNodesChange = useCallback((changes: NodeChange<StepFlowNode>[]) => {
@@ -299,11 +300,16 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
     setNotice(`Pasted ${Object.keys(ids).length} step(s).`);
   }, [change]);
 
-  const relayout = useCallback(async () => {
-    const p = await autoLayout(graph.nodes, graph.edges, doc.start);
+  const relayout = useCallback(async (to: Direction = direction) => {
+    if (to !== direction) {
+      setDirection(to);
+      saveDirection(flowId, to);
+    }
+    // Measured sizes keep tall nodes (with a problem line) from touching their neighbours.
+    const p = await autoLayout(graph.nodes, graph.edges, doc.start, to, measured);
     setPositions(p);
     window.setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1, duration: 300 }), 50);
-  }, [graph, doc.start, flow]);
+  }, [graph, doc.start, flow, direction, flowId, measured]);
 
   // Keyboard shortcuts, unless the user is typing in a field.
   const shortcuts = useRef({ undo, redo, copy, paste });
@@ -361,7 +367,12 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
         <button type="button" onClick={redo} disabled={!history.future.length} aria-keyshortcuts="Control+Shift+Z">Redo</button>
         <button type="button" onClick={copy} disabled={!selected.size} aria-keyshortcuts="Control+C">Copy</button>
         <button type="button" onClick={paste} aria-keyshortcuts="Control+V">Paste</button>
-        <button type="button" onClick={relayout}>Auto layout</button>
+        <button type="button" onClick={() => void relayout()} data-testid="auto-layout">Auto layout</button>
+        <select aria-label="Layout direction" value={direction} data-testid="layout-direction"
+          onChange={(e) => void relayout(e.target.value as Direction)}>
+          <option value="DOWN">Top to bottom</option>
+          <option value="RIGHT">Left to right</option>
+        </select>
         <span className={`save-state${typeof save === "object" ? " error" : ""}`} role="status" data-testid="save-state">{saveLabel}</span>
         <button type="button" className={`problem-count${problems.length ? " bad" : " good"}`} data-testid="problem-count"
           onClick={() => setTab("problems")}>

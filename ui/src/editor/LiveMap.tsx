@@ -7,7 +7,7 @@ import { stepsOf, toGraph, type FlowDoc } from "../graph";
 import { useApi } from "../hooks";
 import { Link, navigate, useLocation } from "../router";
 import { buildCanvas } from "./canvas";
-import { autoLayout, placeMissing, type Positions } from "./layout";
+import { autoLayout, placeMissing, savedDirection, type Positions } from "./layout";
 import { nodeTypes, type StepStats } from "./StepNode";
 
 interface Stats {
@@ -46,7 +46,7 @@ export function LiveMap({ flowId }: { flowId: string }) {
         const graph = toGraph(doc);
         const have = saved?.positions ?? {};
         const known = graph.nodes.filter((n) => have[n.id]).length;
-        const positions = known ? placeMissing(graph.nodes, have) : await autoLayout(graph.nodes, graph.edges, doc.start);
+        const positions = known ? placeMissing(graph.nodes, have) : await autoLayout(graph.nodes, graph.edges, doc.start, savedDirection(flowId));
         if (!cancelled) setLayout(positions);
       });
     return () => {
@@ -55,7 +55,7 @@ export function LiveMap({ flowId }: { flowId: string }) {
   }, [doc, id]);
 
   const canvas = useMemo(
-    () => (doc && layout ? buildCanvas({ doc, positions: layout, stats: stats.data?.steps ?? {}, selected: new Set(step ? [step] : []) }) : null),
+    () => (doc && layout ? buildCanvas({ doc, positions: layout, direction: savedDirection(flowId), stats: stats.data?.steps ?? {}, selected: new Set(step ? [step] : []) }) : null),
     [doc, layout, stats.data, step],
   );
 

@@ -24,6 +24,8 @@ export type StepNodeData = {
   /** The whole step, edges included (for the summary and the handles). */
   step: Json;
   isStart: boolean;
+  /** Layout direction: outcomes leave at the bottom (DOWN) or on the right (RIGHT). */
+  direction?: "DOWN" | "RIGHT";
   problems: Problem[];
   stats?: StepStats;
 };
@@ -97,13 +99,14 @@ function pct(value: number | null | undefined): string {
 function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
   const handles = outgoingHandles(data.step);
   const stats = data.stats;
+  const across = data.direction === "RIGHT";
   return (
     <div
       className={`step-node kind-${data.kind}${data.problems.length ? " has-problem" : ""}${selected ? " selected" : ""}`}
       data-testid={`node-${data.stepId}`}
       aria-label={`${KIND_LABELS[data.kind] ?? data.kind} step ${data.stepId}${data.problems.length ? `, ${data.problems.length} problem(s)` : ""}`}
     >
-      <Handle type="target" position={Position.Top} aria-label={`into ${data.stepId}`} />
+      <Handle type="target" position={across ? Position.Left : Position.Top} aria-label={`into ${data.stepId}`} />
       <div className="step-head">
         <span className="icon" aria-hidden>{KIND_ICONS[data.kind] ?? "?"}</span>
         <span className="kind">{KIND_LABELS[data.kind] ?? data.kind}</span>
@@ -129,8 +132,8 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
       )}
       <div className="handles">
         {handles.map((h, i) => (
-          <Handle key={h} id={h} type="source" position={Position.Bottom}
-            style={{ left: `${((i + 1) / (handles.length + 1)) * 100}%` }}
+          <Handle key={h} id={h} type="source" position={across ? Position.Right : Position.Bottom}
+            style={across ? { top: `${((i + 1) / (handles.length + 1)) * 100}%` } : { left: `${((i + 1) / (handles.length + 1)) * 100}%` }}
             className={`handle-${h.split(".")[0]}`} aria-label={`${data.stepId}: ${handleLabel(h, data.step)}`}
             data-testid={`handle-${data.stepId}-${h}`}>
             <span className="handle-label">{handleLabel(h, data.step)}</span>

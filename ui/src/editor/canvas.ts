@@ -1,7 +1,7 @@
 /** Turn a flow document into React Flow nodes and edges (shared by the editor and the live map). */
 import { MarkerType, type Edge } from "@xyflow/react";
 import { isObject, stepsOf, toGraph, type FlowDoc } from "../graph";
-import { NODE_WIDTH, type Positions } from "./layout";
+import { NODE_WIDTH, type Direction, type Positions } from "./layout";
 import type { PlacedProblems } from "./problems";
 import type { StepFlowNode, StepStats } from "./StepNode";
 
@@ -13,6 +13,8 @@ export interface CanvasInput {
   selected?: ReadonlySet<string>;
   selectedEdge?: string | null;
   measured?: Record<string, { width: number; height: number }>;
+  /** Where handles sit: outcomes at the bottom (DOWN) or on the right (RIGHT). */
+  direction?: Direction;
 }
 
 export function buildCanvas(input: CanvasInput): { nodes: StepFlowNode[]; edges: Edge[] } {
@@ -29,6 +31,7 @@ export function buildCanvas(input: CanvasInput): { nodes: StepFlowNode[]; edges:
       kind: node.type,
       step: steps[node.id],
       isStart: input.doc.start === node.id,
+      direction: input.direction ?? "DOWN",
       problems: input.placed?.byStep.get(node.id) ?? [],
       stats: input.stats ? input.stats[node.id] ?? {} : undefined,
     },

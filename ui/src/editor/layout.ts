@@ -1,11 +1,20 @@
-/** Automatic layout of a flow with elkjs (layered, top to bottom). */
-import type { ELK as ElkEngine } from "elkjs/lib/elk-api";
-import type { StepEdge, StepNode } from "../graph";
+/**
+ * Automatic layout of a flow with elkjs (layered, top to bottom or left to right).
+ *
+ * Each step's outcomes are fixed ports at the places StepNode draws its handles, so a branch's
+ * hot/warm/cold edges leave side by side and fan out to their targets in that order. Loops
+ * (e.g. "wait for a click, then branch again") are found by a depth-first walk from the start
+ * step and are the only edges drawn against the flow's direction.
+ */
+import type { ELK as ElkEngine, ElkNode } from "elkjs/lib/elk-api";
+import { outgoingHandles, type Json, type StepEdge, type StepNode } from "../graph";
 
 export type Positions = Record<string, { x: number; y: number }>;
+/** Reading direction of the diagram: top to bottom or left to right. */
+export type Direction = "DOWN" | "RIGHT";
 
 export const NODE_WIDTH = 220;
-export const NODE_HEIGHT = 96;
+export const NODE_HEIGHT = 100;
 
 // elkjs is large; load it only when a layout is needed, so the other pages start fast.
 let elk: Promise<ElkEngine> | null = null;
@@ -14,28 +23,130 @@ function engine(): Promise<ElkEngine> {
   return elk;
 }
 
-/** Compute positions for every node; edges keep their outcome order left to right. */
-export async function autoLayout(nodes: StepNode[], edges: StepEdge[], start?: unknown): Promise<Positions> {
-  const ordered = [...nodes].sort((a, b) => Number(b.id === start) - Number(a.id === start));
-  const graph = await (await engine()).layout({
+/**
+ * Steps in reading order: reverse post-order of a depth-first walk from `start` (then from any
+ * step nothing reaches), following outcomes in handle order. Every edge points forward in this
+ * order except the loops, which point back to a step still being walked.
+ */
+export function readingOrder(nodes: StepNode[], edges: StepEdge[], start?: unknown): string[] {
+  const out = new Map<string, StepEdge[]>();
+  for (const n of nodes) out.set(n.id, []);
+  for (const e of edges) out.get(e.source)?.push(e);
+  const rank = (n: StepNode, e: StepEdge) => {
+    const i = outgoingHandles(n.step as Json).indexOf(e.handle);
+    return i < 0 ? 99 : i;
+  };
+  for (const n of nodes) out.get(n.id)?.sort((a, b) => rank(n, a) - rank(n, b));
+  const seen = new Set<string>();
+  const post: string[] = [];
+  const visit = (root: string) => {
+    // Iterative, so a long flow cannot overflow the stack.
+    const stack: [string, number][] = [[root, 0]];
+    seen.add(root);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const next = out.get(top[0])?.[top[1]];
+      top[1] += 1;
+      if (!next) {
+        post.push(top[0]);
+        stack.pop();
+      } else if (!seen.has(next.target) && out.has(next.target)) {
+        seen.add(next.target);
+        stack.push([next.target, 0]);
+      }
+    }
+  };
+  const incoming = new Set(edges.map((e) => e.target));
+  const roots = [
+    ...nodes.filter((n) => n.id === start),
+    ...nodes.filter((n) => n.id !== start && !incoming.has(n.id)),
+    ...nodes,
+  ];
+  for (const n of roots) if (!seen.has(n.id)) visit(n.id);
+  return post.reverse();
+}
+
+/** The elk graph for a flow (exported for tests; `autoLayout` runs it). */
+export function elkGraph(
+  nodes: StepNode[],
+  edges: StepEdge[],
+  start?: unknown,
+  direction: Direction = "DOWN",
+  sizes: Record<string, { width: number; height: number }> = {},
+): ElkNode {
+  const order = readingOrder(nodes, edges, start);
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const down = direction === "DOWN";
+  const children = order.map((id) => {
+    const node = byId.get(id) as StepNode;
+    const width = sizes[id]?.width ?? NODE_WIDTH;
+    const height = Math.max(sizes[id]?.height ?? 0, NODE_HEIGHT);
+    const handles = outgoingHandles(node.step as Json);
+    // Same places as StepNode's handles: spread evenly along the bottom (or right) side.
+    const ports = handles.map((h, i) => {
+      const along = (i + 1) / (handles.length + 1);
+      return {
+        id: `${id}\u0000${h}`,
+        width: 1,
+        height: 1,
+        x: down ? along * width : width,
+        y: down ? height : along * height,
+        layoutOptions: { "elk.port.side": down ? "SOUTH" : "EAST" },
+      };
+    });
+    ports.push({
+      id: `${id}\u0000in`, width: 1, height: 1, x: down ? width / 2 : 0, y: down ? 0 : height / 2,
+      layoutOptions: { "elk.port.side": down ? "NORTH" : "WEST" },
+    });
+    return { id, width, height, ports, layoutOptions: { "elk.portConstraints": "FIXED_POS" } };
+  });
+  const known = new Set(children.flatMap((c) => c.ports.map((p) => p.id)));
+  return {
     id: "root",
     layoutOptions: {
       "elk.algorithm": "layered",
-      "elk.direction": "DOWN",
-      "elk.layered.spacing.nodeNodeBetweenLayers": "70",
-      "elk.spacing.nodeNode": "50",
-      "elk.layered.considerModelOrder.strategy": "NODES_AND_EDGES",
+      "elk.direction": direction,
+      "elk.edgeRouting": "SPLINES",
+      "elk.layered.spacing.nodeNodeBetweenLayers": "80",
+      "elk.spacing.nodeNode": "60",
+      "elk.spacing.edgeNode": "30",
       "elk.layered.cycleBreaking.strategy": "MODEL_ORDER",
+      "elk.layered.considerModelOrder.strategy": "PREFER_EDGES",
+      "elk.layered.crossingMinimization.strategy": "LAYER_SWEEP",
+      "elk.layered.nodePlacement.strategy": "BRANDES_KOEPF",
+      "elk.layered.nodePlacement.bk.fixedAlignment": "BALANCED",
+      "elk.separateConnectedComponents": "false",
     },
-    children: ordered.map((n) => ({ id: n.id, width: NODE_WIDTH, height: NODE_HEIGHT })),
-    edges: edges.map((e) => ({ id: e.id, sources: [e.source], targets: [e.target] })),
-  });
+    children,
+    edges: edges.map((e) => {
+      const port = `${e.source}\u0000${e.handle}`;
+      return {
+        id: e.id,
+        sources: [known.has(port) ? port : e.source],
+        targets: [`${e.target}\u0000in`],
+      };
+    }),
+  };
+}
+
+/** Compute a position (top-left corner) for every step. */
+export async function autoLayout(
+  nodes: StepNode[],
+  edges: StepEdge[],
+  start?: unknown,
+  direction: Direction = "DOWN",
+  sizes: Record<string, { width: number; height: number }> = {},
+): Promise<Positions> {
+  if (!nodes.length) return {};
+  const graph = await (await engine()).layout(elkGraph(nodes, edges, start, direction, sizes));
   const positions: Positions = {};
-  for (const child of graph.children ?? []) positions[child.id] = { x: child.x ?? 0, y: child.y ?? 0 };
+  for (const child of graph.children ?? []) {
+    positions[child.id] = { x: Math.round(child.x ?? 0), y: Math.round(child.y ?? 0) };
+  }
   return positions;
 }
 
-/** Places for nodes without a saved position, to the right of the drawn ones. */
+/** Places for nodes without a saved position, in a column to the right of the drawn ones. */
 export function placeMissing(nodes: StepNode[], positions: Positions): Positions {
   const missing = nodes.filter((n) => !positions[n.id]);
   if (!missing.length) return positions;
@@ -46,4 +157,23 @@ export function placeMissing(nodes: StepNode[], positions: Positions): Positions
     out[n.id] = { x: right, y: i * (NODE_HEIGHT + 40) };
   });
   return out;
+}
+
+const DIRECTION_KEY = "leadflow.layoutDirection.";
+
+/** The direction a flow was last laid out in (kept in the browser; the API stores positions only). */
+export function savedDirection(flowId: string): Direction {
+  try {
+    return globalThis.localStorage?.getItem(DIRECTION_KEY + flowId) === "RIGHT" ? "RIGHT" : "DOWN";
+  } catch {
+    return "DOWN";
+  }
+}
+
+export function saveDirection(flowId: string, direction: Direction): void {
+  try {
+    globalThis.localStorage?.setItem(DIRECTION_KEY + flowId, direction);
+  } catch {
+    // Private mode or storage full: the direction is a convenience, the positions are saved anyway.
+  }
 }
