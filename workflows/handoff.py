@@ -13,7 +13,6 @@ The result is ``{"outcome": "accepted" | "rejected", "action", "handoff_id"}``: 
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +32,9 @@ RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=time
 # Notifications keep retrying for a day: a rep should still hear of a lead after an outage.
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2),
                            maximum_interval=timedelta(minutes=10))
+# When sales answers, notifications still in flight get this long to finish before the journey
+# moves on; a channel that is down does not hold the lead for longer.
+NOTIFY_GRACE = timedelta(seconds=10)
 ACCEPTING = ("accept", "contacted", "qualify")
 REJECTING = ("reject", "disqualify")
 
@@ -63,6 +65,7 @@ class HandoffWorkflow:
     def __init__(self) -> None:
         self._actions: list[dict[str, Any]] = []
         self._notices = 0
+        self._sending: list[Any] = []
 
     @workflow.signal(name=HANDOFF_SIGNAL)
     def on_action(self, payload: dict[str, Any]) -> None:
@@ -81,12 +84,20 @@ class HandoffWorkflow:
             self._notices += 1
             for channel in target.get("channels", []):
                 key = f"{hid}.{target['kind']}.{self._notices}.{channel}"
-                workflow.start_activity(
+                self._sending.append(workflow.start_activity(
                     "handoff_notify",
                     NotifyInput(handoff_id=hid, kind=target["kind"], rep_id=target["rep_id"],
                                 channel=channel, key=key),
                     start_to_close_timeout=timedelta(seconds=30),
-                    schedule_to_close_timeout=timedelta(days=1), retry_policy=NOTIFY_RETRY)
+                    schedule_to_close_timeout=timedelta(days=1), retry_policy=NOTIFY_RETRY))
+
+    async def _finish(self, outcome: str, action: str, hid: str) -> dict[str, Any]:
+        try:
+            await workflow.wait_condition(lambda: all(s.done() for s in self._sending),
+                                          timeout=NOTIFY_GRACE)
+        except TimeoutError:
+            workflow.logger.warning("handoff %s: notifications still retrying at its end", hid)
+        return {"outcome": outcome, "action": action, "handoff_id": hid}
 
     @workflow.run
     async def run(self, inp: HandoffInput) -> dict[str, Any]:
@@ -108,15 +119,15 @@ class HandoffWorkflow:
                     try:
                         await workflow.wait_condition(lambda: bool(self._actions),
                                                       timeout=timeout)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
             if self._actions:
                 payload = self._actions.pop(0)
                 action = payload.get("action")
                 if action in ACCEPTING:
-                    return {"outcome": "accepted", "action": action, "handoff_id": hid}
+                    return await self._finish("accepted", action, hid)
                 if action in REJECTING:
-                    return {"outcome": "rejected", "action": action, "handoff_id": hid}
+                    return await self._finish("rejected", action, hid)
                 if action == "reassign":
                     moved = await self._run("handoff_reassign", ReassignInput(
                         handoff_id=hid, rep_id=payload.get("rep_id"), at=self._now(),
