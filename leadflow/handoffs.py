@@ -36,8 +36,13 @@ from leadflow.durations import parse_duration
 from leadflow.flows import load_version_document
 from leadflow.leads import add_timeline, lead_view
 from leadflow.models import Handoff, HandoffAssignment, Lead, Rep, Team
-from leadflow.routing import RepState, RoutingDecision, TeamRouting, next_rep_for_escalation, \
-    route_lead
+from leadflow.routing import (
+    RepState,
+    RoutingDecision,
+    TeamRouting,
+    next_rep_for_escalation,
+    route_lead,
+)
 
 __all__ = [
     "LOAD_STATUSES",

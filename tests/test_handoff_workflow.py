@@ -25,8 +25,15 @@ from tests.handoff_support import (
     the_handoff,
     timeline_types,
 )
-from tests.helpers import ended, enrol_lead, eventually, lead, make_lead, publish_flow, \
-    running_worker
+from tests.helpers import (
+    ended,
+    enrol_lead,
+    eventually,
+    lead,
+    make_lead,
+    publish_flow,
+    running_worker,
+)
 from workflows.handoff import HANDOFF_SIGNAL
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -189,7 +196,7 @@ async def test_crm_webhook_is_signed_retried_and_never_holds_the_clock(
     failures = {"left": 3}
 
     class Crm(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             if failures["left"] > 0:
                 failures["left"] -= 1

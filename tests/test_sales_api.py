@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+
 import httpx
 import pytest
 import pytest_asyncio
@@ -14,8 +15,15 @@ from leadflow.auth import create_key
 from leadflow.config import reset_settings
 from leadflow.db import session_scope
 from leadflow.models import Handoff, Lead, utcnow
-from tests.handoff_support import HANDOFF_FLOW, OFFICE, assignments, rep, seed_team, \
-    the_handoff, timeline_types
+from tests.handoff_support import (
+    HANDOFF_FLOW,
+    OFFICE,
+    assignments,
+    rep,
+    seed_team,
+    the_handoff,
+    timeline_types,
+)
 from tests.helpers import enrol_lead, eventually, make_lead, publish_flow, running_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
