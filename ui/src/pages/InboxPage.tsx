@@ -1,4 +1,7 @@
-/** The sales inbox: a rep's handoffs with SLA countdowns and the actions that move them. */
+/**
+ * The sales inbox: a rep's handoffs (a sales key) or everyone's (marketing), each with its SLA
+ * countdown, the lead's summary and why it scored, and the actions that move it.
+ */
 import { useState, type FormEvent } from "react";
 import { api, ApiError, query } from "../api";
 import { countdown, parseApiDate } from "../durations";
@@ -6,102 +9,197 @@ import { useApi, useNow } from "../hooks";
 import { Link } from "../router";
 import { useSession } from "../session";
 
-interface Handoff {
+/** One row of a lead's score breakdown (leadflow/scoring.py ScoreResult.breakdown). */
+export interface BreakdownRow {
+  kind: "fit" | "behavior" | string;
+  rule: string;
+  event_type?: string | null;
+  occurred_at?: string | null;
+  points_base?: number;
+  points_now?: number;
+}
+
+/** A handoff as GET /api/handoffs returns it (leadflow/sales_loop.py handoff_public). */
+export interface Handoff {
   id: string;
   lead_id: string;
   rep_id: string | null;
   team: string | null;
   status: string;
+  flow_id?: string | null;
+  step?: string | null;
+  sla?: string | null;
   sla_due_at: string | null;
-  sla_status: string | null;
-  escalations: number | unknown[];
-  lead?: {
-    email?: string;
-    first_name?: string;
-    last_name?: string;
-    company?: string;
-    title?: string;
-    score?: number;
-    temperature?: string;
-    score_breakdown?: unknown;
-    [key: string]: unknown;
-  };
+  sla_status: "on_time" | "due_soon" | "breached" | "met" | null;
+  sla_met_at?: string | null;
+  escalations: unknown[] | number;
+  assignment_reason?: string | null;
+  rejection_reason?: string | null;
+  created_at?: string | null;
+  lead: {
+    id?: string;
+    email?: string | null;
+    first_name?: string | null;
+    last_name?: string | null;
+    company?: string | null;
+    title?: string | null;
+    stage?: string | null;
+    score?: number | null;
+    temperature?: string | null;
+    score_breakdown?: BreakdownRow[];
+  } | null;
 }
 
 const STATUSES = ["", "open", "accepted", "contacted", "qualified", "rejected", "disqualified"];
-const CLOSED = ["qualified", "rejected", "disqualified"];
+/** action → the statuses it is allowed from (mirrors leadflow/sales_loop.py ACTIONS). */
+const ALLOWED: Record<string, string[]> = {
+  accept: ["open"],
+  contacted: ["open", "accepted"],
+  qualify: ["open", "accepted", "contacted"],
+  disqualify: ["open", "accepted", "contacted"],
+  reject: ["open", "accepted", "contacted"],
+};
+const DONE: Record<string, string> = {
+  accept: "Accepted",
+  contacted: "Marked as contacted",
+  qualify: "Qualified",
+  disqualify: "Disqualified",
+  reject: "Rejected",
+};
+
+/** The rows that explain a score, biggest first ("why it is hot"). */
+export function topReasons(rows: BreakdownRow[] | undefined, limit = 5): BreakdownRow[] {
+  return [...(rows ?? [])]
+    .filter((r) => typeof r.points_now === "number" && r.points_now !== 0)
+    .sort((a, b) => Math.abs(b.points_now ?? 0) - Math.abs(a.points_now ?? 0))
+    .slice(0, limit);
+}
+
+/** What the SLA chip says: a countdown while the clock runs, else how it ended. */
+export function slaText(h: Pick<Handoff, "sla_due_at" | "sla_status" | "status">, now: Date): string | null {
+  if (h.sla_status === "met") return "SLA met";
+  if (!h.sla_due_at) return null;
+  if (!["open"].includes(h.status) && h.sla_status !== "breached") return "SLA stopped";
+  const left = countdown(h.sla_due_at, now);
+  return h.sla_status === "breached" || left.startsWith("overdue") ? `SLA breached, ${left}` : `SLA ${left}`;
+}
+
+function points(value: number | undefined): string {
+  const v = value ?? 0;
+  return `${v > 0 ? "+" : ""}${Number.isInteger(v) ? v : v.toFixed(1)}`;
+}
 
 export function InboxPage() {
   const meta = useSession();
+  const isSales = meta.role === "sales";
+  const canAct = meta.role === "sales" || meta.role === "admin";
   const [status, setStatus] = useState("");
   const [repId, setRepId] = useState("");
-  const handoffs = useApi<Handoff[]>(`/handoffs${query({ status, rep_id: meta.role === "sales" ? undefined : repId })}`, 5000);
+  const handoffs = useApi<Handoff[]>(`/handoffs${query({ status, rep_id: isSales ? undefined : repId })}`, 5000);
+  // Reps for the filter: an admin key may list them; otherwise the filter is a text field.
+  const reps = useApi<{ id: string; name?: string }[]>(meta.role === "admin" ? "/reps" : null);
   const now = useNow(1000);
   const [rejecting, setRejecting] = useState<string | null>(null);
-  const [message, setMessage] = useState<string | null>(null);
+  const [message, setMessage] = useState<{ text: string; bad?: boolean } | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
 
   const act = async (h: Handoff, action: string, body?: unknown) => {
     setMessage(null);
+    setBusy(h.id);
     try {
       await api(`/handoffs/${encodeURIComponent(h.id)}/${action}`, { body: body ?? {} });
-      setMessage(`${action === "contacted" ? "Marked as contacted" : `${action[0].toUpperCase()}${action.slice(1)}ed`}: ${h.lead?.email ?? h.lead_id}`);
+      setMessage({ text: `${DONE[action] ?? action}: ${h.lead?.email ?? h.lead_id}` });
       setRejecting(null);
       handoffs.reload();
     } catch (err) {
-      setMessage((err as ApiError).detail);
+      setMessage({ text: (err as ApiError).detail, bad: true });
+    } finally {
+      setBusy(null);
     }
   };
 
   return (
     <section className="inbox">
-      <h1>{meta.role === "sales" ? "My handoffs" : "Sales inbox"}</h1>
+      <h1>{isSales ? "My handoffs" : "Sales inbox"}</h1>
       <div className="row">
         <label htmlFor="inbox-status">Status</label>
         <select id="inbox-status" value={status} onChange={(e) => setStatus(e.target.value)}>
           {STATUSES.map((s) => <option key={s} value={s}>{s || "all"}</option>)}
         </select>
-        {meta.role !== "sales" && (
+        {!isSales && (
           <>
-            <label htmlFor="inbox-rep">Rep id</label>
-            <input id="inbox-rep" value={repId} onChange={(e) => setRepId(e.target.value)} />
+            <label htmlFor="inbox-rep">Rep</label>
+            {meta.role === "admin" && !reps.error ? (
+              <select id="inbox-rep" value={repId} onChange={(e) => setRepId(e.target.value)}>
+                <option value="">everyone</option>
+                {(reps.data ?? []).map((r) => <option key={r.id} value={r.id}>{r.name ? `${r.name} (${r.id})` : r.id}</option>)}
+              </select>
+            ) : (
+              <input id="inbox-rep" value={repId} placeholder="rep id" onChange={(e) => setRepId(e.target.value)} />
+            )}
           </>
         )}
       </div>
-      {message && <p role="status" className="notice" data-testid="inbox-message">{message}</p>}
+      {!canAct && <p className="muted small">Marketing sees every handoff; accepting or rejecting one takes a sales key.</p>}
+      {message && <p role="status" className={message.bad ? "error" : "notice"} data-testid="inbox-message">{message.text}</p>}
       {handoffs.error && <p className="error" role="alert">{handoffs.error.detail}</p>}
-      {handoffs.data?.length === 0 && <p className="muted">No handoffs.</p>}
+      {handoffs.data?.length === 0 && <p className="muted">No handoffs{status ? ` that are ${status}` : ""}.</p>}
       <ul className="handoffs" data-testid="handoffs">
         {handoffs.data?.map((h) => {
-          const open = !CLOSED.includes(h.status);
-          const name = [h.lead?.first_name, h.lead?.last_name].filter(Boolean).join(" ");
+          const lead = h.lead;
+          const name = [lead?.first_name, lead?.last_name].filter(Boolean).join(" ");
           const escalations = Array.isArray(h.escalations) ? h.escalations.length : h.escalations ?? 0;
+          const sla = slaText(h, now);
+          const reasons = topReasons(lead?.score_breakdown);
+          const open = ALLOWED.reject.includes(h.status);
           return (
             <li key={h.id} className={`handoff sla-${h.sla_status ?? "none"}`} data-testid={`handoff-${h.id}`}>
               <div className="handoff-main">
                 <h2>
-                  <Link to={`/leads/${encodeURIComponent(h.lead_id)}`}>{name || h.lead?.email || h.lead_id}</Link>{" "}
-                  {h.lead?.temperature && <span className={`pill ${h.lead.temperature}`}>{h.lead.temperature}</span>}
+                  <Link to={`/leads/${encodeURIComponent(h.lead_id)}`}>{name || lead?.email || (lead ? h.lead_id : "erased lead")}</Link>{" "}
+                  {lead?.temperature && <span className={`pill ${lead.temperature}`}>{lead.temperature}</span>}
                 </h2>
-                <p className="small">{[h.lead?.title, h.lead?.company, h.lead?.email].filter(Boolean).join(" · ")}</p>
-                {typeof h.lead?.summary === "string" && <p className="small">{h.lead.summary}</p>}
-                <p className="small">Score <strong>{h.lead?.score ?? "–"}</strong> · team {h.team ?? "–"} · rep {h.rep_id ?? "unassigned"}
-                  {escalations ? ` · escalated ${escalations}×` : ""}</p>
+                <p className="small">{[lead?.title, lead?.company, lead?.email].filter(Boolean).join(" · ")}</p>
+                <p className="small">
+                  Score <strong data-testid={`handoff-score-${h.id}`}>{lead?.score ?? "–"}</strong>
+                  {lead?.stage ? ` · ${lead.stage}` : ""} · team {h.team ?? "–"} · rep {h.rep_id ?? "unassigned"}
+                  {escalations ? ` · escalated ${escalations}×` : ""}
+                  {h.flow_id ? <> · from <Link to={`/flows/${encodeURIComponent(h.flow_id)}/live`}>{h.flow_id}</Link></> : null}
+                </p>
+                {reasons.length > 0 && (
+                  <details className="why" open={lead?.temperature === "hot"}>
+                    <summary>Why it is {lead?.temperature ?? "scored"}</summary>
+                    <ul data-testid={`why-${h.id}`}>
+                      {reasons.map((r, i) => (
+                        <li key={i}><span className={`pts ${(r.points_now ?? 0) < 0 ? "neg" : ""}`}>{points(r.points_now)}</span> {r.rule}
+                          <span className="muted"> · {r.kind === "fit" ? "fit" : r.event_type ?? "behaviour"}</span></li>
+                      ))}
+                    </ul>
+                  </details>
+                )}
+                {h.assignment_reason && <p className="small muted">Routed: {h.assignment_reason}</p>}
+                {h.rejection_reason && <p className="small">Rejected because: <em>{h.rejection_reason}</em></p>}
               </div>
               <div className="handoff-sla">
                 <span className={`pill ${h.status}`} data-testid={`handoff-status-${h.id}`}>{h.status}</span>
-                {h.sla_due_at && (
-                  <span className={`countdown sla-${h.sla_status}`} title={`SLA due ${parseApiDate(h.sla_due_at).toLocaleString()}`}>
-                    {h.sla_status === "met" ? "SLA met" : `SLA ${countdown(h.sla_due_at, now)}`}
-                  </span>
+                {sla && (
+                  <span className={`countdown sla-${h.sla_status}`} data-testid={`handoff-sla-${h.id}`}
+                    title={h.sla_due_at ? `SLA due ${parseApiDate(h.sla_due_at).toLocaleString()}` : undefined}>{sla}</span>
                 )}
-                {h.sla_status && h.sla_status !== "met" && <span className="small muted">{h.sla_status.replace("_", " ")}</span>}
+                {h.sla_status && !["met", "on_time"].includes(h.sla_status) && (
+                  <span className="small muted">{h.sla_status.replace("_", " ")}</span>
+                )}
               </div>
-              {open && (
-                <div className="handoff-actions" role="group" aria-label={`Actions for ${h.lead?.email ?? h.lead_id}`}>
-                  <button type="button" onClick={() => act(h, "accept")} disabled={h.status !== "open"}>Accept</button>
-                  <button type="button" onClick={() => act(h, "contacted")} disabled={h.status === "contacted"}>Contacted</button>
-                  <button type="button" onClick={() => act(h, "qualify")} disabled={h.status === "open"}>Qualify</button>
-                  <button type="button" className="danger" data-testid={`reject-${h.id}`} onClick={() => setRejecting(h.id)}>Reject…</button>
+              {open && canAct && (
+                <div className="handoff-actions" role="group" aria-label={`Actions for ${lead?.email ?? h.lead_id}`}>
+                  {(["accept", "contacted", "qualify", "disqualify"] as const).map((a) => (
+                    <button key={a} type="button" onClick={() => act(h, a)} data-testid={`${a}-${h.id}`}
+                      disabled={busy === h.id || !ALLOWED[a].includes(h.status)}>
+                      {a === "contacted" ? "Contacted" : `${a[0].toUpperCase()}${a.slice(1)}`}
+                    </button>
+                  ))}
+                  <button type="button" className="danger" data-testid={`reject-${h.id}`} disabled={busy === h.id}
+                    onClick={() => setRejecting(h.id)}>Reject…</button>
                 </div>
               )}
               {rejecting === h.id && <RejectForm onCancel={() => setRejecting(null)} onReject={(reason) => act(h, "reject", { reason })} />}
@@ -121,7 +219,7 @@ function RejectForm({ onReject, onCancel }: { onReject: (reason: string) => void
   };
   return (
     <form className="reject-form" onSubmit={submit}>
-      <label htmlFor="reject-reason">Why send this lead back to nurture?</label>
+      <label htmlFor="reject-reason">Why send this lead back to marketing?</label>
       <input id="reject-reason" data-testid="reject-reason" value={reason} autoFocus required onChange={(e) => setReason(e.target.value)} />
       <button type="submit" className="danger" data-testid="reject-submit">Reject</button>
       <button type="button" onClick={onCancel}>Cancel</button>

@@ -50,7 +50,8 @@ function breakdownRows(value: unknown): [string, number][] {
       if (!item || typeof item !== "object") return [];
       const o = item as Record<string, unknown>;
       const label = String(o.reason ?? o.label ?? o.rule ?? o.event ?? o.type ?? o.kind ?? "?");
-      const points = Number(o.points ?? o.value ?? o.score ?? 0);
+      // leadflow/scoring.py rows carry points_now (after decay) and points_base.
+      const points = Number(o.points_now ?? o.points ?? o.value ?? o.score ?? 0);
       return [[label, points] as [string, number]];
     });
   }
@@ -97,7 +98,8 @@ export function LeadPage({ leadId }: { leadId: string }) {
         </div>
         <div className="card">
           <h2>Score <span data-testid="lead-score">{l.score ?? 0}</span></h2>
-          <p>Temperature <strong>{l.temperature ?? "—"}</strong>, stage <strong>{l.stage ?? "—"}</strong></p>
+          <p>Temperature <strong data-testid="lead-temperature">{l.temperature ?? "—"}</strong>, stage{" "}
+            <strong data-testid="lead-stage">{l.stage ?? "—"}</strong></p>
           {breakdown.length ? <BarChart label="Score breakdown" rows={breakdown} /> : <p className="muted">No points yet.</p>}
         </div>
       </div>
@@ -112,7 +114,7 @@ export function LeadPage({ leadId }: { leadId: string }) {
               <tr key={j.journey_id}>
                 <td><Link to={`/flows/${encodeURIComponent(j.flow_id)}/live?version=${j.version}`}>{j.flow_id}</Link></td>
                 <td>v{j.version}</td>
-                <td>{j.step ?? ""}</td>
+                <td data-testid={`journey-step-${j.flow_id}`}>{j.step ?? ""}</td>
                 <td><span className={`pill ${j.status}`}>{j.status}</span></td>
                 <td>{when(j.started_at)}</td>
                 <td>{when(j.ended_at)}</td>
