@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { slaText, topReasons } from "./pages/InboxPage";
+import { slaText, topReasons } from "./sales";
 
 describe("sales inbox", () => {
   const now = new Date("2026-03-02T10:00:00Z");

@@ -4,51 +4,11 @@
  */
 import { useState, type FormEvent } from "react";
 import { api, ApiError, query } from "../api";
-import { countdown, parseApiDate } from "../durations";
+import { parseApiDate } from "../durations";
 import { useApi, useNow } from "../hooks";
 import { Link } from "../router";
 import { useSession } from "../session";
-
-/** One row of a lead's score breakdown (leadflow/scoring.py ScoreResult.breakdown). */
-export interface BreakdownRow {
-  kind: "fit" | "behavior" | string;
-  rule: string;
-  event_type?: string | null;
-  occurred_at?: string | null;
-  points_base?: number;
-  points_now?: number;
-}
-
-/** A handoff as GET /api/handoffs returns it (leadflow/sales_loop.py handoff_public). */
-export interface Handoff {
-  id: string;
-  lead_id: string;
-  rep_id: string | null;
-  team: string | null;
-  status: string;
-  flow_id?: string | null;
-  step?: string | null;
-  sla?: string | null;
-  sla_due_at: string | null;
-  sla_status: "on_time" | "due_soon" | "breached" | "met" | null;
-  sla_met_at?: string | null;
-  escalations: unknown[] | number;
-  assignment_reason?: string | null;
-  rejection_reason?: string | null;
-  created_at?: string | null;
-  lead: {
-    id?: string;
-    email?: string | null;
-    first_name?: string | null;
-    last_name?: string | null;
-    company?: string | null;
-    title?: string | null;
-    stage?: string | null;
-    score?: number | null;
-    temperature?: string | null;
-    score_breakdown?: BreakdownRow[];
-  } | null;
-}
+import { slaText, topReasons, type Handoff } from "../sales";
 
 const STATUSES = ["", "open", "accepted", "contacted", "qualified", "rejected", "disqualified"];
 /** action → the statuses it is allowed from (mirrors leadflow/sales_loop.py ACTIONS). */
@@ -66,23 +26,6 @@ const DONE: Record<string, string> = {
   disqualify: "Disqualified",
   reject: "Rejected",
 };
-
-/** The rows that explain a score, biggest first ("why it is hot"). */
-export function topReasons(rows: BreakdownRow[] | undefined, limit = 5): BreakdownRow[] {
-  return [...(rows ?? [])]
-    .filter((r) => typeof r.points_now === "number" && r.points_now !== 0)
-    .sort((a, b) => Math.abs(b.points_now ?? 0) - Math.abs(a.points_now ?? 0))
-    .slice(0, limit);
-}
-
-/** What the SLA chip says: a countdown while the clock runs, else how it ended. */
-export function slaText(h: Pick<Handoff, "sla_due_at" | "sla_status" | "status">, now: Date): string | null {
-  if (h.sla_status === "met") return "SLA met";
-  if (!h.sla_due_at) return null;
-  if (!["open"].includes(h.status) && h.sla_status !== "breached") return "SLA stopped";
-  const left = countdown(h.sla_due_at, now);
-  return h.sla_status === "breached" || left.startsWith("overdue") ? `SLA breached, ${left}` : `SLA ${left}`;
-}
 
 function points(value: number | undefined): string {
   const v = value ?? 0;
