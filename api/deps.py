@@ -39,9 +39,12 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_principal(session: SessionDep,
+def get_principal(request: Request,
                   authorization: Annotated[str | None, Header()] = None) -> Principal:
-    return authenticate(session, authorization)
+    # A short session of its own: the key check must not hold a connection for the whole
+    # request beside the one the route uses.
+    with Session(get_engine(request.app.state.db_url)) as session:
+        return authenticate(session, authorization)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

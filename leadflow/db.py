@@ -38,11 +38,14 @@ def get_engine(url: str | None = None) -> Engine:
         engine = _engines.get(url)
         if engine is None:
             if url.startswith("sqlite"):
-                path = url.split("///", 1)[-1]
+                path = url.split("///", 1)[-1] if "///" in url else ""
+                pool: dict[str, int] = {}
                 if path and path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
+                    # API requests, worker activities and threads share one file database.
+                    pool = {"pool_size": 20, "max_overflow": 40, "pool_timeout": 60}
                 engine = create_engine(
-                    url, connect_args={"check_same_thread": False, "timeout": 30}
+                    url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
                 )
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 18:52:06.558231
+Create Date: 2026-11-27 18:59:06.591877
 """
 
 from __future__ import annotations
