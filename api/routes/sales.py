@@ -19,7 +19,14 @@ from api.deps import (
 )
 from leadflow.db import session_scope
 from leadflow.errors import BadRequest, NotFound
-from leadflow.models import Rep, Team
+from leadflow.events import (
+    Dispatch,
+    dispatch_stored_events,
+    plan_for_lead_change,
+    record_event,
+    run_dispatch,
+)
+from leadflow.models import Lead, Rep, Team
 from leadflow.sales_admin import (
     rep_public,
     reps_away_with_open_handoffs,
@@ -146,13 +153,24 @@ async def act_on_handoff(handoff_id: str, action: str, request: Request, princip
                          client: TemporalDep) -> dict[str, Any]:
     """``accept``, ``contacted``, ``qualify``, ``disqualify`` or ``reject {"reason"}``."""
     body = await _optional_json(request)
-    with session_scope(request.app.state.db_url) as session:
+    db_url = request.app.state.db_url
+    with session_scope(db_url) as session:
         h = get_handoff(session, handoff_id, principal)
+        lead = session.get(Lead, h.lead_id)
+        old_stage = lead.stage if lead is not None else None
         signal = apply_action(session, h, action, principal=principal,
                               reason=body.get("reason"))
         session.flush()
         out = handoff_public(session, h)
+        plan = Dispatch()
+        if lead is not None and lead.stage != old_stage:
+            # SAL, SQL, recycled...: flows enrol by stage.changed and exit_when goals see it
+            event, _ = record_event(session, lead, type_="stage.changed", properties={
+                "old": old_stage, "new": lead.stage, "cause": f"handoff {action}"})
+            plan = dispatch_stored_events(session, [event])
+            plan.extend(plan_for_lead_change(session, lead))
     await signal_journey(client, handoff_id, HANDOFF_SIGNAL, signal)
+    await run_dispatch(client, plan, db_url)
     return out
 
 
