@@ -84,12 +84,12 @@ def any_db_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_url")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="session")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """The Temporal time-skipping test server: days pass in milliseconds.
 
-    One per test module: time skipping is global to a server, and a workflow another module
-    left behind (with no worker any more) would hold the clock.
+    One per test (it starts in well under a second): time skipping is global to a server, and
+    work another test left behind (with no worker any more) would hold its clock.
     """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server"))
