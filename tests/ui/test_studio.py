@@ -560,3 +560,47 @@ def test_inbox_counts_down_and_sends_the_reason_with_a_reject(page, stack: Stack
     card.get_by_test_id("reject-submit").click()
     expect(page.get_by_test_id("handoff-status-h-1")).to_have_text("rejected")
     assert posted == [{"reason": "No budget this year"}]
+
+
+def test_reports_draw_the_funnel_and_the_sla_from_the_real_reports(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    source = f"e2e-{uuid.uuid4().hex[:6]}"
+    # Three leads of one source: one stays a lead, two become MQL, one of those goes on to SAL.
+    ids = []
+    for n in range(3):
+        made = stack.http.post("/api/leads", json={"email": f"r{n}-{source}@example.com", "source": source})
+        assert made.status_code == 201, made.text
+        ids.append(made.json()["id"])
+    for lead_id, stages in ((ids[1], ["MQL"]), (ids[2], ["MQL", "SAL"])):
+        for stage in stages:
+            moved = stack.http.post(f"/api/leads/{lead_id}/stage", json={"stage": stage, "reason": "e2e"})
+            assert moved.status_code == 200, moved.text
+    expected = stack.http.get("/api/reports/funnel", params={"source": source}).json()
+    assert expected["mql_to_sal"] == 0.5
+
+    page.get_by_role("link", name="Reports").click()
+    page.get_by_label("Source", exact=True).fill(source)
+    funnel = page.get_by_test_id("funnel")
+    expect(funnel).to_contain_text(f"source {source}")
+    expect(page.get_by_test_id("mql-to-sal")).to_have_text("50%")
+    mql = page.get_by_test_id("funnel-table").locator("tr", has_text="MQL").first
+    expect(mql).to_contain_text("2")
+    expect(page.get_by_test_id("sources-table")).to_contain_text(source)
+    expect(page.get_by_test_id("funnel-chart").locator("g[data-stage]")).to_have_count(
+        len([s for s in expected["stages"] if s["stage"] not in ("recycled", "disqualified")]))
+
+    # The CSV is the API's own export, downloaded with the signed-in key.
+    with page.expect_download() as info:
+        page.get_by_test_id("funnel-csv").click()
+    text = Path(info.value.path()).read_text()
+    assert text.startswith("section,name,entered"), text[:200]
+    assert "MQL to SAL" in text
+
+    sla = stack.http.get("/api/reports/sla").json()
+    expect(page.get_by_test_id("sla")).to_contain_text(f"{sla['total']['handoffs']}handoffs")
+    for rep in sla["reps"]:
+        expect(page.get_by_test_id("sla-reps")).to_contain_text(rep["rep_id"] or "(unassigned)")
+    if sla["total"]["handoffs"]:
+        expect(page.get_by_test_id("sla-reps-chart")).to_be_visible()
+    shot(page, "17-reports")

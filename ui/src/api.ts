@@ -82,3 +82,31 @@ export function query(params: Record<string, string | number | null | undefined>
   const entries = Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== "");
   return entries.length ? `?${new URLSearchParams(entries.map(([k, v]) => [k, String(v)])).toString()}` : "";
 }
+
+/**
+ * Fetch `path` (relative to /api) with the signed-in key and hand it to the browser as a file:
+ * a plain link cannot carry the bearer key.
+ */
+export async function download(path: string, filename: string): Promise<void> {
+  const key = getKey();
+  const response = await fetch(`/api${path}`, { headers: key ? { Authorization: `Bearer ${key}` } : {} });
+  if (!response.ok) {
+    const text = await response.text();
+    let detail = text;
+    try {
+      detail = String((JSON.parse(text) as { detail?: unknown }).detail ?? text);
+    } catch {
+      // not JSON: show the text as it came
+    }
+    throw new ApiError(response.status, response.statusText, detail);
+  }
+  const fromHeader = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "")?.[1];
+  const url = URL.createObjectURL(await response.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = fromHeader ?? filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  window.setTimeout(() => URL.revokeObjectURL(url), 1000);
+}

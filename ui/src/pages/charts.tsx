@@ -1,4 +1,4 @@
-/** Simple SVG charts and tables that show whatever numbers a report sends (no chart library, no CDN). */
+/** Small SVG charts (no chart library, no CDN): bars, a funnel, stacked bars. */
 
 /** A horizontal bar chart of label → value. */
 export function BarChart({ label, rows, unit = "" }: { label: string; rows: [string, number][]; unit?: string }) {
@@ -27,72 +27,94 @@ export function BarChart({ label, rows, unit = "" }: { label: string; rows: [str
   );
 }
 
-type Row = Record<string, unknown>;
-
-function isRowList(value: unknown): value is Row[] {
-  return Array.isArray(value) && value.length > 0 && value.every((v) => v && typeof v === "object" && !Array.isArray(v));
-}
-
-function cell(value: unknown): string {
-  if (value === null || value === undefined) return "";
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toFixed(3).replace(/0+$/, "");
-  if (typeof value === "object") return JSON.stringify(value);
-  return String(value);
-}
+const SERIES_CLASSES = ["s0", "s1", "s2", "s3"];
 
 /**
- * Render any report: every list of objects becomes a table (and a bar chart of its first
- * numeric column, by its first text column); every map of numbers a bar chart; scalars a list.
+ * The funnel: one centred bar per stage, as wide as the leads that entered it, with the share
+ * that went further written between consecutive stages.
  */
-export function ReportView({ title, data }: { title: string; data: unknown }) {
-  const sections: JSX.Element[] = [];
-  const walk = (value: unknown, path: string) => {
-    if (isRowList(value)) {
-      const columns = [...new Set(value.flatMap((r) => Object.keys(r)))];
-      const labelCol = columns.find((c) => value.some((r) => typeof r[c] === "string"));
-      const numCol = columns.find((c) => value.every((r) => typeof r[c] === "number" || r[c] == null) && value.some((r) => typeof r[c] === "number"));
-      sections.push(
-        <section key={path} className="report-block">
-          <h3>{path || title}</h3>
-          {labelCol && numCol && (
-            <BarChart label={`${path || title}: ${numCol} by ${labelCol}`}
-              rows={value.map((r) => [cell(r[labelCol]), Number(r[numCol] ?? 0)] as [string, number])} />
-          )}
-          <table>
-            <thead><tr>{columns.map((c) => <th key={c}>{c}</th>)}</tr></thead>
-            <tbody>{value.map((r, i) => <tr key={i}>{columns.map((c) => <td key={c}>{cell(r[c])}</td>)}</tr>)}</tbody>
-          </table>
-        </section>,
-      );
-      return;
-    }
-    if (value && typeof value === "object" && !Array.isArray(value)) {
-      const entries = Object.entries(value as Row);
-      const numbers = entries.filter(([, v]) => typeof v === "number") as [string, number][];
-      if (numbers.length) {
-        sections.push(
-          <section key={`${path}#n`} className="report-block">
-            <h3>{path || title}</h3>
-            {numbers.length > 1 && <BarChart label={path || title} rows={numbers} />}
-            <dl className="props">{numbers.map(([k, v]) => <div key={k}><dt>{k}</dt><dd>{cell(v)}</dd></div>)}</dl>
-          </section>,
-        );
-      }
-      const texts = entries.filter(([, v]) => typeof v === "string" || typeof v === "boolean");
-      if (texts.length && !path) {
-        sections.push(
-          <dl key="#t" className="props">{texts.map(([k, v]) => <div key={k}><dt>{k}</dt><dd>{cell(v)}</dd></div>)}</dl>,
-        );
-      }
-      for (const [k, v] of entries) {
-        if (v && typeof v === "object") walk(v, path ? `${path}.${k}` : k);
-      }
-    }
-  };
-  walk(data, "");
+export function FunnelChart({ stages }: { stages: { stage: string; entered: number; conversion: number | null }[] }) {
+  const width = 640;
+  const row = 34;
+  const gap = 20;
+  const labelWidth = 110;
+  const inner = width - labelWidth - 70;
+  const max = Math.max(1, ...stages.map((s) => s.entered));
+  const height = stages.length * (row + gap);
   return (
-    <div className="report" aria-label={title}>
-      {sections.length ? sections : <p className="muted">No numbers in this report yet.</p>}
-    </div>
+    <figure className="chart">
+      <svg role="img" aria-label="Funnel: leads entering each stage" viewBox={`0 0 ${width} ${height}`} width="100%" data-testid="funnel-chart">
+        <title>Funnel: leads entering each stage</title>
+        {stages.map((s, i) => {
+          const w = Math.max(2, (s.entered / max) * inner);
+          const x = labelWidth + (inner - w) / 2;
+          const y = i * (row + gap);
+          return (
+            <g key={s.stage} data-stage={s.stage}>
+              <text x={labelWidth - 8} y={y + row * 0.65} textAnchor="end" fontSize="13">{s.stage}</text>
+              <rect x={x} y={y} width={w} height={row} rx="4" className="bar funnel" />
+              <text x={labelWidth + inner + 8} y={y + row * 0.65} fontSize="13" fontWeight="600">{s.entered}</text>
+              {i + 1 < stages.length && (
+                <text x={labelWidth + inner / 2} y={y + row + gap * 0.72} textAnchor="middle" fontSize="11" className="chart-note">
+                  ↓ {typeof s.conversion === "number" ? `${Math.round(s.conversion * 1000) / 10}% went further` : "–"}
+                </text>
+              )}
+            </g>
+          );
+        })}
+      </svg>
+    </figure>
+  );
+}
+
+/** Horizontal stacked bars: one row per label, one segment per series, with a legend. */
+export function StackedBars({ label, series, rows, testId, colors = SERIES_CLASSES }: {
+  label: string;
+  series: string[];
+  rows: [string, number[]][];
+  testId?: string;
+  /** CSS classes of the series, in order (green/red/amber/grey by default). */
+  colors?: string[];
+}) {
+  const width = 560;
+  const bar = 20;
+  const labelWidth = 150;
+  const inner = width - labelWidth - 50;
+  const max = Math.max(1, ...rows.map(([, values]) => values.reduce((a, v) => a + Math.max(0, v), 0)));
+  const legend = 24;
+  return (
+    <figure className="chart">
+      <svg role="img" aria-label={label} viewBox={`0 0 ${width} ${rows.length * (bar + 8) + legend}`} width="100%" data-testid={testId}>
+        <title>{label}</title>
+        {series.map((name, k) => (
+          <g key={name} transform={`translate(${labelWidth + k * 120}, 4)`}>
+            <rect width="12" height="12" className={`seg ${colors[k % colors.length]}`} rx="2" />
+            <text x="16" y="11" fontSize="11">{name}</text>
+          </g>
+        ))}
+        {rows.map(([name, values], i) => {
+          const y = legend + i * (bar + 8);
+          let x = labelWidth;
+          const total = values.reduce((a, v) => a + Math.max(0, v), 0);
+          return (
+            <g key={`${name}-${i}`}>
+              <text x={labelWidth - 6} y={y + bar * 0.72} textAnchor="end" fontSize="12">{name.length > 22 ? `${name.slice(0, 21)}…` : name}</text>
+              {values.map((v, k) => {
+                const w = (Math.max(0, v) / max) * inner;
+                const seg = w > 0 ? (
+                  <rect key={k} x={x} y={y} width={w} height={bar} className={`seg ${colors[k % colors.length]}`}>
+                    <title>{`${name}: ${v} ${series[k]}`}</title>
+                  </rect>
+                ) : null;
+                x += w;
+                return seg;
+              })}
+              <text x={x + 6} y={y + bar * 0.72} fontSize="12">{total}</text>
+            </g>
+          );
+        })}
+      </svg>
+      <figcaption>{label}</figcaption>
+    </figure>
   );
 }
