@@ -604,3 +604,40 @@ def test_reports_draw_the_funnel_and_the_sla_from_the_real_reports(page, stack: 
     if sla["total"]["handoffs"]:
         expect(page.get_by_test_id("sla-reps-chart")).to_be_visible()
     shot(page, "17-reports")
+
+
+def test_panels_pick_teams_reps_and_templates_from_the_server(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    suffix = uuid.uuid4().hex[:6]
+    assert stack.http.post("/api/reps", json={"id": f"ann-{suffix}", "email": f"ann-{suffix}@example.com",
+                                              "name": "Ann Picker"}).status_code == 201
+    _eventually(lambda: stack.http.get(f"/api/reps/ann-{suffix}").status_code, lambda c: c == 200, "the rep")
+    assert stack.http.post("/api/teams", json={"id": f"pick-{suffix}", "name": "Pickers",
+                                               "members": [f"ann-{suffix}"]}).status_code == 201
+    _eventually(lambda: stack.http.get(f"/api/teams/pick-{suffix}").status_code, lambda c: c == 200, "the team")
+    flow_id = f"pick-{suffix}"
+    assert stack.http.post("/api/flows", params={"allow_invalid": "true"}, json={
+        "id": flow_id, "name": "Pickers", "start": "mail",
+        "steps": {"mail": {"type": "email", "next": "sales"}, "sales": {"type": "handoff", "sla": "PT4H"}}}).status_code == 201
+    page.goto(f"{stack.base}/flows/{flow_id}")
+
+    page.get_by_test_id("node-mail").click()
+    template = page.get_by_test_id("field-template")
+    expect(template.locator("option", has_text="trial-welcome —")).to_have_count(1)  # labelled with its subject
+    template.select_option("trial-welcome")
+
+    page.get_by_test_id("node-sales").click()
+    team = page.get_by_test_id("field-team")
+    expect(team.locator("option", has_text="Pickers (pick-")).to_have_text(f"Pickers (pick-{suffix}) · 1 rep")
+    team.select_option(f"pick-{suffix}")
+    expect(page.get_by_test_id("node-sales")).to_contain_text(f"team pick-{suffix}")
+    shot(page, "18-pickers")
+    # Naming one rep instead drops the team: a handoff names one or the other.
+    page.get_by_test_id("field-rep").select_option(f"ann-{suffix}")
+    expect(page.get_by_test_id("node-sales")).to_contain_text(f"rep ann-{suffix}")
+    expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
+    saved = _eventually(lambda: stack.http.get(f"/api/flows/{flow_id}").json()["steps"],
+                        lambda steps: steps["sales"].get("rep") == f"ann-{suffix}", "the saved draft")
+    assert saved["mail"]["template"] == "trial-welcome"
+    assert "team" not in saved["sales"]

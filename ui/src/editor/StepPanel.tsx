@@ -20,9 +20,11 @@ export const EVENT_TYPES = [
 export const STAGES = ["subscriber", "lead", "MQL", "SAL", "SQL", "opportunity", "customer", "recycled", "disqualified"];
 export const LEAD_FIELDS = ["email", "company", "title", "country", "source", "fields.", "properties."];
 
+/** Choices for the panel's pickers, as [value, label]; an empty list falls back to a text field. */
 export interface Pickers {
-  templates: string[];
+  templates: [string, string][];
   teams: [string, string][];
+  reps: [string, string][];
 }
 
 interface Props {
@@ -61,10 +63,14 @@ export function StepPanel({ doc, stepId, problems, pickers, change, onRename, on
     );
   }
   const kind = typeof step.type === "string" ? step.type : "unknown";
-  const update = (field: string, value: Json | undefined) => {
+  const update = (field: string, value: Json | undefined, clears: string[] = []) => {
     const next = { ...step } as JsonObject;
     if (value === undefined || value === "" || value === null) delete next[field];
-    else next[field] = value;
+    else {
+      next[field] = value;
+      // Fields that exclude each other (a handoff names a team or a rep): picking one drops the other.
+      for (const other of clears) delete next[other];
+    }
     change({ ...doc, steps: { ...steps, [stepId]: next } }, `${stepId}.${field}`);
   };
   const otherSteps = Object.keys(steps).filter((id) => id !== stepId);
@@ -143,11 +149,16 @@ export function StepPanel({ doc, stepId, problems, pickers, change, onRename, on
         <>
           {pickers.teams.length ? (
             <SelectField label="Team" testId="field-team" value={step.team} options={pickers.teams}
-              empty={step.rep ? "— (a rep is named)" : "choose a team…"} problems={about("team")} onChange={(v) => update("team", v)} />
+              empty={step.rep ? "— (a rep is named)" : "choose a team…"} problems={about("team")} onChange={(v) => update("team", v, ["rep"])} />
           ) : (
-            <TextField label="Team" testId="field-team" value={step.team} problems={about("team")} onChange={(v) => update("team", v)} />
+            <TextField label="Team" testId="field-team" value={step.team} problems={about("team")} onChange={(v) => update("team", v, ["rep"])} />
           )}
-          <TextField label="…or a rep id" value={step.rep} problems={about("rep")} onChange={(v) => update("rep", v)} />
+          {pickers.reps.length ? (
+            <SelectField label="…or one rep" testId="field-rep" value={step.rep} options={pickers.reps}
+              empty={step.team ? "— (the team routes)" : "choose a rep…"} problems={about("rep")} onChange={(v) => update("rep", v, ["team"])} />
+          ) : (
+            <TextField label="…or a rep id" testId="field-rep" value={step.rep} problems={about("rep")} onChange={(v) => update("rep", v, ["team"])} />
+          )}
           <DurationField label="SLA (business hours of the team)" value={step.sla} problems={about("sla")}
             onChange={(v) => update("sla", v)} />
         </>

@@ -7,6 +7,7 @@ import type { Positions } from "../editor/layout";
 import { LiveMap } from "../editor/LiveMap";
 import type { Pickers } from "../editor/StepPanel";
 import { Versions } from "../editor/Versions";
+import { pickerChoices, type RepRow, type TeamRow, type TemplateRow } from "../pickers";
 import { Link, navigate } from "../router";
 
 interface Loaded {
@@ -14,21 +15,16 @@ interface Loaded {
   positions: Positions;
 }
 
-/** Templates and teams for the side panel's pickers; either may be missing on a young server. */
+/**
+ * Templates, teams and reps for the side panel's pickers. Teams and reps are admin-only in the
+ * API: for a marketer key those lists stay empty and the panel offers text fields instead.
+ */
 export function usePickers(): Pickers {
-  const [pickers, setPickers] = useState<Pickers>({ templates: [], teams: [] });
+  const [pickers, setPickers] = useState<Pickers>({ templates: [], teams: [], reps: [] });
   useEffect(() => {
-    Promise.allSettled([
-      api<{ name: string }[]>("/templates"),
-      api<{ id: string; name?: string }[]>("/teams"),
-    ]).then(([templates, teams]) => {
-      setPickers({
-        templates: templates.status === "fulfilled" && Array.isArray(templates.value) ? templates.value.map((t) => t.name) : [],
-        teams: teams.status === "fulfilled" && Array.isArray(teams.value)
-          ? teams.value.map((t) => [t.id, t.name && t.name !== t.id ? `${t.name} (${t.id})` : t.id] as [string, string])
-          : [],
-      });
-    });
+    const list = <T,>(r: PromiseSettledResult<T[]>): T[] => (r.status === "fulfilled" && Array.isArray(r.value) ? r.value : []);
+    Promise.allSettled([api<TemplateRow[]>("/templates"), api<TeamRow[]>("/teams"), api<RepRow[]>("/reps")])
+      .then(([templates, teams, reps]) => setPickers(pickerChoices(list(templates), list(teams), list(reps))));
   }, []);
   return pickers;
 }

@@ -1,0 +1,19 @@
+/** Choices of the step panel's pickers, from the API's templates, teams and reps. */
+import type { Pickers } from "./editor/StepPanel";
+
+export interface TemplateRow { name: string; subject?: string | null }
+export interface TeamRow { id: string; name?: string; members?: string[] }
+export interface RepRow { id: string; name?: string; active?: boolean }
+
+/** Picker choices from the API rows (pure; tested). Inactive reps are left out: they get no leads. */
+export function pickerChoices(templates: TemplateRow[], teams: TeamRow[], reps: RepRow[]): Pickers {
+  const named = (id: string, name?: string) => (name && name !== id ? `${name} (${id})` : id);
+  return {
+    templates: templates.map((t) => [t.name, t.subject ? `${t.name} — ${t.subject}` : t.name]),
+    teams: teams.map((t) => {
+      const n = t.members?.length ?? 0;
+      return [t.id, `${named(t.id, t.name)} · ${n} rep${n === 1 ? "" : "s"}`];
+    }),
+    reps: reps.filter((r) => r.active !== false).map((r) => [r.id, named(r.id, r.name)]),
+  };
+}
