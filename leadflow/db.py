@@ -62,10 +62,21 @@ def reset_engine() -> None:
         _engines.clear()
 
 
+# SQLite has one writer at a time, and a writer that finds the file locked sleeps in growing
+# steps (up to 100 ms) before it tries again. Threads of one process queue on this lock
+# instead, which keeps transactions back to back. Re-entrant: a transaction may read through
+# a nested one (cached flow versions).
+_sqlite_writer = threading.RLock()
+
+
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
-    session = Session(get_engine(url), expire_on_commit=False)
+    engine = get_engine(url)
+    serial = engine.dialect.name == "sqlite"
+    if serial:
+        _sqlite_writer.acquire()
+    session = Session(engine, expire_on_commit=False)
     try:
         yield session
         session.commit()
@@ -74,6 +85,8 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+        if serial:
+            _sqlite_writer.release()
 
 
 def create_schema(url: str | None = None) -> None:
