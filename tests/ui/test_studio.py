@@ -520,6 +520,15 @@ def test_reject_a_handoff_in_the_sales_inbox(page, stack: Stack) -> None:  # typ
     page.wait_for_url(f"**/leads/{lead_id}")
     expect(page.get_by_test_id(f"journey-step-{flow_id}")).to_have_text("nurture", timeout=15_000)
     expect(page.get_by_test_id("lead-stage")).to_have_text("recycled")
+    expect(page.get_by_test_id("lead-score")).to_have_text("60")
+    expect(page.get_by_test_id("lead-temperature")).to_have_text("hot")
+    expect(page.get_by_test_id("lead-breakdown")).to_contain_text("Senior title")
+    expect(page.get_by_test_id("timeline")).to_contain_text("demo.requested")
+    ui_url = stack.http.get("/api/meta").json().get("temporal_ui_url")
+    if ui_url:
+        link = page.get_by_role("link", name="Temporal Web UI").first
+        expect(link).to_have_attribute("href", re.compile(re.escape(ui_url.rstrip("/")) + r"/namespaces/.+/workflows/"))
+    shot(page, "19-lead")
 
 
 def test_inbox_counts_down_and_sends_the_reason_with_a_reject(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
@@ -641,3 +650,40 @@ def test_panels_pick_teams_reps_and_templates_from_the_server(page, stack: Stack
                         lambda steps: steps["sales"].get("rep") == f"ann-{suffix}", "the saved draft")
     assert saved["mail"]["template"] == "trial-welcome"
     assert "team" not in saved["sales"]
+
+
+def test_scoring_page_shows_problems_and_saves_a_version(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Scoring").click()
+    page.wait_for_url("**/scoring")
+    before = stack.http.get("/api/scoring").json()
+    expect(page.get_by_test_id("scoring-current")).to_contain_text(f"version {before['version']}")
+    box = page.get_by_test_id("scoring-json")
+    expect(box).not_to_have_value("")
+    model = json.loads(box.input_value())
+    assert model == before["model"]
+
+    # A model the server refuses: its problems are listed, nothing is saved.
+    box.fill(json.dumps({**model, "temperature": {"hot": "very", "warm": 25}}, indent=2))
+    page.get_by_test_id("scoring-save").click()
+    expect(page.get_by_test_id("scoring-problems")).to_contain_text("temperature")
+    assert stack.http.get("/api/scoring").json()["version"] == before["version"]
+    shot(page, "20-scoring-problems")
+
+    # Not JSON at all: said before anything is sent.
+    box.fill("{ not json")
+    page.get_by_test_id("scoring-save").click()
+    expect(page.get_by_test_id("scoring-problems")).to_contain_text("Not valid JSON")
+
+    box.fill(json.dumps({**model, "name": "E2E model"}, indent=2))
+    page.get_by_test_id("scoring-save").click()
+    expect(page.get_by_test_id("scoring-saved")).to_contain_text(f"Saved version {before['version'] + 1}")
+    after = stack.http.get("/api/scoring").json()
+    assert after["version"] == before["version"] + 1 and after["model"]["name"] == "E2E model"
+    versions = page.get_by_test_id("scoring-versions")
+    expect(versions.locator("tr.current")).to_contain_text(f"v{after['version']}")
+    expect(versions).to_contain_text("v0 (built-in)")
+    versions.locator("tr", has_text="v0 (built-in)").get_by_role("button", name="Show").click()
+    expect(page.get_by_test_id("scoring-version-doc")).to_contain_text('"demo.requested": 40')
+    shot(page, "21-scoring")

@@ -9,6 +9,7 @@ import { LeadsPage } from "./pages/LeadsPage";
 import { LeadPage } from "./pages/LeadPage";
 import { OutboxPage } from "./pages/OutboxPage";
 import { InboxPage } from "./pages/InboxPage";
+import { ScoringPage } from "./pages/ScoringPage";
 import { ReportsPage } from "./pages/ReportsPage";
 
 export function App() {
@@ -92,7 +93,7 @@ function Shell({ meta, onSignOut }: { meta: Meta; onSignOut: () => void }) {
 
   const links = isSales
     ? [["/inbox", "Inbox"]]
-    : [["/flows", "Flows"], ["/leads", "Leads"], ["/outbox", "Outbox"], ["/inbox", "Sales inbox"], ["/reports", "Reports"]];
+    : [["/flows", "Flows"], ["/leads", "Leads"], ["/outbox", "Outbox"], ["/inbox", "Sales inbox"], ["/reports", "Reports"], ["/scoring", "Scoring"]];
 
   return (
     <div className="shell">
@@ -124,6 +125,7 @@ function route(path: string) {
   if (path === "/outbox") return <OutboxPage />;
   if (path === "/inbox") return <InboxPage />;
   if (path === "/reports") return <ReportsPage />;
+  if (path === "/scoring") return <ScoringPage />;
   return (
     <section>
       <h1>Not found</h1>

@@ -3,6 +3,9 @@ import { parseApiDate } from "../durations";
 import { useApi } from "../hooks";
 import { Link } from "../router";
 import { temporalLink, useSession } from "../session";
+import { download, type ApiError } from "../api";
+import type { BreakdownRow } from "../sales";
+import { useState } from "react";
 import { BarChart } from "./charts";
 
 interface Journey {
@@ -31,6 +34,7 @@ interface Lead {
   score?: number;
   score_breakdown?: unknown;
   temperature?: string;
+  score_model_version?: number | null;
   stage?: string;
   owner?: string | null;
   flows?: Journey[];
@@ -71,6 +75,7 @@ export function LeadPage({ leadId }: { leadId: string }) {
   const meta = useSession();
   const id = encodeURIComponent(leadId);
   const lead = useApi<Lead>(`/leads/${id}`, 5000);
+  const [exportError, setExportError] = useState<string | null>(null);
   const timeline = useApi<TimelineEntry[]>(`/leads/${id}/timeline`, 5000);
   if (lead.error) return <p className="error" role="alert">{lead.error.status === 404 ? `There is no lead "${leadId}".` : lead.error.detail}</p>;
   if (!lead.data) return <p>Loading…</p>;
@@ -101,6 +106,22 @@ export function LeadPage({ leadId }: { leadId: string }) {
           <p>Temperature <strong data-testid="lead-temperature">{l.temperature ?? "—"}</strong>, stage{" "}
             <strong data-testid="lead-stage">{l.stage ?? "—"}</strong></p>
           {breakdown.length ? <BarChart label="Score breakdown" rows={breakdown} /> : <p className="muted">No points yet.</p>}
+          {Array.isArray(l.score_breakdown) && l.score_breakdown.length > 0 && (
+            <table className="breakdown small" data-testid="lead-breakdown">
+              <thead><tr><th>Why</th><th>From</th><th>When</th><th>Points</th><th>Before decay</th></tr></thead>
+              <tbody>
+                {(l.score_breakdown as BreakdownRow[]).map((r, i) => (
+                  <tr key={i}>
+                    <td>{r.rule}</td><td>{r.kind === "fit" ? "fit" : r.event_type ?? r.kind}</td><td>{when(r.occurred_at)}</td>
+                    <td className="num">{r.points_now ?? ""}</td><td className="num">{r.points_base ?? ""}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          {l.score_model_version !== undefined && l.score_model_version !== null && (
+            <p className="small muted">Scored with model version {l.score_model_version}.</p>
+          )}
         </div>
       </div>
       <h2>Journeys</h2>
@@ -129,7 +150,7 @@ export function LeadPage({ leadId }: { leadId: string }) {
       <ol className="timeline" data-testid="timeline">
         {(timeline.data ?? []).map((t, i) => (
           <li key={i}>
-            <time dateTime={t.at}>{when(t.at)}</time> <span className={`pill kind-${t.kind}`}>{t.kind}</span> <strong>{t.type}</strong>
+            <time dateTime={t.at}>{when(t.at)}</time> <span className={`pill tl-${t.kind}`}>{t.kind}</span> <strong>{t.type}</strong>
             {t.data !== undefined && t.data !== null && Object.keys(t.data as object).length > 0 && (
               <code className="small"> {JSON.stringify(t.data)}</code>
             )}
@@ -137,7 +158,14 @@ export function LeadPage({ leadId }: { leadId: string }) {
         ))}
         {timeline.data && timeline.data.length === 0 && <li className="muted">Nothing yet.</li>}
       </ol>
-      <p><Link to={`/outbox?lead_id=${id}`}>E-mails sent to this lead</Link></p>
+      <p className="row">
+        <Link to={`/outbox?lead_id=${id}`}>E-mails sent to this lead</Link>
+        <button type="button" data-testid="lead-export"
+          onClick={() => download(`/leads/${id}/export`, `lead-${leadId}.json`).catch((e: ApiError) => setExportError(e.detail))}>
+          Export this lead's data (JSON)
+        </button>
+      </p>
+      {exportError && <p className="error" role="alert">{exportError}</p>}
     </section>
   );
 }
