@@ -467,7 +467,8 @@ def test_reject_a_handoff_in_the_sales_inbox(page, stack: Stack) -> None:  # typ
     team = stack.http.post("/api/teams", json={"id": f"team-{suffix}", "name": "Inside sales",
                                                "members": [rep_id], "routing": "round_robin"})
     assert team.status_code == 201, team.text
-    # The API may answer 201 a moment before its transaction is visible to the next request.
+    # The API answers 201 a moment before its transaction commits (the session dependency's exit
+    # runs after the response is sent), so each write is awaited before the next step relies on it.
     _eventually(lambda: stack.http.get(f"/api/teams/team-{suffix}").status_code, lambda c: c == 200, "the team")
     flow_id = f"hot-{suffix}"
     doc = {"id": flow_id, "name": "Hot leads to sales", "entry": {"event": "demo.requested"},
@@ -480,12 +481,15 @@ def test_reject_a_handoff_in_the_sales_inbox(page, stack: Stack) -> None:  # typ
                      "done": {"type": "exit"}}}
     created = stack.http.post("/api/flows", json=doc)
     assert created.status_code == 201, created.text
+    _eventually(lambda: stack.http.get(f"/api/flows/{flow_id}").status_code, lambda c: c == 200, "the flow")
     assert stack.http.post(f"/api/flows/{flow_id}/publish", json={"note": "e2e"}).status_code == 201
+    _eventually(lambda: stack.http.get(f"/api/flows/{flow_id}/versions").json(), bool, "the published version")
     email = f"grace-{suffix}@acme.example"
     lead = stack.http.post("/api/leads", json={"email": email, "first_name": "Grace", "last_name": "Hopper",
                                                "company": "Acme", "title": "VP Engineering"})
     assert lead.status_code == 201, lead.text
     lead_id = lead.json()["id"]
+    _eventually(lambda: stack.http.get(f"/api/leads/{lead_id}").status_code, lambda c: c == 200, "the lead")
     # Senior title (15) + company e-mail (5) + demo request (40) = 60: hot in the built-in model.
     posted = stack.http.post("/api/events", json={"email": email, "type": "demo.requested"})
     assert posted.status_code in (200, 201, 202), posted.text
@@ -581,6 +585,7 @@ def test_reports_draw_the_funnel_and_the_sla_from_the_real_reports(page, stack: 
         made = stack.http.post("/api/leads", json={"email": f"r{n}-{source}@example.com", "source": source})
         assert made.status_code == 201, made.text
         ids.append(made.json()["id"])
+        _eventually(lambda: stack.http.get(f"/api/leads/{ids[-1]}").status_code, lambda c: c == 200, "the lead")
     for lead_id, stages in ((ids[1], ["MQL"]), (ids[2], ["MQL", "SAL"])):
         for stage in stages:
             moved = stack.http.post(f"/api/leads/{lead_id}/stage", json={"stage": stage, "reason": "e2e"})
@@ -629,6 +634,7 @@ def test_panels_pick_teams_reps_and_templates_from_the_server(page, stack: Stack
     assert stack.http.post("/api/flows", params={"allow_invalid": "true"}, json={
         "id": flow_id, "name": "Pickers", "start": "mail",
         "steps": {"mail": {"type": "email", "next": "sales"}, "sales": {"type": "handoff", "sla": "PT4H"}}}).status_code == 201
+    _eventually(lambda: stack.http.get(f"/api/flows/{flow_id}").status_code, lambda c: c == 200, "the flow")
     page.goto(f"{stack.base}/flows/{flow_id}")
 
     page.get_by_test_id("node-mail").click()
