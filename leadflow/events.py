@@ -247,7 +247,12 @@ def dispatch_stored_events(session: Session, events: list[Event]) -> Dispatch:
     events dispatched in turn. The events must belong to existing leads.
     """
     from leadflow.journeys import published_latest
-    from leadflow.scoring_service import derived_events, rescore
+    from leadflow.scoring_service import (
+        active_model,
+        derived_events,
+        load_scored_events,
+        rescore,
+    )
     from leadflow.scoring_timers import timer_of
 
     plan = Dispatch(event_ids=[e.id for e in events])
@@ -272,28 +277,37 @@ def dispatch_stored_events(session: Session, events: list[Event]) -> Dispatch:
                 select(EmailMessage.send_id, EmailMessage.journey_id, EmailMessage.step)
                 .where(col(EmailMessage.send_id).in_(chunk))))
     entry_types = {(v.document.get("entry") or {}).get("event") for v in published_latest(session)}
+
+    def handle(event: Event, lead: Lead) -> None:
+        payload: dict[str, Any] = {"kind": "event", "event_id": event.id, "type": event.type}
+        journey_id, step = sends.get(event.send_id or "", (None, None))
+        if journey_id:
+            payload["journey_id"], payload["step"] = journey_id, step
+        plan.signals.extend((j.id, EVENT_SIGNAL, payload) for j in running.get(lead.id, [])
+                            if j.trigger_event_id != event.id)
+        if event.type in entry_types:
+            enrol_by_rules(session, lead, event.type, {"properties": event.properties},
+                           trigger=event.id)
+            plan.starts += [journey_input(j) for j in journeys_for_trigger(session, event.id)
+                            if j.status == "running"]
+
     touched: dict[str, Lead] = {}
     for event in events:
         lead = leads.get(event.lead_id)
         if lead is None or lead.erased_at is not None:
             continue
         touched[lead.id] = lead
-        payload: dict[str, Any] = {"kind": "event", "event_id": event.id, "type": event.type}
-        journey_id, step = sends.get(event.send_id or "", (None, None))
-        if journey_id:
-            payload["journey_id"], payload["step"] = journey_id, step
-        plan.signals += [(j.id, EVENT_SIGNAL, payload) for j in running.get(lead.id, [])
-                         if j.trigger_event_id != event.id]
-        if event.type in entry_types:
-            enrol_by_rules(session, lead, event.type, {"properties": event.properties},
-                           trigger=event.id)
-            plan.starts += [journey_input(j) for j in journeys_for_trigger(session, event.id)
-                            if j.status == "running"]
-    for lead in touched.values():  # each lead is rescored once per batch
-        change = rescore(session, lead)
+        handle(event, lead)
+    # each lead is rescored once per batch, with the model and the events loaded in bulk
+    model = active_model(session)
+    scored = load_scored_events(session, list(touched), model)
+    for lead in touched.values():
+        change = rescore(session, lead, model=model, events=scored.get(lead.id, []))
         for derived in derived_events(session, lead, change):
-            plan.extend(dispatch_event(session, lead, derived))
+            plan.event_ids.append(derived.id)
+            handle(derived, lead)
         if change is not None and change.changed:
-            plan.extend(plan_for_lead_change(session, lead))
+            plan.signals.extend((j.id, EVENT_SIGNAL, {"kind": "lead_changed"})
+                                for j in running.get(lead.id, []))
         plan.score_timers += timer_of(lead, change)
     return plan
