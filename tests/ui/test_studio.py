@@ -693,3 +693,30 @@ def test_scoring_page_shows_problems_and_saves_a_version(page, stack: Stack) -> 
     versions.locator("tr", has_text="v0 (built-in)").get_by_role("button", name="Show").click()
     expect(page.get_by_test_id("scoring-version-doc")).to_contain_text('"demo.requested": 40')
     shot(page, "21-scoring")
+
+
+def test_auto_layout_left_to_right_is_saved_and_readable(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    doc = json.loads((ROOT / "flows" / "trial-nurture.json").read_text())
+    flow_id = f"lr-{uuid.uuid4().hex[:6]}"
+    doc["id"] = flow_id
+    assert stack.http.post("/api/flows", params={"allow_invalid": "true"}, json=doc).status_code == 201
+    _eventually(lambda: stack.http.get(f"/api/flows/{flow_id}").status_code, lambda c: c == 200, "the flow")
+    page.goto(f"{stack.base}/flows/{flow_id}")
+    expect(page.locator(".react-flow__node")).to_have_count(len(doc["steps"]))
+    top_down = _eventually(lambda: stack.http.get(f"/api/flows/{flow_id}/layout").json()["positions"],
+                           lambda p: set(p) == set(doc["steps"]), "the first layout")
+    assert top_down["welcome"]["y"] < top_down["wait-2d"]["y"] < top_down["route"]["y"]
+
+    page.get_by_label("Layout direction").select_option("RIGHT")
+    across = _eventually(lambda: stack.http.get(f"/api/flows/{flow_id}/layout").json()["positions"],
+                         lambda p: p != top_down and set(p) == set(doc["steps"]), "the new layout")
+    assert across["welcome"]["x"] < across["wait-2d"]["x"] < across["route"]["x"] < across["to-sales"]["x"]
+    # The branch's outcomes fan out top to bottom in the order hot, warm, cold.
+    hot, warm = (page.get_by_test_id(f"handle-route-{h}").bounding_box() for h in ("hot", "warm"))
+    assert hot and warm and hot["y"] < warm["y"] and abs(hot["x"] - warm["x"]) < 2
+    shot(page, "14b-layout-left-to-right")
+    # The choice sticks for this flow in this browser.
+    page.reload()
+    expect(page.get_by_label("Layout direction")).to_have_value("RIGHT")

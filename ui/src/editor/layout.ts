@@ -107,7 +107,8 @@ export function elkGraph(
       "elk.algorithm": "layered",
       "elk.direction": direction,
       "elk.edgeRouting": "SPLINES",
-      "elk.layered.spacing.nodeNodeBetweenLayers": "80",
+      // Outcome labels sit beside the handles when edges leave sideways: give them room.
+      "elk.layered.spacing.nodeNodeBetweenLayers": down ? "80" : "110",
       "elk.spacing.nodeNode": "60",
       "elk.spacing.edgeNode": "30",
       "elk.layered.cycleBreaking.strategy": "MODEL_ORDER",
