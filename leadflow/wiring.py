@@ -16,17 +16,25 @@ from leadflow.config import Settings, get_settings
 __all__ = ["WORKFLOWS", "activities_for", "build_worker"]
 
 
+# Modules whose ``WORKFLOWS`` list joins the journey and handoff workflows on the worker.
+WORKFLOW_MODULES = ("workflows.scoring",)
+
+
 def _workflows() -> list[Any]:
+    import importlib
+
     from workflows.handoff import HandoffWorkflow
     from workflows.journey import JourneyWorkflow
 
     extra: list[Any] = []
-    try:  # workflows added by later areas register themselves here
-        from workflows import EXTRA_WORKFLOWS
-
-        extra = list(EXTRA_WORKFLOWS)
-    except ImportError:
-        pass
+    for name in WORKFLOW_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        extra += list(module.WORKFLOWS)
     return [JourneyWorkflow, HandoffWorkflow, *extra]
 
 
