@@ -455,7 +455,7 @@ def _eventually(fetch, ok, what: str, timeout: float = 30):  # type: ignore[no-u
     return value
 
 
-def test_reject_a_handoff_in_the_sales_inbox(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+def test_reject_a_handoff_in_the_sales_inbox(page, browser, stack: Stack) -> None:  # type: ignore[no-untyped-def]
     """A hot lead through POST /api/events reaches the inbox; rejected there, its journey goes on."""
     from playwright.sync_api import expect
 
@@ -508,11 +508,31 @@ def test_reject_a_handoff_in_the_sales_inbox(page, stack: Stack) -> None:  # typ
     expect(page.get_by_test_id(f"why-{handoff_id}")).to_contain_text("+40")
     expect(page.get_by_test_id(f"why-{handoff_id}")).to_contain_text("Senior title")
     shot(page, "12-inbox")
-    card.get_by_test_id(f"reject-{handoff_id}").click()
-    card.get_by_test_id("reject-reason").fill("Student, no budget")
-    card.get_by_test_id("reject-submit").click()
-    expect(page.get_by_test_id("inbox-message")).to_contain_text("Rejected")
-    expect(page.get_by_test_id(f"handoff-status-{handoff_id}")).to_have_text("rejected", timeout=15_000)
+
+    # The rep signs in with a sales key: their own handoffs only; they send this lead back.
+    key = stack.http.post("/api/keys", json={"role": "sales", "rep_id": rep_id, "label": "e2e rep"})
+    assert key.status_code == 201, key.text
+    rep_context = browser.new_context(viewport={"width": 1440, "height": 900})
+    rep_page = rep_context.new_page()
+    rep_page.goto(stack.base + "/")
+    rep_page.get_by_label("API key").fill(key.json()["key"])
+    rep_page.get_by_role("button", name="Sign in").click()
+    expect(rep_page.get_by_role("heading", name="My handoffs")).to_be_visible()
+    rep_card = rep_page.get_by_test_id(f"handoff-{handoff_id}")
+    expect(rep_card).to_contain_text("Grace Hopper")
+    mine = {h["id"] for h in stack.http.get("/api/handoffs", params={"rep_id": rep_id}).json()}
+    expect(rep_page.locator("li.handoff")).to_have_count(len(mine))
+    rep_card.get_by_test_id(f"reject-{handoff_id}").click()
+    rep_card.get_by_test_id("reject-reason").fill("Student, no budget")
+    rep_card.get_by_test_id("reject-submit").click()
+    expect(rep_page.get_by_test_id("inbox-message")).to_contain_text("Rejected")
+    expect(rep_page.get_by_test_id(f"handoff-status-{handoff_id}")).to_have_text("rejected", timeout=15_000)
+    shot(rep_page, "12b-inbox-rep-rejected")
+    rep_context.close()
+
+    # Marketing's inbox shows the outcome and the reason.
+    page.reload()
+    expect(page.get_by_test_id(f"handoff-status-{handoff_id}")).to_have_text("rejected")
     expect(card).to_contain_text("Student, no budget")
     assert stack.http.get(f"/api/handoffs/{handoff_id}").json()["rejection_reason"] == "Student, no budget"
     shot(page, "13-inbox-rejected")

@@ -107,7 +107,7 @@ export function InboxPage() {
                   Score <strong data-testid={`handoff-score-${h.id}`}>{lead?.score ?? "–"}</strong>
                   {lead?.stage ? ` · ${lead.stage}` : ""} · team {h.team ?? "–"} · rep {h.rep_id ?? "unassigned"}
                   {escalations ? ` · escalated ${escalations}×` : ""}
-                  {h.flow_id ? <> · from <Link to={`/flows/${encodeURIComponent(h.flow_id)}/live`}>{h.flow_id}</Link></> : null}
+                  {h.flow_id ? <> · from {isSales ? h.flow_id : <Link to={`/flows/${encodeURIComponent(h.flow_id)}/live`}>{h.flow_id}</Link>}</> : null}
                 </p>
                 {reasons.length > 0 && (
                   <details className="why" open={lead?.temperature === "hot"}>

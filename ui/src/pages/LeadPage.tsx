@@ -133,7 +133,8 @@ export function LeadPage({ leadId }: { leadId: string }) {
             const link = temporalLink(meta, j.workflow_id);
             return (
               <tr key={j.journey_id}>
-                <td><Link to={`/flows/${encodeURIComponent(j.flow_id)}/live?version=${j.version}`}>{j.flow_id}</Link></td>
+                {/* Flows are marketing's: a sales key reads the flow id only. */}
+                <td>{meta.role === "sales" ? j.flow_id : <Link to={`/flows/${encodeURIComponent(j.flow_id)}/live?version=${j.version}`}>{j.flow_id}</Link>}</td>
                 <td>v{j.version}</td>
                 <td data-testid={`journey-step-${j.flow_id}`}>{j.step ?? ""}</td>
                 <td><span className={`pill ${j.status}`}>{j.status}</span></td>
