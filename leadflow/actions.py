@@ -149,12 +149,12 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
                                      version=inp.version, step=inp.step, template=step["template"],
                                      to=lead.email, subject=subject, html=rendered.html,
                                      text=rendered.text, status="pending"))
-    status = deliver(inp.send_id, db_url=db_url, now=now)
+    status = deliver(inp.send_id, db_url=db_url, now=now, timeline=True)
+    if status == "sent":
+        return {"status": status}
     with session_scope(db_url) as session:
         row = session.exec(select(EmailMessage).where(EmailMessage.send_id == inp.send_id)).first()
-        extra = {"reason": row.reason} if row is not None and row.reason else {}
-        add_timeline(session, inp.lead_id, "email", f"email.{status}", **where, **extra)
-    return {"status": status, **extra}
+    return {"status": status, **({"reason": row.reason} if row is not None and row.reason else {})}
 
 
 def decide(db_url: str, inp: StepInput) -> dict[str, Any]:

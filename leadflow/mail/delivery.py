@@ -136,6 +136,17 @@ def _swap(session: Session, msg: EmailMessage, **values: Any) -> bool:
     return result.rowcount == 1
 
 
+def _note(session: Session, msg: EmailMessage, status: str, reason: str | None) -> None:
+    """The lead's timeline entry for a settled send."""
+    if not msg.lead_id:
+        return
+    from leadflow.leads import add_timeline
+
+    extra = {"reason": reason} if reason else {}
+    add_timeline(session, msg.lead_id, "email", f"email.{status}", flow_id=msg.flow_id,
+                 step=msg.step, send_id=msg.send_id, **extra)
+
+
 def _lost_race(send_id: str) -> TransientDeliveryError:
     return TransientDeliveryError(
         f"another attempt is delivering {send_id}", retry_after=5.0, outcome_unknown=True
@@ -148,8 +159,12 @@ def deliver(
     db_url: str | None = None,
     sender: EmailSender | None = None,
     now: datetime | None = None,
+    timeline: bool = False,
 ) -> str:
     """Send the EmailMessage ``send_id`` exactly once and return its final status.
+
+    With ``timeline``, the final status is also written to the lead's timeline
+    (``email.sent``, ``email.skipped``, ``email.failed``) in the same transaction.
 
     Returns ``"sent"``, ``"failed"`` (refused for good; ``reason`` says why) or ``"skipped"``
     (the lead is unsubscribed, bounced, suppressed, erased or without consent: see
@@ -201,6 +216,8 @@ def deliver(
             status, reason = ("skipped", skip) if skip else ("failed", "no recipient address")
             if not _swap(session, msg, status=status, reason=reason):
                 raise _lost_race(send_id)
+            if timeline:
+                _note(session, msg, status, reason)
             return status
 
         mail = build_outgoing(msg, settings, track=track)
@@ -222,13 +239,15 @@ def deliver(
                 sent_at=now,
             ):
                 raise _lost_race(send_id)
+            if timeline:
+                _note(session, msg, "sent", None)
             return "sent"
         attempt = claim["attempts"]  # read before _swap: the update refreshes ``msg``
         if not _swap(session, msg, **claim, status="sending", last_attempt_at=now):
             raise _lost_race(send_id)
 
     return _hand_over(sender, mail, attempt, settings=settings, db_url=db_url, window=window,
-                      started=now)
+                      started=now, timeline=timeline)
 
 
 def _hand_over(
@@ -240,6 +259,7 @@ def _hand_over(
     db_url: str | None,
     window: float,
     started: datetime,
+    timeline: bool = False,
 ) -> str:
     """Call the provider for a claimed row and record what came of it."""
     rate = float(_setting(settings, f"{sender.name}_rate_limit", 0) or 0)
@@ -287,6 +307,11 @@ def _hand_over(
             log.warning("send %s: attempt %s superseded, not recorded", mail.send_id, attempt)
         else:
             record_email_status(values.get("status"))
+            if timeline and values.get("status") in ("sent", "failed"):
+                row = session.exec(select(EmailMessage).where(
+                    EmailMessage.send_id == mail.send_id)).first()
+                if row is not None:
+                    _note(session, row, str(values["status"]), values.get("reason"))
 
     if isinstance(error, ProviderRefused):
         log.warning("send %s refused by %s", mail.send_id, sender.name)
