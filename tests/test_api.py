@@ -241,3 +241,27 @@ async def test_a_template_without_unsubscribe_link_is_refused(api: Api) -> None:
     r = await api.call("GET", f"/api/templates/trial-welcome/preview?lead_id={lead['id']}")
     assert r.status_code == 200 and "Pre" in r.json()["subject"]
     assert "/u/" in r.json()["html"] and "/u/preview" not in r.json()["html"]
+
+
+async def test_csv_import_reports_each_row(api: Api, db_url: str) -> None:
+    csv_text = ("Email,First Name,Company,tags,plan,utm_source\n"
+                "ann@example.com,Ann,Acme,vip;trial,pro,linkedin\n"
+                "not-an-address,Bob,Bobco,,,\n"
+                "cy@example.com,Cy,,,,\n"
+                "ANN@example.com,,Acme Corp,,,\n")
+    r = await api.call("POST", "/api/leads/import",
+                       files={"file": ("leads.csv", csv_text.encode(), "text/csv")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["created"], body["updated"], body["rejected_count"]) == (2, 1, 1)
+    assert body["rejected"][0]["row"] == 3 and "email" in body["rejected"][0]["errors"][0]
+    leads = (await api.call("GET", "/api/leads?q=ann")).json()["items"]
+    ann = (await api.call("GET", f"/api/leads/{leads[0]['id']}")).json()
+    assert ann["company"] == "Acme Corp" and ann["fields"] == {"plan": "pro"}
+    assert set(ann["tags"]) == {"vip", "trial"} and ann["source"] == "linkedin"
+    r = await api.call("POST", "/api/leads/import", content=b"name,company\nx,y\n",
+                       headers={"Content-Type": "text/csv"})
+    assert_error(r, 422, "Invalid")
+    r = await api.call("POST", "/api/leads/import", content=b"\xff\xfe\x00bad",
+                       headers={"Content-Type": "text/csv"})
+    assert_error(r, 400, "BadRequest")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, func, or_, select
 
@@ -50,6 +50,29 @@ async def create_or_update_lead(body: LeadCreate, _: MarketerDep, client: Tempor
     with session_scope() as session:
         body_out = lead_public(session, get_lead(session, lead_id))
     return JSONResponse(body_out, status_code=201 if created else 200)
+
+
+@router.post("/leads/import")
+async def import_leads(request: Request, _: MarketerDep, client: TemporalDep) -> dict[str, Any]:
+    """CSV upload (multipart field `file`, or a `text/csv` body): a header row with `email`,
+    names, `company`, `title`, `country`, `timezone`, `source`, `tags` (`;`-separated),
+    `consent_status`, `consent_source`, `consent_text_version`, `utm_*`; any other column
+    becomes a custom field. Reports created, updated and rejected rows (with reasons)."""
+    from leadflow.errors import BadRequest
+    from leadflow.lead_import import import_csv
+
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise BadRequest("Send the CSV as the multipart field 'file'.")
+        content = await upload.read()
+    else:
+        content = await request.body()
+    with session_scope(request.app.state.db_url) as session:
+        report, plan = import_csv(session, content)
+    await run_dispatch(client, plan, request.app.state.db_url)
+    return report.public()
 
 
 @router.get("/leads")
