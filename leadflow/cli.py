@@ -9,6 +9,7 @@ Examples::
     leadflow flows validate flows/*.json # check flow files (exit status 1 on problems)
     leadflow flows import flows/*.json --publish
     leadflow keys create --role marketer
+    leadflow leads import contacts.csv   # CSV import with a progress bar and a report
     leadflow db upgrade                  # apply database migrations
 """
 
@@ -376,6 +377,58 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leads_import(args: argparse.Namespace) -> int:
+    """Import a CSV in chunks, with a progress bar; journeys start through Temporal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from leadflow.db import create_schema, session_scope
+    from leadflow.errors import LeadflowError
+    from leadflow.events import run_dispatch
+    from leadflow.lead_import import import_csv
+
+    settings = get_settings()
+    url = settings.resolved_database_url
+    if settings.env != "production":
+        create_schema(url)
+    path = Path(args.file)
+    lines = path.read_bytes().splitlines(keepends=True)
+    if not lines:
+        print(f"{path}: empty file", file=sys.stderr)
+        return 2
+    header, rows = lines[0], lines[1:]
+    totals = {"created": 0, "updated": 0, "rejected": 0}
+    rejected: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        client = await _connect_with_retry(settings.temporal_address or "127.0.0.1:7233", 30)
+        columns = [BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+        with Progress("[bold]importing", *columns) as progress:
+            task = progress.add_task("rows", total=len(rows))
+            for start in range(0, len(rows), args.chunk):
+                chunk = rows[start:start + args.chunk]
+                with session_scope(url) as session:
+                    report, plan = import_csv(session, header + b"".join(chunk))
+                await run_dispatch(client, plan, url)
+                totals["created"] += report.created
+                totals["updated"] += report.updated
+                totals["rejected"] += len(report.rejected)
+                rejected.extend({**r, "row": r["row"] + start} for r in report.rejected)
+                progress.advance(task, len(chunk))
+
+    try:
+        asyncio.run(run())
+    except LeadflowError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    print(f"{path}: {totals['created']} created, {totals['updated']} updated, "
+          f"{totals['rejected']} rejected")
+    for r in rejected[:50]:
+        print(f"  line {r['row']} ({r.get('email') or 'no email'}): {'; '.join(r['errors'])}")
+    if len(rejected) > 50:
+        print(f"  ... and {len(rejected) - 50} more")
+    return 1 if rejected else 0
+
+
 # ----------------------------------------------------------------------------- parser
 
 
@@ -430,6 +483,18 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("files", nargs="+", metavar="FILE")
     imp.add_argument("--publish", action="store_true", help="publish each as a new version")
     imp.set_defaults(func=cmd_flows_import)
+
+    leads = sub.add_parser("leads", help="lead data")
+    lsub = leads.add_subparsers(dest="leads_command", required=True, metavar="ACTION")
+    li = lsub.add_parser("import", help="import a CSV of leads (progress bar, per-row report)",
+                         description="Create or update leads from a CSV with a header row: "
+                         "email (required), first_name, last_name, company, title, country, "
+                         "timezone, source, tags (;-separated), consent_status, consent_source, "
+                         "consent_text_version, utm_*; other columns become custom fields. New "
+                         "leads enter lead.created flows. Exit status 1 when rows were rejected.")
+    li.add_argument("file", metavar="FILE")
+    li.add_argument("--chunk", type=int, default=500, help="rows per transaction (default 500)")
+    li.set_defaults(func=cmd_leads_import)
 
     keys = sub.add_parser("keys", help="API keys")
     ksub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")

@@ -14,7 +14,7 @@ from leadflow.errors import BadRequest, Invalid
 from leadflow.events import Dispatch, ingest_lead
 from leadflow.leads import LeadCreate
 
-__all__ = ["ImportReport", "import_csv", "MAX_ROWS"]
+__all__ = ["MAX_ROWS", "ImportReport", "import_csv"]
 
 MAX_ROWS = 50_000
 _PROFILE = ("email", "first_name", "last_name", "company", "title", "country", "timezone",
