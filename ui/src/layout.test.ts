@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { autoLayout, NODE_HEIGHT, NODE_WIDTH, readingOrder, type Direction, type Positions } from "./editor/layout";
+import { autoLayout, currentRoutes, layoutWithRoutes, NODE_HEIGHT, NODE_WIDTH, readingOrder, roundedPath, type Direction, type Positions } from "./editor/layout";
 import { outgoingHandles, toGraph, type FlowDoc, type Json } from "./graph";
 
 const FLOWS = join(__dirname, "..", "..", "flows");
@@ -103,5 +103,33 @@ describe("automatic layout", () => {
 
   it("lays out an empty flow as nothing", async () => {
     expect(await autoLayout([], [], undefined)).toEqual({});
+  });
+});
+
+describe("edge routes", () => {
+  const doc = shipped.find(([f]) => f === "trial-nurture.json")![1];
+  const g = toGraph(doc);
+
+  it("route every edge from its step to its target, and keep them only while nothing moves", async () => {
+    const laid = await layoutWithRoutes(g.nodes, g.edges, doc.start);
+    const routes = currentRoutes(laid, laid.positions, g.edges);
+    expect(Object.keys(routes).sort()).toEqual(g.edges.map((e) => e.id).sort());
+    const cold = routes["route:cold"];
+    expect(Math.abs(cold[0].y - (laid.positions.route.y + NODE_HEIGHT))).toBeLessThan(3);
+    expect(Math.abs(cold[cold.length - 1].y - laid.positions.tips.y)).toBeLessThan(3);
+    // Dragging a step drops the routes of its edges only.
+    const moved = { ...laid.positions, tips: { x: laid.positions.tips.x + 50, y: laid.positions.tips.y } };
+    const kept = currentRoutes(laid, moved, g.edges);
+    expect(kept["route:cold"]).toBeUndefined();
+    expect(kept["welcome:next"]).toBeDefined();
+    // An outcome pointed at another step loses its route, even if that step has not moved.
+    const repointed = g.edges.map((e) => (e.id === "welcome:next" ? { ...e, target: "route" } : e));
+    expect(currentRoutes(laid, laid.positions, repointed)["welcome:next"]).toBeUndefined();
+  });
+
+  it("draws a route with rounded corners and puts the label on its longest stretch", () => {
+    const { path, labelX, labelY } = roundedPath([{ x: 0, y: 0 }, { x: 0, y: 100 }, { x: 40, y: 100 }]);
+    expect(path).toBe("M 0 0 L 0 86 Q 0 100 14 100 L 40 100");
+    expect([labelX, labelY]).toEqual([0, 50]);
   });
 });

@@ -32,7 +32,8 @@ import {
 import { buildCanvas } from "./canvas";
 import { FlowSettings } from "./FlowSettings";
 import { JsonPane } from "./JsonPane";
-import { autoLayout, NODE_WIDTH, placeMissing, saveDirection, savedDirection, type Direction, type Positions } from "./layout";
+import { currentRoutes, layoutWithRoutes, NODE_WIDTH, placeMissing, saveDirection, savedDirection, type Direction, type Positions, type Routes } from "./layout";
+import { edgeTypes } from "./RoutedEdge";
 import { DRAG_TYPE, Palette } from "./Palette";
 import { placeProblems, problemStep } from "./problems";
 import { StepPanel, type Pickers } from "./StepPanel";
@@ -77,6 +78,8 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
   const doc = history.doc;
   const [positions, setPositions] = useState<Positions>(initialPositions);
   const [direction, setDirection] = useState<Direction>(() => savedDirection(flowId));
+  // The last automatic layout: its places and edge routes (kept for edges whose steps stay put).
+  const [laid, setLaid] = useState<{ positions: Positions; routes: Routes } | null>(null);
   const [measured, setMeasured] = useState<Record<string, { width: number; height: number }>>({});
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [selectedEdge, setSelectedEdge] = useState<string | null>(null);
@@ -167,9 +170,10 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
     if (!missing.length) return;
     if (missing.length === graph.nodes.length) {
       let cancelled = false;
-      autoLayout(graph.nodes, graph.edges, doc.start, direction).then((p) => {
+      layoutWithRoutes(graph.nodes, graph.edges, doc.start, direction).then((result) => {
         if (cancelled) return;
-        setPositions((current) => ({ ...p, ...current }));
+        setLaid(result);
+        setPositions((current) => ({ ...result.positions, ...current }));
         window.setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1 }), 50);
       });
       return () => {
@@ -196,10 +200,25 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
     return () => window.clearTimeout(timer);
   }, [positions, graph, flowId]);
 
+  // A flow reopened with the places the automatic layout gave it gets that layout's routes back.
+  const initialGraph = useRef(toGraph(initialDoc));
+  useEffect(() => {
+    const g = initialGraph.current;
+    if (!g.nodes.length || !g.nodes.every((n) => initialPositions[n.id])) return;
+    let cancelled = false;
+    layoutWithRoutes(g.nodes, g.edges, initialDoc.start, savedDirection(flowId)).then((result) => {
+      if (!cancelled) setLaid((current) => current ?? result);
+    });
+    return () => {
+      cancelled = true;
+    };
+  }, [initialDoc, initialPositions, flowId]);
+  const routes = useMemo(() => currentRoutes(laid, positions, graph.edges), [laid, positions, graph]);
+
   const placed = useMemo(() => placeProblems(problems, Object.keys(stepsOf(doc))), [problems, doc]);
   const { nodes, edges } = useMemo(
-    () => buildCanvas({ doc, positions, placed, selected, selectedEdge, measured, direction }),
-    [doc, positions, placed, selected, selectedEdge, measured, direction],
+    () => buildCanvas({ doc, positions, placed, selected, selectedEdge, measured, direction, routes }),
+    [doc, positions, placed, selected, selectedEdge, measured, direction, routes],
   );
 
   const onNodesChange = useCallback((changes: NodeChange<StepFlowNode>[]) => {
@@ -306,8 +325,9 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
       saveDirection(flowId, to);
     }
     // Measured sizes keep tall nodes (with a problem line) from touching their neighbours.
-    const p = await autoLayout(graph.nodes, graph.edges, doc.start, to, measured);
-    setPositions(p);
+    const result = await layoutWithRoutes(graph.nodes, graph.edges, doc.start, to, measured);
+    setLaid(result);
+    setPositions(result.positions);
     window.setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1, duration: 300 }), 50);
   }, [graph, doc.start, flow, direction, flowId, measured]);
 
@@ -389,6 +409,7 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
             nodes={nodes}
             edges={edges}
             nodeTypes={nodeTypes}
+            edgeTypes={edgeTypes}
             onNodesChange={onNodesChange}
             onEdgesChange={onEdgesChange}
             onConnect={onConnect}

@@ -7,7 +7,8 @@ import { stepsOf, toGraph, type FlowDoc } from "../graph";
 import { useApi } from "../hooks";
 import { Link, navigate, useLocation } from "../router";
 import { buildCanvas } from "./canvas";
-import { autoLayout, placeMissing, savedDirection, type Positions } from "./layout";
+import { currentRoutes, layoutWithRoutes, placeMissing, savedDirection, type Positions, type Routes } from "./layout";
+import { edgeTypes } from "./RoutedEdge";
 import { nodeTypes, type StepStats } from "./StepNode";
 
 interface Stats {
@@ -34,6 +35,7 @@ export function LiveMap({ flowId }: { flowId: string }) {
   const versionDoc = useApi<{ document: FlowDoc }>(version ? `/flows/${id}/versions/${version}` : null);
   const stats = useApi<Stats>(version ? `/flows/${id}/stats?version=${version}` : null, 2000);
   const [layout, setLayout] = useState<Positions | null>(null);
+  const [routes, setRoutes] = useState<Routes>({});
   const [step, setStep] = useState<string | null>(null);
 
   const doc = versionDoc.data?.document ?? null;
@@ -46,8 +48,12 @@ export function LiveMap({ flowId }: { flowId: string }) {
         const graph = toGraph(doc);
         const have = saved?.positions ?? {};
         const known = graph.nodes.filter((n) => have[n.id]).length;
-        const positions = known ? placeMissing(graph.nodes, have) : await autoLayout(graph.nodes, graph.edges, doc.start, savedDirection(flowId));
-        if (!cancelled) setLayout(positions);
+        const laid = await layoutWithRoutes(graph.nodes, graph.edges, doc.start, savedDirection(flowId));
+        const positions = known ? placeMissing(graph.nodes, have) : laid.positions;
+        if (cancelled) return;
+        setLayout(positions);
+        // Saved places that are the automatic layout's keep its routes around the steps.
+        setRoutes(currentRoutes(laid, positions, graph.edges));
       });
     return () => {
       cancelled = true;
@@ -55,8 +61,8 @@ export function LiveMap({ flowId }: { flowId: string }) {
   }, [doc, id]);
 
   const canvas = useMemo(
-    () => (doc && layout ? buildCanvas({ doc, positions: layout, direction: savedDirection(flowId), stats: stats.data?.steps ?? {}, selected: new Set(step ? [step] : []) }) : null),
-    [doc, layout, stats.data, step],
+    () => (doc && layout ? buildCanvas({ doc, positions: layout, routes, direction: savedDirection(flowId), stats: stats.data?.steps ?? {}, selected: new Set(step ? [step] : []) }) : null),
+    [doc, layout, routes, stats.data, step],
   );
 
   if (versions.data && !versions.data.length) {
@@ -84,7 +90,7 @@ export function LiveMap({ flowId }: { flowId: string }) {
         <div className="canvas" data-testid="live-canvas">
           {canvas && (
             <ReactFlowProvider>
-              <ReactFlow nodes={canvas.nodes} edges={canvas.edges} nodeTypes={nodeTypes} nodesDraggable={false}
+              <ReactFlow nodes={canvas.nodes} edges={canvas.edges} nodeTypes={nodeTypes} edgeTypes={edgeTypes} nodesDraggable={false}
                 nodesConnectable={false} fitView fitViewOptions={{ padding: 0.2, maxZoom: 1 }} proOptions={{ hideAttribution: true }}
                 onNodeClick={(_, node) => setStep(node.id)} onPaneClick={() => setStep(null)} deleteKeyCode={null}
                 onNodesChange={(changes) => {

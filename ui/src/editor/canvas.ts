@@ -1,7 +1,7 @@
 /** Turn a flow document into React Flow nodes and edges (shared by the editor and the live map). */
 import { MarkerType, type Edge } from "@xyflow/react";
 import { isObject, stepsOf, toGraph, type FlowDoc } from "../graph";
-import { NODE_WIDTH, type Direction, type Positions } from "./layout";
+import { NODE_WIDTH, type Direction, type Positions, type Routes } from "./layout";
 import type { PlacedProblems } from "./problems";
 import type { StepFlowNode, StepStats } from "./StepNode";
 
@@ -15,6 +15,8 @@ export interface CanvasInput {
   measured?: Record<string, { width: number; height: number }>;
   /** Where handles sit: outcomes at the bottom (DOWN) or on the right (RIGHT). */
   direction?: Direction;
+  /** Routes from the last automatic layout, for edges whose steps have not moved since. */
+  routes?: Routes;
 }
 
 export function buildCanvas(input: CanvasInput): { nodes: StepFlowNode[]; edges: Edge[] } {
@@ -42,6 +44,7 @@ export function buildCanvas(input: CanvasInput): { nodes: StepFlowNode[]; edges:
     const kind = isObject(step) ? String(step.type) : "";
     return {
       id: edge.id,
+      type: "routed",
       source: edge.source,
       target: edge.target,
       sourceHandle: edge.handle,
@@ -50,7 +53,7 @@ export function buildCanvas(input: CanvasInput): { nodes: StepFlowNode[]; edges:
       className: `edge-${edge.handle.split(".")[0]} edge-from-${kind}${problems.length ? " has-problem" : ""}`,
       markerEnd: { type: MarkerType.ArrowClosed, width: 18, height: 18 },
       ariaLabel: `${edge.source} ${edge.label} to ${edge.target}${problems.length ? `: ${problems[0].message}` : ""}`,
-      data: { problems },
+      data: { problems, points: input.routes?.[edge.id] },
     };
   });
   return { nodes, edges };

@@ -10,6 +10,9 @@ import type { ELK as ElkEngine, ElkNode } from "elkjs/lib/elk-api";
 import { outgoingHandles, type Json, type StepEdge, type StepNode } from "../graph";
 
 export type Positions = Record<string, { x: number; y: number }>;
+export type Point = { x: number; y: number };
+/** `edgeId->target` → the points elk routed it through (start, bends, end), around the other steps. */
+export type Routes = Record<string, Point[]>;
 /** Reading direction of the diagram: top to bottom or left to right. */
 export type Direction = "DOWN" | "RIGHT";
 
@@ -106,7 +109,7 @@ export function elkGraph(
     layoutOptions: {
       "elk.algorithm": "layered",
       "elk.direction": direction,
-      "elk.edgeRouting": "SPLINES",
+      "elk.edgeRouting": "POLYLINE",
       // Outcome labels sit beside the handles when edges leave sideways: give them room.
       "elk.layered.spacing.nodeNodeBetweenLayers": down ? "80" : "110",
       "elk.spacing.nodeNode": "60",
@@ -130,6 +133,30 @@ export function elkGraph(
   };
 }
 
+/** Compute a position (top-left corner) for every step, and the route of every edge. */
+export async function layoutWithRoutes(
+  nodes: StepNode[],
+  edges: StepEdge[],
+  start?: unknown,
+  direction: Direction = "DOWN",
+  sizes: Record<string, { width: number; height: number }> = {},
+): Promise<{ positions: Positions; routes: Routes }> {
+  if (!nodes.length) return { positions: {}, routes: {} };
+  const graph = await (await engine()).layout(elkGraph(nodes, edges, start, direction, sizes));
+  const positions: Positions = {};
+  for (const child of graph.children ?? []) {
+    positions[child.id] = { x: Math.round(child.x ?? 0), y: Math.round(child.y ?? 0) };
+  }
+  const routes: Routes = {};
+  const targets = new Map(edges.map((e) => [e.id, e.target]));
+  for (const edge of graph.edges ?? []) {
+    const section = edge.sections?.[0];
+    // Keyed with the target too: an outcome pointed elsewhere since must not keep the old route.
+    if (section) routes[`${edge.id}->${targets.get(edge.id)}`] = [section.startPoint, ...(section.bendPoints ?? []), section.endPoint];
+  }
+  return { positions, routes };
+}
+
 /** Compute a position (top-left corner) for every step. */
 export async function autoLayout(
   nodes: StepNode[],
@@ -138,13 +165,63 @@ export async function autoLayout(
   direction: Direction = "DOWN",
   sizes: Record<string, { width: number; height: number }> = {},
 ): Promise<Positions> {
-  if (!nodes.length) return {};
-  const graph = await (await engine()).layout(elkGraph(nodes, edges, start, direction, sizes));
-  const positions: Positions = {};
-  for (const child of graph.children ?? []) {
-    positions[child.id] = { x: Math.round(child.x ?? 0), y: Math.round(child.y ?? 0) };
+  return (await layoutWithRoutes(nodes, edges, start, direction, sizes)).positions;
+}
+
+/**
+ * The routes still true for the steps' current places: an edge keeps its route only while
+ * both its steps stay where the layout put them (a dragged step's edges go back to curves).
+ */
+export function currentRoutes(
+  laid: { positions: Positions; routes: Routes } | null,
+  positions: Positions,
+  edges: StepEdge[],
+): Routes {
+  // Returns routes by edge id.
+  if (!laid) return {};
+  const same = (id: string) => {
+    const a = laid.positions[id];
+    const b = positions[id];
+    return !!a && !!b && Math.abs(a.x - b.x) < 1 && Math.abs(a.y - b.y) < 1;
+  };
+  const out: Routes = {};
+  for (const e of edges) {
+    const route = laid.routes[`${e.id}->${e.target}`];
+    if (route && same(e.source) && same(e.target)) out[e.id] = route;
   }
-  return positions;
+  return out;
+}
+
+/** An SVG path through `points` with rounded corners, and where its label goes. */
+export function roundedPath(points: Point[], radius = 14): { path: string; labelX: number; labelY: number } {
+  const [first, ...rest] = points;
+  let path = `M ${first.x} ${first.y}`;
+  for (let i = 0; i < rest.length; i += 1) {
+    const corner = rest[i];
+    const after = rest[i + 1];
+    if (!after) {
+      path += ` L ${corner.x} ${corner.y}`;
+      break;
+    }
+    const before = i === 0 ? first : rest[i - 1];
+    const inLen = Math.hypot(corner.x - before.x, corner.y - before.y) || 1;
+    const outLen = Math.hypot(after.x - corner.x, after.y - corner.y) || 1;
+    const r = Math.min(radius, inLen / 2, outLen / 2);
+    const p1 = { x: corner.x - ((corner.x - before.x) / inLen) * r, y: corner.y - ((corner.y - before.y) / inLen) * r };
+    const p2 = { x: corner.x + ((after.x - corner.x) / outLen) * r, y: corner.y + ((after.y - corner.y) / outLen) * r };
+    path += ` L ${p1.x} ${p1.y} Q ${corner.x} ${corner.y} ${p2.x} ${p2.y}`;
+  }
+  // The label sits halfway along the longest segment, where it has the most room.
+  let best = 0;
+  let at = { x: first.x, y: first.y };
+  for (let i = 1; i < points.length; i += 1) {
+    const len = Math.hypot(points[i].x - points[i - 1].x, points[i].y - points[i - 1].y);
+    if (len > best) {
+      best = len;
+      at = { x: (points[i].x + points[i - 1].x) / 2, y: (points[i].y + points[i - 1].y) / 2 };
+    }
+  }
+  return { path, labelX: at.x, labelY: at.y };
 }
 
 /** Places for nodes without a saved position, in a column to the right of the drawn ones. */
