@@ -6,6 +6,7 @@ the core reaches them by name through :mod:`leadflow.temporal`.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from temporalio.client import Client
@@ -16,25 +17,29 @@ from leadflow.config import Settings, get_settings
 __all__ = ["WORKFLOWS", "activities_for", "build_worker"]
 
 
-# Modules whose ``WORKFLOWS`` list joins the journey and handoff workflows on the worker.
+# Area modules beside the journey ones: each workflow module has a ``WORKFLOWS`` list, each
+# activity module an ``activities_for(db_url, client)`` function.
 WORKFLOW_MODULES = ("workflows.scoring",)
+ACTIVITY_MODULES = ("activities.handoff", "activities.scoring", "activities.delivery")
 
 
-def _workflows() -> list[Any]:
-    import importlib
-
-    from workflows.handoff import HandoffWorkflow
-    from workflows.journey import JourneyWorkflow
-
-    extra: list[Any] = []
-    for name in WORKFLOW_MODULES:
+def _present(names: tuple[str, ...]) -> list[Any]:
+    """The modules of ``names`` that exist (an area may not be installed)."""
+    found = []
+    for name in names:
         try:
-            module = importlib.import_module(name)
+            found.append(importlib.import_module(name))
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise
-            continue
-        extra += list(module.WORKFLOWS)
+    return found
+
+
+def _workflows() -> list[Any]:
+    from workflows.handoff import HandoffWorkflow
+    from workflows.journey import JourneyWorkflow
+
+    extra = [wf for module in _present(WORKFLOW_MODULES) for wf in module.WORKFLOWS]
     return [JourneyWorkflow, HandoffWorkflow, *extra]
 
 
@@ -44,13 +49,9 @@ WORKFLOWS = _workflows
 def activities_for(db_url: str, client: Client | None) -> list[Any]:
     from activities.journey import JourneyActivities
 
-    acts = JourneyActivities(db_url, client).all()
-    try:
-        from activities import extra_activities
-
-        acts += extra_activities(db_url, client)
-    except ImportError:
-        pass
+    acts: list[Any] = JourneyActivities(db_url, client).all()
+    for module in _present(ACTIVITY_MODULES):
+        acts += module.activities_for(db_url, client)
     return acts
 
 
