@@ -98,7 +98,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             if time.monotonic() > deadline:
                 pytest.fail(f"leadflow dev did not answer: {(home / 'dev.log').read_text()[-3000:]}")
             time.sleep(0.5)
-        yield Stack(base)
+        running = Stack(base)
+        try:
+            yield running
+        finally:
+            running.http.close()
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -318,7 +322,7 @@ def test_editor_draws_a_bookmarked_flow_and_edits_both_ways(page, stack: Stack) 
 
     # Saved to the draft exactly; the layout lives apart from it.
     expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
-    assert stack.http.get(f"/api/flows/{flow_id}").json() == shown
+    _eventually(lambda: stack.http.get(f"/api/flows/{flow_id}").json(), lambda d: d == shown, "the saved draft")
     deadline = time.monotonic() + 10
     while not set(positions := stack.http.get(f"/api/flows/{flow_id}/layout").json()["positions"]) >= {
             "pause", "route", "pause-more", "done", "shout"}:
