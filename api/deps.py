@@ -36,7 +36,9 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the session commits before the response is sent, so a client that
+# got 201 can rely on its write at once.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_principal(request: Request,

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import TemporalHolder
@@ -63,6 +64,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{p['path'] or 'body'}: {p['message']}" for p in problems)
         return JSONResponse({"error": "Invalid", "detail": detail, "problems": problems},
                             status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(_req: Request, exc: IntegrityError) -> JSONResponse:
+        # Two requests raced for the same unique value: the loser is told, nothing is written.
+        log.info("integrity conflict: %s", exc.orig)
+        return JSONResponse({"error": "Conflict", "detail": "This conflicts with data saved at "
+                             "the same moment (a duplicate id or e-mail); try again."},
+                            status_code=409)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_req: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -103,7 +103,10 @@ async def test_reps_and_teams_admin_only_with_problems(api: httpx.AsyncClient,
     assert (await api.get("/api/teams/nope", headers=admin)).status_code == 404
 
     marketer = keys_for_marketer(db_url)
-    assert (await api.get("/api/reps", headers=bearer(marketer))).status_code == 403
+    # marketers read reps and teams (handoff steps name them) but only an admin changes them
+    assert (await api.get("/api/reps", headers=bearer(marketer))).status_code == 200
+    assert (await api.post("/api/reps", headers=bearer(marketer),
+                           json={"id": "zed", "email": "z@example.com", "name": "Zed"})).status_code == 403
 
 
 def keys_for_marketer(db_url: str) -> str:

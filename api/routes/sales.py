@@ -46,8 +46,8 @@ router = APIRouter(prefix="/api", tags=["sales"], strict_content_type=False)
 
 
 @router.get("/reps")
-def list_reps(session: SessionDep, _: AdminDep) -> list[dict[str, Any]]:
-    """Every rep."""
+def list_reps(session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
+    """Every rep (marketers read them too: flows' handoff steps name reps and teams)."""
     from sqlmodel import select
 
     return [rep_public(r) for r in session.exec(select(Rep).order_by(Rep.id)).all()]
@@ -60,7 +60,7 @@ def create_rep(body: JsonBody, session: SessionDep, _: AdminDep) -> dict[str, An
 
 
 @router.get("/reps/{rep_id}")
-def read_rep(rep_id: str, session: SessionDep, _: AdminDep) -> dict[str, Any]:
+def read_rep(rep_id: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """One rep."""
     rep = session.get(Rep, rep_id)
     if rep is None:
@@ -86,7 +86,7 @@ async def update_rep(rep_id: str, body: JsonBody, request: Request, _: AdminDep,
 
 
 @router.get("/teams")
-def list_teams(session: SessionDep, _: AdminDep) -> list[dict[str, Any]]:
+def list_teams(session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
     """Every team."""
     from sqlmodel import select
 
@@ -100,7 +100,7 @@ def create_team(body: JsonBody, session: SessionDep, _: AdminDep) -> dict[str, A
 
 
 @router.get("/teams/{team_id}")
-def read_team(team_id: str, session: SessionDep, _: AdminDep) -> dict[str, Any]:
+def read_team(team_id: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """One team."""
     team = session.get(Team, team_id)
     if team is None:
