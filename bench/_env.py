@@ -52,7 +52,8 @@ async def bench_env() -> AsyncIterator[BenchEnv]:
     create_schema(db_url)
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=shutil.which("temporal"),
-        dev_server_extra_args=["--log-level", "error"])
+        dev_server_extra_args=["--log-level", "error",
+                               "--dynamic-config-value", "frontend.namespaceCount=100000"])
     try:
         yield BenchEnv(env, db_url, task_queue, home)
     finally:

@@ -102,7 +102,10 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """A real Temporal dev server (in memory) for end-to-end runs in one process."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=_binary("temporal"),
-        dev_server_extra_args=["--log-level", "error"])
+        # many short-lived workers poll this one server over a session: lift the per-namespace
+        # poller cap so lingering long polls of stopped workers never refuse a new one
+        dev_server_extra_args=["--log-level", "error",
+                               "--dynamic-config-value", "frontend.namespaceCount=100000"])
     yield env
     await env.shutdown()
 
