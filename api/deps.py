@@ -25,6 +25,8 @@ __all__ = [
 
 
 def get_session(request: Request) -> Iterator[Session]:
+    # Not leadflow.db.session_scope: its SQLite writer lock belongs to one thread, and FastAPI
+    # may enter and leave a dependency on different threads.
     session = Session(get_engine(request.app.state.db_url), expire_on_commit=False)
     try:
         yield session

@@ -214,10 +214,8 @@ def render_email(session: Session, name: str, context: Mapping[str, Any]) -> Ren
     except TemplateError as exc:
         raise Invalid(f"Template {name!r} does not render: {exc}") from exc
     try:
-        if (TEMPLATE_DIR / f"{name}.html.j2").is_file() and session.get(Template, name) is None:
-            body = _SUBJECT_LINE.sub("", html_tmpl.render(context), count=1)
-        else:
-            body = html_tmpl.render(context)
+        # a file's `{# subject: ... #}` line is a Jinja comment: it renders as nothing
+        body = html_tmpl.render(context)
         subject = env.from_string(_subject_source(env, name)).render(context).strip()
         try:
             text = env.get_template(f"{name}.txt.j2").render(context)

@@ -7,7 +7,6 @@ because it cannot download them here.
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,8 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from leadflow.config import reset_settings
 from leadflow.db import create_schema, reset_engine, session_scope
-
-PG_ADMIN_URL = os.environ.get("LEADFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from tests.pg import PG_ADMIN_URL, throwaway_postgres
 
 
 def _binary(name: str) -> str:
@@ -58,24 +56,11 @@ def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 @pytest.fixture
 def pg_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh PostgreSQL database (dropped afterwards), set as LEADFLOW_DATABASE_URL."""
-    import sqlalchemy as sa
-
-    name = f"leadflow_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    monkeypatch.setenv("LEADFLOW_DATABASE_URL", url)
-    reset_settings()
-    create_schema(url)
-    yield url
-    reset_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with throwaway_postgres() as url:
+        monkeypatch.setenv("LEADFLOW_DATABASE_URL", url)
+        reset_settings()
+        create_schema(url)
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -119,4 +104,4 @@ def task_queue(monkeypatch: pytest.MonkeyPatch) -> str:
     return name
 
 
-__all__ = ["session_scope"]
+__all__ = ["PG_ADMIN_URL", "session_scope"]

@@ -52,19 +52,19 @@ class Api:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def api(time_env: WorkflowEnvironment, db_url: str, task_queue: str,
+async def api(time_env: WorkflowEnvironment, any_db_url: str, task_queue: str,
               monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Api]:
     monkeypatch.setenv("LEADFLOW_ADMIN_KEY", ADMIN)
     reset_settings()
     app = create_app(temporal_client=time_env.client, create_tables=True)
-    async with running_worker(time_env.client, db_url, task_queue):
+    async with running_worker(time_env.client, any_db_url, task_queue):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield Api(client)
 
 
-def count(db_url: str, model: Any) -> int:
-    with session_scope(db_url) as session:
+def count(any_db_url: str, model: Any) -> int:
+    with session_scope(any_db_url) as session:
         return int(session.exec(select(func.count()).select_from(model)).one())
 
 
@@ -75,7 +75,7 @@ def assert_error(r: httpx.Response, status: int, error: str) -> dict[str, Any]:
     return dict(body)
 
 
-async def test_flow_lifecycle_and_a_lead_walking_it(api: Api, db_url: str) -> None:
+async def test_flow_lifecycle_and_a_lead_walking_it(api: Api, any_db_url: str) -> None:
     r = await api.call("POST", "/api/flows", json=FLOW)
     assert r.status_code == 201 and r.json() == FLOW
     assert (await api.call("GET", "/api/flows/welcome-series")).json() == FLOW
@@ -86,7 +86,7 @@ async def test_flow_lifecycle_and_a_lead_walking_it(api: Api, db_url: str) -> No
     lead = r.json()
     assert lead["email"] == "ann@example.com" and lead["stage"] == "lead"
     journey_id = lead["flows"][0]["journey_id"]
-    await at_step(db_url, journey_id, "pause")
+    await at_step(any_db_url, journey_id, "pause")
     lead = (await api.call("GET", f"/api/leads/{lead['id']}")).json()
     assert lead["flows"] == [
         {**lead["flows"][0], "flow_id": "welcome-series", "version": 1, "step": "pause",
@@ -109,7 +109,7 @@ async def test_flow_lifecycle_and_a_lead_walking_it(api: Api, db_url: str) -> No
     assert r.status_code == 200 and r.json()["company"] == "Acme" and len(r.json()["flows"]) == 1
 
 
-async def test_invalid_flow_gets_422_with_every_problem_and_nothing_saved(api: Api, db_url: str) -> None:
+async def test_invalid_flow_gets_422_with_every_problem_and_nothing_saved(api: Api, any_db_url: str) -> None:
     bad = copy.deepcopy(FLOW)
     bad["steps"]["hello"]["template"] = "no-such-template"
     bad["steps"]["pause"]["duration"] = "two days"
@@ -121,17 +121,17 @@ async def test_invalid_flow_gets_422_with_every_problem_and_nothing_saved(api: A
     assert {"steps.hello.template", "steps.pause.duration", "steps.tips.next",
             "steps.orphan"} <= paths
     assert all(p["message"] for p in body["problems"])
-    assert count(db_url, Flow) == 0, "nothing half-written"
+    assert count(any_db_url, Flow) == 0, "nothing half-written"
     r = await api.call("POST", "/api/flows/validate", json=bad)
     assert r.status_code == 200 and r.json()["valid"] is False and len(r.json()["problems"]) >= 4
     # a draft may be saved as work in progress, but never published while invalid
     assert (await api.call("POST", "/api/flows?allow_invalid=true", json=bad)).status_code == 201
     body = assert_error(await api.call("POST", f"/api/flows/{FLOW['id']}/publish"), 422, "Invalid")
     assert {"steps.hello.template", "steps.pause.duration"} <= {p["path"] for p in body["problems"]}
-    assert count(db_url, FlowVersion) == 0
+    assert count(any_db_url, FlowVersion) == 0
 
 
-async def test_bad_input_never_gives_500(api: Api, db_url: str) -> None:
+async def test_bad_input_never_gives_500(api: Api, any_db_url: str) -> None:
     assert_error(await api.call("POST", "/api/flows", content=b"{not json",
                                 headers={"Content-Type": "application/json"}), 400, "BadRequest")
     assert_error(await api.call("POST", "/api/events", content=b"[{]",
@@ -164,7 +164,7 @@ async def test_auth_roles(api: Api) -> None:
     assert (await api.call("GET", "/api/health", key=None)).json()["status"] == "ok"
 
 
-async def test_events_batch_dedup_and_all_or_nothing(api: Api, db_url: str) -> None:
+async def test_events_batch_dedup_and_all_or_nothing(api: Api, any_db_url: str) -> None:
     lead = (await api.call("POST", "/api/leads", json={"email": "bo@example.com"})).json()
     batch = [{"id": "e-1", "lead_id": lead["id"], "type": "email.clicked"},
              {"id": "e-2", "email": "bo@example.com", "type": "form.submitted",
@@ -173,18 +173,18 @@ async def test_events_batch_dedup_and_all_or_nothing(api: Api, db_url: str) -> N
     assert r.status_code == 202 and r.json()["accepted"] == 2
     r = await api.call("POST", "/api/events", json=batch)
     assert r.status_code == 202 and r.json()["accepted"] == 0 and r.json()["duplicates"] == 2
-    before = count(db_url, Event)
+    before = count(any_db_url, Event)
     r = await api.call("POST", "/api/events", json=[
         {"id": "e-3", "lead_id": lead["id"], "type": "email.opened"},
         {"id": "e-4", "lead_id": "ghost", "type": "email.opened"}])
     body = assert_error(r, 404, "NotFound")
     assert "Event 1" in body["detail"]
-    assert count(db_url, Event) == before, "a rejected batch stores nothing"
+    assert count(any_db_url, Event) == before, "a rejected batch stores nothing"
     lead = (await api.call("GET", f"/api/leads/{lead['id']}")).json()
     assert lead["score"] == 15 and lead["temperature"] == "cold"  # 5 (click) + 10 (form)
 
 
-async def test_manual_enrolment_and_entry_rules(api: Api, db_url: str) -> None:
+async def test_manual_enrolment_and_entry_rules(api: Api, any_db_url: str) -> None:
     flow = copy.deepcopy(FLOW)
     flow["id"], flow["entry"] = "contact-follow-up", {
         "event": "form.submitted", "where": {"field": "properties.form", "op": "eq", "value": "contact"}}
@@ -243,7 +243,7 @@ async def test_a_template_without_unsubscribe_link_is_refused(api: Api) -> None:
     assert "/u/" in r.json()["html"] and "/u/preview" not in r.json()["html"]
 
 
-async def test_csv_import_reports_each_row(api: Api, db_url: str) -> None:
+async def test_csv_import_reports_each_row(api: Api, any_db_url: str) -> None:
     csv_text = ("Email,First Name,Company,tags,plan,utm_source\n"
                 "ann@example.com,Ann,Acme,vip;trial,pro,linkedin\n"
                 "not-an-address,Bob,Bobco,,,\n"

@@ -42,10 +42,10 @@ from sqlmodel import Session, col, select
 
 from leadflow.db import create_schema
 from leadflow.models import EmailMessage, Event, Journey
-from tests.conftest import PG_ADMIN_URL
 from tests.fakes.sendgrid_server import FakeSendGrid, Reply, running_fake_sendgrid
 from tests.fakes.sendgrid_webhook import WebhookSigner
 from tests.native_stack import NativeStack
+from tests.pg import throwaway_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -129,16 +129,9 @@ class ChaosProvider:
 
 @pytest.fixture
 def pg_database() -> Iterator[str]:
-    name = f"leadflow_durable_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    create_schema(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with throwaway_postgres("leadflow_durable") as url:
+        create_schema(url)
+        yield url
 
 
 def _post_until_2xx(stack: NativeStack, path: str, body: Any, give_up: float = 120) -> httpx.Response:

@@ -5,18 +5,15 @@ If this fails after a change to ``leadflow/models.py``, the change needs a migra
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, pool, text
-from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
 from leadflow import migrate
-
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+from tests.pg import throwaway_postgres
 
 
 @pytest.fixture
@@ -26,21 +23,9 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL database, dropped afterwards."""
-    name = f"leadflow_migrations_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT",
-                          poolclass=pool.NullPool)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    """An empty PostgreSQL database: the migrations make every table."""
+    with throwaway_postgres("leadflow_migrations") as url:
+        yield url
 
 
 def _url(request: pytest.FixtureRequest, backend: str) -> str:

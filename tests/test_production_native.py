@@ -12,18 +12,16 @@ import asyncio
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from leadflow.config import PROJECT_ROOT
-from tests.conftest import PG_ADMIN_URL
 from tests.native_stack import NativeStack, bring_schema_to_models, free_port
+from tests.pg import throwaway_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -47,14 +45,8 @@ LEADS = 12
 @pytest.fixture
 def fresh_pg() -> Iterator[str]:
     """An empty PostgreSQL database (no tables: ``leadflow db upgrade`` makes them)."""
-    name = f"leadflow_native_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with throwaway_postgres("leadflow_native") as url:
+        yield url
 
 
 def wait_until(check: Any, timeout: float, what: str) -> Any:

@@ -17,21 +17,18 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, pool, text
-from sqlalchemy.exc import OperationalError
 
-from leadflow.db import create_schema, get_engine, session_scope
+from leadflow.db import create_schema, session_scope
 from leadflow.models import Lead, StageChange
 from leadflow.reports import funnel_csv, funnel_report
+from tests.pg import throwaway_postgres
 
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 START = datetime(2024, 3, 1)
 END = datetime(2024, 4, 1)
 
@@ -92,23 +89,9 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL database holding the seeded history, dropped afterwards."""
-    name = f"leadflow_test_reports_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT",
-                          poolclass=pool.NullPool)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
-    url = f"{PG_SERVER}/{name}"
-    try:
+    with throwaway_postgres("leadflow_test_reports") as url:
         _seed(url)
         yield url
-    finally:
-        get_engine(url).dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -9,7 +9,7 @@ import pytest
 
 from leadflow.db import session_scope
 from leadflow.rendering import SAMPLE_LEAD, build_context, render_email
-from leadflow.validate import ValidationContext, validate_flow
+from leadflow.validate import validate_flow
 
 FLOWS = sorted((Path(__file__).parent.parent / "flows").glob("*.json"))
 
@@ -37,5 +37,5 @@ def test_shipped_flow_validates_and_renders(path: Path, db_url: str) -> None:
             assert "https://example.test/u/token" in mail.html, "unsubscribe link in every mail"
             assert "https://example.test/u/token" in mail.text
             assert "{{" not in mail.html and "{%" not in mail.text
+            assert "subject:" not in mail.html, "the subject line is not part of the body"
             assert "<style" not in mail.html, "CSS is inlined"
-    assert isinstance(ctx, ValidationContext)
