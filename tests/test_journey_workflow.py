@@ -18,6 +18,7 @@ from tests.helpers import (
     at_step,
     ended,
     enrol_lead,
+    eventually,
     journey,
     make_lead,
     post_event,
@@ -240,8 +241,6 @@ async def test_exactly_once_email_across_a_worker_crash(dev_env: WorkflowEnviron
                    activities=[*crashing, send_then_crash])
     async with first:
         jid = await enrol_lead(dev_env.client, db_url, "nurture", lead_id)
-        from tests.helpers import eventually
-
         await eventually(lambda: crashes, what="the first delivery")
     # a new worker picks up the retried activity
     async with running_worker(dev_env.client, db_url, task_queue):
@@ -251,22 +250,24 @@ async def test_exactly_once_email_across_a_worker_crash(dev_env: WorkflowEnviron
     assert crashes[0] == mails[0].send_id
 
 
-async def test_a_loop_sends_again_on_purpose_and_continues_as_new(
-        time_env: WorkflowEnvironment, db_url: str, task_queue: str) -> None:
-    flow = {
-        "id": "digest", "name": "Weekly digest", "start": "mail",
+def looping_flow(flow_id: str, every: str) -> dict[str, Any]:
+    """A mail, a wait, and back to the mail: forever."""
+    return {
+        "id": flow_id, "name": flow_id.capitalize(), "start": "mail",
         "steps": {
-            "mail": {"type": "email", "template": "trial-tips", "next": "week"},
-            "week": {"type": "wait", "duration": "P7D", "next": "mail"},
+            "mail": {"type": "email", "template": "trial-tips", "next": "pause"},
+            "pause": {"type": "wait", "duration": every, "next": "mail"},
         },
     }
-    publish_flow(db_url, flow)
+
+
+async def test_a_loop_sends_again_on_purpose(
+        time_env: WorkflowEnvironment, db_url: str, task_queue: str) -> None:
+    publish_flow(db_url, looping_flow("digest", "P7D"))
     lead_id = make_lead(db_url)
     async with running_worker(time_env.client, db_url, task_queue):
         jid = await enrol_lead(time_env.client, db_url, "digest", lead_id)
         for week in range(1, 6):
-            from tests.helpers import eventually
-
             await eventually(lambda w=week: len(sent_mails(db_url, lead_id)) == w,
                              what=f"mail of week {week}")
             await time_env.sleep(timedelta(days=7, minutes=1))
@@ -280,14 +281,7 @@ async def test_continue_as_new_keeps_the_journey_going(time_env: WorkflowEnviron
     """A looping journey restarts its history and carries its state (visits, deadlines) over."""
     from leadflow.temporal import JourneyInput, start_journey
 
-    flow = {
-        "id": "daily", "name": "Daily", "start": "mail",
-        "steps": {
-            "mail": {"type": "email", "template": "trial-tips", "next": "day"},
-            "day": {"type": "wait", "duration": "P3D", "next": "mail"},
-        },
-    }
-    publish_flow(db_url, flow)
+    publish_flow(db_url, looping_flow("daily", "P3D"))
     lead_id = make_lead(db_url)
     async with running_worker(time_env.client, db_url, task_queue):
         jid = "journey-daily-small-limit"
@@ -295,8 +289,6 @@ async def test_continue_as_new_keeps_the_journey_going(time_env: WorkflowEnviron
         await start_journey(time_env.client, JourneyInput(
             journey_id=jid + "-small", lead_id=lead_id, flow_id="daily", version=1,
             history_limit=40))
-        from tests.helpers import eventually
-
         for n in range(1, 5):
             await eventually(lambda n=n: len([m for m in sent_mails(db_url, lead_id)
                                               if m.send_id.startswith(jid + "-small")]) >= n,
