@@ -1,69 +1,436 @@
-"""Record journey histories for the replay test: ``python -m tests.histories.record``.
+"""Record workflow histories for the replay test: ``python -m tests.histories.record [NAME...]``.
 
-Run it only when a deliberate, patched change to the journey workflow needs new recordings;
-the replay test exists to catch accidental non-determinism against the recorded ones.
+Each scenario below drives real workflows on the time-skipping test server (with the real
+activities on a throwaway SQLite database) and writes the histories of every workflow it ran to
+``tests/histories/<scenario>__<workflow>.json``. ``tests/test_replay.py`` replays every file in
+this folder against the current workflow code, so a change that would break journeys already
+running in production (non-determinism) fails CI instead.
+
+Run it only to ADD recordings: for a new scenario, or after a deliberate change made behind
+``workflow.patched(...)`` whose new path deserves a recording of its own (record it under a new
+scenario name and keep the old files: they are the journeys still running on the old code).
+``--list`` names the scenarios; without names it records the scenarios that have no files yet.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 HERE = Path(__file__).parent
+GRANTED = {"status": "granted", "source": "recording"}
+
+Scenario = Callable[["Recorder"], Awaitable[list[tuple[str, str | None]]]]
+SCENARIOS: dict[str, Scenario] = {}
 
 
-async def main() -> None:
-    tmp = tempfile.mkdtemp()
-    url = f"sqlite:///{tmp}/app.db"
-    os.environ["LEADFLOW_DATABASE_URL"] = url
-    os.environ["LEADFLOW_TASK_QUEUE"] = "record"
-    from leadflow.config import reset_settings
-    from leadflow.db import create_schema
+def scenario(fn: Scenario) -> Scenario:
+    SCENARIOS[fn.__name__] = fn
+    return fn
 
-    reset_settings()
-    create_schema(url)
-    from tests.helpers import (
-        at_step,
-        ended,
-        enrol_lead,
-        make_lead,
-        post_event,
-        publish_flow,
-        running_worker,
-        sent_mails,
-    )
+
+class Recorder:
+    """What a scenario needs: the test server, the database and the shared helpers."""
+
+    def __init__(self, env: WorkflowEnvironment, url: str) -> None:
+        self.env, self.url = env, url
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    def lead(self, email: str, **fields: Any) -> str:
+        from tests.helpers import make_lead
+
+        return make_lead(self.url, email, consent=GRANTED, **fields)
+
+    def flow(self, doc: dict[str, Any]) -> int:
+        from tests.helpers import publish_flow
+
+        return publish_flow(self.url, doc)
+
+    async def enrol(self, flow_id: str, lead_id: str) -> str:
+        from tests.helpers import enrol_lead
+
+        return await enrol_lead(self.client, self.url, flow_id, lead_id)
+
+    async def event(self, lead_id: str, type_: str, **props: Any) -> None:
+        from tests.helpers import post_event
+
+        await post_event(self.client, self.url, lead_id, type_, **props)
+
+    async def ended(self, jid: str) -> Any:
+        from tests.helpers import ended
+
+        return await ended(self.url, jid, timeout=30)
+
+    async def at_step(self, jid: str, step: str) -> Any:
+        from tests.helpers import at_step
+
+        return await at_step(self.url, jid, step, timeout=30)
+
+
+def _nurture(flow_id: str, **extra: Any) -> dict[str, Any]:
     from tests.test_journey_workflow import NURTURE
 
-    flow = {**NURTURE, "id": "replay", "exit_when": {"has_tag": "stop"}}
-    publish_flow(url, flow)
+    return {**NURTURE, "id": flow_id, **extra}
+
+
+@scenario
+async def journey_clicked(r: Recorder) -> list[tuple[str, str | None]]:
+    """email, wait, wait_for matched (from_step), update, exit."""
+    from tests.helpers import sent_mails
+
+    r.flow(_nurture("rec-clicked", exit_when={"has_tag": "stop"}))
+    lead_id = r.lead("clicked@example.com")
+    jid = await r.enrol("rec-clicked", lead_id)
+    await r.at_step(jid, "wait-2d")
+    await r.env.sleep(timedelta(days=2, minutes=1))
+    await r.at_step(jid, "await-click")
+    mail = next(m for m in sent_mails(r.url, lead_id) if m.step == "case-study")
+    await r.event(lead_id, "email.clicked", send_id=mail.send_id)
+    await r.ended(jid)
+    return [(jid, None)]
+
+
+@scenario
+async def journey_timed_out(r: Recorder) -> list[tuple[str, str | None]]:
+    """wait_for that times out and takes on_timeout."""
+    r.flow(_nurture("rec-timeout", exit_when={"has_tag": "stop"}))
+    jid = await r.enrol("rec-timeout", r.lead("timeout@example.com"))
+    await r.at_step(jid, "wait-2d")
+    await r.env.sleep(timedelta(days=2, minutes=1))
+    await r.at_step(jid, "await-click")
+    await r.env.sleep(timedelta(days=5, minutes=1))
+    await r.ended(jid)
+    return [(jid, None)]
+
+
+@scenario
+async def journey_wait_for_where(r: Recorder) -> list[tuple[str, str | None]]:
+    """wait_for with a ``where``: one event that does not match, then one that does."""
+    r.flow({"id": "rec-where", "name": "Where", "start": "await",
+            "steps": {"await": {"type": "wait_for", "event": "order.placed", "timeout": "P3D",
+                                "where": {"field": "properties.amount", "op": "gt", "value": 100},
+                                "next": "big", "on_timeout": "end"},
+                      "big": {"type": "update", "add_tags": ["big-spender"], "next": "end"},
+                      "end": {"type": "exit"}}})
+    lead_id = r.lead("where@example.com")
+    jid = await r.enrol("rec-where", lead_id)
+    await r.at_step(jid, "await")
+    await r.event(lead_id, "order.placed", amount=5)
+    await r.event(lead_id, "order.placed", amount=500)
+    await r.ended(jid)
+    return [(jid, None)]
+
+
+@scenario
+async def journey_branches(r: Recorder) -> list[tuple[str, str | None]]:
+    """branch on temperature (hot, warm, cold) and on cases (match and else)."""
+    from tests.helpers import SIMPLE_MODEL, set_scoring_model
+
+    r.flow({"id": "rec-router", "name": "Router", "start": "route", "steps": {
+        "route": {"type": "branch", "on": "temperature", "hot": "vip", "warm": "by-country",
+                  "cold": "by-country"},
+        "by-country": {"type": "branch", "cases": [
+            {"when": {"field": "country", "op": "in", "value": ["DE", "AT"]},
+             "next": "case-study"}], "else": "tips"},
+        "vip": {"type": "email", "template": "demo-invite", "next": "end"},
+        "case-study": {"type": "email", "template": "case-study", "next": "end"},
+        "tips": {"type": "email", "template": "trial-tips", "next": "end"},
+        "end": {"type": "exit"}}})
+    set_scoring_model(r.url, SIMPLE_MODEL)
+    cold = r.lead("cold@example.com")
+    warm_de = r.lead("warm@example.com", country="de")
+    hot = r.lead("hot@example.com")
+    for type_ in ("form.submitted", "form.submitted", "email.clicked"):
+        await r.event(warm_de, type_)
+    for type_ in ("demo.requested", "form.submitted", "form.submitted"):
+        await r.event(hot, type_)
+    out = []
+    for name, lead_id in (("cold", cold), ("warm", warm_de), ("hot", hot)):
+        jid = await r.enrol("rec-router", lead_id)
+        await r.ended(jid)
+        out.append((jid, name))
+    return out
+
+
+@scenario
+async def journey_split(r: Recorder) -> list[tuple[str, str | None]]:
+    """split into weighted paths."""
+    r.flow({"id": "rec-ab", "name": "A/B", "start": "split", "steps": {
+        "split": {"type": "split", "paths": [{"weight": 50, "next": "a"},
+                                             {"weight": 50, "next": "b"}]},
+        "a": {"type": "email", "template": "case-study", "next": "end"},
+        "b": {"type": "email", "template": "trial-tips", "next": "end"},
+        "end": {"type": "exit"}}})
+    jid = await r.enrol("rec-ab", r.lead("split@example.com"))
+    await r.ended(jid)
+    return [(jid, None)]
+
+
+@scenario
+async def journey_update_notify(r: Recorder) -> list[tuple[str, str | None]]:
+    """update (tags, fields) and notify (internal e-mail)."""
+    r.flow({"id": "rec-notify", "name": "Notify", "start": "tag", "steps": {
+        "tag": {"type": "update", "add_tags": ["vip"], "set": {"fields.segment": "a"}, "add_score": 5, "next": "tell"},
+        "tell": {"type": "notify", "channel": "email", "to": "ops@example.com",
+                 "message": "{{ lead.first_name }} entered the flow", "next": "end"},
+        "end": {"type": "exit"}}})
+    jid = await r.enrol("rec-notify", r.lead("notify@example.com", first_name="Nora"))
+    await r.ended(jid)
+    return [(jid, None)]
+
+
+@scenario
+async def journey_exit_when(r: Recorder) -> list[tuple[str, str | None]]:
+    """exit_when checked at the start and again when the lead changes during a wait."""
+    from tests.helpers import update_lead
+
+    r.flow(_nurture("rec-goal", exit_when={"has_tag": "customer"}))
+    jid = await r.enrol("rec-goal", r.lead("goal@example.com"))
+    await r.at_step(jid, "wait-2d")
+    await update_lead(r.client, r.url, "goal@example.com", tags=["customer"])
+    await r.ended(jid)
+    return [(jid, None)]
+
+
+@scenario
+async def journey_manual_exit(r: Recorder) -> list[tuple[str, str | None]]:
+    """The exit signal during a wait."""
+    from leadflow.temporal import EXIT_SIGNAL, signal_journey
+
+    r.flow(_nurture("rec-exit"))
+    jid = await r.enrol("rec-exit", r.lead("exit@example.com"))
+    await r.at_step(jid, "wait-2d")
+    await signal_journey(r.client, jid, EXIT_SIGNAL, {"reason": "manual"})
+    await r.ended(jid)
+    return [(jid, None)]
+
+
+@scenario
+async def journey_continue_as_new(r: Recorder) -> list[tuple[str, str | None]]:
+    """A looping journey that continues as new, carrying its state: both runs recorded."""
+    from leadflow.config import get_settings
+    from leadflow.db import session_scope
+    from leadflow.journeys import enrol
+    from leadflow.temporal import JOURNEY_WORKFLOW, JourneyInput
+    from tests.helpers import eventually, sent_mails
+
+    r.flow({"id": "rec-loop", "name": "Loop", "start": "mail", "steps": {
+        "mail": {"type": "email", "template": "trial-tips", "next": "pause"},
+        "pause": {"type": "wait", "duration": "P3D", "next": "mail"}}})
+    lead_id = r.lead("loop@example.com")
+    with session_scope(r.url) as session:
+        jid = enrol(session, lead_id=lead_id, flow_id="rec-loop").id
+    handle = await r.client.start_workflow(
+        JOURNEY_WORKFLOW, JourneyInput(journey_id=jid, lead_id=lead_id, flow_id="rec-loop",
+                                       version=1, history_limit=40),
+        id=jid, task_queue=get_settings().task_queue)
+    for n in range(1, 5):
+        await eventually(lambda n=n: len(sent_mails(r.url, lead_id)) >= n, 30, f"mail {n}")
+        await r.env.sleep(timedelta(days=3, minutes=1))
+    desc = await handle.describe()
+    assert desc.run_id != handle.first_execution_run_id, "the journey continued as new"
+    await handle.terminate("recorded")
+    return [(jid, "run1"), (jid, "latest")]
+
+
+async def _opened(r: Recorder) -> Any:
+    from tests.handoff_support import the_handoff
+    from tests.helpers import eventually
+
+    return await eventually(lambda: (h if (h := the_handoff(r.url)) and
+                                     (h.rep_id is not None or h.assignment_reason) else None),
+                            30, "the handoff to open")
+
+
+async def _act(r: Recorder, hid: str, action: str, rep_id: str, reason: str | None = None) -> None:
+    from leadflow.auth import Principal
+    from leadflow.db import session_scope
+    from leadflow.models import Handoff
+    from leadflow.sales_loop import apply_action
+    from leadflow.temporal import signal_journey
+    from workflows.handoff import HANDOFF_SIGNAL
+
+    with session_scope(r.url) as session:
+        h = session.get(Handoff, hid)
+        assert h is not None
+        signal = apply_action(session, h, action, principal=Principal("sales", rep_id),
+                              reason=reason)
+    await signal_journey(r.client, hid, HANDOFF_SIGNAL, signal)
+
+
+def _handoff_flow(flow_id: str, sla: str = "PT4H") -> dict[str, Any]:
+    from tests.handoff_support import HANDOFF_FLOW
+
+    return {**HANDOFF_FLOW, "id": flow_id, "steps": {
+        **HANDOFF_FLOW["steps"], "route": {**HANDOFF_FLOW["steps"]["route"], "sla": sla}}}
+
+
+@scenario
+async def handoff_accepted(r: Recorder) -> list[tuple[str, str | None]]:
+    """Handoff opened, accepted: the journey goes on at ``next``."""
+    from tests.handoff_support import rep, seed_team
+
+    seed_team(r.url, [rep("ann")], calendar={})
+    r.flow(_handoff_flow("rec-accept"))
+    jid = await r.enrol("rec-accept", r.lead("accept@example.com"))
+    h = await _opened(r)
+    await _act(r, h.id, "accept", "ann")
+    await r.ended(jid)
+    return [(jid, "journey"), (h.id, "handoff")]
+
+
+@scenario
+async def handoff_rejected(r: Recorder) -> list[tuple[str, str | None]]:
+    """Handoff rejected: the journey goes on at ``on_rejected``."""
+    from tests.handoff_support import rep, seed_team
+
+    seed_team(r.url, [rep("ann")], calendar={})
+    r.flow(_handoff_flow("rec-reject"))
+    jid = await r.enrol("rec-reject", r.lead("reject@example.com"))
+    h = await _opened(r)
+    await _act(r, h.id, "reject", "ann", reason="no budget")
+    await r.ended(jid)
+    return [(jid, "journey"), (h.id, "handoff")]
+
+
+@scenario
+async def handoff_reminders_escalation(r: Recorder) -> list[tuple[str, str | None]]:
+    """Reminders, an out-of-office reassignment, the escalation ladder, then contacted."""
+    from temporalio.client import WorkflowHandle
+
+    from leadflow.calendar import as_utc
+    from tests.handoff_support import rep, seed_team, skip_to, sleep_until, the_handoff
+    from tests.helpers import eventually
+    from workflows.handoff import HANDOFF_SIGNAL
+
+    seed_team(r.url, [rep("boss", member=False), rep("ann", manager_id="boss"), rep("bob"),
+                      rep("cy")])
+    r.flow(_handoff_flow("rec-ladder"))
+    await skip_to(r.env, 1, 9)
+    jid = await r.enrol("rec-ladder", r.lead("ladder@example.com", company="Acme"))
+    h = await _opened(r)
+    first = h.rep_id
+    handle: WorkflowHandle[Any, Any] = r.client.get_workflow_handle(h.id)
+    await handle.signal(HANDOFF_SIGNAL, {"action": "reassign", "rep_id": first,
+                                         "reason": "out of office"})
+    await eventually(lambda: the_handoff(r.url).rep_id != first, 30, "the reassignment")
+    due = as_utc(h.sla_due_at)
+    await sleep_until(r.env, due + timedelta(minutes=1))
+    await eventually(lambda: the_handoff(r.url).escalations, 30, "the first rung")
+    for _ in range(72):  # the next rung comes one SLA period of business time later
+        if len(the_handoff(r.url).escalations) >= 2:
+            break
+        await r.env.sleep(timedelta(hours=1))
+        await asyncio.sleep(0.2)
+    await eventually(lambda: len(the_handoff(r.url).escalations) >= 2, 30, "the second rung")
+    holder = the_handoff(r.url).rep_id or "ann"
+    await _act(r, h.id, "contacted", holder)
+    await r.ended(jid)
+    return [(jid, "journey"), (h.id, "handoff")]
+
+
+@scenario
+async def score_timer(r: Recorder) -> list[tuple[str, str | None]]:
+    """A lead's temperature timer: armed by hot events, wakes, cools the lead, ends."""
+    from leadflow.scoring_timers import score_workflow_id
+    from tests.helpers import eventually, lead
+
+    lead_id = r.lead("timer@example.com")
+    for type_ in ("demo.requested", "webinar.attended", "form.submitted"):
+        await r.event(lead_id, type_)
+    await r.env.sleep(timedelta(days=4))
+    await eventually(lambda: lead(r.url, lead_id).temperature == "warm", 30, "cooling")
+    await r.env.sleep(timedelta(days=60))
+    handle = r.client.get_workflow_handle(score_workflow_id(lead_id))
+    await asyncio.wait_for(handle.result(), 30)
+    return [(score_workflow_id(lead_id), None)]
+
+
+@scenario
+async def rescore_all(r: Recorder) -> list[tuple[str, str | None]]:
+    """Re-scoring every lead after a model change, in batches."""
+    from leadflow.db import session_scope
+    from leadflow.models import ScoringModel
+    from leadflow.scoring_timers import start_rescore_all
+    from tests.helpers import SIMPLE_MODEL
+
+    for i in range(5):
+        r.lead(f"rescore{i}@example.com")
+    with session_scope(r.url) as session:
+        model = ScoringModel(document=SIMPLE_MODEL)
+        session.add(model)
+        session.flush()
+        version = model.version
+    wid = await start_rescore_all(r.client, version, batch_size=2)
+    await asyncio.wait_for(r.client.get_workflow_handle(wid).result(), 30)
+    return [(wid, None)]
+
+
+async def _record(names: list[str]) -> None:
+    tmp = tempfile.mkdtemp()
+    url = f"sqlite:///{tmp}/app.db"
+    os.environ.update(LEADFLOW_DATABASE_URL=url, LEADFLOW_TASK_QUEUE="record",
+                      LEADFLOW_ENV="test", LEADFLOW_HOME=f"{tmp}/home",
+                      LEADFLOW_SECRET_KEY="test-secret-key-for-signing-0123456789")
+    from leadflow.config import reset_settings
+    from leadflow.db import create_schema, reset_engine
+    from tests.helpers import running_worker, terminate_running
+
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=shutil.which("temporal-test-server"))
     try:
-        async with running_worker(env.client, url, "record"):
-            clicked = await enrol_lead(env.client, url, "replay", make_lead(url, "a@example.com"))
-            timed_out = await enrol_lead(env.client, url, "replay", make_lead(url, "b@example.com"))
-            await at_step(url, clicked, "wait-2d")
-            await env.sleep(timedelta(days=2, minutes=1))
-            await at_step(url, clicked, "await-click")
-            lead_a = make_lead(url, "a@example.com")
-            case_study = [m for m in sent_mails(url, lead_a) if m.step == "case-study"][0]
-            await post_event(env.client, url, lead_a, "email.clicked", send_id=case_study.send_id)
-            await ended(url, clicked)
-            await env.sleep(timedelta(days=6))
-            await ended(url, timed_out)
-            for name, wid in (("clicked", clicked), ("timed_out", timed_out)):
-                history = await env.client.get_workflow_handle(wid).fetch_history()
-                (HERE / f"journey_{name}.json").write_text(history.to_json())
-                print("recorded", name)
+        for name in names:
+            # each scenario on a fresh database, so their flows, reps and models never meet
+            url = f"sqlite:///{tmp}/{name}.db"
+            os.environ["LEADFLOW_DATABASE_URL"] = url
+            reset_settings()
+            reset_engine()
+            create_schema(url)
+            async with running_worker(env.client, url, "record"):
+                ran = await SCENARIOS[name](Recorder(env, url))
+                for wid, label in ran:
+                    handle = env.client.get_workflow_handle(wid)
+                    if label == "run1":
+                        handle = env.client.get_workflow_handle(
+                            wid, run_id=(await handle.describe()).raw_description
+                            .workflow_execution_info.first_run_id or None)
+                    history = await handle.fetch_history()
+                    path = HERE / (f"{name}__{label}.json" if label else f"{name}.json")
+                    path.write_text(history.to_json())
+                    print("recorded", path.name, len(history.events), "events")
+                await terminate_running(env.client, url)
     finally:
         await env.shutdown()
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="scenarios to record (default: new ones)")
+    parser.add_argument("--list", action="store_true", help="list the scenarios")
+    args = parser.parse_args()
+    if args.list:
+        for name, fn in SCENARIOS.items():
+            print(f"{name:32} {(fn.__doc__ or '').strip()}")
+        return
+    unknown = [n for n in args.names if n not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(unknown)}")
+    names = args.names or [n for n in SCENARIOS if not list(HERE.glob(f"{n}*.json"))]
+    asyncio.run(_record(names))
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
