@@ -18,6 +18,7 @@ from api.deps import TemporalHolder
 from leadflow.config import PROJECT_ROOT, Settings, get_settings
 from leadflow.db import create_schema
 from leadflow.errors import LeadflowError
+from leadflow.logging_setup import install_pii_filter
 from leadflow.temporal import connect
 
 __all__ = ["app", "create_app"]
@@ -68,7 +69,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def integrity_error(_req: Request, exc: IntegrityError) -> JSONResponse:
         # Two requests raced for the same unique value: the loser is told, nothing is written.
-        log.info("integrity conflict: %s", exc.orig)
+        # Never log exc.orig: the driver's text quotes the duplicate value (an address).
+        log.info("integrity conflict (%s)", type(exc.orig).__name__)
         return JSONResponse({"error": "Conflict", "detail": "This conflicts with data saved at "
                              "the same moment (a duplicate id or e-mail); try again."},
                             status_code=409)
@@ -115,6 +117,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Any = None,
     """
     settings = settings or get_settings()
     settings.check_secrets()
+    install_pii_filter()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

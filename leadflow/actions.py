@@ -154,7 +154,14 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
         return {"status": status}
     with session_scope(db_url) as session:
         row = session.exec(select(EmailMessage).where(EmailMessage.send_id == inp.send_id)).first()
-    return {"status": status, **({"reason": row.reason} if row is not None and row.reason else {})}
+    # A code, never the provider's text: refusals quote the address, and this result goes into
+    # workflow history. The row's ``reason`` keeps the whole answer for the operator.
+    if status == "skipped":
+        code = row.reason if row is not None and row.reason else "blocked"
+    else:
+        code = "no_recipient" if row is not None and row.reason == "no recipient address" \
+            else "provider_refused"
+    return {"status": status, "reason": code}
 
 
 def decide(db_url: str, inp: StepInput) -> dict[str, Any]:

@@ -1,4 +1,10 @@
-"""The app database: one engine per URL, sessions, and schema creation for the embedded mode."""
+"""The app database: one engine per URL, sessions, and schema creation for the embedded mode.
+
+Every engine hides bound parameters (``hide_parameters=True``): an error or a log line about a
+statement must not carry the addresses and names it was writing. On SQLite, deleted content is
+overwritten (``secure_delete``) and :func:`checkpoint_wal` folds the write-ahead log back into
+the database file, so erased personal data does not linger in free pages or the ``-wal`` file.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from sqlmodel import Session, SQLModel, create_engine
 from leadflow import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from leadflow.config import get_settings
 
-__all__ = ["get_engine", "session_scope", "create_schema", "reset_engine"]
+__all__ = ["checkpoint_wal", "create_schema", "get_engine", "reset_engine", "session_scope"]
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -28,6 +34,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
+    # Erased personal data is zeroed on disk, not left in free space of its pages.
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 
@@ -45,11 +53,13 @@ def get_engine(url: str | None = None) -> Engine:
                     # API requests, worker activities and threads share one file database.
                     pool = {"pool_size": 20, "max_overflow": 40, "pool_timeout": 60}
                 engine = create_engine(
-                    url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+                    url, connect_args={"check_same_thread": False, "timeout": 30},
+                    hide_parameters=True, **pool
                 )
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
-                engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+                engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                                       hide_parameters=True)
             _engines[url] = engine
         return engine
 
@@ -87,6 +97,19 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         session.close()
         if serial:
             _sqlite_writer.release()
+
+
+def checkpoint_wal(url: str | None = None) -> None:
+    """Copy SQLite's write-ahead log into the database file and empty it (no-op elsewhere).
+
+    Run after a transaction that removed personal data: until a checkpoint, the old pages
+    (with the data) stay in the ``-wal`` file beside the database.
+    """
+    engine = get_engine(url)
+    if engine.dialect.name != "sqlite":
+        return
+    with _sqlite_writer, engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def create_schema(url: str | None = None) -> None:

@@ -3,6 +3,13 @@
 Whatever the format, secrets are masked on the way out: API keys in ``Authorization`` headers,
 SendGrid keys, tokens in query strings and unsubscribe links, and any ``extra`` field whose
 name says it holds a secret. Callers still must not log e-mail bodies or personal data.
+
+Personal data is kept out of every record, whoever handles it (our handler, pytest's caplog,
+an operator's own): :func:`install_pii_filter` wraps the record factory so e-mail addresses in
+messages, arguments and exceptions become ``[address]`` as a record is made, and drops
+SQLAlchemy's result-row lines (``Row (...)``, logged at DEBUG), which carry whole rows of
+personal data. Engines hide bound parameters (``hide_parameters=True``, see
+:mod:`leadflow.db`).
 """
 
 from __future__ import annotations
@@ -14,7 +21,15 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-__all__ = ["JsonFormatter", "RedactingFormatter", "configure_logging", "redact"]
+__all__ = [
+    "JsonFormatter",
+    "PiiFilter",
+    "RedactingFormatter",
+    "configure_logging",
+    "install_pii_filter",
+    "redact",
+    "redact_pii",
+]
 
 REDACTED = "[redacted]"
 
@@ -43,6 +58,96 @@ def redact(text: str) -> str:
     return text
 
 
+# An e-mail address as people type them; generous on purpose (a false positive costs nothing).
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+ADDRESS_REDACTED = "[address]"
+
+
+def redact_pii(text: str) -> str:
+    """``text`` with every e-mail address replaced by ``[address]``."""
+    return _ADDRESS.sub(ADDRESS_REDACTED, text) if "@" in text else text
+
+
+def _scrub_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_pii(value)
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    # Anything else is turned into text the way %-formatting would, then scrubbed.
+    text = str(value) if not isinstance(value, bytes) else value.decode("utf-8", "replace")
+    return redact_pii(text) if "@" in text else value
+
+
+# SQLAlchemy's engine logs each fetched row at DEBUG: a whole row of personal data.
+_SQLALCHEMY_ROW_MESSAGES = frozenset({"Row %r", "Col %r"})
+
+
+_DROPPED = "[a row of data, not logged]"
+
+
+class PiiFilter(logging.Filter):
+    """Rewrites a record so no e-mail address survives in its message, args or exception."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg is not _DROPPED and scrub_record(record)
+
+
+def scrub_record(record: logging.LogRecord) -> bool:
+    """Scrub ``record`` in place; False for records that must not be logged at all."""
+    if record.name.startswith("sqlalchemy") and record.msg in _SQLALCHEMY_ROW_MESSAGES:
+        return False
+    if isinstance(record.msg, str):
+        record.msg = redact_pii(record.msg)
+    elif record.msg is not None and not isinstance(record.msg, (int, float)):
+        record.msg = _scrub_value(record.msg)
+    if isinstance(record.args, dict):
+        record.args = {k: _scrub_value(v) for k, v in record.args.items()}
+    elif isinstance(record.args, tuple):
+        record.args = tuple(_scrub_value(v) for v in record.args)
+    if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact_pii(record.exc_text)
+    return True
+
+
+_installed_factory: Any = None
+_BODY_LOGGERS = ("python_http_client", "sendgrid", "httpcore", "hpack")
+
+
+def install_pii_filter() -> None:
+    """Scrub every log record of this process as it is made (idempotent).
+
+    A handler filter would protect one handler only; the record factory reaches records
+    whichever handler (or test capture) ends up with them.
+    """
+    global _installed_factory
+    current = logging.getLogRecordFactory()
+    if current is _installed_factory:
+        return
+    base = current
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        if not scrub_record(record):
+            record.msg, record.args = _DROPPED, ()
+        return record
+
+    _installed_factory = factory
+    logging.setLogRecordFactory(factory)
+    # Libraries that log whole request bodies (mails, with names and addresses) at DEBUG are
+    # held at INFO whatever the root level.
+    for name in _BODY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.INFO:
+            logger.setLevel(logging.INFO)
+    # Belt and braces for SQLAlchemy: drop its row lines before any handler sees them.
+    for name in ("sqlalchemy.engine", "sqlalchemy.engine.Engine"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, PiiFilter) for f in logger.filters):
+            logger.addFilter(PiiFilter())
+
+
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in vars(record).items():
@@ -51,7 +156,7 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
         if _SECRET_KEY_NAME.search(key):
             out[key] = REDACTED
         elif isinstance(value, str):
-            out[key] = redact(value)
+            out[key] = redact(redact_pii(value))
         else:
             out[key] = value
     return out
@@ -106,6 +211,8 @@ def configure_logging(
         if json
         else RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     )
+    handler.addFilter(PiiFilter())
+    install_pii_filter()
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):

@@ -87,7 +87,7 @@ def _engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     # NullPool: a migration is a one-off; no connection should outlive it.
-    return create_engine(url, poolclass=pool.NullPool)
+    return create_engine(url, poolclass=pool.NullPool, hide_parameters=True)
 
 
 def head() -> str | None:

@@ -2,9 +2,11 @@
 
 Erasure keeps what the law and the product still need, without personal data: the lead row
 (ids, stage, score) marked ``erased_at``, journeys and e-mail rows without addresses or bodies,
-events without properties, timeline entries without data, an :class:`~leadflow.models.Erasure`
-record and the address's hash on the suppression list, so it is never mailed again even if it
-comes back as a new lead.
+events without properties, timeline entries without data, handoffs, assignments and stage
+changes without their free-text reasons, an :class:`~leadflow.models.Erasure` record and the
+address's keyed hash on the suppression list, so it is never mailed again even if it comes back
+as a new lead. On SQLite the caller checkpoints the write-ahead log afterwards
+(:func:`leadflow.db.checkpoint_wal`) so the old pages do not linger in the ``-wal`` file.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from leadflow.models import (
     Erasure,
     Event,
     Handoff,
+    HandoffAssignment,
     Journey,
     Lead,
     StageChange,
@@ -103,5 +106,28 @@ def erase_lead(session: Session, lead_id: str, *, actor: str | None = None) -> D
                  .values(data={}))
     session.exec(update(ConsentRecord).where(col(ConsentRecord.lead_id) == lead_id)
                  .values(ip=None, user_agent=None))
+    _blank_free_text(session, lead_id)
     session.add(Erasure(lead_id=lead_id, address_hash=hashed, at=now, actor=actor))
     return plan
+
+
+def _blank_free_text(session: Session, lead_id: str) -> None:
+    """Blank every free-text column about the lead that may quote its name or address.
+
+    Reasons are written by people (a rep's rejection note) or from the lead's data (a routing
+    rule that matched its company or domain), so none of them can be kept.
+    """
+    for handoff in session.exec(select(Handoff).where(Handoff.lead_id == lead_id)).all():
+        # notices to reps (send id "<handoff id>.<kind>.<n>.<channel>") name the lead too
+        session.exec(update(EmailMessage)
+                     .where(col(EmailMessage.send_id).startswith(f"{handoff.id}.", autoescape=True))
+                     .values(subject=None, html=None, text=None, reason=None))
+        handoff.assignment_reason = handoff.rejection_reason = None
+        # the rungs stay (a running SLA timer reads them); only their sentences go
+        handoff.escalations = [{k: v for k, v in e.items() if k != "reason"}
+                               for e in handoff.escalations or []]
+        session.add(handoff)
+    session.exec(update(HandoffAssignment).where(col(HandoffAssignment.lead_id) == lead_id)
+                 .values(reason=""))
+    session.exec(update(StageChange).where(col(StageChange.lead_id) == lead_id)
+                 .values(cause=None))

@@ -58,9 +58,18 @@ def activities_for(db_url: str, client: Client | None) -> list[Any]:
 def build_worker(client: Client, settings: Settings | None = None, *, task_queue: str | None = None,
                  db_url: str | None = None, max_cached_workflows: int = 2000,
                  **kwargs: Any) -> Worker:
-    """A worker running every Leadflow workflow and activity."""
+    """A worker running every Leadflow workflow and activity.
+
+    Activities pass through :class:`~leadflow.pii.ScrubPersonalData`, so nothing they return or
+    raise carries an e-mail address into workflow history.
+    """
+    from leadflow.logging_setup import install_pii_filter
+    from leadflow.pii import ScrubPersonalData
+
+    install_pii_filter()
     settings = settings or get_settings()
     db_url = db_url or settings.resolved_database_url
+    kwargs["interceptors"] = [ScrubPersonalData(), *kwargs.get("interceptors", ())]
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import AdminDep
-from leadflow.db import session_scope
+from leadflow.db import checkpoint_wal, session_scope
 from leadflow.events import Dispatch, run_dispatch
 from leadflow.privacy import erase_lead, export_lead
 
@@ -30,7 +30,9 @@ async def erase(lead_id: str, request: Request, principal: AdminDep) -> Response
 
     def run() -> Dispatch:
         with session_scope(db_url) as session:
-            return erase_lead(session, lead_id, actor=principal.key_id or principal.role)
+            plan = erase_lead(session, lead_id, actor=principal.key_id or principal.role)
+        checkpoint_wal(db_url)
+        return plan
 
     plan = await run_in_threadpool(run)
     if plan.signals:
