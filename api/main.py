@@ -42,7 +42,8 @@ def _loc(loc: Any) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LeadflowError)
     async def leadflow_error(_req: Request, exc: LeadflowError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_req: Request, exc: RequestValidationError) -> JSONResponse:

@@ -47,7 +47,8 @@ async def bench_env() -> AsyncIterator[BenchEnv]:
     saved = dict(os.environ)
     os.environ.update({"LEADFLOW_DATABASE_URL": db_url, "LEADFLOW_TASK_QUEUE": task_queue,
                        "LEADFLOW_HOME": str(home), "LEADFLOW_EMAIL_BACKEND": "outbox",
-                       "LEADFLOW_ADMIN_KEY": ADMIN_KEY, "LEADFLOW_FREQUENCY_CAP": "1000"})
+                       "LEADFLOW_ADMIN_KEY": ADMIN_KEY, "LEADFLOW_FREQUENCY_CAP": "1000",
+                       "LEADFLOW_SECRET_KEY": "bench-secret-key-" + uuid.uuid4().hex})
     reset_settings()
     create_schema(db_url)
     env = await WorkflowEnvironment.start_local(

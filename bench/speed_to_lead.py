@@ -228,9 +228,11 @@ async def _run(quick: bool) -> list[Row]:
     db_url = f"sqlite:///{home}/bench.db"
     task_queue = f"bench-{uuid.uuid4().hex[:6]}"
     saved = {k: os.environ.get(k) for k in ("LEADFLOW_DATABASE_URL", "LEADFLOW_TASK_QUEUE",
-                                            "LEADFLOW_HOME", "LEADFLOW_ADMIN_KEY")}
+                                            "LEADFLOW_HOME", "LEADFLOW_ADMIN_KEY",
+                                            "LEADFLOW_SECRET_KEY")}
     os.environ.update(LEADFLOW_DATABASE_URL=db_url, LEADFLOW_TASK_QUEUE=task_queue,
-                      LEADFLOW_HOME=home, LEADFLOW_ADMIN_KEY=ADMIN_KEY)
+                      LEADFLOW_HOME=home, LEADFLOW_ADMIN_KEY=ADMIN_KEY,
+                      LEADFLOW_SECRET_KEY="bench-secret-key-" + uuid.uuid4().hex)
     reset_settings()
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=shutil.which("temporal"),

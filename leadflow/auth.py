@@ -6,17 +6,22 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from sqlmodel import Session, select
 
 from leadflow.config import get_settings
-from leadflow.errors import Forbidden, Invalid, Unauthorized
-from leadflow.models import ApiKey, Rep
+from leadflow.errors import Forbidden, Invalid, NotFound, Unauthorized
+from leadflow.models import ApiKey, Rep, utcnow
 
-__all__ = ["ROLES", "Principal", "authenticate", "create_key", "require_role"]
+__all__ = ["ROLES", "Principal", "authenticate", "create_key", "key_json", "list_keys",
+           "require_role", "revoke_key"]
 
 ROLES = ("admin", "marketer", "sales")
 KEY_PREFIX = "lf_"
+# ``last_used_at`` is refreshed at most this often: a busy key must not write on every request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,12 @@ def _hash(key: str) -> str:
 def create_key(session: Session, *, role: str, rep_id: str | None = None,
                label: str | None = None) -> str:
     """Create a key and return it in clear (shown once; only its hash is kept)."""
+    return issue_key(session, role=role, rep_id=rep_id, label=label)[1]
+
+
+def issue_key(session: Session, *, role: str, rep_id: str | None = None,
+              label: str | None = None) -> tuple[ApiKey, str]:
+    """Create a key: its row and the key in clear (shown once; only its hash is kept)."""
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}.",
                       problems=[{"path": "role", "message": "Use admin, marketer or sales."}])
@@ -53,9 +64,41 @@ def create_key(session: Session, *, role: str, rep_id: str | None = None,
         raise Invalid("Only a sales key names a rep.",
                       problems=[{"path": "rep_id", "message": "Only sales keys have a rep_id."}])
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiKey(key_hash=_hash(key), prefix=key[:8], role=role, rep_id=rep_id, label=label))
+    row = ApiKey(key_hash=_hash(key), prefix=key[:8], role=role, rep_id=rep_id, label=label)
+    session.add(row)
     session.flush()
-    return key
+    return row, key
+
+
+def key_json(row: ApiKey, rep_name: str | None = None) -> dict[str, Any]:
+    """A key as the API shows it: never the secret, nor its hash."""
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+    return {"id": row.id, "role": row.role, "rep_id": row.rep_id, "rep_name": rep_name,
+            "label": row.label, "prefix": row.prefix, "created_at": iso(row.created_at),
+            "last_used_at": iso(row.last_used_at), "revoked_at": iso(row.revoked_at)}
+
+
+def list_keys(session: Session) -> list[dict[str, Any]]:
+    """Every key issued, newest first, revoked ones included (with ``revoked_at``)."""
+    rows = session.exec(select(ApiKey).order_by(ApiKey.created_at.desc())).all()  # type: ignore[attr-defined]
+    reps = {r.id: r.name for r in session.exec(select(Rep)).all()}
+    return [key_json(row, reps.get(row.rep_id or "")) for row in rows]
+
+
+def revoke_key(session: Session, key_id: str) -> ApiKey:
+    """Revoke a key: it answers 401 from the next request on. Revoking twice is harmless.
+
+    Raises:
+        NotFound: no key has this id.
+    """
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"There is no API key {key_id!r}.")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+    return row
 
 
 def authenticate(session: Session, authorization: str | None) -> Principal:
@@ -70,9 +113,15 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     admin = get_settings().admin_key
     if admin is not None and hmac.compare_digest(key, admin.get_secret_value()):
         return Principal(role="admin")
+    # Looked up on every request (no cache): a revoked key is refused from the next request on.
     row = session.exec(select(ApiKey).where(ApiKey.key_hash == _hash(key))).first()
     if row is None or row.revoked_at is not None:
         raise Unauthorized("This API key is not valid.")
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
+        session.add(row)
+        session.commit()
     return Principal(role=row.role, rep_id=row.rep_id, key_id=row.id)
 
 

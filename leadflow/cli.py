@@ -9,6 +9,7 @@ Examples::
     leadflow flows validate flows/*.json # check flow files (exit status 1 on problems)
     leadflow flows import flows/*.json --publish
     leadflow keys create --role marketer
+    leadflow keys list                   # ids, roles, reps, last use; `keys revoke ID` revokes
     leadflow leads import contacts.csv   # CSV import with a progress bar and a report
     leadflow db upgrade                  # apply database migrations
 """
@@ -123,10 +124,38 @@ def _admin_key(home: Path) -> str:
     return key
 
 
+def _dev_secret(home: Path) -> None:
+    """Keep a random LEADFLOW_SECRET_KEY under ``home`` unless a real one is configured."""
+    if not get_settings().secret_is_placeholder:
+        return
+    path = home / "secret_key"
+    if path.is_file() and path.read_text().strip():
+        secret = path.read_text().strip()
+    else:
+        secret = secrets.token_hex(32)
+        path.write_text(secret + "\n")
+        path.chmod(0o600)
+    os.environ["LEADFLOW_SECRET_KEY"] = secret
+    reset_settings()
+
+
+def _refuse_insecure_secret() -> int:
+    """0 when the secret may be used; otherwise says why on stderr and returns 2."""
+    from leadflow.config import InsecureSecret
+
+    try:
+        get_settings().check_secrets()
+    except InsecureSecret as exc:
+        print(f"leadflow: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 async def _serve(app: Any, host: str, port: int, worker: Any | None) -> None:
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                            proxy_headers=False)  # see cmd_api
     server = uvicorn.Server(config)
     tasks = [asyncio.create_task(server.serve(), name="api")]
     if worker is not None:
@@ -152,6 +181,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         except subprocess.CalledProcessError as exc:
             print(f"  ! the studio did not build ({exc}); the API still runs")
     os.environ["LEADFLOW_ADMIN_KEY"] = _admin_key(home)
+    _dev_secret(home)
     reset_settings()
     settings = get_settings()
     _configure_logging(args.log_level)
@@ -210,9 +240,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if code := _refuse_insecure_secret():
+        return code
     _configure_logging(args.log_level)
     settings = get_settings()
-    settings.check_secrets()
     from leadflow.wiring import build_worker
 
     if args.metrics_bind:
@@ -260,13 +291,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
+    if code := _refuse_insecure_secret():
+        return code
     _configure_logging(args.log_level)
     from api.main import create_app
 
     app = create_app()
     # log_config=None: keep the logging set up above (JSON on request), not uvicorn's own.
+    # proxy_headers=False: X-Forwarded-For is believed only from LEADFLOW_TRUSTED_PROXIES
+    # (leadflow.client_address), not from whatever uvicorn trusts by default.
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                proxy_headers=True, workers=1, log_config=None)
+                proxy_headers=False, workers=1, log_config=None)
     return 0
 
 
@@ -374,6 +409,48 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
     print(key)
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from leadflow.auth import list_keys
+    from leadflow.db import create_schema, session_scope
+
+    url = get_settings().resolved_database_url
+    create_schema(url)
+    with session_scope(url) as session:
+        rows = list_keys(session)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no API keys issued yet (leadflow keys create --role marketer)")
+        return 0
+    print(f"{'id':32}  {'role':8}  {'rep':16}  {'created':16}  {'last used':16}  label")
+    for r in rows:
+        def when(value: str | None) -> str:
+            return value[:16].replace("T", " ") if value else "never"
+        rep = r["rep_name"] or r["rep_id"] or "-"
+        status = f"  (revoked {when(r['revoked_at'])})" if r["revoked_at"] else ""
+        print(f"{r['id']:32}  {r['role']:8}  {rep[:16]:16}  {when(r['created_at']):16}  "
+              f"{when(r['last_used_at']):16}  {r['label'] or ''}{status}")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from leadflow.auth import revoke_key
+    from leadflow.db import create_schema, session_scope
+    from leadflow.errors import LeadflowError
+
+    url = get_settings().resolved_database_url
+    create_schema(url)
+    try:
+        with session_scope(url) as session:
+            revoke_key(session, args.id)
+    except LeadflowError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    print(f"key {args.id} revoked")
     return 0
 
 
@@ -504,6 +581,16 @@ def build_parser() -> argparse.ArgumentParser:
     kc.add_argument("--rep", default=None, help="the rep a sales key belongs to")
     kc.add_argument("--label", default=None, help="a note to recognise the key by")
     kc.set_defaults(func=cmd_keys_create)
+    kl = ksub.add_parser("list", help="list API keys (never their secrets)",
+                         description="List every key: id, role, rep, created, last used, label, "
+                         "and whether it is revoked.")
+    kl.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    kl.set_defaults(func=cmd_keys_list)
+    kr = ksub.add_parser("revoke", help="revoke an API key",
+                         description="Revoke a key by its id (see `leadflow keys list`); it is "
+                         "refused from the next request on.")
+    kr.add_argument("id", metavar="ID")
+    kr.set_defaults(func=cmd_keys_revoke)
     return parser
 
 

@@ -6,12 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "dev-insecure-secret-change-me"
 
-__all__ = ["Settings", "get_settings", "reset_settings", "PROJECT_ROOT"]
+__all__ = ["InsecureSecret", "Settings", "get_settings", "reset_settings", "PROJECT_ROOT"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,8 +55,12 @@ class Settings(BaseSettings):
     email_tracking: bool = True
     email_reconcile_window_seconds: float = 900.0
     sendgrid_webhook_tolerance_seconds: float = 600.0
-    capture_rate_limit: int = 10  # submissions per IP and window
+    capture_rate_limit: int = 10  # submissions per client address, form and window
     capture_rate_window_seconds: float = 60.0
+    # Proxies whose X-Forwarded-For is believed (CIDRs, comma-separated); none by default.
+    trusted_proxies: str = ""
+    # Hosts webhook and notify URLs may reach over plain http (comma-separated; tests, intranets).
+    allowed_hook_hosts: str = ""
     json_logs: bool = False
     # Sales handoffs: a CRM endpoint told of every assignment, signed with secret_key.
     handoff_webhook_url: str | None = None
@@ -67,10 +71,39 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.home / 'leadflow.db').resolve()}"
 
+    @field_validator("trusted_proxies", "allowed_hook_hosts")
+    @classmethod
+    def _address_list(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "trusted_proxies":
+            from leadflow.client_address import parse_networks
+
+            parse_networks(value)  # a typo must stop the start, not silently trust nobody
+        return value
+
+    @property
+    def secret_is_placeholder(self) -> bool:
+        value = self.secret_key.get_secret_value().strip()
+        return not value or value == PLACEHOLDER_SECRET
+
     def check_secrets(self) -> None:
-        """Refuse placeholder secrets outside development and tests."""
-        if self.env == "production" and self.secret_key.get_secret_value() == PLACEHOLDER_SECRET:
-            raise RuntimeError("LEADFLOW_SECRET_KEY must be set to a real secret in production")
+        """Refuse the placeholder or an empty secret outside tests.
+
+        ``leadflow dev`` generates a secret under ``LEADFLOW_HOME`` before it gets here, so
+        development links are not forgeable either.
+
+        Raises:
+            InsecureSecret: the secret would let anyone forge unsubscribe and tracking links.
+        """
+        if self.env != "test" and self.secret_is_placeholder:
+            raise InsecureSecret(
+                "LEADFLOW_SECRET_KEY is not set (or is the placeholder): it signs unsubscribe, "
+                "tracking and webhook links, so anyone could forge them. Set it to a long "
+                "random value, e.g. LEADFLOW_SECRET_KEY=$(openssl rand -hex 32); `leadflow dev` "
+                "makes one for you.")
+
+
+class InsecureSecret(RuntimeError):
+    """The configured secret is the placeholder or empty."""
 
 
 @lru_cache

@@ -78,12 +78,21 @@ def suppress_leads(session: Session, lead_ids: Iterable[str], reason: str) -> No
 
 def record_consent(session: Session, lead: Lead, status: str, *, source: str | None = None,
                    text_version: str | None = None, ip: str | None = None,
-                   user_agent: str | None = None, at: datetime | None = None) -> ConsentRecord:
-    """Store one consent statement and make it the lead's current consent."""
+                   user_agent: str | None = None, at: datetime | None = None,
+                   current: bool = True) -> ConsentRecord:
+    """Store one consent statement and make it the lead's current consent.
+
+    ``current=False`` only files the statement (a double opt-in awaiting confirmation must not
+    replace a granted or refused consent).
+    """
     at = at or utcnow()
     record = ConsentRecord(lead_id=lead.id, status=status, at=at, source=source,
                            text_version=text_version, ip=ip, user_agent=user_agent)
     session.add(record)
+    if not current:
+        add_timeline(session, lead.id, "consent", f"consent.{status}", at=at, source=source,
+                     text_version=text_version)
+        return record
     lead.consent = {k: v for k, v in {"status": status, "source": source,
                                       "text_version": text_version,
                                       "at": at.isoformat()}.items() if v is not None}

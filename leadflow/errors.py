@@ -20,6 +20,7 @@ The API's handler turns any of them into ``{"error": <class name>, "detail": ...
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 __all__ = [
@@ -83,7 +84,19 @@ class Invalid(LeadflowError):
 
 
 class RateLimited(LeadflowError):
+    """Too many requests; ``retry_after`` (seconds) becomes the ``Retry-After`` header."""
+
     status_code = 429
+
+    def __init__(self, detail: str, *, retry_after: float | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
 
 
 class Unavailable(LeadflowError):

@@ -118,6 +118,8 @@ class ApiKey(SQLModel, table=True):
     rep_id: str | None = None
     label: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # Refreshed at most once a minute, so a busy key does not write on every request.
+    last_used_at: datetime | None = None
     revoked_at: datetime | None = None
 
 
@@ -240,12 +242,16 @@ class Erasure(SQLModel, table=True):
 
 
 class CaptureForm(SQLModel, table=True):
-    """Settings of one capture form (``POST /api/capture/{name}``); unknown forms use defaults."""
+    """A declared capture form (``POST /api/capture/{name}``); undeclared names answer 404."""
 
     name: str = Field(primary_key=True)
     double_opt_in: bool = False
     consent_text_version: str | None = None
     redirect_url: str | None = None
+    # Submissions per client address and window; None: the settings' defaults.
+    rate_limit: int | None = None
+    rate_window_seconds: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
 

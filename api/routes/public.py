@@ -1,7 +1,8 @@
 """Public endpoints a lead's browser or mail client reaches: tracking, unsubscribe, capture forms.
 
-None takes an API key: links carry signed tokens, and capture is rate limited per IP.
-``GET/PUT /api/forms/{form}`` (marketer) configure capture forms.
+None takes an API key: links carry signed tokens, and capture is rate limited per form and
+client address. ``GET /api/forms`` and ``GET/PUT /api/forms/{form}`` (marketer) list, read and
+declare capture forms.
 """
 
 from __future__ import annotations
@@ -18,10 +19,19 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import MarketerDep, SessionDep
-from leadflow.capture import CaptureResult, capture, confirm, form_config, save_form_config
+from leadflow.capture import (
+    CaptureResult,
+    capture,
+    confirm,
+    form_config,
+    list_forms,
+    save_form_config,
+)
+from leadflow.client_address import client_address
+from leadflow.config import get_settings
 from leadflow.consent import unsubscribe_lead
 from leadflow.db import session_scope
-from leadflow.errors import BadRequest, DeliveryError, Invalid
+from leadflow.errors import BadRequest, DeliveryError, Invalid, NotFound
 from leadflow.events import Dispatch, dispatch_stored_events, plan_for_lead_change, run_dispatch
 from leadflow.mail.engagement import record_click, record_open
 from leadflow.mail.tracking import PIXEL_GIF, read_token
@@ -43,6 +53,13 @@ async def _dispatch(request: Request, plan: Dispatch, *, best_effort: bool = Fal
         if not best_effort:
             raise
         log.warning("dispatch of %d event(s) deferred", len(plan.event_ids), exc_info=True)
+
+
+def _client_ip(request: Request) -> str | None:
+    """The visitor's address, X-Forwarded-For believed only from trusted proxies."""
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.getlist("x-forwarded-for"),
+                          request.app.state.settings.trusted_proxies)
 
 
 def _engagement(db_url: str, token: str, kind: str) -> tuple[str | None, Dispatch]:
@@ -107,7 +124,7 @@ def _unsubscribe(db_url: str, token: str, ip: str | None, agent: str | None) -> 
 @router.post("/u/{token}", include_in_schema=False)
 async def unsubscribe(token: str, request: Request) -> HTMLResponse:
     """Unsubscribe (RFC 8058 one-click, or the page's button). Idempotent."""
-    ip = request.client.host if request.client else None
+    ip = _client_ip(request)
     plan = await run_in_threadpool(_unsubscribe, request.app.state.db_url, token, ip,
                                    request.headers.get("user-agent"))
     await _dispatch(request, plan, best_effort=True)
@@ -160,9 +177,9 @@ def _deliver_confirmation(db_url: str, send_id: str) -> None:
 async def capture_form(form: str, request: Request) -> Response:
     """A web form submission: form-encoded or JSON, ``email`` required, ``consent`` checkbox."""
     if not SLUG.match(form):
-        raise Invalid("Unknown form name.", problems=[{"path": "form", "message": "Use a slug."}])
+        raise NotFound(f"There is no capture form {form[:100]!r}.")
     data = await _submission(request)
-    ip = request.client.host if request.client else None
+    ip = _client_ip(request)
     db_url = request.app.state.db_url
 
     def run() -> CaptureResult:
@@ -181,7 +198,7 @@ async def capture_form(form: str, request: Request) -> Response:
 @router.get("/api/capture/confirm/{token}", include_in_schema=False)
 async def confirm_subscription(token: str, request: Request) -> Response:
     """The double opt-in link: confirms consent and emits ``form.submitted``."""
-    ip = request.client.host if request.client else None
+    ip = _client_ip(request)
     db_url = request.app.state.db_url
 
     def run() -> CaptureResult:
@@ -204,26 +221,44 @@ class FormConfigBody(BaseModel):
     double_opt_in: bool = False
     consent_text_version: str | None = Field(None, max_length=100)
     redirect_url: str | None = Field(None, max_length=2000, pattern=r"^https?://")
+    rate_limit: int | None = Field(None, ge=1, le=100_000,
+                                   description="submissions per client address and window")
+    rate_window_seconds: int | None = Field(None, ge=1, le=86_400)
 
 
 def _form_json(row: Any) -> dict[str, Any]:
+    settings = get_settings()
     return {"form": row.name, "double_opt_in": row.double_opt_in,
-            "consent_text_version": row.consent_text_version, "redirect_url": row.redirect_url}
+            "consent_text_version": row.consent_text_version, "redirect_url": row.redirect_url,
+            "rate_limit": row.rate_limit or settings.capture_rate_limit,
+            "rate_window_seconds": row.rate_window_seconds
+            or int(settings.capture_rate_window_seconds),
+            "created_at": row.created_at.isoformat() if row.created_at else None,
+            "updated_at": row.updated_at.isoformat() if row.updated_at else None}
+
+
+@router.get("/api/forms", tags=["forms"])
+def forms(session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
+    """Every declared capture form (``POST /api/capture/{form}`` answers 404 for others)."""
+    return [_form_json(row) for row in list_forms(session)]
 
 
 @router.get("/api/forms/{form}", tags=["forms"])
 def read_form(form: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
-    """A capture form's settings (defaults for a form never configured)."""
+    """A declared capture form's settings."""
     return _form_json(form_config(session, form))
 
 
 @router.put("/api/forms/{form}", tags=["forms"])
 def write_form(form: str, body: FormConfigBody, session: SessionDep,
                _: MarketerDep) -> dict[str, Any]:
-    """Set a capture form's double opt-in, consent wording version and redirect URL."""
+    """Declare a capture form, or set its double opt-in, consent wording version, redirect URL
+    and rate limit (submissions per client address and window)."""
     if not SLUG.match(form):
         raise Invalid("A form name is lowercase letters, digits and dashes.",
                       problems=[{"path": "form", "message": "Use a name such as trial."}])
     return _form_json(save_form_config(session, form, double_opt_in=body.double_opt_in,
                                        consent_text_version=body.consent_text_version,
-                                       redirect_url=body.redirect_url))
+                                       redirect_url=body.redirect_url,
+                                       rate_limit=body.rate_limit,
+                                       rate_window_seconds=body.rate_window_seconds))
