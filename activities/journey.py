@@ -20,6 +20,7 @@ from leadflow.db import session_scope
 from leadflow.errors import TransientDeliveryError
 from leadflow.events import Dispatch, run_dispatch
 from leadflow.flows import load_version_document
+from leadflow.migration import MoveInput
 
 __all__ = ["JourneyActivities"]
 
@@ -84,6 +85,16 @@ class JourneyActivities:
     async def check_exit(self, inp: StepInput) -> bool:
         return await self._thread(actions.check_exit, inp)
 
+    @activity.defn(name="record_move")
+    async def record_move(self, inp: MoveInput) -> None:
+        """A journey took a new flow version (the migrate Update): record it."""
+        from leadflow.flow_changes import record_move
+
+        def run(url: str) -> None:
+            with session_scope(url) as session:
+                record_move(session, inp)
+        await self._thread(run)
+
     @activity.defn(name="finish_journey")
     async def finish_journey(self, inp: StepInput) -> None:
         await self._thread(actions.finish_journey, inp)
@@ -91,6 +102,6 @@ class JourneyActivities:
     def all(self) -> list[Any]:
         return [self.load_flow, self.record_progress, self.send_email, self.decide,
                 self.update_lead, self.notify, self.match_event, self.check_exit,
-                self.finish_journey]
+                self.finish_journey, self.record_move]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -17,10 +17,10 @@ from sqlmodel import Session, col, select
 from leadflow import metrics
 from leadflow.conditions import evaluate
 from leadflow.db import session_scope
-from leadflow.flows import load_version_document
+from leadflow.flows import load_version_document, version_templates
 from leadflow.leads import add_timeline, lead_view
-from leadflow.models import EmailMessage, Event, Journey, JourneyStep, Lead, utcnow
-from leadflow.rendering import build_context, render_email
+from leadflow.models import EmailMessage, Event, Flow, Journey, JourneyStep, Lead, utcnow
+from leadflow.rendering import build_context, pinned_source, render_email
 
 __all__ = [
     "StepInput",
@@ -34,6 +34,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# A paused flow's held send looks again this often; resuming wakes it at once.
+PAUSE_RECHECK_SECONDS = 3600
+_HELD = {"send window": "send_window", "frequency cap": "frequency_cap"}
 
 
 @dataclass
@@ -78,7 +82,7 @@ def record_trail(session: Session, inp: StepInput) -> Journey | None:
                                 version=inp.version, step_id=step_id, visit=visit, entered_at=at))
         add_timeline(session, inp.lead_id, "step", "step.entered", at=at, flow_id=inp.flow_id,
                      version=inp.version, step=step_id, visit=visit)
-        journey.current_step = step_id
+        journey.current_step, journey.held_reason = step_id, None
     if inp.trail or inp.waiting_until is not None:
         journey.waiting_until = _at(inp.waiting_until) if inp.waiting_until else None
         session.add(journey)
@@ -130,18 +134,27 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
                 add_timeline(session, inp.lead_id, "email", "email.skipped", reason=reason, **where)
                 return {"status": "skipped", "reason": reason}
         assert lead is not None
+        journey = session.get(Journey, inp.journey_id)
         if message is None or message.status == "pending":
-            later = next_send_time(session, lead, doc.get("send_window"), inp.send_id, now)
+            later = None
+            if session.exec(select(Flow.state).where(Flow.id == inp.flow_id)).first() == "paused":
+                later = (now + timedelta(seconds=PAUSE_RECHECK_SECONDS), "paused")
+            later = later or next_send_time(session, lead, doc.get("send_window"), inp.send_id, now)
             if later is not None:
                 retry_at, why = later
+                _hold(session, journey, _HELD.get(why, why))
                 add_timeline(session, inp.lead_id, "email", "email.postponed", reason=why,
                              retry_at=retry_at.isoformat(), **where)
                 return {"status": "postponed", "retry_at": retry_at.timestamp(), "reason": why}
+        _hold(session, journey, None)
         if message is None:
             step = doc["steps"][inp.step]
             ctx = build_context(lead_view(lead), flow={"id": doc["id"], "name": doc.get("name")},
                                 unsubscribe_url=unsubscribe_url(lead.id))
-            rendered = render_email(session, step["template"], ctx)
+            # the snapshot the version pinned at publish; versions from before pinning: as is
+            pin = version_templates(db_url, inp.flow_id, inp.version).get(step["template"])
+            rendered = render_email(session, step["template"], ctx,
+                                    source=pinned_source(session, pin) if pin else None)
             subject = render_string(step["subject"], ctx).strip() if step.get("subject") \
                 else rendered.subject
             session.add(EmailMessage(send_id=inp.send_id, lead_id=inp.lead_id,
@@ -162,6 +175,13 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
         code = "no_recipient" if row is not None and row.reason == "no recipient address" \
             else "provider_refused"
     return {"status": status, "reason": code}
+
+
+def _hold(session: Session, journey: Journey | None, reason: str | None) -> None:
+    """Record why the journey's next send waits (``None``: it does not), for the flow stats."""
+    if journey is not None and journey.held_reason != reason:
+        journey.held_reason = reason
+        session.add(journey)
 
 
 def decide(db_url: str, inp: StepInput) -> dict[str, Any]:
@@ -264,7 +284,7 @@ def finish_journey(db_url: str, inp: StepInput) -> None:
         now = utcnow()
         journey.status, journey.exit_reason, journey.ended_at = inp.status or "completed", inp.reason, now
         journey.converted = inp.reason == "goal"
-        journey.waiting_until = None
+        journey.waiting_until = journey.held_reason = None
         for open_step in session.exec(select(JourneyStep).where(
                 JourneyStep.journey_id == inp.journey_id, col(JourneyStep.left_at).is_(None))).all():
             open_step.left_at, open_step.outcome = now, journey.status

@@ -16,7 +16,8 @@ the same machine serves the Temporal workflow, unit tests and simulations.
 
 Events: ``{"kind": "start"}``, ``{"kind": "result", "value": ...}``, ``{"kind": "timer"}``,
 ``{"kind": "event", "type", "event_id", "journey_id", "step"}`` (``journey_id``/``step`` name the
-e-mail an engagement event is about), ``{"kind": "lead_changed"}``, ``{"kind": "exit", "reason"}``.
+e-mail an engagement event is about), ``{"kind": "lead_changed"}``, ``{"kind": "exit", "reason"}``,
+``{"kind": "wake"}`` (a held send may try again now: its flow was resumed).
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ class JourneyState:
     reason: str | None = None
     trail: list[list[Any]] = field(default_factory=list)
     pending_event: dict[str, Any] | None = None
+    # Templates the lead already received on the version it was moved from: the next e-mail
+    # step of the new version that names one of them is passed over once (see migration.py).
+    skip_templates: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -110,6 +114,10 @@ def _enter(flow: dict[str, Any], state: JourneyState, step_id: str, now: float) 
         state.waiting, state.deadline, state.action = "", None, ""
         kind = step["type"]
         if kind == "email":
+            if step.get("template") in state.skip_templates:
+                state.skip_templates.remove(step["template"])
+                step_id = step["next"]
+                continue
             return _run(state, "email", send_id=_send_id(state))
         if kind == "wait":
             state.waiting = "timer"
@@ -198,6 +206,12 @@ def advance(flow: dict[str, Any], state: JourneyState, event: dict[str, Any], no
                     state.pending_event = dict(event)
                     return _run(state, "match_event", event_id=event.get("event_id"))
                 return _enter(flow, state, step["next"], now)
+        return _sleep(state)
+
+    if kind == "wake":
+        if state.waiting == "postponed":
+            state.waiting, state.deadline = "", None
+            return _run(state, "email", send_id=_send_id(state))
         return _sleep(state)
 
     if kind == "timer":

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, func, select
 
 from leadflow.errors import Conflict, Invalid, NotFound
 from leadflow.models import Flow, FlowVersion, Journey, Rep, Team, utcnow
-from leadflow.rendering import list_templates, template_errors
+from leadflow.rendering import list_templates, snapshot_templates, template_errors
 from leadflow.validate import SLUG, ValidationContext, validate_flow
 
 __all__ = [
@@ -23,7 +23,9 @@ __all__ = [
     "load_version_document",
     "publish",
     "save_draft",
+    "template_versions",
     "validation_context",
+    "version_templates",
 ]
 
 
@@ -131,9 +133,15 @@ def publish(session: Session, flow_id: str, note: str | None = None) -> FlowVers
         raise Invalid(f"The flow has {len(problems)} problem(s); fix them to publish.",
                       problems=problems)
     prev = latest_version(session, flow_id)
+    names = [s["template"] for s in (flow.draft.get("steps") or {}).values()
+             if isinstance(s, dict) and s.get("type") == "email" and s.get("template")]
     version = FlowVersion(flow_id=flow_id, version=(prev.version + 1) if prev else 1,
-                          document=flow.draft, note=note)
+                          document=flow.draft, note=note,
+                          templates=snapshot_templates(session, names))
     session.add(version)
+    if flow.state == "stopped":  # a stopped flow takes enrolments again once published
+        flow.state = "active"
+        session.add(flow)
     try:
         session.flush()
     except IntegrityError as exc:
@@ -182,3 +190,24 @@ def _cached_document(url: str, flow_id: str, version: int) -> dict[str, Any]:
 def load_version_document(url: str, flow_id: str, version: int) -> dict[str, Any]:
     """A published version's document; cached, since versions never change."""
     return _cached_document(url, flow_id, version)
+
+
+@lru_cache(maxsize=512)
+def _cached_pins(url: str, flow_id: str, version: int) -> dict[str, str]:
+    from leadflow.db import session_scope
+
+    with session_scope(url) as session:
+        return dict(get_version(session, flow_id, version).templates or {})
+
+
+def version_templates(url: str, flow_id: str, version: int) -> dict[str, str]:
+    """The templates a published version pinned: ``{name: snapshot hash}`` (cached)."""
+    return _cached_pins(url, flow_id, version)
+
+
+def template_versions(session: Session, name: str) -> list[dict[str, Any]]:
+    """Which flow versions pinned which snapshot of template ``name``."""
+    rows = session.exec(select(FlowVersion).order_by(col(FlowVersion.flow_id),
+                                                     col(FlowVersion.version))).all()
+    return [{"flow_id": v.flow_id, "version": v.version, "hash": v.templates[name]}
+            for v in rows if name in (v.templates or {})]

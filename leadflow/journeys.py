@@ -25,7 +25,10 @@ from leadflow.models import (
 )
 from leadflow.temporal import JourneyInput, journey_id
 
+HELD_REASONS = ("paused", "send_window", "frequency_cap", "consent")
+
 __all__ = [
+    "HELD_REASONS",
     "enrol",
     "enrol_by_rules",
     "flow_stats",
@@ -84,7 +87,11 @@ def _reentry_allows(session: Session, lead_id: str, flow_id: str, rule: Any) -> 
 def enrol(session: Session, *, lead_id: str, flow_id: str) -> Journey:
     """Manual enrolment in the latest published version (refused while one already runs)."""
     lead = get_lead(session, lead_id)
-    get_flow(session, flow_id)
+    flow = get_flow(session, flow_id)
+    if flow.state != "active":
+        raise Conflict(f"Flow {flow_id!r} is {flow.state} and takes no enrolments"
+                       + (" until it is published again." if flow.state == "stopped"
+                          else "; resume it first."))
     version = latest_version(session, flow_id)
     if version is None:
         raise Conflict(f"Flow {flow_id!r} has no published version yet; publish it first.")
@@ -113,7 +120,10 @@ def enrol_by_rules(session: Session, lead: Lead, event_type: str,
         return []
     view = lead_view(lead)
     created = []
+    active = set(session.exec(select(Flow.id).where(Flow.state == "active")).all())
     for version in published_latest(session):
+        if version.flow_id not in active:  # paused or stopped
+            continue
         entry = version.document.get("entry") or {}
         if entry.get("event") != event_type:
             continue
@@ -139,7 +149,7 @@ def flow_stats(session: Session, flow_id: str, version: int | None = None) -> di
     steps: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "waiting": 0, "passed": 0, "entered": 0, "emails_sent": 0, "emails_skipped": 0,
         "opened": 0, "clicked": 0, "open_rate": None, "click_rate": None, "exits": 0,
-        "conversions": 0})
+        "conversions": 0, "held": dict.fromkeys(HELD_REASONS, 0)})
     for sid in (doc.get("steps") or {}):
         steps[sid]
     journeys = dict.fromkeys(("running", "completed", "exited", "failed"), 0)
@@ -151,6 +161,14 @@ def flow_stats(session: Session, flow_id: str, version: int | None = None) -> di
                                 .group_by(Journey.current_step)).all():
         if step:
             steps[step]["waiting"] = n
+    # leads whose next send waits: a pause, the send window, the frequency cap, consent
+    for step, reason, n in session.exec(
+        select(Journey.current_step, Journey.held_reason, func.count())
+        .where(*jfilter, Journey.status == "running", col(Journey.held_reason).is_not(None))
+        .group_by(Journey.current_step, Journey.held_reason)
+    ).all():
+        if step and reason:
+            steps[step]["held"][reason] = steps[step]["held"].get(reason, 0) + n
     for step, entered, left in session.exec(
         select(JourneyStep.step_id, func.count(), func.count(JourneyStep.left_at))
         .where(*sfilter).group_by(JourneyStep.step_id)

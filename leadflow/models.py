@@ -27,6 +27,8 @@ __all__ = [
     "JourneyStep",
     "EmailMessage",
     "Template",
+    "TemplateSnapshot",
+    "FlowMigration",
     "ConsentRecord",
     "Suppression",
     "Erasure",
@@ -133,6 +135,8 @@ class Flow(SQLModel, table=True):
     name: str
     draft: dict[str, Any] = _json(dict)
     layout: dict[str, Any] = _json(dict)
+    # active | paused (no enrolments, sends held) | stopped (no enrolments until published again)
+    state: str = Field(default="active")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -146,6 +150,8 @@ class FlowVersion(SQLModel, table=True):
     document: dict[str, Any] = _json(dict)
     note: str | None = None
     published_at: datetime = Field(default_factory=utcnow)
+    # template name -> TemplateSnapshot.hash: the mails this version sends, pinned at publish
+    templates: dict[str, str] = _json(dict)
 
 
 class Journey(SQLModel, table=True):
@@ -163,6 +169,8 @@ class Journey(SQLModel, table=True):
     current_step: str | None = None
     waiting_until: datetime | None = None
     exit_reason: str | None = None
+    # why its next send waits: paused | send_window | frequency_cap | consent (None: not held)
+    held_reason: str | None = None
     converted: bool = False
     started_at: datetime = Field(default_factory=utcnow)
     ended_at: datetime | None = None
@@ -263,6 +271,34 @@ class Template(SQLModel, table=True):
     html: str
     text: str | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class TemplateSnapshot(SQLModel, table=True):
+    """A template's source as a flow version pinned it at publish; keyed by its content hash."""
+
+    hash: str = Field(primary_key=True)
+    name: str = Field(index=True)
+    subject: str
+    html: str
+    text: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FlowMigration(SQLModel, table=True):
+    """A background move of waiting leads from older versions of a flow to a newer one."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    flow_id: str = Field(index=True)
+    to_version: int
+    request: dict[str, Any] = _json(dict)
+    status: str = "running"  # running | done
+    planned: int = 0
+    moved: int = 0
+    failed: int = 0
+    skipped: list[dict[str, Any]] = _json(list)
+    failures: list[dict[str, Any]] = _json(list)
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
 
 
 # ---------------------------------------------------------------- scoring and lifecycle

@@ -27,11 +27,12 @@ from jinja2 import (
     TemplateNotFound,
 )
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from leadflow.config import PROJECT_ROOT, get_settings
 from leadflow.errors import Invalid, NotFound
-from leadflow.models import Template
+from leadflow.models import Template, TemplateSnapshot
 
 __all__ = [
     "SAMPLE_LEAD",
@@ -41,9 +42,12 @@ __all__ = [
     "check_template_source",
     "get_template_source",
     "list_templates",
+    "pinned_source",
     "render_email",
     "render_string",
+    "snapshot_templates",
     "template_errors",
+    "template_hash",
     "template_string_errors",
 ]
 
@@ -199,14 +203,63 @@ def _subject_source(env: ImmutableSandboxedEnvironment, name: str) -> str:
         return src.subject
 
 
-def render_email(session: Session, name: str, context: Mapping[str, Any]) -> RenderedEmail:
-    """Render template ``name`` with ``context`` (see :func:`build_context`).
+def template_hash(src: TemplateSource) -> str:
+    """The content hash of a template's three parts (what a flow version pins)."""
+    import hashlib
+    import json
+
+    body = json.dumps([src.name, src.subject, src.html, src.text], ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def snapshot_templates(session: Session, names: list[str]) -> dict[str, str]:
+    """Pin the current source of each template: ``{name: hash}``, snapshots stored once."""
+    pins = {}
+    for name in sorted(set(names)):
+        src = get_template_source(session, name)
+        digest = template_hash(src)
+        if session.get(TemplateSnapshot, digest) is None:
+            try:
+                with session.begin_nested():
+                    session.add(TemplateSnapshot(hash=digest, name=name, subject=src.subject,
+                                                 html=src.html, text=src.text))
+            except IntegrityError:
+                pass  # a concurrent publish stored the same snapshot: same content, same hash
+        pins[name] = digest
+    return pins
+
+
+def pinned_source(session: Session, digest: str) -> TemplateSource | None:
+    row = session.get(TemplateSnapshot, digest)
+    if row is None:
+        return None
+    return TemplateSource(row.name, row.subject, row.html, row.text, f"snapshot:{digest}")
+
+
+_snapshot_envs: dict[str, ImmutableSandboxedEnvironment] = {}
+
+
+def _snapshot_env(src: TemplateSource) -> ImmutableSandboxedEnvironment:
+    """An environment where ``src`` (a pinned snapshot) is the template of its name."""
+    env = _snapshot_envs.get(src.source)
+    if env is None:
+        parts = {f"{src.name}.html.j2": src.html, f"{src.name}.subject.j2": src.subject}
+        if src.text:
+            parts[f"{src.name}.txt.j2"] = src.text
+        env = _snapshot_envs.setdefault(src.source, _make_env(parts))
+    return env
+
+
+def render_email(session: Session, name: str, context: Mapping[str, Any],
+                 source: TemplateSource | None = None) -> RenderedEmail:
+    """Render template ``name`` with ``context`` (see :func:`build_context`); ``source`` is a
+    pinned snapshot (:func:`pinned_source`) to render instead of the template as it is now.
 
     Raises:
         NotFound: no such template.
         Invalid: the template does not render (syntax error, undefined variable, sandbox).
     """
-    env = _cache.get(session)
+    env = _snapshot_env(source) if source is not None else _cache.get(session)
     try:
         html_tmpl = env.get_template(f"{name}.html.j2")
     except TemplateNotFound as exc:

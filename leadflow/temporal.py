@@ -23,12 +23,16 @@ __all__ = [
     "EXIT_SIGNAL",
     "HANDOFF_WORKFLOW",
     "JOURNEY_WORKFLOW",
+    "MIGRATE_UPDATE",
+    "MIGRATION_WORKFLOW",
     "STEP_QUERY",
     "JourneyInput",
+    "MigrationJobInput",
     "connect",
     "journey_id",
     "signal_journey",
     "start_journey",
+    "start_migration_job",
 ]
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,12 @@ HANDOFF_WORKFLOW = "HandoffWorkflow"
 EVENT_SIGNAL = "journey_event"
 EXIT_SIGNAL = "exit"
 STEP_QUERY = "current_step"
+# Update taking a waiting journey to a newer flow version: its argument is the migration request
+# (leadflow.migration.Request.as_dict()) plus "document" (the new version) and "migration_id";
+# the validator refuses (with an ApplicationError of type MIGRATE_REFUSED_*) without history.
+MIGRATE_UPDATE = "migrate"
+MIGRATE_REFUSED_BUSY = "busy"  # mid-action: try again once it waits
+MIGRATION_WORKFLOW = "FlowMigrationWorkflow"
 DEFAULT_DEV_ADDRESS = "127.0.0.1:7233"
 
 
@@ -57,6 +67,16 @@ class JourneyInput:
     # Continue as new past this many history events even before the server suggests it
     # (it suggests at about 4,096), so months of looping never make a large history.
     history_limit: int = 3000
+
+
+@dataclass
+class MigrationJobInput:
+    """The migration job: the FlowMigration row holds the request; ``retry_after`` are the
+    pauses (seconds) before asking busy journeys again."""
+
+    migration_id: str
+    flow_id: str
+    retry_after: list[float] = field(default_factory=lambda: [2.0, 10.0, 60.0])
 
 
 def journey_id(flow_id: str, lead_id: str, seq: int) -> str:
@@ -100,3 +120,14 @@ async def signal_journey(client: Client, workflow_id: str, signal: str, payload:
         log.debug("signal %s to %s not delivered: %s", signal, workflow_id, exc)
         return False
     return True
+
+
+async def start_migration_job(client: Client, inp: MigrationJobInput,
+                              settings: Settings | None = None) -> None:
+    """Start the background job of one migration (workflow id ``migration-<id>``)."""
+    settings = settings or get_settings()
+    try:
+        await client.start_workflow(MIGRATION_WORKFLOW, inp, id=f"migration-{inp.migration_id}",
+                                    task_queue=settings.task_queue)
+    except RPCError as exc:
+        raise Unavailable(f"Temporal did not start the migration: {exc}") from exc

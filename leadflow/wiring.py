@@ -19,8 +19,9 @@ __all__ = ["WORKFLOWS", "activities_for", "build_worker"]
 
 # Area modules beside the journey ones: each workflow module has a ``WORKFLOWS`` list, each
 # activity module an ``activities_for(db_url, client)`` function.
-WORKFLOW_MODULES = ("workflows.scoring",)
-ACTIVITY_MODULES = ("activities.handoff", "activities.scoring", "activities.delivery")
+WORKFLOW_MODULES = ("workflows.scoring", "workflows.migration")
+ACTIVITY_MODULES = ("activities.handoff", "activities.scoring", "activities.delivery",
+                    "activities.migration")
 
 
 def _present(names: tuple[str, ...]) -> list[Any]:

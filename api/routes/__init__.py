@@ -2,6 +2,7 @@
 
 from api.routes import (
     events,
+    flow_changes,
     flows,
     health,
     keys,
@@ -22,6 +23,7 @@ ROUTERS = [
     leads.router,
     events.router,
     flows.router,
+    flow_changes.router,
     templates.router,
     outbox.router,
     sales.router,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import MarketerDep, SessionDep
 from leadflow.errors import Invalid
+from leadflow.flows import template_versions
 from leadflow.leads import get_lead, lead_view
 from leadflow.models import Template, utcnow
 from leadflow.rendering import (
@@ -18,6 +19,7 @@ from leadflow.rendering import (
     get_template_source,
     list_templates,
     render_email,
+    template_hash,
 )
 from leadflow.validate import SLUG
 
@@ -40,8 +42,13 @@ def all_templates(session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
 
 @router.get("/templates/{name}")
 def read_template(name: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+    """The template now, its content `hash`, and the flow `versions` that pinned a snapshot of
+    it at publish (`current`: the snapshot equals the template now)."""
     t = get_template_source(session, name)
-    return {"name": t.name, "subject": t.subject, "html": t.html, "text": t.text, "source": t.source}
+    digest = template_hash(t)
+    versions = [{**v, "current": v["hash"] == digest} for v in template_versions(session, name)]
+    return {"name": t.name, "subject": t.subject, "html": t.html, "text": t.text,
+            "source": t.source, "hash": digest, "versions": versions}
 
 
 @router.put("/templates/{name}")

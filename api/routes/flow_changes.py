@@ -1,0 +1,118 @@
+"""Changing flows while leads are in them: pause, resume, stop, exit one lead, migrations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import MarketerDep, SessionDep, TemporalDep
+from leadflow.db import session_scope
+from leadflow.errors import Unavailable
+from leadflow.events import run_dispatch
+from leadflow.flow_changes import (
+    create_migration,
+    exit_lead,
+    flow_state,
+    migration_view,
+    pause_flow,
+    preview,
+    preview_view,
+    resume_flow,
+    stop_flow,
+)
+from leadflow.migration import Request as MigrationRequest
+from leadflow.models import FlowMigration
+from leadflow.temporal import MigrationJobInput, start_migration_job
+
+router = APIRouter(prefix="/api", tags=["flow changes"], strict_content_type=False)
+
+
+@router.get("/flows/{flow_id}/state")
+def read_state(flow_id: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+    """`{"state": "active" | "paused" | "stopped", "running", "held"}`: what a control touches."""
+    return flow_state(session, flow_id)
+
+
+@router.post("/flows/{flow_id}/pause")
+def pause(flow_id: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+    """No new enrolments; waiting leads hold before their next send until resumed."""
+    return pause_flow(session, flow_id)
+
+
+async def _commit_then_signal(request: Request, client: Any, change: Any,
+                              *args: str) -> dict[str, Any]:
+    """Run ``change`` in its own transaction, committed before its signals leave."""
+    with session_scope(request.app.state.db_url) as session:
+        result, plan = change(session, *args)
+    await run_dispatch(client, plan, request.app.state.db_url)
+    return result  # type: ignore[no-any-return]
+
+
+@router.post("/flows/{flow_id}/resume")
+async def resume(flow_id: str, request: Request, _: MarketerDep,
+                 client: TemporalDep) -> dict[str, Any]:
+    """Enrol again; held sends go now."""
+    return await _commit_then_signal(request, client, resume_flow, flow_id)
+
+
+@router.post("/flows/{flow_id}/stop")
+async def stop(flow_id: str, request: Request, _: MarketerDep,
+               client: TemporalDep) -> dict[str, Any]:
+    """Every running journey exits (reason `stopped`); no enrolments until published again."""
+    return await _commit_then_signal(request, client, stop_flow, flow_id)
+
+
+@router.post("/leads/{lead_id}/flows/{flow_id}/exit")
+async def exit_one(lead_id: str, flow_id: str, request: Request, _: MarketerDep,
+                   client: TemporalDep) -> dict[str, Any]:
+    """One lead leaves one flow by hand (`exited`, reason `manual`), also during a handoff."""
+    return await _commit_then_signal(request, client, exit_lead, lead_id, flow_id)
+
+
+class MigrationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to_version: int = Field(ge=1, le=2**31 - 1)
+    from_versions: list[int] | None = Field(default=None, max_length=1000)
+    step_map: dict[str, str] | None = None
+    timers: str = "from_entry"
+
+    def request(self) -> MigrationRequest:
+        return MigrationRequest(to_version=self.to_version, from_versions=self.from_versions,
+                                step_map=dict(self.step_map or {}), timers=self.timers)
+
+
+@router.post("/flows/{flow_id}/migrations/preview")
+def migration_preview(flow_id: str, body: MigrationBody, session: SessionDep,
+                      _: MarketerDep) -> dict[str, Any]:
+    """What moving the waiting leads would do: leads per step, mails at once, a sample."""
+    return preview_view(preview(session, flow_id, body.request()))
+
+
+@router.post("/flows/{flow_id}/migrations", status_code=202)
+async def migrate(flow_id: str, body: MigrationBody, request: Request, _: MarketerDep,
+                  client: TemporalDep) -> Any:
+    """Move the waiting leads in the background; 422 with the preview's problems if any."""
+    url = request.app.state.db_url
+    with session_scope(url) as session:
+        row = create_migration(session, flow_id, body.request())
+        mid = row.id
+    try:
+        await start_migration_job(client, MigrationJobInput(migration_id=mid, flow_id=flow_id))
+    except Unavailable:
+        with session_scope(url) as session:  # nothing half-written: the job never started
+            stale = session.get(FlowMigration, mid)
+            if stale is not None:
+                session.delete(stale)
+        raise
+    return JSONResponse({"id": mid, "status": "running"}, status_code=202)
+
+
+@router.get("/flows/{flow_id}/migrations/{migration_id}")
+def migration_status(flow_id: str, migration_id: str, session: SessionDep,
+                     _: MarketerDep) -> dict[str, Any]:
+    """`{"status": "running" | "done", "moved", "skipped": [{"lead_id", "reason"}], "failed"}`."""
+    return migration_view(session, flow_id, migration_id)
