@@ -379,6 +379,37 @@ async def rescore_all(r: Recorder) -> list[tuple[str, str | None]]:
     return [(wid, None)]
 
 
+@scenario
+async def journey_migrated(r: Recorder) -> list[tuple[str, str | None]]:
+    """A waiting lead moved to a new version (migrate Update, continue-as-new) by the job."""
+    from leadflow.db import session_scope
+    from leadflow.flow_changes import create_migration
+    from leadflow.migration import Request
+    from leadflow.temporal import MigrationJobInput, start_migration_job
+
+    v1 = {"id": "rec-move", "name": "Move", "start": "mail", "steps": {
+        "mail": {"type": "email", "template": "trial-welcome", "next": "pause"},
+        "pause": {"type": "wait", "duration": "P10D", "next": "end"},
+        "end": {"type": "exit"}}}
+    r.flow(v1)
+    lead_id = r.lead("move@example.com")
+    jid = await r.enrol("rec-move", lead_id)
+    await r.at_step(jid, "pause")
+    v2 = {**v1, "steps": {**v1["steps"], "rest": {**v1["steps"]["pause"], "duration": "P1D",
+                                                  "next": "tips"},
+                          "tips": {"type": "email", "template": "trial-tips", "next": "end"}}}
+    del v2["steps"]["pause"]
+    v2["steps"]["mail"] = {**v1["steps"]["mail"], "next": "rest"}
+    r.flow(v2)
+    with session_scope(r.url) as session:
+        mid = create_migration(session, "rec-move", Request(2, step_map={"pause": "rest"})).id
+    await start_migration_job(r.client, MigrationJobInput(mid, "rec-move", retry_after=[]))
+    await asyncio.wait_for(r.client.get_workflow_handle(f"migration-{mid}").result(), 30)
+    await r.env.sleep(timedelta(days=1, minutes=1))
+    await r.ended(jid)
+    return [(f"migration-{mid}", None), (jid, "run1"), (jid, "latest")]
+
+
 async def _record(names: list[str]) -> None:
     tmp = tempfile.mkdtemp()
     url = f"sqlite:///{tmp}/app.db"

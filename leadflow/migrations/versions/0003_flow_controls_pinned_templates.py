@@ -1,7 +1,7 @@
 """flow controls, pinned templates, migrations
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-03 08:00:21.360765
 """
 
@@ -14,8 +14,8 @@ import sqlmodel  # noqa: F401  (autogenerate renders sqlmodel.sql.sqltypes.AutoS
 from alembic import op
 
 
-revision: str = '0002'
-down_revision: str | Sequence[str] | None = '0001'
+revision: str = '0003'
+down_revision: str | Sequence[str] | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
