@@ -395,6 +395,97 @@ def cmd_flows_import(args: argparse.Namespace) -> int:
     return status
 
 
+def _print_preview(console: Any, shown: dict[str, Any]) -> None:
+    """The preview as tables: leads per step move, then a sample of leads."""
+    from rich.table import Table
+
+    moves = Table(title=f"Waiting leads -> version {shown['to_version']}")
+    for name in ("from version", "from step", "to step", "leads", "mails at once"):
+        moves.add_column(name, justify="right" if name in ("leads", "mails at once") else "left")
+    for m in shown["moves"]:
+        moves.add_row(str(m["from_version"]), m["from_step"], m["to_step"], str(m["leads"]),
+                      str(m["sends_at_once"]))
+    console.print(moves)
+    if shown["sample"]:
+        sample = Table(title="A sample of leads")
+        for name in ("lead", "from step", "to step", "next action (UTC)"):
+            sample.add_column(name)
+        for row in shown["sample"]:
+            sample.add_row(row["lead_id"], row["from_step"], row["to_step"],
+                           row["next_action_at"][:19].replace("T", " "))
+        console.print(sample)
+    console.print(f"{shown['leads']} lead(s) move, {shown['sends_at_once']} mail(s) leave at "
+                  f"once; {shown['busy']} lead(s) in the middle of an action move once they wait.")
+
+
+def cmd_flows_migrate(args: argparse.Namespace) -> int:
+    """Preview, then (unless --dry-run) move the flow's waiting leads with a progress bar."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from leadflow.db import session_scope
+    from leadflow.errors import LeadflowError
+    from leadflow.flow_changes import create_migration, migration_view, preview, preview_view
+    from leadflow.migration import Request
+    from leadflow.temporal import MigrationJobInput, start_migration_job
+
+    console = Console()
+    settings = get_settings()
+    url = settings.resolved_database_url
+    step_map = {}
+    for item in args.map or []:
+        old, sep, new = item.partition("=")
+        if not sep or not old or not new:
+            console.print(f"error: --map takes old=new, not {item!r}")
+            return 2
+        step_map[old] = new
+    request = Request(to_version=args.to, from_versions=args.from_versions or None,
+                      step_map=step_map, timers=args.timers)
+    try:
+        with session_scope(url) as session:
+            shown = preview_view(preview(session, args.flow, request))
+    except LeadflowError as exc:
+        console.print(f"error: {exc.detail}")
+        return 2
+    _print_preview(console, shown)
+    if shown["problems"]:
+        console.print(f"[bold red]{len(shown['problems'])} problem(s); nothing moved:")
+        for p in shown["problems"]:
+            console.print(f"  {p['path']}: {p['message']}")
+        return 1
+    if args.dry_run:
+        console.print("dry run: nothing moved.")
+        return 0
+
+    async def run() -> dict[str, Any]:
+        client = await _connect_with_retry(settings.temporal_address or "127.0.0.1:7233", 30)
+        with session_scope(url) as session:
+            mid = create_migration(session, args.flow, request).id
+        await start_migration_job(client, MigrationJobInput(migration_id=mid, flow_id=args.flow))
+        columns = [BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+        with Progress("[bold]moving", *columns, console=console) as progress:
+            task = progress.add_task("leads", total=max(shown["leads"], 1))
+            while True:
+                with session_scope(url) as session:
+                    report = migration_view(session, args.flow, mid)
+                progress.update(task, total=max(report["planned"], 1), completed=(
+                    report["moved"] + len(report["skipped"]) + report["failed"]))
+                if report["status"] == "done":
+                    return report
+                await asyncio.sleep(0.5)
+
+    try:
+        report = asyncio.run(run())
+    except LeadflowError as exc:
+        console.print(f"error: {exc.detail}")
+        return 2
+    console.print(f"migration {report['id']}: {report['moved']} moved, "
+                  f"{len(report['skipped'])} skipped, {report['failed']} failed")
+    for row in report["skipped"][:50] + report["failures"][:50]:
+        console.print(f"  lead {row['lead_id']}: {row['reason']}")
+    return 1 if report["failed"] else 0
+
+
 def cmd_keys_create(args: argparse.Namespace) -> int:
     from leadflow.auth import create_key
     from leadflow.db import create_schema, session_scope
@@ -550,7 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--url", default=None, help="database URL (default: the configured one)")
     up.set_defaults(func=cmd_db_upgrade)
 
-    flows = sub.add_parser("flows", help="validate and import flow files")
+    flows = sub.add_parser("flows", help="validate, import and migrate flows")
     fsub = flows.add_subparsers(dest="flows_command", required=True, metavar="ACTION")
     val = fsub.add_parser("validate", help="check flow files; exit status 1 on problems",
                           description="Report every problem of each flow file with its JSON path.")
@@ -560,6 +651,39 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("files", nargs="+", metavar="FILE")
     imp.add_argument("--publish", action="store_true", help="publish each as a new version")
     imp.set_defaults(func=cmd_flows_import)
+
+    mig = fsub.add_parser(
+        "migrate", help="move a flow's waiting leads to a newer version (preview first)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Move the leads waiting in older versions of FLOW to version --to.\n\n"
+        "It first prints the preview: how many leads go from each (version, step) to which\n"
+        "step of the new version, how many mails would leave at once because a delay got\n"
+        "shorter, and a sample of leads with their next action time. With problems (a\n"
+        "waiting step the new version lacks and --map does not name) nothing moves and the\n"
+        "exit status is 1. Otherwise the leads move in the background (a progress bar);\n"
+        "leads in the middle of a send or a handoff move once they next wait, or are\n"
+        "reported skipped.",
+        epilog="examples:\n"
+        "  leadflow flows migrate trial-nurture --to 4 --dry-run\n"
+        "  leadflow flows migrate trial-nurture --to 4 --map wait-2d=wait-1d --map old=tips\n"
+        "  leadflow flows migrate trial-nurture --to 4 --from 2 --from 3 --timers keep_deadline\n"
+        "\ntimer policies (for the new wait step's delay):\n"
+        "  from_entry     the new delay counted from when the lead entered its step (default;\n"
+        "                 already past: due now)\n"
+        "  keep_deadline  the deadline the lead had\n"
+        "  restart        the new delay counted from now")
+    mig.add_argument("flow", metavar="FLOW", help="the flow's id")
+    mig.add_argument("--to", type=int, required=True, metavar="N", help="the version to move to")
+    mig.add_argument("--map", action="append", metavar="OLD=NEW",
+                     help="send leads waiting at step OLD to step NEW (repeat for more); steps "
+                     "of the same id map to themselves")
+    mig.add_argument("--timers", default="from_entry",
+                     choices=["from_entry", "keep_deadline", "restart"],
+                     help="how the new delay is counted (default from_entry)")
+    mig.add_argument("--from", dest="from_versions", type=int, action="append", metavar="N",
+                     help="only leads on version N (repeat; default: every older version)")
+    mig.add_argument("--dry-run", action="store_true", help="print the preview, move nobody")
+    mig.set_defaults(func=cmd_flows_migrate)
 
     leads = sub.add_parser("leads", help="lead data")
     lsub = leads.add_subparsers(dest="leads_command", required=True, metavar="ACTION")

@@ -48,6 +48,9 @@ STEP_QUERY = "current_step"
 MIGRATE_UPDATE = "migrate"
 MIGRATE_REFUSED_BUSY = "busy"  # mid-action: try again once it waits
 MIGRATION_WORKFLOW = "FlowMigrationWorkflow"
+# Pauses (seconds) before the migration job asks journeys that were busy again: a send is over
+# in seconds; a lead still busy after the last (in a handoff) is reported skipped.
+MIGRATION_RETRY_AFTER = (2.0, 10.0, 60.0)
 DEFAULT_DEV_ADDRESS = "127.0.0.1:7233"
 
 
@@ -76,7 +79,7 @@ class MigrationJobInput:
 
     migration_id: str
     flow_id: str
-    retry_after: list[float] = field(default_factory=lambda: [2.0, 10.0, 60.0])
+    retry_after: list[float] = field(default_factory=lambda: list(MIGRATION_RETRY_AFTER))
 
 
 def journey_id(flow_id: str, lead_id: str, seq: int) -> str:
