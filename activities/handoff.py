@@ -14,10 +14,10 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from leadflow import handoffs
 from leadflow.errors import TransientDeliveryError
-from leadflow.handoff_notify import NotifyInput, send_notification
-from leadflow.handoffs import EscalateInput, OpenInput, ReassignInput, RemindInput
+from leadflow.sales import handoffs
+from leadflow.sales.handoffs import EscalateInput, OpenInput, ReassignInput, RemindInput
+from leadflow.sales.notifications import NotifyInput, send_notification
 
 __all__ = ["HandoffActivities", "activities_for"]
 

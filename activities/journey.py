@@ -14,13 +14,13 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from leadflow import actions
-from leadflow.actions import StepInput
 from leadflow.db import session_scope
 from leadflow.errors import TransientDeliveryError
-from leadflow.events import Dispatch, run_dispatch
-from leadflow.flows import load_version_document
-from leadflow.migration import MoveInput
+from leadflow.journeys import actions
+from leadflow.journeys.actions import StepInput
+from leadflow.journeys.flows import load_version_document
+from leadflow.journeys.migration import MoveInput
+from leadflow.leads.events import Dispatch, run_dispatch
 
 __all__ = ["JourneyActivities"]
 
@@ -73,7 +73,7 @@ class JourneyActivities:
 
     @activity.defn(name="notify")
     async def notify(self, inp: StepInput) -> dict[str, Any]:
-        from leadflow.notify_step import run_notify_step
+        from leadflow.journeys.notify_step import run_notify_step
 
         return await self._thread(run_notify_step, inp)
 
@@ -88,7 +88,7 @@ class JourneyActivities:
     @activity.defn(name="record_move")
     async def record_move(self, inp: MoveInput) -> None:
         """A journey took a new flow version (the migrate Update): record it."""
-        from leadflow.flow_changes import record_move
+        from leadflow.journeys.flow_changes import record_move
 
         def run(url: str) -> None:
             with session_scope(url) as session:

@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from leadflow.db import session_scope
-from leadflow.flow_changes import (
+from leadflow.journeys.flow_changes import (
     finish_migration,
     migration_targets,
     migration_update_arg,

@@ -1,7 +1,7 @@
 """Scoring activities: rescore a lead when its timer fires, and re-score leads in batches.
 
 Database work runs in a thread; what it sets in motion (journey signals, enrolments, other
-leads' timers) goes to Temporal through :func:`leadflow.events.run_dispatch`.
+leads' timers) goes to Temporal through :func:`leadflow.leads.events.run_dispatch`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 
-from leadflow.events import Dispatch, run_dispatch
-from leadflow.scoring_timers import RescoreBatchInput, RescoreInput, rescore_batch, rescore_due
+from leadflow.leads.events import Dispatch, run_dispatch
+from leadflow.scoring.timers import RescoreBatchInput, RescoreInput, rescore_batch, rescore_due
 
 __all__ = ["ScoringActivities", "activities_for"]
 

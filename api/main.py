@@ -10,11 +10,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from leadflow.api.deps import TemporalHolder
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import TemporalHolder
 from leadflow.config import PROJECT_ROOT, Settings, get_settings
 from leadflow.db import create_schema
 from leadflow.errors import LeadflowError
@@ -136,7 +136,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Any = None,
     app.state.temporal = TemporalHolder(lambda: connect(settings), temporal_client)
     _install_error_handlers(app)
 
-    from api.routes import ROUTERS
+    from leadflow.api.routes import ROUTERS
 
     for router in ROUTERS:
         app.include_router(router)
@@ -162,7 +162,7 @@ def _install_metrics(app: FastAPI, db_url: str) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    # `uvicorn api.main:app` builds the app on first access, not at import.
+    # `uvicorn leadflow.api.main:app` builds the app on first access, not at import.
     if name == "app":
         return create_app()
     raise AttributeError(name)

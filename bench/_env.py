@@ -68,8 +68,8 @@ async def bench_env() -> AsyncIterator[BenchEnv]:
 def publish(db_url: str, doc: dict[str, Any]) -> None:
     """Save and publish a flow document."""
     from leadflow.db import session_scope
-    from leadflow.flows import publish as publish_version
-    from leadflow.flows import save_draft
+    from leadflow.journeys.flows import publish as publish_version
+    from leadflow.journeys.flows import save_draft
 
     with session_scope(db_url) as session:
         save_draft(session, doc, create=True)

@@ -51,7 +51,7 @@ async def _in_flight(n: int, one: object) -> float:
 
 async def through_api(be: BenchEnv, n: int) -> float:
     """Seconds to create ``n`` leads with ``POST /api/leads``."""
-    from api.main import create_app
+    from leadflow.api.main import create_app
 
     app = create_app(temporal_client=be.client)
     run = uuid.uuid4().hex[:6]

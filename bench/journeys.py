@@ -66,8 +66,8 @@ def _make_leads(db_url: str, n: int, tag: str) -> list[str]:
 
 async def _enrol_all(be: BenchEnv, flow_id: str, lead_ids: list[str]) -> None:
     from leadflow.db import session_scope
-    from leadflow.events import Dispatch, run_dispatch
-    from leadflow.journeys import enrol, journey_input
+    from leadflow.journeys.enrolment import enrol, journey_input
+    from leadflow.leads.events import Dispatch, run_dispatch
 
     with session_scope(be.db_url) as session:
         starts = [journey_input(enrol(session, lead_id=lid, flow_id=flow_id)) for lid in lead_ids]
@@ -95,7 +95,7 @@ async def _until(check: object, timeout: float) -> None:
 
 async def journeys_per_second(be: BenchEnv, n: int) -> float:
     """Seconds for ``n`` three-mail journeys, from enrolment to the last completion."""
-    from leadflow.wiring import build_worker
+    from leadflow.cli.wiring import build_worker
 
     lead_ids = _make_leads(be.db_url, n, f"j{uuid.uuid4().hex[:6]}-")
     async with build_worker(be.client, task_queue=be.task_queue, db_url=be.db_url):

@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Row, median_time, print_table
-from leadflow.scoring import (
+from leadflow.scoring.model import (
     DEFAULT_SCORING_MODEL,
     EventView,
     load_model,

@@ -93,10 +93,10 @@ def _setup(db_url: str, leads: int) -> tuple[dict[str, str], list[str]]:
     """Reps, team, the flow and ``leads`` warm leads; returns the marketer key and e-mails."""
     from leadflow.auth import create_key
     from leadflow.db import create_schema, session_scope
-    from leadflow.events import EventIn, ingest_events
-    from leadflow.flows import publish, save_draft
-    from leadflow.leads import LeadCreate, upsert_lead
-    from leadflow.sales_admin import save_rep, save_team
+    from leadflow.journeys.flows import publish, save_draft
+    from leadflow.leads.events import EventIn, ingest_events
+    from leadflow.leads.records import LeadCreate, upsert_lead
+    from leadflow.sales.admin import save_rep, save_team
 
     create_schema(db_url)
     with session_scope(db_url) as session:
@@ -151,8 +151,9 @@ async def _wait_for(check: Any, timeout: float = 120.0) -> None:
 
 async def _ours(env: WorkflowEnvironment, db_url: str, task_queue: str,
                 leads: int) -> list[float]:
-    from api.main import create_app
-    from leadflow.wiring import build_worker
+    from leadflow.api.main import create_app
+
+    from leadflow.cli.wiring import build_worker
 
     headers, emails = _setup(db_url, leads)
     ids = _lead_ids(db_url)

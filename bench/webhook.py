@@ -81,7 +81,8 @@ async def run(quick: bool = False, runs: int = 3) -> list[Row]:
 
 
 async def _measure(url: str, signer: Any, httpx: Any, *, quick: bool, runs: int) -> list[Row]:
-    from api.main import create_app
+    from leadflow.api.main import create_app
+
     from leadflow.config import reset_settings
     from leadflow.db import create_schema, session_scope
     from leadflow.models import Lead, utcnow
@@ -112,7 +113,7 @@ async def _measure(url: str, signer: Any, httpx: Any, *, quick: bool, runs: int)
 
 async def _timed(url: str, signer: Any, httpx: Any, leads: list[str], client: Any, *,
                  runs: int) -> list[Row]:
-    from api.main import create_app
+    from leadflow.api.main import create_app
 
     n_leads = len(leads)
     app = create_app(temporal_client=client, create_tables=False)

@@ -43,7 +43,7 @@ EVENT_SIGNAL = "journey_event"
 EXIT_SIGNAL = "exit"
 STEP_QUERY = "current_step"
 # Update taking a waiting journey to a newer flow version: its argument is the migration request
-# (leadflow.migration.Request.as_dict()) plus "document" (the new version) and "migration_id";
+# (leadflow.journeys.migration.Request.as_dict()) plus "document" (the new version) and "migration_id";
 # the validator refuses (with an ApplicationError of type MIGRATE_REFUSED_*) without history.
 MIGRATE_UPDATE = "migrate"
 MIGRATE_REFUSED_BUSY = "busy"  # mid-action: try again once it waits

@@ -10,7 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from leadflow.db import session_scope
 from leadflow.models import EmailMessage, Handoff, HandoffAssignment, TimelineEntry
-from leadflow.sales_admin import save_rep, save_team
+from leadflow.sales.admin import save_rep, save_team
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
 OFFICE = {"timezone": "UTC", "days": WEEKDAYS, "from": "09:00", "to": "17:00"}

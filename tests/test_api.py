@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from leadflow.api.main import create_app
 from sqlmodel import func, select
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
 from leadflow.config import reset_settings
 from leadflow.db import session_scope
 from leadflow.models import Event, Flow, FlowVersion

@@ -17,13 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadflow.calendar import (
+from leadflow.errors import Invalid
+from leadflow.sales.business_calendar import (
     VALID_DAYS,
     BusinessCalendar,
     calendar_problems,
     parse_hhmm,
 )
-from leadflow.errors import Invalid
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -12,8 +12,8 @@ import pytest
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
-from leadflow.capture import submission_limiter
 from leadflow.db import session_scope
+from leadflow.leads.capture import submission_limiter
 from leadflow.models import ConsentRecord, EmailMessage, Event, Journey, Lead
 from tests.fakes.api_client import admin, app_client
 from tests.helpers import eventually, publish_flow
@@ -196,7 +196,7 @@ async def test_only_a_confirmed_opt_in_lifts_an_unsubscribe_or_a_denial(
         await http.post("/api/leads", headers=admin(), json={
             "email": "den@example.com", "consent": {"status": "denied"}})
         with session_scope(db_url) as session:
-            from leadflow.consent import unsubscribe_lead
+            from leadflow.leads.consent import unsubscribe_lead
 
             row = session.get(Lead, lead_id)
             assert row is not None

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadflow.engine import JourneyState, advance, split_choice
+from leadflow.journeys.engine import JourneyState, advance, split_choice
 
 FLOW: dict[str, Any] = {
     "id": "f", "name": "F", "start": "mail", "exit_when": {"has_tag": "won"},

@@ -41,7 +41,7 @@ def live_api(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     monkeypatch.setenv("LEADFLOW_TEMPORAL_ADDRESS", temporal.temporal_address)
     monkeypatch.setenv("LEADFLOW_TASK_QUEUE", temporal.task_queue)  # no worker: journeys queue up
     reset_settings()
-    from api.main import create_app
+    from leadflow.api.main import create_app
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
+from leadflow.api.main import create_app
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
 from leadflow.auth import create_key
 from leadflow.config import reset_settings
 from leadflow.db import session_scope

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from leadflow.workflows.handoff import HANDOFF_SIGNAL
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.auth import Principal
-from leadflow.calendar import as_utc
 from leadflow.db import session_scope
 from leadflow.models import Handoff
-from leadflow.sales_loop import apply_action
+from leadflow.sales.business_calendar import as_utc
+from leadflow.sales.loop import apply_action
 from leadflow.temporal import signal_journey
 from tests.handoff_support import (
     HANDOFF_FLOW,
@@ -34,7 +35,6 @@ from tests.helpers import (
     publish_flow,
     running_worker,
 )
-from workflows.handoff import HANDOFF_SIGNAL
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -144,9 +144,10 @@ async def test_reject_resumes_the_journey_at_on_rejected(
 
 async def test_capacity_holds_under_200_simultaneous_hot_leads(
         time_env: WorkflowEnvironment, db_url: str, task_queue: str) -> None:
+    from leadflow.workflows.handoff import HandoffInput
+
     from leadflow.models import Lead
     from leadflow.temporal import HANDOFF_WORKFLOW
-    from workflows.handoff import HandoffInput
 
     seed_team(db_url, [rep("ann", capacity=70), rep("bob", capacity=50), rep("cy", capacity=30)])
     flow = {**HANDOFF_FLOW, "id": "burst",
@@ -189,8 +190,8 @@ async def test_crm_webhook_is_signed_retried_and_never_holds_the_clock(
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
+    from leadflow.channels import sign_webhook
     from leadflow.config import reset_settings
-    from leadflow.notify import sign_webhook
 
     received: list[tuple[bytes, dict[str, str]]] = []
     failures = {"left": 3}

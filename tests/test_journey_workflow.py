@@ -10,8 +10,8 @@ import pytest
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
-from leadflow.actions import StepInput
-from leadflow.engine import split_choice
+from leadflow.journeys.actions import StepInput
+from leadflow.journeys.engine import split_choice
 from leadflow.temporal import STEP_QUERY
 from tests.helpers import (
     SIMPLE_MODEL,
@@ -216,7 +216,7 @@ async def test_current_step_is_queryable(time_env: WorkflowEnvironment, db_url: 
 async def test_exactly_once_email_across_a_worker_crash(dev_env: WorkflowEnvironment, db_url: str,
                                                         task_queue: str) -> None:
     """The worker dies after the mail went out but before Temporal heard of it."""
-    from activities.journey import JourneyActivities
+    from leadflow.activities.journey import JourneyActivities
 
     publish_flow(db_url, NURTURE)
     lead_id = make_lead(db_url)
@@ -229,13 +229,13 @@ async def test_exactly_once_email_across_a_worker_crash(dev_env: WorkflowEnviron
         crashes.append(inp.send_id or "")
         raise RuntimeError("worker process killed")  # ... and the completion never reported
 
-    from leadflow.wiring import activities_for
+    from leadflow.cli.wiring import activities_for
 
     crashing = [a for a in activities_for(db_url, dev_env.client)
                 if getattr(a, "__temporal_activity_definition").name != "send_email"]
     from temporalio.worker import Worker
 
-    from leadflow.wiring import WORKFLOWS
+    from leadflow.cli.wiring import WORKFLOWS
 
     first = Worker(dev_env.client, task_queue=task_queue, workflows=WORKFLOWS(),
                    activities=[*crashing, send_then_crash])

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from leadflow.api.main import create_app
 
-from api.main import create_app
 from leadflow import cli
 from leadflow.config import PLACEHOLDER_SECRET, get_settings, reset_settings
 

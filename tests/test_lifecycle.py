@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from leadflow.conditions import evaluate
 from leadflow.errors import Conflict, Invalid
-from leadflow.lifecycle import (
+from leadflow.journeys.conditions import evaluate
+from leadflow.leads.lifecycle import (
     ALL_STAGES,
     ALLOWED_TRANSITIONS,
     STAGES,

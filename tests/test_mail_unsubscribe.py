@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 
-from leadflow.consent import address_hash
 from leadflow.db import session_scope
+from leadflow.leads.consent import address_hash
 from leadflow.models import ConsentRecord, EmailMessage, Lead, Suppression, TimelineEntry
 from tests.fakes.api_client import app_client
 from tests.helpers import at_step, ended, enrol_lead, make_lead, publish_flow

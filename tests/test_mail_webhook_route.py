@@ -102,7 +102,7 @@ async def test_spam_report_suppresses_and_withdraws_consent(
             "sg_event_id": "spam-1", "sg_message_id": "m9.filter", "lead_id": lead_id}])
         r = await http.post("/api/webhooks/sendgrid", content=body, headers=headers)
         assert r.status_code == 200 and r.json()["accepted"] == 1
-    from leadflow.consent import is_suppressed
+    from leadflow.leads.consent import is_suppressed
 
     with session_scope(db_url) as session:
         lead = session.get(Lead, lead_id)

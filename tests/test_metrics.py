@@ -284,7 +284,8 @@ def test_text_logs_hide_secrets_too() -> None:
 async def test_the_real_app_serves_metrics_with_route_templates_and_state(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.main import create_app
+    from leadflow.api.main import create_app
+
     from leadflow.config import reset_settings
 
     monkeypatch.setenv("LEADFLOW_ADMIN_KEY", "lf_admin_metrics_test_key_0123456789")

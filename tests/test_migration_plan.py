@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from leadflow.migration import Position, Request, plan, templates_sent
+from leadflow.journeys.migration import Position, Request, plan, templates_sent
 
 DAY = 86400.0
 NOW = 1_000 * DAY

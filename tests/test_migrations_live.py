@@ -15,17 +15,17 @@ from typing import Any
 
 import httpx
 import pytest
+from leadflow.api.main import create_app
 from sqlmodel import col, select
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from api.main import create_app
-from leadflow.actions import StepInput
 from leadflow.auth import create_key
 from leadflow.db import session_scope
-from leadflow.flow_changes import preview
-from leadflow.migration import Request
+from leadflow.journeys.actions import StepInput
+from leadflow.journeys.flow_changes import preview
+from leadflow.journeys.migration import Request
 from leadflow.models import EmailMessage, Journey, JourneyStep
 from tests.helpers import enrol_lead, eventually, make_lead, publish_flow, running_worker
 
@@ -187,7 +187,7 @@ async def test_a_lead_mid_send_moves_once_it_waits_and_never_gets_a_template_twi
     v2["steps"]["again"] = {"type": "email", "template": "trial-welcome", "next": "tips"}
     v2["steps"]["tips"] = {"type": "email", "template": "trial-tips", "next": "end"}
     lead = make_lead(db_url, consent=GRANTED)
-    from activities.journey import JourneyActivities
+    from leadflow.activities.journey import JourneyActivities
 
     release, sending = asyncio.Event(), asyncio.Event()
     real = JourneyActivities(db_url, dev_env.client)
@@ -198,7 +198,7 @@ async def test_a_lead_mid_send_moves_once_it_waits_and_never_gets_a_template_twi
         await release.wait()
         return await real.send_email(inp)
 
-    from leadflow.wiring import WORKFLOWS, activities_for
+    from leadflow.cli.wiring import WORKFLOWS, activities_for
 
     acts = [a for a in activities_for(db_url, dev_env.client)
             if a.__temporal_activity_definition.name != "send_email"]

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 
 from leadflow.db import create_schema, session_scope
+from leadflow.leads.funnel import funnel_csv, funnel_report
 from leadflow.models import Lead, StageChange
-from leadflow.reports import funnel_csv, funnel_report
 from tests.pg import throwaway_postgres
 
 START = datetime(2024, 3, 1)

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 import pytest_asyncio
+from leadflow.api.main import create_app
 
-from api.main import create_app
 from leadflow.config import reset_settings
 from leadflow.db import session_scope
 from leadflow.models import Lead, StageChange

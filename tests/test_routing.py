@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadflow.routing import (
+from leadflow.sales.routing import (
     RepState,
     TeamRouting,
     describe_condition,

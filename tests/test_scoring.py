@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadflow.errors import Invalid
-from leadflow.scoring import (
+from leadflow.scoring.model import (
     DEFAULT_SCORING_MODEL,
     EventView,
     load_model,

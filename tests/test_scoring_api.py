@@ -9,16 +9,16 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from leadflow.api.main import create_app
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
 from leadflow.config import reset_settings
 from leadflow.db import session_scope
 from leadflow.models import Lead, TimelineEntry
-from leadflow.scoring import DEFAULT_SCORING_MODEL
-from leadflow.scoring_service import save_model
-from leadflow.scoring_timers import start_rescore_all
+from leadflow.scoring.model import DEFAULT_SCORING_MODEL
+from leadflow.scoring.service import save_model
+from leadflow.scoring.timers import start_rescore_all
 from tests.helpers import running_worker
 from tests.test_temperature import stop_timers
 

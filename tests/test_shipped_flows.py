@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from leadflow.db import session_scope
+from leadflow.journeys.validate import validate_flow
 from leadflow.rendering import SAMPLE_LEAD, build_context, render_email
-from leadflow.validate import validate_flow
 
 FLOWS = sorted((Path(__file__).parent.parent / "flows").glob("*.json"))
 
@@ -23,7 +23,7 @@ def test_shipped_flow_validates_and_renders(path: Path, db_url: str) -> None:
     doc = json.loads(path.read_text())
     assert doc["id"] == path.stem, "file name = flow id"
     with session_scope(db_url) as session:
-        from leadflow.flows import validation_context
+        from leadflow.journeys.flows import validation_context
 
         ctx = validation_context(session)
         ctx.teams = None  # teams are created per installation; everything else must exist

@@ -8,13 +8,13 @@ from datetime import timedelta
 import httpx
 import pytest
 import pytest_asyncio
+from leadflow.api.main import create_app
 
-from api.main import create_app
 from leadflow.auth import create_key
 from leadflow.config import reset_settings
 from leadflow.db import session_scope
 from leadflow.models import Handoff, Lead, utcnow
-from leadflow.sla_report import nearest_rank, sla_report
+from leadflow.sales.sla_report import nearest_rank, sla_report
 from tests.handoff_support import rep, seed_team
 
 ON_SESSION_LOOP = pytest.mark.asyncio(loop_scope="session")

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from leadflow.flowdef import flow_json_schema
-from leadflow.validate import ValidationContext, validate_flow
+from leadflow.journeys.flowdef import flow_json_schema
+from leadflow.journeys.validate import ValidationContext, validate_flow
 
 SPEC_EXAMPLE: dict[str, Any] = json.loads(
     (Path(__file__).parent.parent / "flows" / "trial-nurture.json").read_text())

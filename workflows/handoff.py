@@ -2,7 +2,7 @@
 
 It assigns a rep (activity ``open_handoff``), notifies them, then waits on durable timers for
 the "due soon" reminders and the deadline, and on signals for the sales loop. At the deadline it
-climbs the escalation ladder, one rung per SLA period (see :mod:`leadflow.handoffs`).
+climbs the escalation ladder, one rung per SLA period (see :mod:`leadflow.sales.handoffs`).
 Notifications run as activities the workflow starts but never waits for, so a Slack outage
 cannot delay a reminder or an escalation.
 
@@ -21,8 +21,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from leadflow.handoff_notify import NotifyInput
-    from leadflow.handoffs import EscalateInput, OpenInput, ReassignInput, RemindInput
+    from leadflow.sales.handoffs import EscalateInput, OpenInput, ReassignInput, RemindInput
+    from leadflow.sales.notifications import NotifyInput
     from leadflow.temporal import HANDOFF_WORKFLOW
 
 __all__ = ["HANDOFF_SIGNAL", "HandoffInput", "HandoffWorkflow"]

@@ -1,4 +1,4 @@
-"""The journey workflow: a thin Temporal driver around the pure interpreter in leadflow.engine.
+"""The journey workflow: a thin Temporal driver around the pure interpreter in leadflow.journeys.engine.
 
 Deterministic: no I/O here. Its input and history carry ids and step names only; the lead's
 personal data stays in the database, read by activities.
@@ -16,9 +16,11 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from leadflow.actions import StepInput
-    from leadflow.engine import Command, JourneyState, advance
-    from leadflow.migration import Move, MoveInput, Position, Request, plan, templates_sent
+    from leadflow.workflows.handoff import HandoffInput
+
+    from leadflow.journeys.actions import StepInput
+    from leadflow.journeys.engine import Command, JourneyState, advance
+    from leadflow.journeys.migration import Move, MoveInput, Position, Request, plan, templates_sent
     from leadflow.temporal import (
         EVENT_SIGNAL,
         EXIT_SIGNAL,
@@ -28,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
         STEP_QUERY,
         JourneyInput,
     )
-    from workflows.handoff import HandoffInput
 
 __all__ = ["ACTIVITY_FOR_ACTION", "JourneyWorkflow"]
 

@@ -15,7 +15,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.migration import MoveBatchInput
+    from leadflow.activities.migration import MoveBatchInput
+
     from leadflow.temporal import MIGRATION_WORKFLOW, MigrationJobInput
 
 __all__ = ["WORKFLOWS", "FlowMigrationWorkflow"]

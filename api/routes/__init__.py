@@ -1,6 +1,6 @@
 """Every router of the API; add a module's router here to publish it."""
 
-from api.routes import (
+from leadflow.api.routes import (
     events,
     flow_changes,
     flows,

@@ -7,12 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from leadflow.api.deps import MarketerDep, TemporalDep
 from pydantic import TypeAdapter, ValidationError
 
-from api.deps import MarketerDep, TemporalDep
 from leadflow.db import session_scope
 from leadflow.errors import BadRequest, Invalid
-from leadflow.events import EventIn, ingest_events, run_dispatch
+from leadflow.leads.events import EventIn, ingest_events, run_dispatch
 
 router = APIRouter(prefix="/api", tags=["events"], strict_content_type=False)
 _BATCH = TypeAdapter(list[EventIn])

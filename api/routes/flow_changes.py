@@ -6,13 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from leadflow.api.deps import MarketerDep, SessionDep, TemporalDep
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import MarketerDep, SessionDep, TemporalDep
 from leadflow.db import session_scope
 from leadflow.errors import Unavailable
-from leadflow.events import run_dispatch
-from leadflow.flow_changes import (
+from leadflow.journeys.flow_changes import (
     create_migration,
     exit_lead,
     flow_state,
@@ -23,7 +22,8 @@ from leadflow.flow_changes import (
     resume_flow,
     stop_flow,
 )
-from leadflow.migration import Request as MigrationRequest
+from leadflow.journeys.migration import Request as MigrationRequest
+from leadflow.leads.events import run_dispatch
 from leadflow.models import FlowMigration
 from leadflow.temporal import MigrationJobInput, start_migration_job
 

@@ -6,14 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
+from leadflow.api.deps import JsonBody, MarketerDep, SessionDep, TemporalDep
 from pydantic import BaseModel, ConfigDict
 
-from api.deps import JsonBody, MarketerDep, SessionDep, TemporalDep
 from leadflow.db import session_scope
 from leadflow.errors import NotFound
-from leadflow.events import Dispatch, run_dispatch
-from leadflow.flowdef import flow_json_schema
-from leadflow.flows import (
+from leadflow.journeys.enrolment import enrol, flow_stats, journey_input, leads_at_step
+from leadflow.journeys.flowdef import flow_json_schema
+from leadflow.journeys.flows import (
     check_flow,
     get_flow,
     get_version,
@@ -22,7 +22,7 @@ from leadflow.flows import (
     publish,
     save_draft,
 )
-from leadflow.journeys import enrol, flow_stats, journey_input, leads_at_step
+from leadflow.leads.events import Dispatch, run_dispatch
 
 router = APIRouter(prefix="/api", tags=["flows"], strict_content_type=False)
 

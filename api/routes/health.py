@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from leadflow.api.deps import PrincipalDep
 from sqlalchemy import text
 
-from api.deps import PrincipalDep
 from leadflow import __version__
 from leadflow.db import get_engine
 from leadflow.errors import LeadflowError

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Response
+from leadflow.api.deps import AdminDep, SessionDep
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import AdminDep, SessionDep
 from leadflow.auth import issue_key, key_json, list_keys, revoke_key
 from leadflow.models import Rep
 

@@ -5,23 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from leadflow.api.deps import MarketerDep, SalesOrMarketerDep, SessionDep, TemporalDep
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, func, or_, select
 
-from api.deps import MarketerDep, SalesOrMarketerDep, SessionDep, TemporalDep
 from leadflow.auth import Principal
 from leadflow.db import session_scope
 from leadflow.errors import Forbidden
-from leadflow.events import (
+from leadflow.leads.events import (
     dispatch_event,
     ingest_lead,
     plan_for_lead_change,
     record_event,
     run_dispatch,
 )
-from leadflow.leads import LeadCreate, get_lead, lead_public
+from leadflow.leads.records import LeadCreate, get_lead, lead_public
+from leadflow.leads.stages import change_stage
 from leadflow.models import Handoff, Lead, TimelineEntry
-from leadflow.stages import change_stage
 
 router = APIRouter(prefix="/api", tags=["leads"], strict_content_type=False)
 
@@ -59,7 +59,7 @@ async def import_leads(request: Request, _: MarketerDep, client: TemporalDep) ->
     `consent_status`, `consent_source`, `consent_text_version`, `utm_*`; any other column
     becomes a custom field. Reports created, updated and rejected rows (with reasons)."""
     from leadflow.errors import BadRequest
-    from leadflow.lead_import import import_csv
+    from leadflow.leads.csv_import import import_csv
 
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await request.form()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query
+from leadflow.api.deps import MarketerDep, SessionDep
 from sqlmodel import col, select
 
-from api.deps import MarketerDep, SessionDep
 from leadflow.models import EmailMessage
 
 router = APIRouter(prefix="/api", tags=["outbox"], strict_content_type=False)

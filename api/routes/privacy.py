@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from leadflow.api.deps import AdminDep
 
-from api.deps import AdminDep
 from leadflow.db import checkpoint_wal, session_scope
-from leadflow.events import Dispatch, run_dispatch
-from leadflow.privacy import erase_lead, export_lead
+from leadflow.leads.events import Dispatch, run_dispatch
+from leadflow.leads.privacy import erase_lead, export_lead
 
 router = APIRouter(prefix="/api/leads", tags=["privacy"], strict_content_type=False)
 

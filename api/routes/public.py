@@ -16,10 +16,15 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from leadflow.api.deps import MarketerDep, SessionDep
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import MarketerDep, SessionDep
-from leadflow.capture import (
+from leadflow.client_address import client_address
+from leadflow.config import get_settings
+from leadflow.db import session_scope
+from leadflow.errors import BadRequest, DeliveryError, Invalid, NotFound
+from leadflow.journeys.validate import SLUG
+from leadflow.leads.capture import (
     CaptureResult,
     capture,
     confirm,
@@ -27,16 +32,16 @@ from leadflow.capture import (
     list_forms,
     save_form_config,
 )
-from leadflow.client_address import client_address
-from leadflow.config import get_settings
-from leadflow.consent import unsubscribe_lead
-from leadflow.db import session_scope
-from leadflow.errors import BadRequest, DeliveryError, Invalid, NotFound
-from leadflow.events import Dispatch, dispatch_stored_events, plan_for_lead_change, run_dispatch
+from leadflow.leads.consent import unsubscribe_lead
+from leadflow.leads.events import (
+    Dispatch,
+    dispatch_stored_events,
+    plan_for_lead_change,
+    run_dispatch,
+)
 from leadflow.mail.engagement import record_click, record_open
 from leadflow.mail.tracking import PIXEL_GIF, read_token
 from leadflow.models import Lead
-from leadflow.validate import SLUG
 
 router = APIRouter(tags=["public"], strict_content_type=False)
 log = logging.getLogger(__name__)

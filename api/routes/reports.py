@@ -7,11 +7,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from leadflow.api.deps import MarketerDep, SessionDep
 
-from api.deps import MarketerDep, SessionDep
 from leadflow.errors import Invalid
+from leadflow.leads.funnel import funnel_csv, funnel_report
 from leadflow.models import utcnow
-from leadflow.reports import funnel_csv, funnel_report
 
 router = APIRouter(prefix="/api", tags=["reports"], strict_content_type=False)
 

@@ -7,8 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-
-from api.deps import (
+from leadflow.api.deps import (
     AdminDep,
     JsonBody,
     MarketerDep,
@@ -17,9 +16,11 @@ from api.deps import (
     SessionDep,
     TemporalDep,
 )
+from leadflow.workflows.handoff import HANDOFF_SIGNAL
+
 from leadflow.db import session_scope
 from leadflow.errors import BadRequest, NotFound
-from leadflow.events import (
+from leadflow.leads.events import (
     Dispatch,
     dispatch_stored_events,
     plan_for_lead_change,
@@ -27,17 +28,16 @@ from leadflow.events import (
     run_dispatch,
 )
 from leadflow.models import Lead, Rep, Team
-from leadflow.sales_admin import (
+from leadflow.sales.admin import (
     rep_public,
     reps_away_with_open_handoffs,
     save_rep,
     save_team,
     team_public,
 )
-from leadflow.sales_loop import apply_action, get_handoff, handoff_public, list_handoffs
-from leadflow.sla_report import sla_report
+from leadflow.sales.loop import apply_action, get_handoff, handoff_public, list_handoffs
+from leadflow.sales.sla_report import sla_report
 from leadflow.temporal import signal_journey
-from workflows.handoff import HANDOFF_SIGNAL
 
 router = APIRouter(prefix="/api", tags=["sales"], strict_content_type=False)
 

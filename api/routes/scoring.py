@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from leadflow.api.deps import JsonBody, MarketerDep, SessionDep, TemporalDep
 
-from api.deps import JsonBody, MarketerDep, SessionDep, TemporalDep
 from leadflow.db import session_scope
 from leadflow.errors import NotFound
-from leadflow.scoring_service import (
+from leadflow.scoring.service import (
     active_model,
     list_versions,
     model_public,
     save_model,
 )
-from leadflow.scoring_timers import start_rescore_all
+from leadflow.scoring.timers import start_rescore_all
 
 router = APIRouter(prefix="/api", tags=["scoring"], strict_content_type=False)
 

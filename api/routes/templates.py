@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from leadflow.api.deps import MarketerDep, SessionDep
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import MarketerDep, SessionDep
 from leadflow.errors import Invalid
-from leadflow.flows import template_versions
-from leadflow.leads import get_lead, lead_view
+from leadflow.journeys.flows import template_versions
+from leadflow.journeys.validate import SLUG
+from leadflow.leads.records import get_lead, lead_view
 from leadflow.models import Template, utcnow
 from leadflow.rendering import (
     SAMPLE_LEAD,
@@ -21,7 +22,6 @@ from leadflow.rendering import (
     render_email,
     template_hash,
 )
-from leadflow.validate import SLUG
 
 router = APIRouter(prefix="/api", tags=["templates"], strict_content_type=False)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from leadflow.db import session_scope
-from leadflow.events import Dispatch, dispatch_stored_events, run_dispatch
+from leadflow.leads.events import Dispatch, dispatch_stored_events, run_dispatch
 from leadflow.mail.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

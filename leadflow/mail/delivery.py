@@ -102,7 +102,7 @@ def build_outgoing(msg: EmailMessage, settings: Settings, *, track: bool) -> Out
 def _skip_reason(session: Session, msg: EmailMessage, settings: Settings) -> str | None:
     if not msg.lead_id:
         return None
-    from leadflow.consent import mail_block_reason
+    from leadflow.leads.consent import mail_block_reason
 
     # Journey mails are marketing; a mail outside any journey (the double opt-in
     # confirmation) was asked for by the lead.
@@ -140,7 +140,7 @@ def _note(session: Session, msg: EmailMessage, status: str, reason: str | None) 
     """The lead's timeline entry for a settled send."""
     if not msg.lead_id:
         return
-    from leadflow.leads import add_timeline
+    from leadflow.leads.records import add_timeline
 
     extra = {"reason": reason} if reason else {}
     add_timeline(session, msg.lead_id, "email", f"email.{status}", flow_id=msg.flow_id,
@@ -168,7 +168,7 @@ def deliver(
 
     Returns ``"sent"``, ``"failed"`` (refused for good; ``reason`` says why) or ``"skipped"``
     (the lead is unsubscribed, bounced, suppressed, erased or without consent: see
-    :func:`leadflow.consent.mail_block_reason`). Raises
+    :func:`leadflow.leads.consent.mail_block_reason`). Raises
     ``TransientDeliveryError`` (with ``retry_after``) when the caller should try again later,
     and ``NotFound`` for an unknown send id. Safe to call any number of times.
     """

@@ -34,8 +34,8 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from sqlmodel import Session, col, select, update
 
 from leadflow.config import get_settings
-from leadflow.consent import record_consent, suppress_leads
 from leadflow.errors import BadRequest, Forbidden
+from leadflow.leads.consent import record_consent, suppress_leads
 from leadflow.mail.clock import as_utc, now_utc
 from leadflow.models import Event, Lead, TimelineEntry
 

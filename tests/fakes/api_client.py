@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from leadflow.api.main import create_app
 from temporalio.client import Client
 
-from api.main import create_app
 from leadflow.config import reset_settings
 from tests.helpers import running_worker
 

@@ -223,7 +223,7 @@ async def journey_continue_as_new(r: Recorder) -> list[tuple[str, str | None]]:
     """A looping journey that continues as new, carrying its state: both runs recorded."""
     from leadflow.config import get_settings
     from leadflow.db import session_scope
-    from leadflow.journeys import enrol
+    from leadflow.journeys.enrolment import enrol
     from leadflow.temporal import JOURNEY_WORKFLOW, JourneyInput
     from tests.helpers import eventually, sent_mails
 
@@ -256,12 +256,13 @@ async def _opened(r: Recorder) -> Any:
 
 
 async def _act(r: Recorder, hid: str, action: str, rep_id: str, reason: str | None = None) -> None:
+    from leadflow.workflows.handoff import HANDOFF_SIGNAL
+
     from leadflow.auth import Principal
     from leadflow.db import session_scope
     from leadflow.models import Handoff
-    from leadflow.sales_loop import apply_action
+    from leadflow.sales.loop import apply_action
     from leadflow.temporal import signal_journey
-    from workflows.handoff import HANDOFF_SIGNAL
 
     with session_scope(r.url) as session:
         h = session.get(Handoff, hid)
@@ -309,12 +310,12 @@ async def handoff_rejected(r: Recorder) -> list[tuple[str, str | None]]:
 @scenario
 async def handoff_reminders_escalation(r: Recorder) -> list[tuple[str, str | None]]:
     """Reminders, an out-of-office reassignment, the escalation ladder, then contacted."""
+    from leadflow.workflows.handoff import HANDOFF_SIGNAL
     from temporalio.client import WorkflowHandle
 
-    from leadflow.calendar import as_utc
+    from leadflow.sales.business_calendar import as_utc
     from tests.handoff_support import rep, seed_team, skip_to, sleep_until, the_handoff
     from tests.helpers import eventually
-    from workflows.handoff import HANDOFF_SIGNAL
 
     seed_team(r.url, [rep("boss", member=False), rep("ann", manager_id="boss"), rep("bob"),
                       rep("cy")])
@@ -345,7 +346,7 @@ async def handoff_reminders_escalation(r: Recorder) -> list[tuple[str, str | Non
 @scenario
 async def score_timer(r: Recorder) -> list[tuple[str, str | None]]:
     """A lead's temperature timer: armed by hot events, wakes, cools the lead, ends."""
-    from leadflow.scoring_timers import score_workflow_id
+    from leadflow.scoring.timers import score_workflow_id
     from tests.helpers import eventually, lead
 
     lead_id = r.lead("timer@example.com")
@@ -364,7 +365,7 @@ async def rescore_all(r: Recorder) -> list[tuple[str, str | None]]:
     """Re-scoring every lead after a model change, in batches."""
     from leadflow.db import session_scope
     from leadflow.models import ScoringModel
-    from leadflow.scoring_timers import start_rescore_all
+    from leadflow.scoring.timers import start_rescore_all
     from tests.helpers import SIMPLE_MODEL
 
     for i in range(5):
@@ -383,8 +384,8 @@ async def rescore_all(r: Recorder) -> list[tuple[str, str | None]]:
 async def journey_migrated(r: Recorder) -> list[tuple[str, str | None]]:
     """A waiting lead moved to a new version (migrate Update, continue-as-new) by the job."""
     from leadflow.db import session_scope
-    from leadflow.flow_changes import create_migration
-    from leadflow.migration import Request
+    from leadflow.journeys.flow_changes import create_migration
+    from leadflow.journeys.migration import Request
     from leadflow.temporal import MigrationJobInput, start_migration_job
 
     v1 = {"id": "rec-move", "name": "Move", "start": "mail", "steps": {

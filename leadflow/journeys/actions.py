@@ -1,0 +1,296 @@
+"""What journey steps do to the world: the bodies of the journey activities.
+
+Each function takes the database URL and one small input (ids only), opens its own transaction
+and is safe to run again after a crash or retry: progress rows are keyed by (journey, step,
+visit), e-mails by their send id.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from leadflow import metrics
+from leadflow.db import session_scope
+from leadflow.journeys.conditions import evaluate
+from leadflow.journeys.flows import load_version_document, version_templates
+from leadflow.leads.records import add_timeline, lead_view
+from leadflow.models import EmailMessage, Event, Flow, Journey, JourneyStep, Lead, utcnow
+from leadflow.rendering import build_context, pinned_source, render_email
+
+__all__ = [
+    "StepInput",
+    "apply_update",
+    "check_exit",
+    "decide",
+    "finish_journey",
+    "match_event",
+    "record_trail",
+    "send_email",
+]
+
+log = logging.getLogger(__name__)
+
+# A paused flow's held send looks again this often; resuming wakes it at once.
+PAUSE_RECHECK_SECONDS = 3600
+_HELD = {"send window": "send_window", "frequency cap": "frequency_cap"}
+
+
+@dataclass
+class StepInput:
+    """The one input of every journey activity: ids and positions, no personal data."""
+
+    journey_id: str
+    lead_id: str
+    flow_id: str
+    version: int
+    step: str | None = None
+    visit: int = 0
+    send_id: str | None = None
+    event_id: str | None = None
+    trail: list[list[Any]] = field(default_factory=list)
+    status: str | None = None
+    reason: str | None = None
+    waiting_until: float | None = None
+
+
+def _at(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def record_trail(session: Session, inp: StepInput) -> Journey | None:
+    """Record the steps the journey entered (idempotent per step visit)."""
+    journey = session.get(Journey, inp.journey_id)
+    if journey is None:
+        return None
+    for step_id, visit, ts in inp.trail:
+        exists = session.exec(select(JourneyStep.id).where(
+            JourneyStep.journey_id == inp.journey_id, JourneyStep.step_id == step_id,
+            JourneyStep.visit == visit)).first()
+        if exists is not None:
+            continue
+        at = _at(ts)
+        for open_step in session.exec(select(JourneyStep).where(
+                JourneyStep.journey_id == inp.journey_id, col(JourneyStep.left_at).is_(None))).all():
+            open_step.left_at = at
+            session.add(open_step)
+        session.add(JourneyStep(journey_id=inp.journey_id, flow_id=inp.flow_id,
+                                version=inp.version, step_id=step_id, visit=visit, entered_at=at))
+        add_timeline(session, inp.lead_id, "step", "step.entered", at=at, flow_id=inp.flow_id,
+                     version=inp.version, step=step_id, visit=visit)
+        journey.current_step, journey.held_reason = step_id, None
+    if inp.trail or inp.waiting_until is not None:
+        journey.waiting_until = _at(inp.waiting_until) if inp.waiting_until else None
+        session.add(journey)
+    return journey
+
+
+def _step(db_url: str, inp: StepInput) -> dict[str, Any]:
+    return load_version_document(db_url, inp.flow_id, inp.version)["steps"][inp.step]
+
+
+def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
+    """Render and send the step's e-mail exactly once for this visit (keyed by ``send_id``).
+
+    Returns ``{"status": "sent" | "skipped" | "failed"}``, or ``{"status": "postponed",
+    "retry_at": <epoch seconds>}`` when the flow's send window or the lead's frequency cap
+    holds it back: the journey sleeps until then and calls again with the same send id.
+    """
+    from leadflow.leads.consent import mail_block_reason
+    from leadflow.mail.delivery import FINAL_STATUSES, deliver
+    from leadflow.mail.policy import current_time, next_send_time
+    from leadflow.mail.tracking import unsubscribe_url
+    from leadflow.rendering import render_string
+
+    assert inp.send_id, "an email step needs its send id"
+    now = current_time()
+    where = {"flow_id": inp.flow_id, "step": inp.step, "send_id": inp.send_id}
+    with session_scope(db_url) as session:
+        record_trail(session, inp)
+        message = session.exec(select(EmailMessage).where(EmailMessage.send_id == inp.send_id)).first()
+        if message is not None and message.status in FINAL_STATUSES:
+            return {"status": message.status}
+        lead = session.get(Lead, inp.lead_id)
+        doc = load_version_document(db_url, inp.flow_id, inp.version)
+        # Checked again on every retry: a lead may unsubscribe while its mail is postponed.
+        reason = mail_block_reason(session, lead)
+        if reason is not None:
+            if message is None:
+                session.add(EmailMessage(send_id=inp.send_id, lead_id=inp.lead_id,
+                                         journey_id=inp.journey_id, flow_id=inp.flow_id,
+                                         version=inp.version, step=inp.step,
+                                         template=doc["steps"][inp.step]["template"],
+                                         status="skipped", reason=reason))
+            elif message.status == "pending":
+                message.status, message.reason = "skipped", reason
+                session.add(message)
+            else:  # being handed over: deliver() settles it
+                reason = None
+            if reason is not None:
+                add_timeline(session, inp.lead_id, "email", "email.skipped", reason=reason, **where)
+                return {"status": "skipped", "reason": reason}
+        assert lead is not None
+        journey = session.get(Journey, inp.journey_id)
+        if message is None or message.status == "pending":
+            later = None
+            if session.exec(select(Flow.state).where(Flow.id == inp.flow_id)).first() == "paused":
+                later = (now + timedelta(seconds=PAUSE_RECHECK_SECONDS), "paused")
+            later = later or next_send_time(session, lead, doc.get("send_window"), inp.send_id, now)
+            if later is not None:
+                retry_at, why = later
+                _hold(session, journey, _HELD.get(why, why))
+                add_timeline(session, inp.lead_id, "email", "email.postponed", reason=why,
+                             retry_at=retry_at.isoformat(), **where)
+                return {"status": "postponed", "retry_at": retry_at.timestamp(), "reason": why}
+        _hold(session, journey, None)
+        if message is None:
+            step = doc["steps"][inp.step]
+            ctx = build_context(lead_view(lead), flow={"id": doc["id"], "name": doc.get("name")},
+                                unsubscribe_url=unsubscribe_url(lead.id))
+            # the snapshot the version pinned at publish; versions from before pinning: as is
+            pin = version_templates(db_url, inp.flow_id, inp.version).get(step["template"])
+            rendered = render_email(session, step["template"], ctx,
+                                    source=pinned_source(session, pin) if pin else None)
+            subject = render_string(step["subject"], ctx).strip() if step.get("subject") \
+                else rendered.subject
+            session.add(EmailMessage(send_id=inp.send_id, lead_id=inp.lead_id,
+                                     journey_id=inp.journey_id, flow_id=inp.flow_id,
+                                     version=inp.version, step=inp.step, template=step["template"],
+                                     to=lead.email, subject=subject, html=rendered.html,
+                                     text=rendered.text, status="pending"))
+    status = deliver(inp.send_id, db_url=db_url, now=now, timeline=True)
+    if status == "sent":
+        return {"status": status}
+    with session_scope(db_url) as session:
+        row = session.exec(select(EmailMessage).where(EmailMessage.send_id == inp.send_id)).first()
+    # A code, never the provider's text: refusals quote the address, and this result goes into
+    # workflow history. The row's ``reason`` keeps the whole answer for the operator.
+    if status == "skipped":
+        code = row.reason if row is not None and row.reason else "blocked"
+    else:
+        code = "no_recipient" if row is not None and row.reason == "no recipient address" \
+            else "provider_refused"
+    return {"status": status, "reason": code}
+
+
+def _hold(session: Session, journey: Journey | None, reason: str | None) -> None:
+    """Record why the journey's next send waits (``None``: it does not), for the flow stats."""
+    if journey is not None and journey.held_reason != reason:
+        journey.held_reason = reason
+        session.add(journey)
+
+
+def decide(db_url: str, inp: StepInput) -> dict[str, Any]:
+    """The target of a branch step, evaluated on the lead's state at this moment."""
+    step = _step(db_url, inp)
+    with session_scope(db_url) as session:
+        record_trail(session, inp)
+        lead = session.get(Lead, inp.lead_id)
+        view = lead_view(lead) if lead else {}
+        if step.get("on") == "temperature":
+            target = step[view.get("temperature") or "cold"]
+            why = f"temperature {view.get('temperature')}"
+        else:
+            target, why = step["else"], "else"
+            for i, case in enumerate(step.get("cases") or []):
+                if evaluate(case["when"], view):
+                    target, why = case["next"], f"case {i + 1}"
+                    break
+        add_timeline(session, inp.lead_id, "step", "branch.decided", flow_id=inp.flow_id,
+                     step=inp.step, next=target, because=why)
+    return {"next": target}
+
+
+def apply_update(db_url: str, inp: StepInput) -> tuple[dict[str, Any], Any]:
+    """Apply an update step to the lead; the score and temperature follow.
+
+    Returns the activity's result and the :class:`~leadflow.leads.events.Dispatch` the change sets in
+    motion (derived score/temperature/stage events, other journeys' ``exit_when`` checks, the
+    lead's temperature timer). A retry after the change was stored returns the dispatch again
+    until it has been run, so nothing is lost and nothing is applied twice.
+    """
+    from leadflow.leads.events import Dispatch, dispatch_stored_events, record_event
+    from leadflow.leads.stages import change_stage
+
+    step = _step(db_url, inp)
+    with session_scope(db_url) as session:
+        record_trail(session, inp)
+        lead = session.get(Lead, inp.lead_id)
+        if lead is None or lead.erased_at is not None:
+            return {"changed": False}, Dispatch()
+        # Idempotent per visit: a retried activity must not add the score twice.
+        marker_id = f"update-{inp.journey_id}.{inp.step}.{inp.visit}"
+        marker = session.get(Event, marker_id)
+        if marker is not None:
+            pending = [marker] if not marker.dispatched else []
+            return {"changed": True}, dispatch_stored_events(session, pending)
+        for key, value in (step.get("set") or {}).items():
+            if key.startswith("fields."):
+                lead.fields = {**(lead.fields or {}), key[7:]: value}
+            elif key == "owner":
+                lead.owner_rep_id = value
+            else:
+                setattr(lead, key, value)
+        if step.get("add_tags"):
+            lead.tags = sorted({*(lead.tags or []), *step["add_tags"]})
+        lead.updated_at = utcnow()
+        session.add(lead)
+        events = []
+        old_stage = lead.stage
+        if step.get("stage") and change_stage(
+                session, lead, step["stage"], cause=f"flow {inp.flow_id} step {inp.step}",
+                actor="flow", force=True):
+            events.append(record_event(session, lead, type_="stage.changed", properties={
+                "old": old_stage, "new": step["stage"], "flow_id": inp.flow_id})[0])
+        marker, _ = record_event(session, lead, type_="lead.updated", event_id=marker_id,
+                                 properties={"points": step.get("add_score") or 0,
+                                             "flow_id": inp.flow_id, "step": inp.step})
+        events.insert(0, marker)
+        return {"changed": True}, dispatch_stored_events(session, events)
+
+
+def match_event(db_url: str, inp: StepInput) -> bool:
+    """Whether the event satisfies the waiting step's ``where``."""
+    step = _step(db_url, inp)
+    with session_scope(db_url) as session:
+        event = session.get(Event, inp.event_id)
+        lead = session.get(Lead, inp.lead_id)
+        if event is None or lead is None:
+            return False
+        return evaluate(step["where"], lead_view(lead), {"properties": event.properties or {}})
+
+
+def check_exit(db_url: str, inp: StepInput) -> bool:
+    """Whether the flow's ``exit_when`` goal holds for the lead now."""
+    doc = load_version_document(db_url, inp.flow_id, inp.version)
+    with session_scope(db_url) as session:
+        record_trail(session, inp)
+        lead = session.get(Lead, inp.lead_id)
+        if lead is None:
+            return False
+        return evaluate(doc["exit_when"], lead_view(lead))
+
+
+def finish_journey(db_url: str, inp: StepInput) -> None:
+    """Mark the journey ended (completed, exited or failed) and close its open step."""
+    with session_scope(db_url) as session:
+        journey = record_trail(session, inp)
+        if journey is None or journey.status != "running":
+            return
+        now = utcnow()
+        journey.status, journey.exit_reason, journey.ended_at = inp.status or "completed", inp.reason, now
+        journey.converted = inp.reason == "goal"
+        journey.waiting_until = journey.held_reason = None
+        for open_step in session.exec(select(JourneyStep).where(
+                JourneyStep.journey_id == inp.journey_id, col(JourneyStep.left_at).is_(None))).all():
+            open_step.left_at, open_step.outcome = now, journey.status
+            session.add(open_step)
+        session.add(journey)
+        add_timeline(session, inp.lead_id, "journey", f"journey.{journey.status}",
+                     flow_id=inp.flow_id, version=inp.version, step=journey.current_step,
+                     reason=inp.reason)
+        metrics.record_journey_ended(inp.flow_id, journey.status)

@@ -1,0 +1,221 @@
+"""Enrolment (entry rules, re-entry, manual) and what journeys look like from outside (stats)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from leadflow.errors import Conflict
+from leadflow.journeys.conditions import evaluate
+from leadflow.journeys.durations import parse_duration
+from leadflow.journeys.flows import get_flow, get_version, latest_version
+from leadflow.leads.records import add_timeline, get_lead, lead_view
+from leadflow.models import (
+    EmailMessage,
+    Event,
+    Flow,
+    FlowVersion,
+    Journey,
+    JourneyStep,
+    Lead,
+    utcnow,
+)
+from leadflow.temporal import JourneyInput, journey_id
+
+HELD_REASONS = ("paused", "send_window", "frequency_cap", "consent")
+
+__all__ = [
+    "HELD_REASONS",
+    "enrol",
+    "enrol_by_rules",
+    "flow_stats",
+    "journey_input",
+    "leads_at_step",
+    "running_journeys",
+]
+
+
+def journey_input(j: Journey) -> JourneyInput:
+    return JourneyInput(journey_id=j.id, lead_id=j.lead_id, flow_id=j.flow_id, version=j.version)
+
+
+def running_journeys(session: Session, lead_id: str) -> list[Journey]:
+    return list(session.exec(
+        select(Journey).where(Journey.lead_id == lead_id, Journey.status == "running")
+    ).all())
+
+
+def _create(session: Session, lead: Lead, version: FlowVersion, trigger: str | None) -> Journey | None:
+    seq = (session.exec(
+        select(func.max(Journey.seq)).where(Journey.lead_id == lead.id,
+                                            Journey.flow_id == version.flow_id)
+    ).one() or 0) + 1
+    j = Journey(id=journey_id(version.flow_id, lead.id, seq), lead_id=lead.id,
+                flow_id=version.flow_id, version=version.version, seq=seq,
+                current_step=None, trigger_event_id=trigger)
+    try:
+        with session.begin_nested():
+            session.add(j)
+    except IntegrityError:
+        return None  # a concurrent request enrolled the same lead at the same moment
+    add_timeline(session, lead.id, "journey", "journey.enrolled", flow_id=version.flow_id,
+                 version=version.version, journey_id=j.id, trigger=trigger or "manual")
+    return j
+
+
+def _reentry_allows(session: Session, lead_id: str, flow_id: str, rule: Any) -> bool:
+    previous = session.exec(
+        select(Journey).where(Journey.lead_id == lead_id, Journey.flow_id == flow_id)
+        .order_by(col(Journey.seq).desc())
+    ).first()
+    if previous is None:
+        return True
+    if previous.status == "running" or rule in (None, "never"):
+        return False
+    if rule == "after_exit":
+        return True
+    try:
+        period = parse_duration(rule)
+    except ValueError:
+        return False
+    return previous.ended_at is None or utcnow() - previous.ended_at >= period
+
+
+def enrol(session: Session, *, lead_id: str, flow_id: str) -> Journey:
+    """Manual enrolment in the latest published version (refused while one already runs)."""
+    lead = get_lead(session, lead_id)
+    flow = get_flow(session, flow_id)
+    if flow.state != "active":
+        raise Conflict(f"Flow {flow_id!r} is {flow.state} and takes no enrolments"
+                       + (" until it is published again." if flow.state == "stopped"
+                          else "; resume it first."))
+    version = latest_version(session, flow_id)
+    if version is None:
+        raise Conflict(f"Flow {flow_id!r} has no published version yet; publish it first.")
+    if any(j.flow_id == flow_id for j in running_journeys(session, lead_id)):
+        raise Conflict(f"The lead is already in flow {flow_id!r}.")
+    j = _create(session, lead, version, None)
+    if j is None:
+        raise Conflict(f"The lead is already in flow {flow_id!r}.")
+    return j
+
+
+def published_latest(session: Session) -> list[FlowVersion]:
+    """The latest published version of every flow."""
+    latest = (select(FlowVersion.flow_id, func.max(FlowVersion.version).label("v"))
+              .group_by(FlowVersion.flow_id).subquery())
+    return list(session.exec(
+        select(FlowVersion).join(latest, (FlowVersion.flow_id == latest.c.flow_id)
+                                 & (FlowVersion.version == latest.c.v))
+    ).all())
+
+
+def enrol_by_rules(session: Session, lead: Lead, event_type: str,
+                   event: dict[str, Any] | None = None, trigger: str | None = None) -> list[Journey]:
+    """Enrol ``lead`` in every flow whose entry matches this event and whose re-entry rule allows."""
+    if lead.erased_at is not None:
+        return []
+    view = lead_view(lead)
+    created = []
+    active = set(session.exec(select(Flow.id).where(Flow.state == "active")).all())
+    for version in published_latest(session):
+        if version.flow_id not in active:  # paused or stopped
+            continue
+        entry = version.document.get("entry") or {}
+        if entry.get("event") != event_type:
+            continue
+        where = entry.get("where")
+        if where is not None and not evaluate(where, view, event or {}):
+            continue
+        if not _reentry_allows(session, lead.id, version.flow_id, entry.get("reentry", "never")):
+            continue
+        j = _create(session, lead, version, trigger)
+        if j is not None:
+            created.append(j)
+    return created
+
+
+def flow_stats(session: Session, flow_id: str, version: int | None = None) -> dict[str, Any]:
+    """Per step: leads waiting now, leads that passed, e-mails sent, engagement, exits."""
+    flow: Flow = get_flow(session, flow_id)
+    doc = get_version(session, flow_id, version).document if version else (
+        lv.document if (lv := latest_version(session, flow_id)) else flow.draft)
+    jfilter = [Journey.flow_id == flow_id] + ([Journey.version == version] if version else [])
+    sfilter = [JourneyStep.flow_id == flow_id] + ([JourneyStep.version == version] if version else [])
+    efilter = [EmailMessage.flow_id == flow_id] + ([EmailMessage.version == version] if version else [])
+    steps: dict[str, dict[str, Any]] = defaultdict(lambda: {
+        "waiting": 0, "passed": 0, "entered": 0, "emails_sent": 0, "emails_skipped": 0,
+        "opened": 0, "clicked": 0, "open_rate": None, "click_rate": None, "exits": 0,
+        "conversions": 0, "held": dict.fromkeys(HELD_REASONS, 0)})
+    for sid in (doc.get("steps") or {}):
+        steps[sid]
+    journeys = dict.fromkeys(("running", "completed", "exited", "failed"), 0)
+    for status, n in session.exec(select(Journey.status, func.count()).where(*jfilter)
+                                  .group_by(Journey.status)).all():
+        journeys[status] = n
+    for step, n in session.exec(select(Journey.current_step, func.count())
+                                .where(*jfilter, Journey.status == "running")
+                                .group_by(Journey.current_step)).all():
+        if step:
+            steps[step]["waiting"] = n
+    # leads whose next send waits: a pause, the send window, the frequency cap, consent
+    for step, reason, n in session.exec(
+        select(Journey.current_step, Journey.held_reason, func.count())
+        .where(*jfilter, Journey.status == "running", col(Journey.held_reason).is_not(None))
+        .group_by(Journey.current_step, Journey.held_reason)
+    ).all():
+        if step and reason:
+            steps[step]["held"][reason] = steps[step]["held"].get(reason, 0) + n
+    for step, entered, left in session.exec(
+        select(JourneyStep.step_id, func.count(), func.count(JourneyStep.left_at))
+        .where(*sfilter).group_by(JourneyStep.step_id)
+    ).all():
+        steps[step]["entered"], steps[step]["passed"] = entered, left
+    for step, status, n in session.exec(
+        select(EmailMessage.step, EmailMessage.status, func.count())
+        .where(*efilter).group_by(EmailMessage.step, EmailMessage.status)
+    ).all():
+        if step and status == "sent":
+            steps[step]["emails_sent"] = n
+        elif step and status == "skipped":
+            steps[step]["emails_skipped"] = n
+    engaged = session.exec(
+        select(EmailMessage.step, Event.type, func.count(func.distinct(Event.send_id)))
+        .join(EmailMessage, EmailMessage.send_id == Event.send_id)
+        .where(*efilter, col(Event.type).in_(["email.opened", "email.clicked"]))
+        .group_by(EmailMessage.step, Event.type)
+    ).all()
+    for step, etype, n in engaged:
+        if step:
+            steps[step]["opened" if etype == "email.opened" else "clicked"] = n
+    for step, status, reason, n in session.exec(
+        select(Journey.current_step, Journey.status, Journey.exit_reason, func.count())
+        .where(*jfilter, Journey.status != "running")
+        .group_by(Journey.current_step, Journey.status, Journey.exit_reason)
+    ).all():
+        if step:
+            steps[step]["exits"] += n
+            if reason == "goal":
+                steps[step]["conversions"] += n
+    for s in steps.values():
+        if s["emails_sent"]:
+            s["open_rate"] = round(s["opened"] / s["emails_sent"], 4)
+            s["click_rate"] = round(s["clicked"] / s["emails_sent"], 4)
+    conversions = sum(s["conversions"] for s in steps.values())
+    return {"flow_id": flow_id, "version": version, "journeys": journeys,
+            "conversions": conversions, "steps": dict(steps)}
+
+
+def leads_at_step(session: Session, flow_id: str, step_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    rows = session.exec(
+        select(Journey, Lead).join(Lead, Lead.id == Journey.lead_id)
+        .where(Journey.flow_id == flow_id, Journey.current_step == step_id,
+               Journey.status == "running").limit(limit)
+    ).all()
+    return [{"lead_id": lead.id, "email": lead.email, "journey_id": j.id, "version": j.version,
+             "since": (j.started_at.isoformat())} for j, lead in rows]
+
+

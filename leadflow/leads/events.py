@@ -1,0 +1,313 @@
+"""Events from outside: de-duplicated, scored, enrolling leads, waking waiting journeys.
+
+Ingest is two-phase so nothing accepted is lost: :func:`ingest_events` writes the events and
+returns a :class:`Dispatch` (journeys to start, signals to send) in one transaction; the caller
+runs it against Temporal with :func:`run_dispatch`, which marks the events dispatched. A client
+that retries after a crash in between re-sends the same event ids, and the dispatch is redone
+(starting and signalling are idempotent; journeys ignore an event id they have seen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from sqlmodel import Session, col, select, update
+
+from leadflow.errors import NotFound
+from leadflow.journeys.enrolment import enrol_by_rules, journey_input, running_journeys
+from leadflow.leads.attribution import record_touch
+from leadflow.leads.records import add_timeline
+from leadflow.models import EmailMessage, Event, Journey, Lead, utcnow
+from leadflow.temporal import EVENT_SIGNAL, JourneyInput, signal_journey, start_journey
+
+__all__ = [
+    "Dispatch",
+    "EventIn",
+    "dispatch_stored_events",
+    "ingest_events",
+    "journeys_for_trigger",
+    "plan_for_lead_change",
+    "run_dispatch",
+]
+
+log = logging.getLogger(__name__)
+_TYPE = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")
+
+
+class EventIn(BaseModel):
+    """One event in ``POST /api/events``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(None, min_length=1, max_length=200)
+    lead_id: str | None = None
+    email: EmailStr | None = None
+    type: str = Field(description="dotted event type, e.g. form.submitted, email.clicked")
+    properties: dict[str, Any] = Field(default_factory=dict)
+    occurred_at: datetime | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _dotted(cls, value: str) -> str:
+        if not _TYPE.match(value):
+            raise ValueError("an event type is dotted lowercase words such as form.submitted")
+        return value
+
+    @model_validator(mode="after")
+    def _who(self) -> EventIn:
+        if not self.lead_id and not self.email:
+            raise ValueError("give the lead_id or the email of the lead the event is about")
+        return self
+
+
+@dataclass
+class Dispatch:
+    """Work for Temporal that follows a database change."""
+
+    starts: list[JourneyInput] = field(default_factory=list)
+    signals: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+    # (lead id, POSIX time): when each rescored lead's temperature next changes by decay alone.
+    score_timers: list[tuple[str, float]] = field(default_factory=list)
+
+    def extend(self, other: Dispatch) -> None:
+        self.starts += other.starts
+        self.signals += other.signals
+        self.event_ids += other.event_ids
+        self.score_timers += other.score_timers
+
+
+def _aware_utc(value: datetime | None) -> datetime:
+    """An event time in UTC; a time without an offset is taken to be UTC."""
+    if value is None:
+        return utcnow()
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def journeys_for_trigger(session: Session, event_id: str) -> list[Journey]:
+    return list(session.exec(select(Journey).where(Journey.trigger_event_id == event_id)).all())
+
+
+def _signal_payload(session: Session, event: Event) -> dict[str, Any]:
+    payload: dict[str, Any] = {"kind": "event", "event_id": event.id, "type": event.type}
+    if event.send_id:
+        sent = session.exec(select(EmailMessage.journey_id, EmailMessage.step)
+                            .where(EmailMessage.send_id == event.send_id)).first()
+        if sent:
+            payload["journey_id"], payload["step"] = sent
+    return payload
+
+
+def plan_for_lead_change(session: Session, lead: Lead) -> Dispatch:
+    """Signals telling the lead's running journeys that the lead changed (``exit_when``)."""
+    return Dispatch(signals=[(j.id, EVENT_SIGNAL, {"kind": "lead_changed"})
+                             for j in running_journeys(session, lead.id)])
+
+
+def dispatch_event(session: Session, lead: Lead, event: Event, *, enrol: bool = True) -> Dispatch:
+    """What an event stored for ``lead`` sets in motion (already-running journeys first)."""
+    plan = Dispatch(event_ids=[event.id])
+    payload = _signal_payload(session, event)
+    for j in running_journeys(session, lead.id):
+        if j.trigger_event_id != event.id:
+            plan.signals.append((j.id, EVENT_SIGNAL, payload))
+    if enrol:
+        enrol_by_rules(session, lead, event.type, {"properties": event.properties}, trigger=event.id)
+    plan.starts += [journey_input(j) for j in journeys_for_trigger(session, event.id)
+                    if j.status == "running"]
+    return plan
+
+
+def record_event(session: Session, lead: Lead, *, type_: str, properties: dict[str, Any] | None,
+                 occurred_at: datetime | None = None, event_id: str | None = None,
+                 send_id: str | None = None) -> tuple[Event, bool]:
+    """Store one event (``(event, created)``; an existing id is returned as it is)."""
+    if event_id:
+        existing = session.get(Event, event_id)
+        if existing is not None:
+            return existing, False
+    event = Event(lead_id=lead.id, type=type_, properties=properties or {},
+                  occurred_at=_aware_utc(occurred_at), send_id=send_id,
+                  **({"id": event_id} if event_id else {}))
+    session.add(event)
+    session.flush()
+    add_timeline(session, lead.id, "event", type_, at=event.occurred_at, event_id=event.id,
+                 properties=event.properties)
+    return event, True
+
+
+def ingest_events(session: Session, items: list[EventIn]) -> tuple[list[dict[str, Any]], Dispatch]:
+    """Store ``items`` (all or nothing) and plan their effects.
+
+    Returns one result per item (``{"id", "lead_id", "duplicate"}``) and the dispatch to run.
+
+    Raises:
+        NotFound: an item names a lead that does not exist (nothing is stored then).
+    """
+    ids = {i.lead_id for i in items if i.lead_id}
+    emails = {str(i.email).lower() for i in items if i.email and not i.lead_id}
+    by_id = {lead.id: lead for lead in session.exec(select(Lead).where(col(Lead.id).in_(ids))).all()}
+    by_email = {lead.email: lead for lead in session.exec(
+        select(Lead).where(col(Lead.email).in_(emails))).all()} if emails else {}
+    leads: list[Lead] = []
+    for n, item in enumerate(items):
+        lead = by_id.get(item.lead_id) if item.lead_id else by_email.get(str(item.email).lower())
+        if lead is None or lead.erased_at is not None:
+            who = item.lead_id or item.email
+            raise NotFound(f"Event {n}: there is no lead {who!r}; create it with POST /api/leads first.")
+        leads.append(lead)
+    results: list[dict[str, Any]] = []
+    to_dispatch: list[Event] = []
+    for item, lead in zip(items, leads, strict=True):
+        event, created = record_event(session, lead, type_=item.type, properties=item.properties,
+                                      occurred_at=item.occurred_at, event_id=item.id,
+                                      send_id=item.properties.get("send_id"))
+        results.append({"id": event.id, "lead_id": lead.id, "duplicate": not created})
+        if created:
+            record_touch(lead, event.properties, event.occurred_at)
+        if created or not event.dispatched:
+            # a retried event whose first dispatch was interrupted is dispatched again
+            to_dispatch.append(event)
+    return results, dispatch_stored_events(session, to_dispatch)
+
+
+async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
+                       concurrency: int = 32) -> None:
+    """Start and signal journeys, then mark the events dispatched."""
+    from leadflow.db import session_scope
+    from leadflow.metrics import record_journey_started
+
+    gate = asyncio.Semaphore(concurrency)
+
+    async def start(inp: JourneyInput) -> None:
+        async with gate:
+            if await start_journey(client, inp):
+                record_journey_started(inp.flow_id)
+
+    async def signal(wid: str, name: str, payload: dict[str, Any]) -> None:
+        async with gate:
+            await signal_journey(client, wid, name, payload)
+
+    seen: set[str] = set()
+    starts = [s for s in plan.starts if not (s.journey_id in seen or seen.add(s.journey_id))]
+    await asyncio.gather(*(start(s) for s in starts))
+    await asyncio.gather(*(signal(*s) for s in plan.signals))
+    if plan.score_timers:
+        from leadflow.scoring.timers import arm_score_timers
+
+        await arm_score_timers(client, plan.score_timers, concurrency)
+    if plan.event_ids:
+        with session_scope(db_url) as session:
+            session.exec(update(Event).where(col(Event.id).in_(plan.event_ids))  # type: ignore[call-overload]
+                         .values(dispatched=True))
+
+
+def ingest_lead(session: Session, data: Any, *, actor: str = "api") -> tuple[Lead, bool, Dispatch]:
+    """Create or update a lead (``POST /api/leads``) and plan what follows.
+
+    A new lead is scored and enrolled in ``lead.created`` flows; an updated one wakes its
+    running journeys so their ``exit_when`` goals are checked at once.
+    """
+    from leadflow.leads.records import upsert_lead
+    from leadflow.scoring.service import derived_events, rescore
+    from leadflow.scoring.timers import timer_of
+
+    lead, created = upsert_lead(session, data, actor=actor)
+    change = rescore(session, lead)
+    event, _ = record_event(session, lead, type_="lead.created" if created else "lead.updated",
+                            properties={})
+    plan = dispatch_event(session, lead, event, enrol=created)
+    for derived in derived_events(session, lead, change):
+        plan.extend(dispatch_event(session, lead, derived))
+    if not created:
+        plan.extend(plan_for_lead_change(session, lead))
+        # Anything an earlier, interrupted request stored but never handed to Temporal (the
+        # journeys `lead.created` enrolled, say) is dispatched again now.
+        stale = list(session.exec(select(Event).where(
+            Event.lead_id == lead.id, col(Event.dispatched).is_(False), Event.id != event.id)
+            .limit(200)).all())
+        for old in stale:
+            plan.extend(dispatch_event(session, lead, old, enrol=False))
+    plan.score_timers += timer_of(lead, change)
+    return lead, created, plan
+
+
+def dispatch_stored_events(session: Session, events: list[Event]) -> Dispatch:
+    """Plan what events stored by other means (webhook, tracking links) set in motion.
+
+    Does for a batch what :func:`ingest_events` does per event, in a few bulk queries: running
+    journeys get the event as a signal (an engagement event names its e-mail's journey and
+    step, for ``from_step``), entry rules enrol, and each lead is rescored once, its derived
+    events dispatched in turn. The events must belong to existing leads.
+    """
+    from leadflow.journeys.enrolment import published_latest
+    from leadflow.scoring.service import (
+        active_model,
+        derived_events,
+        load_scored_events,
+        rescore,
+    )
+    from leadflow.scoring.timers import timer_of
+
+    plan = Dispatch(event_ids=[e.id for e in events])
+    if not events:
+        return plan
+    lead_ids = sorted({e.lead_id for e in events})
+    send_ids = sorted({e.send_id for e in events if e.send_id})
+    leads: dict[str, Lead] = {}
+    running: dict[str, list[Journey]] = {}
+    sends: dict[str, tuple[str | None, str | None]] = {}
+    for start in range(0, max(len(lead_ids), len(send_ids)), 500):
+        ids = lead_ids[start:start + 500]
+        if ids:
+            leads.update((le.id, le) for le in session.exec(
+                select(Lead).where(col(Lead.id).in_(ids)).with_for_update()))
+            for j in session.exec(select(Journey).where(col(Journey.lead_id).in_(ids),
+                                                        Journey.status == "running")):
+                running.setdefault(j.lead_id, []).append(j)
+        chunk = send_ids[start:start + 500]
+        if chunk:
+            sends.update((sid, (jid, step)) for sid, jid, step in session.exec(
+                select(EmailMessage.send_id, EmailMessage.journey_id, EmailMessage.step)
+                .where(col(EmailMessage.send_id).in_(chunk))))
+    entry_types = {(v.document.get("entry") or {}).get("event") for v in published_latest(session)}
+
+    def handle(event: Event, lead: Lead) -> None:
+        payload: dict[str, Any] = {"kind": "event", "event_id": event.id, "type": event.type}
+        journey_id, step = sends.get(event.send_id or "", (None, None))
+        if journey_id:
+            payload["journey_id"], payload["step"] = journey_id, step
+        plan.signals.extend((j.id, EVENT_SIGNAL, payload) for j in running.get(lead.id, [])
+                            if j.trigger_event_id != event.id)
+        if event.type in entry_types:
+            enrol_by_rules(session, lead, event.type, {"properties": event.properties},
+                           trigger=event.id)
+            plan.starts += [journey_input(j) for j in journeys_for_trigger(session, event.id)
+                            if j.status == "running"]
+
+    touched: dict[str, Lead] = {}
+    for event in events:
+        lead = leads.get(event.lead_id)
+        if lead is None or lead.erased_at is not None:
+            continue
+        touched[lead.id] = lead
+        handle(event, lead)
+    # each lead is rescored once per batch, with the model and the events loaded in bulk
+    model = active_model(session)
+    scored = load_scored_events(session, list(touched), model)
+    for lead in touched.values():
+        change = rescore(session, lead, model=model, events=scored.get(lead.id, []))
+        for derived in derived_events(session, lead, change):
+            plan.event_ids.append(derived.id)
+            handle(derived, lead)
+        if change is not None and change.changed:
+            plan.signals.extend((j.id, EVENT_SIGNAL, {"kind": "lead_changed"})
+                                for j in running.get(lead.id, []))
+        plan.score_timers += timer_of(lead, change)
+    return plan
