@@ -425,8 +425,13 @@ def cmd_flows_migrate(args: argparse.Namespace) -> int:
 
     from leadflow.db import session_scope
     from leadflow.errors import LeadflowError
-    from leadflow.flow_changes import create_migration, migration_view, preview, preview_view
-    from leadflow.migration import Request
+    from leadflow.journeys.flow_changes import (
+        create_migration,
+        migration_view,
+        preview,
+        preview_view,
+    )
+    from leadflow.journeys.migration import Request
     from leadflow.temporal import MigrationJobInput, start_migration_job
 
     console = Console()
