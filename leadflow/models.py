@@ -354,6 +354,8 @@ class Team(SQLModel, table=True):
     members: list[str] = _json(list)
     routing: Any = Field(default="round_robin", sa_column=Column(JSON, nullable=False))
     calendar: dict[str, Any] = _json(dict)
+    # Hand-offs the team can take per business day (the simulator compares against it).
+    capacity: int | None = None
     rr_cursor: int = 0
     created_at: datetime = Field(default_factory=utcnow)
 

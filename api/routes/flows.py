@@ -22,6 +22,7 @@ from leadflow.journeys.flows import (
     publish,
     save_draft,
 )
+from leadflow.journeys.simulation import simulate_flow
 from leadflow.leads.events import Dispatch, run_dispatch
 
 router = APIRouter(prefix="/api", tags=["flows"], strict_content_type=False)
@@ -159,3 +160,10 @@ def waiting_leads(flow_id: str, step_id: str, session: SessionDep, _: MarketerDe
     return leads_at_step(session, flow_id, step_id)
 
 
+@router.post("/flows/{flow_id}/simulate")
+def simulate(flow_id: str, body: JsonBody, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+    """Run the flow (a published `version`, an unsaved `document`, else the latest version or
+    the draft) over synthetic or sampled leads in simulated time: steps, mails per lead and
+    week, exits, hand-offs per team and business day, MQLs, common paths. Sends nothing and
+    changes nothing; the same seed gives the same answer."""
+    return simulate_flow(session, flow_id, body)

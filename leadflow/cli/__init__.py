@@ -8,6 +8,7 @@ Examples::
     leadflow api --host 0.0.0.0          # production: the API alone
     leadflow flows validate flows/*.json # check flow files (exit status 1 on problems)
     leadflow flows import flows/*.json --publish
+    leadflow flows simulate flows/trial-nurture.json --leads 10000 --days 90
     leadflow keys create --role marketer
     leadflow keys list                   # ids, roles, reps, last use; `keys revoke ID` revokes
     leadflow leads import contacts.csv   # CSV import with a progress bar and a report
@@ -491,6 +492,140 @@ def cmd_flows_migrate(args: argparse.Namespace) -> int:
     return 1 if report["failed"] else 0
 
 
+def cmd_flows_simulate(args: argparse.Namespace) -> int:
+    """Simulate a flow file or a stored flow: a progress bar, then tables (or ``--json``)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from leadflow.errors import LeadflowError
+    from leadflow.journeys.simulation import (
+        load_world,
+        parse_request,
+        run_simulation,
+        simulate_flow,
+    )
+    from leadflow.journeys.validate import validate_flow
+
+    body: dict[str, Any] = {"leads": "sample" if args.sample else args.leads, "days": args.days,
+                            "seed": args.seed}
+    if args.start:
+        body["start"] = args.start
+    if args.enrol_over_days:
+        body["enrol_over_days"] = args.enrol_over_days
+    if args.request:
+        body.update(json.loads(Path(args.request).read_text()))
+    console = Console(stderr=True)
+    url = get_settings().resolved_database_url
+    has_db = not url.startswith("sqlite") or Path(url.split("///", 1)[-1]).is_file()
+    path = Path(args.flow)
+    try:
+        with Progress("[bold]simulating", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=console, transient=True, disable=args.json) as progress:
+            task = progress.add_task("leads", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            if path.suffix == ".json" or path.is_file():
+                doc = json.loads(path.read_text())
+                problems = validate_flow(doc, _cli_context())
+                if problems:
+                    print(f"{path}: {len(problems)} problem(s)", file=sys.stderr)
+                    for p in problems:
+                        print(f"  {p['path'] or '(document)'}: {p['message']}", file=sys.stderr)
+                    return 1
+                req = parse_request(body)
+                if has_db:
+                    from leadflow.db import session_scope
+                    from leadflow.journeys.simulation import World
+
+                    with session_scope(url) as session:
+                        world: World = load_world(session)
+                        seeds = None
+                        if req.leads == "sample":
+                            from leadflow.journeys.simulation import _default_start, sample_leads
+
+                            seeds = sample_leads(session, req.seed, req.start or _default_start())
+                else:
+                    from leadflow.journeys.simulation import World
+                    from leadflow.scoring.model import DEFAULT_SCORING_MODEL
+
+                    settings = get_settings()
+                    world = World(model=DEFAULT_SCORING_MODEL,
+                                  frequency_cap=settings.frequency_cap,
+                                  frequency_cap_days=settings.frequency_cap_days,
+                                  default_timezone=settings.default_timezone)
+                    seeds = None
+                    if req.leads == "sample":
+                        print("--sample needs the database (no leads here)", file=sys.stderr)
+                        return 2
+                result = run_simulation(doc, req, world, seeds=seeds, progress=advance)
+            else:
+                if not has_db:
+                    print(f"{args.flow}: no such file, and no database to find a flow in",
+                          file=sys.stderr)
+                    return 2
+                from leadflow.db import session_scope
+
+                if args.version:
+                    body["version"] = args.version
+                with session_scope(url) as session:
+                    result = simulate_flow(session, args.flow, body, progress=advance)
+    except LeadflowError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        for p in getattr(exc, "problems", []):
+            print(f"  {p['path']}: {p['message']}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_simulation(result, Console())
+    return 0
+
+
+def print_simulation(result: dict[str, Any], console: Any) -> None:
+    """The simulation's answer as a few tables, in words."""
+    from rich.table import Table
+
+    emails, mql = result["emails"], result["mql"]
+    console.print(f"[bold]{result['flow_id']}[/]: {result['leads']:,} leads over "
+                  f"{result['days']} days from {result['start'][:10]} (seed {result['seed']}), "
+                  f"simulated in {result['elapsed_ms'] / 1000:.1f} s")
+    console.print(f"e-mails: {emails['sent']:,} sent ({emails['skipped']:,} skipped, "
+                  f"{emails['postponed']:,} postponed by window or cap); per lead p50 "
+                  f"{emails['per_lead']['p50']:g}, p95 {emails['per_lead']['p95']:g}, max "
+                  f"{emails['per_lead']['max']}; at most {emails['max_per_lead_per_week']} to "
+                  "one lead in a week")
+    mql_days = mql["days_to_mql_p50"]
+    console.print(f"MQLs: {mql['count']:,}" + (f", half of them within {mql_days:g} days"
+                                               if mql_days is not None else ""))
+    steps = Table(title="steps", title_justify="left")
+    for name, justify in (("step", "left"), ("entered", "right"), ("left", "right"),
+                          ("waiting at end", "right")):
+        steps.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for step, row in result["steps"].items():
+        steps.add_row(step, f"{row['entered']:,}", f"{row['left']:,}", f"{row['waiting_at_end']:,}")
+    console.print(steps)
+    exits = ", ".join(f"{reason} {n:,}" for reason, n in result["exits"].items()) or "none"
+    console.print(f"exits: {exits}")
+    teams = result["handoffs"]["per_team_per_business_day"]
+    if teams:
+        table = Table(title=f"hand-offs ({result['handoffs']['total']:,})", title_justify="left")
+        for name in ("team", "per business day (mean)", "max", "capacity", "members"):
+            table.add_column(name, justify="left" if name == "team" else "right")
+        for team, row in teams.items():
+            table.add_row(team, f"{row['mean']:g}", str(row["max"]),
+                          "-" if row["capacity"] is None else str(row["capacity"]),
+                          str(row["members"]))
+        console.print(table)
+    paths = Table(title="most common paths", title_justify="left")
+    paths.add_column("leads", justify="right")
+    paths.add_column("path")
+    for path in result["paths"][:5]:
+        paths.add_row(f"{path['leads']:,}", " → ".join(path["steps"]))
+    console.print(paths)
+
+
 def cmd_keys_create(args: argparse.Namespace) -> int:
     from leadflow.auth import create_key
     from leadflow.db import create_schema, session_scope
@@ -689,6 +824,25 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only leads on version N (repeat; default: every older version)")
     mig.add_argument("--dry-run", action="store_true", help="print the preview, move nobody")
     mig.set_defaults(func=cmd_flows_migrate)
+
+    sim = fsub.add_parser("simulate", help="simulate a flow file or stored flow in simulated time",
+                          description="Run a flow over synthetic leads (or a sample of real "
+                          "ones) in simulated time with the live interpreter: mails per lead and "
+                          "week, exits, hand-offs per team and business day, MQLs, common paths. "
+                          "Sends nothing and changes nothing.")
+    sim.add_argument("flow", metavar="FILE|ID", help="a flow file, or the id of a stored flow")
+    sim.add_argument("--leads", type=int, default=1000, help="synthetic leads (default 1000)")
+    sim.add_argument("--sample", action="store_true", help="a sample of real leads instead")
+    sim.add_argument("--days", type=int, default=90, help="simulated days (default 90)")
+    sim.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    sim.add_argument("--start", default=None, help="simulated start, ISO 8601 (default today)")
+    sim.add_argument("--enrol-over-days", type=float, default=0.0,
+                     help="spread enrolments over this many days (default: all at the start)")
+    sim.add_argument("--version", type=int, default=None, help="a stored flow's version")
+    sim.add_argument("--request", default=None, metavar="JSON_FILE",
+                     help="more of the request (profile, engagement, events, sales) from a file")
+    sim.add_argument("--json", action="store_true", help="print the result as JSON")
+    sim.set_defaults(func=cmd_flows_simulate)
 
     leads = sub.add_parser("leads", help="lead data")
     lsub = leads.add_subparsers(dest="leads_command", required=True, metavar="ACTION")

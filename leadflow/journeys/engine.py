@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from leadflow.journeys.durations import parse_duration
@@ -66,6 +67,12 @@ class Command:
     reason: str | None = None
     event_id: str | None = None
     trail: list[list[Any]] = field(default_factory=list)
+
+
+@lru_cache(maxsize=256)
+def _seconds(duration: str) -> float:
+    # Flows name a handful of durations, parsed again at every wait otherwise.
+    return parse_duration(duration).total_seconds()
 
 
 def split_choice(lead_id: str, step_id: str, weights: list[float]) -> int:
@@ -121,11 +128,11 @@ def _enter(flow: dict[str, Any], state: JourneyState, step_id: str, now: float) 
             return _run(state, "email", send_id=_send_id(state))
         if kind == "wait":
             state.waiting = "timer"
-            state.deadline = now + parse_duration(step["duration"]).total_seconds()
+            state.deadline = now + _seconds(step["duration"])
             return _sleep(state)
         if kind == "wait_for":
             state.waiting = "event"
-            state.deadline = now + parse_duration(step["timeout"]).total_seconds()
+            state.deadline = now + _seconds(step["timeout"])
             return _sleep(state)
         if kind == "branch":
             return _run(state, "decide")

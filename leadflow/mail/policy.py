@@ -13,11 +13,11 @@ are resolved with :mod:`zoneinfo`, so a window of 09:00 stays 09:00 local across
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
@@ -27,13 +27,18 @@ from leadflow.mail.clock import as_utc
 from leadflow.models import EmailMessage, Lead
 
 __all__ = [
+    "cap_reopens_after",
     "cap_reopens_at",
     "country_timezone",
     "current_time",
+    "earliest_send",
     "lead_zone",
     "next_send_time",
+    "window_openings",
     "window_opens_at",
 ]
+
+Moment = TypeVar("Moment")  # an aware datetime, or POSIX seconds in the simulator
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -112,25 +117,32 @@ def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
 
-def window_opens_at(window: Mapping[str, Any] | None, zone: ZoneInfo,
-                    now: datetime) -> datetime | None:
-    """``None`` when ``now`` is inside the window, else when it next opens (aware UTC).
+def window_openings(window: Mapping[str, Any], zone: ZoneInfo, first_day: date,
+                    last_day: date) -> Iterator[tuple[datetime, datetime]]:
+    """Each ``(opens, closes)`` (aware UTC) of the window on local days ``first_day..last_day``.
 
     A window whose ``to`` is not after its ``from`` runs past midnight into the next day.
     """
-    if not window:
-        return None
-    now = as_utc(now)
     days = {d.lower() for d in window.get("days") or _DAYS}
     start_at, end_at = _clock(window["from"]), _clock(window["to"])
     overnight = (end_at.hour, end_at.minute) <= (start_at.hour, start_at.minute)
+    day = first_day
+    while day <= last_day:
+        if _DAYS[day.weekday()] in days:
+            yield (_local(day, start_at, zone),
+                   _local(day + timedelta(days=1) if overnight else day, end_at, zone))
+        day += timedelta(days=1)
+
+
+def window_opens_at(window: Mapping[str, Any] | None, zone: ZoneInfo,
+                    now: datetime) -> datetime | None:
+    """``None`` when ``now`` is inside the window, else when it next opens (aware UTC)."""
+    if not window:
+        return None
+    now = as_utc(now)
     today = now.astimezone(zone).date()
-    for offset in range(-1, 9):
-        day = today + timedelta(days=offset)
-        if _DAYS[day.weekday()] not in days:
-            continue
-        opens = _local(day, start_at, zone)
-        closes = _local(day + timedelta(days=1) if overnight else day, end_at, zone)
+    for opens, closes in window_openings(window, zone, today - timedelta(days=1),
+                                         today + timedelta(days=8)):
         if opens <= now < closes:
             return None
         if opens > now:
@@ -151,14 +163,43 @@ def cap_reopens_at(session: Session, lead_id: str, now: datetime, *, exclude_sen
         return None
     now = as_utc(now)
     when = func.coalesce(EmailMessage.sent_at, EmailMessage.last_attempt_at)
-    recent = sorted(as_utc(t) for t in session.exec(
+    sent = [as_utc(t) for t in session.exec(
         select(when).where(EmailMessage.lead_id == lead_id,
                            col(EmailMessage.status).in_(("sent", "sending")),
                            EmailMessage.send_id != exclude_send_id)
-    ).all() if t is not None and as_utc(t) > now - period)
-    if len(recent) < cap:
+    ).all() if t is not None]
+    return cap_reopens_after(sent, now, cap, period)
+
+
+def cap_reopens_after(sent: Iterable[Moment], now: Moment, cap: int, period: Any) -> Moment | None:
+    """``None`` when fewer than ``cap`` of the ``sent`` moments fall in the ``period`` before
+    ``now``, else when the oldest of them ages out. Works on datetimes (with a timedelta period)
+    and on POSIX seconds alike (the simulator's clock)."""
+    recent = sorted(t for t in sent if t > now - period)
+    if cap <= 0 or len(recent) < cap:
         return None
-    return recent[len(recent) - cap] + period
+    return recent[len(recent) - cap] + period  # type: ignore[no-any-return]
+
+
+def earliest_send(now: Moment, cap_reopens: Callable[[Moment], Moment | None],
+                  window_opens: Callable[[Moment], Moment | None]) -> tuple[Moment, str] | None:
+    """``None`` to send at ``now``, else ``(moment, why)``: the first moment both the frequency
+    cap and the send window allow, why being ``frequency cap`` or ``send window``.
+
+    After the cap frees a slot, the window is applied again. Shared by live sends and the
+    simulator, which passes its own clock's lookups.
+    """
+    moment, why = now, ""
+    for _ in range(16):  # each pass moves forward; a handful always settles
+        cap = cap_reopens(moment)
+        if cap is not None:
+            moment, why = cap, why or "frequency cap"
+            continue
+        opens = window_opens(moment)
+        if opens is None:
+            break
+        moment, why = opens, why or "send window"
+    return None if not why else (moment, why)
 
 
 def next_send_time(session: Session, lead: Lead, window: Mapping[str, Any] | None,
@@ -170,17 +211,11 @@ def next_send_time(session: Session, lead: Lead, window: Mapping[str, Any] | Non
     """
     settings = settings or get_settings()
     zone = lead_zone(lead, window, settings)
-    moment, why = as_utc(now), ""
-    for _ in range(16):  # each pass moves forward; a handful always settles
-        cap = cap_reopens_at(session, lead.id, moment, exclude_send_id=send_id, settings=settings)
-        if cap is not None:
-            moment, why = cap, why or "frequency cap"
-            continue
-        opens = window_opens_at(window, zone, moment)
-        if opens is None:
-            break
-        moment, why = opens, why or "send window"
-    return None if not why else (moment, why)
+    return earliest_send(
+        as_utc(now),
+        lambda moment: cap_reopens_at(session, lead.id, moment, exclude_send_id=send_id,
+                                      settings=settings),
+        lambda moment: window_opens_at(window, zone, moment))
 
 
 def current_time() -> datetime:

@@ -25,7 +25,7 @@ __all__ = ["rep_public", "reps_away_with_open_handoffs", "save_rep", "save_team"
 SLUG = re.compile(r"^[a-z0-9-]{1,64}$")
 REP_KEYS = {"id", "email", "name", "timezone", "capacity", "manager_id", "out_of_office",
             "working_hours", "slack_webhook", "active"}
-TEAM_KEYS = {"id", "name", "members", "routing", "calendar"}
+TEAM_KEYS = {"id", "name", "members", "routing", "calendar", "capacity"}
 
 
 def rep_public(rep: Rep) -> dict[str, Any]:
@@ -39,7 +39,8 @@ def rep_public(rep: Rep) -> dict[str, Any]:
 def team_public(team: Team) -> dict[str, Any]:
     """A team as the API shows it."""
     return {"id": team.id, "name": team.name, "members": list(team.members or []),
-            "routing": team.routing, "calendar": dict(team.calendar or {})}
+            "routing": team.routing, "calendar": dict(team.calendar or {}),
+            "capacity": team.capacity}
 
 
 def _unknown_keys(doc: Mapping[str, Any], allowed: set[str]) -> list[dict[str, str]]:
@@ -147,6 +148,11 @@ def save_team(session: Session, body: Any, team_id: str | None = None, *,
     problems += routing_problems(doc.get("routing", "round_robin"), "routing",
                                  teams=known_teams, reps=known_reps)
     problems += calendar_problems(doc.get("calendar", {}), "calendar")
+    capacity = doc.get("capacity")
+    if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool)
+                                 or capacity < 0):
+        problems.append({"path": "capacity", "message": "capacity is the hand-offs the team "
+                         "can take per business day: a whole number ≥ 0, or null."})
     if problems:
         raise Invalid("The team is not valid.", problems)
     if create and session.get(Team, tid) is not None:
@@ -154,6 +160,7 @@ def save_team(session: Session, body: Any, team_id: str | None = None, *,
     team = existing or Team(id=str(tid), name=doc["name"], created_at=utcnow())
     team.name, team.members = doc["name"], list(members)
     team.routing, team.calendar = doc.get("routing", "round_robin"), dict(doc.get("calendar", {}))
+    team.capacity = doc.get("capacity")
     session.add(team)
     session.flush()
     return team

@@ -55,12 +55,16 @@ __all__ = [
     "ScoringModelDoc",
     "Temperature",
     "TemperatureThresholds",
+    "event_points",
+    "fit_points",
     "load_model",
     "next_change_after",
     "next_temperature_change",
     "score_lead",
     "scored_event_types",
     "scoring_problems",
+    "seconds_to_temperature_change",
+    "shown_temperature",
     "temperature_for",
 ]
 
@@ -519,10 +523,52 @@ def _adjustment_label(properties: Mapping[str, Any]) -> str:
     return f"{label}: {reason}" if reason else label
 
 
+def _rule_points(kind: str, properties: Mapping[str, Any], lead: Mapping[str, Any],
+                 compiled: _Compiled) -> tuple[float, str] | None:
+    """Points and label of an event type the model scores by rule or by its own points."""
+    ruled = compiled.ruled
+    if kind in ruled:
+        event_map = {"type": kind, "properties": properties}
+        match = next((rule for rule in ruled[kind]
+                      if rule[1] is None or evaluate(rule[1], lead, event_map)), None)
+        return None if match is None else (match[0], match[2])
+    if kind in _ADJUSTMENT_EVENTS:
+        manual = properties.get("points")
+        if not isinstance(manual, int | float) or isinstance(manual, bool):
+            return None
+        return manual, _adjustment_label(properties)
+    return None
+
+
+def event_points(kind: str, properties: Mapping[str, Any], lead: Mapping[str, Any],
+                 model: ScoringModelDoc | Mapping[str, Any]) -> float:
+    """The points one event earns under ``model`` before decay (0 for none): the same rules
+    :func:`score_lead` applies, for callers that keep a running score (the simulator)."""
+    compiled = _compiled(model)
+    entry = compiled.plain.get(kind)
+    found = entry if entry is not None else _rule_points(kind, properties, lead, compiled)
+    if found is None or properties.get("machine_open"):
+        return 0.0
+    return float(found[0])
+
+
+def fit_points(lead: Mapping[str, Any], model: ScoringModelDoc | Mapping[str, Any]) -> float:
+    """The sum of the fit rules ``lead`` meets under ``model``."""
+    return _fit_points(lead, _compiled(model), None)
+
+
+def shown_temperature(exact: float, model: ScoringModelDoc | Mapping[str, Any]
+                      ) -> tuple[float, Temperature]:
+    """The score people see for an exact score (never negative, to the cent) and its
+    temperature, as :func:`score_lead` reports them."""
+    compiled = _compiled(model)
+    shown = _display(max(0.0, exact))
+    return shown, _temperature(shown, compiled)
+
+
 def _behavior_points(lead: Mapping[str, Any], events: Iterable[EventView], compiled: _Compiled,
                      now: datetime, rows: list[dict[str, Any]] | None) -> float:
     plain = compiled.plain
-    ruled = compiled.ruled
     # 0.5 ** (age / half_life) == exp(-age * ln2 / half_life); no decay is a rate of 0.
     rate = -math.log(2) / compiled.half_life_seconds if compiled.half_life_seconds else 0.0
     exp = math.exp
@@ -534,21 +580,11 @@ def _behavior_points(lead: Mapping[str, Any], events: Iterable[EventView], compi
         entry = plain.get(kind)
         if entry is not None:
             points, label = entry
-        elif kind in ruled:
-            event_map = {"type": kind, "properties": ev.properties}
-            match = next((rule for rule in ruled[kind]
-                          if rule[1] is None or evaluate(rule[1], lead, event_map)), None)
-            if match is None:
-                continue
-            points, _, label = match
-        elif kind in _ADJUSTMENT_EVENTS:
-            manual = ev.properties.get("points")
-            if not isinstance(manual, int | float) or isinstance(manual, bool):
-                continue
-            points = manual
-            label = _adjustment_label(ev.properties)
         else:
-            continue
+            found = _rule_points(kind, ev.properties, lead, compiled)
+            if found is None:
+                continue
+            points, label = found
         if not points or ev.properties.get("machine_open"):
             continue
         age = now_seconds - ev.epoch_seconds
@@ -643,6 +679,23 @@ def _next_change(fit: float, behavior: float, compiled: _Compiled, now: datetime
                  ) -> datetime | None:
     aware = now.tzinfo is not None
     now = _naive_utc(now)
+    seconds = seconds_to_temperature_change(fit, behavior, compiled)
+    if seconds is None:
+        return None
+    try:
+        moment = now + timedelta(seconds=seconds)
+    except OverflowError:
+        return None
+    return moment.replace(tzinfo=UTC) if aware else moment
+
+
+def seconds_to_temperature_change(fit: float, behavior: float,
+                                  model: ScoringModelDoc | Mapping[str, Any] | _Compiled
+                                  ) -> float | None:
+    """Whole milliseconds (as seconds) until a lead with these exact fit and behaviour sums
+    changes temperature by decay alone, or None if it never does (see
+    :func:`next_temperature_change`). The simulator keeps its clock in POSIX seconds."""
+    compiled = model if isinstance(model, _Compiled) else _compiled(model)
     if not compiled.half_life_seconds or behavior == 0.0:
         return None
     current = _temperature(_display(max(0.0, fit + behavior)), compiled)
@@ -660,24 +713,22 @@ def _next_change(fit: float, behavior: float, compiled: _Compiled, now: datetime
             return None
         seconds = half_life * math.log2(-behavior / (fit - (level - _HALF_CENT)))
     try:
-        offset = timedelta(milliseconds=math.ceil(max(seconds, 0.0) * 1000))
-        step = timedelta(milliseconds=1)
-
-        def changed(after: timedelta) -> bool:
-            score = fit + behavior * 2.0 ** (-after.total_seconds() / half_life)
-            return _temperature(_display(max(0.0, score)), compiled) != current
-
-        # Float rounding can put the shown score a hair either side of the edge at that moment:
-        # settle on the first whole millisecond at which the temperature has changed.
-        for _ in range(100):
-            if changed(offset):
-                break
-            offset += step
-        for _ in range(100):
-            if offset < step or not changed(offset - step):
-                break
-            offset -= step
-        moment = now + offset
+        offset = math.ceil(max(seconds, 0.0) * 1000)  # whole milliseconds
     except OverflowError:
         return None
-    return moment.replace(tzinfo=UTC) if aware else moment
+
+    def changed(after_ms: int) -> bool:
+        score = fit + behavior * 2.0 ** (-(after_ms / 1000) / half_life)
+        return _temperature(_display(max(0.0, score)), compiled) != current
+
+    # Float rounding can put the shown score a hair either side of the edge at that moment:
+    # settle on the first whole millisecond at which the temperature has changed.
+    for _ in range(100):
+        if changed(offset):
+            break
+        offset += 1
+    for _ in range(100):
+        if offset < 1 or not changed(offset - 1):
+            break
+        offset -= 1
+    return offset / 1000
