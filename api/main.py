@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from leadflow.api.body_guard import BodyGuard
 from leadflow.api.deps import TemporalHolder
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Any = None,
     app.state.db_url = settings.resolved_database_url
     app.state.temporal = TemporalHolder(lambda: connect(settings), temporal_client)
     _install_error_handlers(app)
+    app.add_middleware(BodyGuard)
 
     from leadflow.api.routes import ROUTERS
 

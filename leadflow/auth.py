@@ -111,7 +111,9 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
     key = authorization[7:].strip()
     admin = get_settings().admin_key
-    if admin is not None and hmac.compare_digest(key, admin.get_secret_value()):
+    # bytes: compare_digest refuses str with characters beyond ASCII (a stranger's header)
+    if admin is not None and hmac.compare_digest(key.encode("utf-8", "surrogateescape"),
+                                                 admin.get_secret_value().encode()):
         return Principal(role="admin")
     # Looked up on every request (no cache): a revoked key is refused from the next request on.
     row = session.exec(select(ApiKey).where(ApiKey.key_hash == _hash(key))).first()

@@ -5,7 +5,9 @@ HTML and starts with a subject line comment ``{# subject: ... #}``; ``<name>.txt
 text part (optional: without it the text is derived from the HTML). Templates saved through the
 API (the ``Template`` table) add to or override the files. HTML is autoescaped, undefined
 variables are errors (caught when a flow is published), ``None`` renders as nothing, and the
-sandbox refuses attribute tricks (SSTI).
+sandbox (:mod:`leadflow.sandbox`) refuses attribute tricks (SSTI) and bounds the work of every
+render: huge numbers, strings and ranges are refused before they are computed, and each render
+has a budget of steps, output and time. Any failure to render is :class:`Invalid`.
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ from jinja2 import (
     TemplateError,
     TemplateNotFound,
 )
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from leadflow.config import PROJECT_ROOT, get_settings
 from leadflow.errors import Invalid, NotFound
 from leadflow.models import Template, TemplateSnapshot
+from leadflow.sandbox import MAX_OUTPUT, BoundedSandbox, budget
 
 __all__ = [
     "SAMPLE_LEAD",
@@ -131,8 +133,20 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _make_env(saved: Mapping[str, str]) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
+def _render(template: Any, context: Mapping[str, Any]) -> str:
+    """``template`` rendered, refusing output beyond the sandbox's limit as it is produced."""
+    out: list[str] = []
+    size = 0
+    for chunk in template.generate(context):
+        size += len(chunk)
+        if size > MAX_OUTPUT:
+            raise TemplateError(f"the template produces more than {MAX_OUTPUT:,} characters.")
+        out.append(chunk)
+    return "".join(out)
+
+
+def _make_env(saved: Mapping[str, str]) -> BoundedSandbox:
+    return BoundedSandbox(
         loader=ChoiceLoader([DictLoader(dict(saved)), FileSystemLoader(str(TEMPLATE_DIR))]),
         autoescape=lambda name: bool(name and name.endswith(".html.j2")),
         undefined=StrictUndefined,
@@ -148,9 +162,9 @@ class _EnvCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: Any = None
-        self._env: ImmutableSandboxedEnvironment | None = None
+        self._env: BoundedSandbox | None = None
 
-    def get(self, session: Session) -> ImmutableSandboxedEnvironment:
+    def get(self, session: Session) -> BoundedSandbox:
         key = session.exec(select(func.count(), func.max(Template.updated_at))).one()
         key = (tuple(key), TEMPLATE_DIR)
         with self._lock:
@@ -193,7 +207,7 @@ def build_context(lead: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     return ctx
 
 
-def _subject_source(env: ImmutableSandboxedEnvironment, name: str) -> str:
+def _subject_source(env: BoundedSandbox, name: str) -> str:
     try:
         return env.loader.get_source(env, f"{name}.subject.j2")[0]  # type: ignore[union-attr]
     except TemplateNotFound:
@@ -236,10 +250,10 @@ def pinned_source(session: Session, digest: str) -> TemplateSource | None:
     return TemplateSource(row.name, row.subject, row.html, row.text, f"snapshot:{digest}")
 
 
-_snapshot_envs: dict[str, ImmutableSandboxedEnvironment] = {}
+_snapshot_envs: dict[str, BoundedSandbox] = {}
 
 
-def _snapshot_env(src: TemplateSource) -> ImmutableSandboxedEnvironment:
+def _snapshot_env(src: TemplateSource) -> BoundedSandbox:
     """An environment where ``src`` (a pinned snapshot) is the template of its name."""
     env = _snapshot_envs.get(src.source)
     if env is None:
@@ -264,18 +278,19 @@ def render_email(session: Session, name: str, context: Mapping[str, Any],
         html_tmpl = env.get_template(f"{name}.html.j2")
     except TemplateNotFound as exc:
         raise NotFound(f"There is no e-mail template named {name!r}.") from exc
-    except TemplateError as exc:
-        raise Invalid(f"Template {name!r} does not render: {exc}") from exc
+    except Exception as exc:  # a syntax error, or a refused constant
+        raise Invalid(f"Template {name!r} does not render: {_why(exc)}") from exc
     try:
-        # a file's `{# subject: ... #}` line is a Jinja comment: it renders as nothing
-        body = html_tmpl.render(context)
-        subject = env.from_string(_subject_source(env, name)).render(context).strip()
-        try:
-            text = env.get_template(f"{name}.txt.j2").render(context)
-        except TemplateNotFound:
-            text = _html_to_text(body)
-    except TemplateError as exc:
-        raise Invalid(f"Template {name!r} does not render: {exc}") from exc
+        with budget():
+            # a file's `{# subject: ... #}` line is a Jinja comment: it renders as nothing
+            body = _render(html_tmpl, context)
+            subject = _render(env.from_string(_subject_source(env, name)), context).strip()
+            try:
+                text = _render(env.get_template(f"{name}.txt.j2"), context)
+            except TemplateNotFound:
+                text = _html_to_text(body)
+    except Exception as exc:  # any failure of a marketer's template is theirs
+        raise Invalid(f"Template {name!r} does not render: {_why(exc)}") from exc
     body = css_inline.inline(body) if "<style" in body else body
     return RenderedEmail(subject=" ".join(subject.split()), html=body, text=text)
 
@@ -322,28 +337,51 @@ def check_template_source(subject: str, html: str, text: str | None) -> list[dic
         if source is None:
             continue
         try:
-            if tmpl_name:
-                env.get_template(tmpl_name).render(ctx)
-            else:
-                env.from_string(source).render(ctx)
-        except TemplateError as exc:
-            problems.append({"path": field, "message": f"The {field} does not render: {exc}"})
+            with budget():
+                _render(env.get_template(tmpl_name) if tmpl_name else env.from_string(source),
+                        ctx)
+        except Exception as exc:  # noqa: BLE001 - every way a template fails is a problem
+            problems.append({"path": field,
+                             "message": f"The {field} does not render: {_why(exc)}"})
     if not problems:
-        rendered = env.get_template("_probe.html.j2").render(ctx)
+        with budget():
+            rendered = _render(env.get_template("_probe.html.j2"), ctx)
         problems += [{"path": "html", "message": f"The html cannot be sent: {p}"}
                      for p in _compliance_problems(rendered)]
     return problems
 
 
 def render_string(source: str, context: Mapping[str, Any]) -> str:
-    """Render a one-off template string (notify messages) in the sandbox, without autoescape."""
-    return _plain_env.from_string(source).render(context)
+    """Render a one-off template string (notify messages, subjects) in the sandbox, without
+    autoescape.
 
-
-def template_string_errors(source: str) -> list[str]:
-    """Syntax problems of a template string (variables are checked when it renders)."""
+    Raises:
+        Invalid: it does not render (syntax, undefined variable, sandbox refusal, limits).
+    """
     try:
-        _plain_env.parse(source)
-    except TemplateError as exc:
-        return [str(exc)]
+        with budget():
+            return _render(_plain_env.from_string(source), context)
+    except Exception as exc:  # any failure of a marketer's text is theirs
+        raise Invalid(f"The text does not render: {_why(exc)}") from exc
+
+
+def template_string_errors(source: str, flow: Mapping[str, Any] | None = None) -> list[str]:
+    """Why a template string (a notify message, a subject) would fail for a lead: rendered
+    against the sample lead, so undefined variables and refused expressions show at publish."""
+    ctx = build_context(SAMPLE_LEAD, flow=dict(flow or {"id": "sample", "name": "Sample"}))
+    try:
+        render_string(source, ctx)
+    except Invalid as exc:
+        return [exc.detail.split(": ", 1)[-1]]
     return []
+
+
+def _why(exc: BaseException) -> str:
+    """A sentence for a failed render (Python's own errors named, Jinja's as they are)."""
+    if isinstance(exc, TemplateError):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return "macros call themselves too deeply."
+    if isinstance(exc, MemoryError):
+        return "the template needs too much memory."
+    return f"{type(exc).__name__}: {exc}"

@@ -141,8 +141,11 @@ def _problem(path: str, message: str) -> dict[str, str]:
     return {"path": path, "message": message}
 
 
+MAX_CONDITION_DEPTH = 16
+
+
 def condition_problems(
-    condition: Any, path: str, *, allow_properties: bool = False
+    condition: Any, path: str, *, allow_properties: bool = False, depth: int = 1
 ) -> list[dict[str, str]]:
     """Every problem with ``condition``, each with its JSON path and a plain sentence.
 
@@ -150,9 +153,14 @@ def condition_problems(
         condition: the JSON value to check.
         path: where it sits in its document, e.g. ``steps.route.cases[0].when``.
         allow_properties: whether ``properties.<key>`` paths are allowed (conditions on events).
+        depth: how deep ``condition`` sits in all/any/not (at most
+            :data:`MAX_CONDITION_DEPTH`, so evaluating it can never exhaust the stack).
     """
     from leadflow.models import SIDE_STAGES, STAGES
 
+    if depth > MAX_CONDITION_DEPTH:
+        return [_problem(path, f"Conditions nest at most {MAX_CONDITION_DEPTH} levels deep "
+                         "(all/any/not inside each other); write this one flatter.")]
     if not isinstance(condition, Mapping):
         return [_problem(path, "A condition must be an object such as "
                          '{"field": "country", "op": "eq", "value": "DE"}.')]
@@ -172,9 +180,11 @@ def condition_problems(
             problems.append(_problem(f"{path}.{kind}", f"{kind!r} takes a non-empty list of conditions."))
         else:
             for i, sub in enumerate(value):
-                problems += condition_problems(sub, f"{path}.{kind}[{i}]", allow_properties=allow_properties)
+                problems += condition_problems(sub, f"{path}.{kind}[{i}]",
+                                               allow_properties=allow_properties, depth=depth + 1)
     elif kind == "not":
-        problems += condition_problems(value, f"{path}.not", allow_properties=allow_properties)
+        problems += condition_problems(value, f"{path}.not", allow_properties=allow_properties,
+                                       depth=depth + 1)
     elif kind == "field":
         if not isinstance(value, str) or not value:
             problems.append(_problem(f"{path}.field", "field must name a lead field such as company."))

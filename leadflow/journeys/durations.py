@@ -6,7 +6,10 @@ from datetime import timedelta
 
 import isodate
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["MAX_DURATION", "format_duration", "parse_duration"]
+
+#: The longest wait a flow may ask for: deadlines must stay within dates Python can represent.
+MAX_DURATION = timedelta(days=3660)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -21,7 +24,7 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"{text!r} is not an ISO 8601 duration such as PT30M, PT4H or P2D")
     try:
         value = isodate.parse_duration(text)
-    except (isodate.ISO8601Error, ValueError) as exc:
+    except (isodate.ISO8601Error, ValueError, OverflowError) as exc:
         raise ValueError(
             f"{text!r} is not an ISO 8601 duration such as PT30M, PT4H or P2D"
         ) from exc
@@ -29,6 +32,8 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"{text!r} uses years or months, which vary in length; use days (P30D)")
     if value <= timedelta(0):
         raise ValueError(f"{text!r} must be longer than zero")
+    if value > MAX_DURATION:
+        raise ValueError(f"{text!r} is longer than ten years (P3660D); no flow waits that long")
     return value
 
 

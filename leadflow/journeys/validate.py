@@ -24,6 +24,7 @@ __all__ = ["SLUG", "Problem", "ValidationContext", "step_targets", "validate_flo
 Problem = dict[str, str]
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+MAX_STEPS = 300
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TOP_LEVEL = ("id", "name", "description", "entry", "exit_when", "send_window", "start", "steps")
 
@@ -107,6 +108,12 @@ class _Checker:
         if not isinstance(steps, Mapping) or not steps:
             self.add("steps", "A flow needs at least one step.")
             steps = {}
+        elif len(steps) > MAX_STEPS:
+            # Every step between two waits runs in one go; a flow this long is a mistake, and
+            # its journeys would fill their workflow histories before they could rest.
+            self.add("steps", f"A flow has at most {MAX_STEPS} steps; this one has "
+                     f"{len(steps)}. Split it into several flows.")
+            return self.problems
         start = doc.get("start")
         if not isinstance(start, str) or not start:
             self.add("start", "start must name the first step.")
@@ -206,6 +213,11 @@ class _Checker:
                 self.add(f"{base}.template", f"Template {template!r} does not render: {err}")
         if "subject" in step and not isinstance(step["subject"], str):
             self.add(f"{base}.subject", "subject must be text.")
+        elif isinstance(step.get("subject"), str):
+            from leadflow.rendering import template_string_errors
+
+            for err in template_string_errors(step["subject"]):
+                self.add(f"{base}.subject", f"The subject does not render: {err}")
 
     def step_wait(self, base: str, step: Mapping[str, Any], _steps: Any) -> None:
         if "duration" not in step:
@@ -368,39 +380,53 @@ class _Checker:
 
 
 def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
-    """One representative cycle per strongly connected component that has a cycle (Tarjan)."""
+    """One representative cycle per strongly connected component that has a cycle (Tarjan).
+
+    Iterative, so a chain of a thousand steps cannot exhaust Python's stack.
+    """
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
     on_stack: set[str] = set()
     found: list[list[str]] = []
-    counter = [0]
+    counter = 0
 
-    def visit(v: str) -> None:
-        index[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on_stack.add(v)
-        for w in graph[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                comp.append(w)
-                if w == v:
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work: list[tuple[str, int]] = [(root, 0)]
+        while work:
+            v, i = work.pop()
+            if i == 0:
+                index[v] = low[v] = counter
+                counter += 1
+                stack.append(v)
+                on_stack.add(v)
+            successors = graph[v]
+            while i < len(successors):
+                w = successors[i]
+                i += 1
+                if w not in index:
+                    work.append((v, i))
+                    work.append((w, 0))
                     break
-            if len(comp) > 1 or v in graph[v]:
-                found.append(sorted(comp))
-
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            else:
+                if low[v] == index[v]:
+                    comp = []
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        comp.append(w)
+                        if w == v:
+                            break
+                    if len(comp) > 1 or v in graph[v]:
+                        found.append(sorted(comp))
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[v])
+                continue
     return found
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,22 @@ def _row_to_lead(row: dict[str, str]) -> dict[str, Any]:
     return data
 
 
+def _rows(reader: csv.DictReader[str]) -> Iterator[dict[str, str] | str]:
+    """The reader's rows; a row the csv module cannot read (a field over its 128 KB limit,
+    a broken quote) comes as the sentence saying why, and reading goes on."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                yield (f"row: a field is longer than {csv.field_size_limit() // 1024} KB; "
+                       "shorten it.")
+            else:
+                yield f"row: this line is not readable CSV ({exc})."
+
+
 def import_csv(session: Session, content: bytes) -> tuple[ImportReport, Dispatch]:
     """Create or update a lead per row of ``content`` (CSV with a header row).
 
@@ -101,9 +118,12 @@ def import_csv(session: Session, content: bytes) -> tuple[ImportReport, Dispatch
             {"path": "header", "message": "Name one column email; others found: "
              f"{', '.join(reader.fieldnames)}."}])
     report, plan = ImportReport(), Dispatch()
-    for number, row in enumerate(reader, start=2):  # line 1 is the header
+    for number, row in enumerate(_rows(reader), start=2):  # line 1 is the header
         if number - 1 > MAX_ROWS:
             raise Invalid(f"At most {MAX_ROWS} rows per file; split it.", problems=[])
+        if isinstance(row, str):
+            report.rejected.append({"row": number, "email": None, "errors": [row]})
+            continue
         try:
             data = LeadCreate.model_validate(_row_to_lead(row))
         except ValidationError as exc:

@@ -1,0 +1,129 @@
+"""One gate for every JSON body: numbers JSON allows, sizes the code can handle.
+
+Python's ``json`` module accepts ``NaN``, ``Infinity`` and ``1e999`` (which becomes infinity),
+digit strings thousands long and nesting until the interpreter's stack runs out. Each of these
+used to travel on: saved into a lead and then failing when the lead was serialized (500, lead
+half-written), or blowing the stack in a validator. This middleware reads each JSON request
+body before any route does and refuses, with 422 (400 for bodies that are not JSON at all) and
+the path of the offending value:
+
+* non-finite numbers (``NaN``, ``Infinity``, ``-Infinity``, overflowing floats);
+* integers beyond 64 bits;
+* nesting deeper than :data:`MAX_DEPTH` objects and arrays.
+
+The body is then handed to the route unchanged (a signed webhook still verifies its bytes).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["MAX_DEPTH", "BodyGuard", "body_problem"]
+
+MAX_DEPTH = 64
+_MAX_INT = 2**63
+_NOT_JSON_TYPES = ("multipart/", "application/x-www-form-urlencoded", "text/csv", "text/plain")
+
+
+def _path(parts: list[str | int]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "body"
+
+
+def body_problem(value: Any) -> dict[str, str] | None:
+    """The first value in a parsed JSON document the API refuses, as ``{"path", "message"}``."""
+    work: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while work:
+        node, path = work.pop()
+        if len(path) > MAX_DEPTH:
+            return {"path": _path(path[:MAX_DEPTH]), "message": f"The JSON nests deeper than "
+                    f"{MAX_DEPTH} levels; flatten it."}
+        if isinstance(node, dict):
+            work.extend((v, [*path, str(k)]) for k, v in node.items())
+        elif isinstance(node, list):
+            work.extend((v, [*path, i]) for i, v in enumerate(node))
+        elif isinstance(node, float) and not math.isfinite(node):
+            return {"path": _path(path), "message": "NaN, Infinity and numbers too large for a "
+                    "float (such as 1e999) are not numbers JSON allows; send a finite number."}
+        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= _MAX_INT:
+            return {"path": _path(path), "message": "This integer is too large; integers must "
+                    "fit in 64 bits."}
+    return None
+
+
+def _answer(error: str, detail: str, problems: list[dict[str, str]] | None) -> bytes:
+    body: dict[str, Any] = {"error": error, "detail": detail}
+    if problems is not None:
+        body["problems"] = problems
+    return json.dumps(body).encode()
+
+
+def check_body(raw: bytes) -> tuple[int, bytes] | None:
+    """``(status, response body)`` when ``raw`` must be refused, else None."""
+    text = raw.lstrip()
+    if not text or text[:1] not in (b"{", b"["):
+        return None  # not a JSON document: the route says what it expects
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        problem = {"path": "body", "message": f"The JSON nests deeper than {MAX_DEPTH} levels; "
+                   "flatten it."}
+        return 422, _answer("Invalid", f"body: {problem['message']}", [problem])
+    except ValueError as exc:  # includes "Exceeds the limit (4300 digits)"
+        return 400, _answer("BadRequest", f"The body is not valid JSON: {exc}.", None)
+    problem = body_problem(value)
+    if problem is None:
+        return None
+    return 422, _answer("Invalid", f"{problem['path']}: {problem['message']}", [problem])
+
+
+class BodyGuard:
+    """ASGI middleware applying :func:`check_body` to every JSON request body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        content_type = ""
+        for name, value in scope.get("headers") or []:
+            if name == b"content-type":
+                content_type = value.decode("latin-1").lower()
+        if content_type.startswith(_NOT_JSON_TYPES):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        raw = b"".join(chunks)
+        refused = check_body(raw) if raw else None
+        if refused is not None:
+            status, payload = refused
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(payload)).encode())]})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
