@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from leadflow.api.deps import JsonBody, MarketerDep, SessionDep, TemporalDep
 from pydantic import BaseModel, ConfigDict
@@ -109,7 +110,9 @@ async def publish_flow(flow_id: str, request: Request, session: SessionDep,
     if raw.strip():
         body = PublishBody.model_validate_json(raw)
         note = body.note
-    version = publish(session, flow_id, note)
+    # Publishing renders every template of the version: off the event loop, so a slow render
+    # (bounded by the sandbox's budget) never stalls other requests.
+    version = await run_in_threadpool(publish, session, flow_id, note)
     return {"flow_id": flow_id, "version": version.version, "note": version.note,
             "published_at": version.published_at.isoformat()}
 

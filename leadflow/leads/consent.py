@@ -6,13 +6,16 @@ whose address hash is on the suppression list, is never mailed. An explicit ``de
 marketing mail. A lead with no consent statement at all is mailed unless the setting
 ``require_consent`` (``LEADFLOW_REQUIRE_CONSENT``) is on.
 
-The suppression list holds SHA-256 hashes of normalised addresses, never the addresses, so it
-can outlive an erasure: an erased address that comes back as a new lead is still not mailed.
+The suppression list holds keyed hashes (HMAC-SHA256 with a key derived from the secret key) of
+normalised addresses, never the addresses, so it can outlive an erasure: an erased address that
+comes back as a new lead is still not mailed. Rows from before the keyed hashes that could not
+be re-keyed (the address was already erased) still match through :func:`legacy_address_hash`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -27,11 +30,13 @@ __all__ = [
     "BLOCKING_STATUSES",
     "address_hash",
     "is_suppressed",
+    "legacy_address_hash",
     "lift_unsubscribe",
     "mail_block_reason",
     "record_consent",
     "suppress_address",
     "suppress_leads",
+    "suppression_of",
     "unsubscribe_lead",
 ]
 
@@ -39,21 +44,46 @@ BLOCKING_STATUSES = frozenset({"denied", "withdrawn", "pending"})
 
 
 def address_hash(email: str) -> str:
-    """The suppression key of an address: a hash of its trimmed, lower-cased form."""
-    normal = email.strip().lower()
-    return hashlib.sha256(f"leadflow.suppression:{normal}".encode()).hexdigest()
+    """The suppression key of an address: HMAC-SHA256 of its trimmed, lower-cased form, keyed
+    with a key derived from ``LEADFLOW_SECRET_KEY``.
+
+    Keyed, because a bare hash of an address is reversed by hashing guesses (a list of a
+    company's staff, a leaked customer list). The price: the hashes hold only under the same
+    secret key; changing the key empties the suppression list in effect (see the README).
+    """
+    secret = get_settings().secret_key.get_secret_value().encode()
+    key = hmac.new(secret, b"leadflow.suppression", hashlib.sha256).digest()
+    return hmac.new(key, _normal(email).encode(), hashlib.sha256).hexdigest()
+
+
+def legacy_address_hash(email: str) -> str:
+    """The unkeyed hash rows written before keyed hashes (migration 0005) still carry, where
+    the address was no longer known to re-key them (erased leads): still honoured."""
+    return hashlib.sha256(f"leadflow.suppression:{_normal(email)}".encode()).hexdigest()
+
+
+def _normal(email: str) -> str:
+    return email.strip().lower()
+
+
+def suppression_of(session: Session, email: str | None) -> Suppression | None:
+    """The suppression list's row for ``email`` (keyed, or a legacy unkeyed one), if any."""
+    if not email:
+        return None
+    return (session.get(Suppression, address_hash(email))
+            or session.get(Suppression, legacy_address_hash(email)))
 
 
 def is_suppressed(session: Session, email: str | None) -> bool:
     """Whether ``email`` is on the suppression list."""
-    return bool(email) and session.get(Suppression, address_hash(email or "")) is not None
+    return suppression_of(session, email) is not None
 
 
 def suppress_address(session: Session, email: str, reason: str,
                      at: datetime | None = None) -> None:
     """Put ``email`` on the suppression list (a no-op when it is already there)."""
     key = address_hash(email)
-    if session.get(Suppression, key) is not None:
+    if suppression_of(session, email) is not None:
         return
     try:
         with session.begin_nested():
@@ -68,12 +98,14 @@ def suppress_leads(session: Session, lead_ids: Iterable[str], reason: str) -> No
     if not ids:
         return
     emails = [e for e in session.exec(select(Lead.email).where(col(Lead.id).in_(ids))).all() if e]
-    wanted = {address_hash(e) for e in emails}
+    keys = {address_hash(e): legacy_address_hash(e) for e in emails}
+    probe = sorted({*keys, *keys.values()})
     have = set(session.exec(select(Suppression.address_hash)
-                            .where(col(Suppression.address_hash).in_(sorted(wanted)))).all())
+                            .where(col(Suppression.address_hash).in_(probe))).all())
     at = utcnow()
     session.add_all(Suppression(address_hash=key, reason=reason, at=at)
-                    for key in sorted(wanted - have))
+                    for key, legacy in sorted(keys.items())
+                    if key not in have and legacy not in have)
 
 
 def record_consent(session: Session, lead: Lead, status: str, *, source: str | None = None,
@@ -122,7 +154,7 @@ def unsubscribe_lead(session: Session, lead: Lead, *, source: str = "unsubscribe
 def lift_unsubscribe(session: Session, lead: Lead) -> None:
     """Undo an unsubscribe after a fresh, explicit opt-in (bounces and erasures stay)."""
     if lead.email:
-        row = session.get(Suppression, address_hash(lead.email))
+        row = suppression_of(session, lead.email)
         if row is not None and row.reason == "unsubscribed":
             session.delete(row)
     if lead.unsubscribed:
@@ -145,7 +177,7 @@ def mail_block_reason(session: Session, lead: Lead | None, settings: Settings | 
     if not marketing:
         if lead.bounced:
             return "bounced"
-        row = session.get(Suppression, address_hash(lead.email))
+        row = suppression_of(session, lead.email)
         return "suppressed" if row is not None and row.reason != "unsubscribed" else None
     for flag in ("unsubscribed", "bounced", "suppressed"):
         if getattr(lead, flag):

@@ -35,7 +35,7 @@ from sqlmodel import Session, col, or_, select
 from leadflow.leads.lifecycle import SIDE_STAGES, STAGES, stage_rank
 from leadflow.models import Lead, StageChange
 
-__all__ = ["funnel_csv", "funnel_report"]
+__all__ = ["funnel_csv", "funnel_report", "spreadsheet_safe"]
 
 _CSV_COLUMNS = ("section", "name", "entered", "converted", "conversion",
                 "median_hours_in_stage", "leads", "MQL", "SQL", "customer")
@@ -189,7 +189,7 @@ def funnel_report(
 def funnel_csv(report: dict[str, Any]) -> str:
     """The report as one CSV table: a ``section`` column tells stage, summary and source rows."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=_CSV_COLUMNS, restval="")
+    writer = _SafeWriter(out, fieldnames=_CSV_COLUMNS, restval="")
     writer.writeheader()
     for row in report["stages"]:
         writer.writerow({
@@ -207,3 +207,22 @@ def funnel_csv(report: dict[str, Any]) -> str:
 
 def _cell(value: Any) -> Any:
     return "" if value is None else value
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """``value`` for a CSV cell a spreadsheet will not run: text starting with ``= + - @``,
+    a tab or a carriage return gets a leading ``'`` (OWASP's advice against CSV injection).
+    Numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _SafeWriter(csv.DictWriter):  # type: ignore[type-arg]
+    """A DictWriter whose every cell passes through :func:`spreadsheet_safe`."""
+
+    def writerow(self, rowdict: Any) -> Any:
+        return super().writerow({k: spreadsheet_safe(v) for k, v in rowdict.items()})
