@@ -342,6 +342,7 @@ class _Context:
         self.respond_within = (parse_duration(req.sales.respond_within)
                                if req.sales.respond_within else None)
         self.has_exit = flow.get("exit_when") is not None
+        self.trace: Callable[[str, list[str], list[tuple[str, str]]], None] | None = None
         # Events no step waits for, and lead changes without exit_when, leave a journey as it
         # was (advance() just sleeps on): they are not handed to it at all.
         self.listened = frozenset(s["event"] for s in self.steps.values()
@@ -390,7 +391,7 @@ class _Lead:
     """One lead during its run: the view conditions read, its running score, its mail times."""
 
     __slots__ = ("arrivals", "behavior", "blocked", "ctx", "decay_at", "enrolled", "fit", "id",
-                 "inbox", "is_mql", "scored_at", "sent", "seq", "view", "window_opens")
+                 "inbox", "is_mql", "mails", "scored_at", "sent", "seq", "view", "window_opens")
 
     def __init__(self, ctx: _Context, seed: LeadSeed, enrolled: float) -> None:
         self.ctx = ctx
@@ -402,6 +403,7 @@ class _Lead:
         self.behavior = seed.behavior
         self.scored_at = enrolled
         self.sent: list[float] = []
+        self.mails: list[tuple[str, str]] = []  # (send id, template), kept when tracing
         self.inbox: list[dict[str, Any]] = []
         self.arrivals: list[tuple[float, int, dict[str, Any]]] = []
         self.seq = 0
@@ -587,6 +589,8 @@ def _simulate_lead(ctx: _Context, seed: LeadSeed, enrolled: float, totals: Total
         totals.waiting[state.step or ""] += 1
         break
     lead.score_after_flow(totals)
+    if ctx.trace is not None:
+        ctx.trace(seed.id, path, lead.mails)
     totals.leads += 1
     totals.paths[tuple(path)] += 1
     totals.per_lead[len(sends)] += 1
@@ -618,6 +622,8 @@ def _perform(ctx: _Context, lead: _Lead, state: JourneyState, cmd: Any, now: flo
         sent.append(now)
         totals.sent += 1
         send_id = cmd.send_id
+        if ctx.trace is not None:
+            lead.mails.append((send_id, step["template"]))
         p_open, p_click = ctx.rates.get(step.get("template"), ctx.default_rates)
         clicked = p_click > 0 and engagement_draw(ctx.seed, send_id, "click") < p_click
         if clicked or (p_open > 0 and engagement_draw(ctx.seed, send_id, "open") < p_open):
@@ -713,9 +719,11 @@ def _handoff(ctx: _Context, lead: _Lead, state: JourneyState, step: Mapping[str,
 
 
 def _run_chunk(flow: dict[str, Any], req: SimulationRequest, world: World, start: float,
-               first: int, seeds: list[LeadSeed] | None, count: int) -> Totals:
+               first: int, seeds: list[LeadSeed] | None, count: int,
+               trace: Callable[..., None] | None = None) -> Totals:
     """Leads ``first .. first + count`` (synthetic), or the given real ones."""
     ctx = _Context(flow, req, world, start)
+    ctx.trace = trace
     totals = Totals()
     total_leads = len(seeds) if seeds is not None else (req.leads if isinstance(req.leads, int)
                                                         else 0)
@@ -738,12 +746,15 @@ def _chunk_job(args: tuple[Any, ...]) -> Totals:
 def run_simulation(flow: dict[str, Any], req: SimulationRequest, world: World, *,
                    seeds: list[LeadSeed] | None = None, start: datetime | None = None,
                    workers: int | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                   progress: Callable[[int, int], None] | None = None,
+                   trace: Callable[[str, list[str], list[tuple[str, str]]], None] | None = None,
+                   ) -> dict[str, Any]:
     """Simulate ``req.leads`` synthetic leads (or ``seeds``) through a validated ``flow``.
 
     ``workers`` processes share the leads (default: one per core for 20,000 leads or more);
     the answer is the same whatever their number. ``progress(done, total)`` is called as
-    chunks of leads finish.
+    chunks of leads finish. ``trace(lead_id, steps, [(send_id, template)])`` sees each lead's
+    walk (in this process: it turns ``workers`` off), for tests that hold it against live runs.
     """
     started = time.perf_counter()
     begin = (start or req.start or _default_start()).astimezone(UTC)
@@ -751,6 +762,8 @@ def run_simulation(flow: dict[str, Any], req: SimulationRequest, world: World, *
     total = len(seeds) if seeds is not None else int(req.leads)  # type: ignore[arg-type]
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if total >= 20_000 else 1
+    if trace is not None:
+        workers = 1
     chunk = max(500, min(10_000, total // (workers * 8) or 1))
     jobs = [(flow, req, world, t0, first,
              seeds[first:first + chunk] if seeds is not None else None,
@@ -769,7 +782,7 @@ def run_simulation(flow: dict[str, Any], req: SimulationRequest, world: World, *
                     progress(done, total)
     else:
         for job in jobs:
-            part = _run_chunk(*job)
+            part = _run_chunk(*job, trace=trace)
             totals.merge(part)
             done += part.leads
             if progress:
