@@ -216,6 +216,9 @@ class EmailMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
     last_attempt_at: datetime | None = None  # start of the latest hand-over to the provider
+    # Mail to staff (notify steps, handoff notices): the lead's consent, unsubscribe header,
+    # frequency cap and engagement play no part in it.
+    internal: bool = False
 
 
 class ConsentRecord(SQLModel, table=True):

@@ -67,28 +67,33 @@ def _client_ip(request: Request) -> str | None:
                           request.app.state.settings.trusted_proxies)
 
 
-def _engagement(db_url: str, token: str, kind: str) -> tuple[str | None, Dispatch]:
+def _engagement(db_url: str, token: str, kind: str, user_agent: str | None,
+                ip: str | None) -> tuple[str | None, Dispatch]:
     with session_scope(db_url) as session:
         if kind == "click":
             url, event = record_click(session, token)
         else:
-            url, event = None, record_open(session, token)
+            url, event = None, record_open(session, token, user_agent=user_agent, ip=ip)
         plan = dispatch_stored_events(session, [event]) if event is not None else Dispatch()
     return url, plan
 
 
 @router.get("/t/c/{token}", include_in_schema=False)
 async def tracked_click(token: str, request: Request) -> Response:
-    """Record a click on a tracked link and redirect to its target."""
-    url, plan = await run_in_threadpool(_engagement, request.app.state.db_url, token, "click")
+    """Record a click on a tracked link and redirect to its target (a link the mail contained;
+    the public site when the mail's content was erased)."""
+    url, plan = await run_in_threadpool(_engagement, request.app.state.db_url, token, "click",
+                                        None, None)
     await _dispatch(request, plan, best_effort=True)
-    return RedirectResponse(url or "/", status_code=302, headers=_NO_STORE)
+    return RedirectResponse(url or request.app.state.settings.public_url, status_code=302,
+                            headers=_NO_STORE)
 
 
 @router.get("/t/o/{token}", include_in_schema=False)
 async def open_pixel(token: str, request: Request) -> Response:
     """Record an open (the 1x1 pixel, ``/t/o/<token>.gif``)."""
-    _, plan = await run_in_threadpool(_engagement, request.app.state.db_url, token, "open")
+    _, plan = await run_in_threadpool(_engagement, request.app.state.db_url, token, "open",
+                                      request.headers.get("user-agent"), _client_ip(request))
     await _dispatch(request, plan, best_effort=True)
     return Response(PIXEL_GIF, media_type="image/gif", headers=_NO_STORE)
 

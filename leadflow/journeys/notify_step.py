@@ -36,7 +36,8 @@ def run_notify_step(db_url: str, inp: StepInput) -> dict[str, Any]:
                     send_id=notify_id, lead_id=inp.lead_id, journey_id=inp.journey_id,
                     flow_id=inp.flow_id, version=inp.version, step=inp.step, to=step["to"],
                     template="notify", subject=f"[Leadflow] {doc.get('name', doc['id'])}",
-                    text=message, html=f"<p>{html.escape(message)}</p>", status="pending"))
+                    text=message, html=f"<p>{html.escape(message)}</p>", status="pending",
+                    internal=True))
         add_timeline(session, inp.lead_id, "notify", "notify.sent", flow_id=inp.flow_id,
                      step=inp.step, channel=step["channel"])
     if step["channel"] == "email":

@@ -76,14 +76,14 @@ def build_outgoing(msg: EmailMessage, settings: Settings, *, track: bool) -> Out
             ("version", msg.version),
             ("step", msg.step),
         )
-        if value is not None
+        if value is not None and not (msg.internal and key == "lead_id")
     }
     headers: dict[str, str] = {}
-    if msg.lead_id:
+    if msg.lead_id and not msg.internal:
         headers["List-Unsubscribe"] = f"<{unsubscribe_url(msg.lead_id, settings=settings)}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     html = msg.html
-    if html and track:
+    if html and track and not msg.internal:
         html = add_tracking(html, msg.send_id, settings=settings)
     return OutgoingEmail(
         send_id=msg.send_id,
@@ -100,8 +100,8 @@ def build_outgoing(msg: EmailMessage, settings: Settings, *, track: bool) -> Out
 
 
 def _skip_reason(session: Session, msg: EmailMessage, settings: Settings) -> str | None:
-    if not msg.lead_id:
-        return None
+    if not msg.lead_id or msg.internal:
+        return None  # staff mail: the lead's consent and unsubscribe are not the staff's
     from leadflow.leads.consent import mail_block_reason
 
     # Journey mails are marketing; a mail outside any journey (the double opt-in

@@ -165,6 +165,7 @@ def cap_reopens_at(session: Session, lead_id: str, now: datetime, *, exclude_sen
     when = func.coalesce(EmailMessage.sent_at, EmailMessage.last_attempt_at)
     sent = [as_utc(t) for t in session.exec(
         select(when).where(EmailMessage.lead_id == lead_id,
+                           col(EmailMessage.internal).is_(False),
                            col(EmailMessage.status).in_(("sent", "sending")),
                            EmailMessage.send_id != exclude_send_id)
     ).all() if t is not None]

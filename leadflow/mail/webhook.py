@@ -37,6 +37,7 @@ from leadflow.config import get_settings
 from leadflow.errors import BadRequest, Forbidden
 from leadflow.leads.consent import record_consent, suppress_leads
 from leadflow.mail.clock import as_utc, now_utc
+from leadflow.mail.engagement import classify, is_proxy_open
 from leadflow.models import Event, Lead, TimelineEntry
 
 __all__ = [
@@ -255,7 +256,8 @@ def map_sendgrid_event(raw: Mapping[str, Any]) -> MappedEvent:
     }
     if name == "open":
         # Apple Mail Privacy Protection and scanners open everything; scoring can ignore these.
-        properties["machine_open"] = bool(raw.get("sg_machine_open", False))
+        properties["machine_open"] = bool(raw.get("sg_machine_open", False)) or is_proxy_open(
+            _text(raw.get("useragent")), _text(raw.get("ip")))
     args = {arg: _text(raw.get(arg)) for arg in _CUSTOM_ARGS}
     properties.update({k: v for k, v in args.items() if v is not None})
     properties["provider"] = "sendgrid"
@@ -410,6 +412,9 @@ def ingest_batch(
         if event.suppress:
             suppress[event.suppress].add(lead_id)
 
+    counted = classify(session, result.new_events)
+    result.duplicates += len(result.new_events) - len(counted)  # repeats, staff mail
+    result.new_events = counted
     session.add_all(result.new_events)
     session.add_all(
         TimelineEntry(lead_id=e.lead_id, at=e.occurred_at, kind="email", type=e.type,

@@ -99,7 +99,7 @@ def send_notification(db_url: str, inp: NotifyInput) -> str:
                 session.add(EmailMessage(
                     send_id=inp.key, to=rep.email, template=f"handoff-{inp.kind}",
                     subject=message["subject"], text=message["text"],
-                    html=_html(message["text"]), status="pending"))
+                    html=_html(message["text"]), status="pending", internal=True))
         slack_url = rep.slack_webhook if rep else None
         payload = {"type": f"handoff.{inp.kind}", "handoff_id": h.id, "lead_id": h.lead_id,
                    "rep_id": inp.rep_id, "team": h.team, "status": h.status,

@@ -24,8 +24,8 @@ Score = fit points + Σ behaviour points × 0.5 ** (age / half_life). Every beha
 with the same half-life, so the behaviour sum is one exponential in time and the moment it
 crosses a temperature threshold has a closed form (:func:`next_temperature_change`).
 
-Events flagged ``machine_open`` (privacy-proxy opens, SendGrid's ``sg_machine_open``) earn
-nothing. ``score.adjusted`` events (points given by hand) and ``lead.updated`` events (a flow's
+Events flagged ``machine_open`` (privacy-proxy opens, SendGrid's ``sg_machine_open``) or
+``repeat`` (an open or click counted already, see ``leadflow.mail.engagement``) earn nothing. ``score.adjusted`` events (points given by hand) and ``lead.updated`` events (a flow's
 ``update`` step with ``add_score``) carry their own points in ``properties.points``; they decay
 like any behaviour.
 """
@@ -585,7 +585,7 @@ def _behavior_points(lead: Mapping[str, Any], events: Iterable[EventView], compi
             if found is None:
                 continue
             points, label = found
-        if not points or ev.properties.get("machine_open"):
+        if not points or ev.properties.get("machine_open") or ev.properties.get("repeat"):
             continue
         age = now_seconds - ev.epoch_seconds
         # An event stamped ahead of `now` (clock skew) counts in full, never more.
