@@ -25,7 +25,8 @@ with the same half-life, so the behaviour sum is one exponential in time and the
 crosses a temperature threshold has a closed form (:func:`next_temperature_change`).
 
 Events flagged ``machine_open`` (privacy-proxy opens, SendGrid's ``sg_machine_open``) or
-``repeat`` (an open or click counted already, see ``leadflow.mail.engagement``) earn nothing. ``score.adjusted`` events (points given by hand) and ``lead.updated`` events (a flow's
+``repeat`` (an open or click counted already, see ``leadflow.mail.engagement``) earn
+nothing. ``score.adjusted`` events (points given by hand) and ``lead.updated`` events (a flow's
 ``update`` step with ``add_score``) carry their own points in ``properties.points``; they decay
 like any behaviour.
 """
