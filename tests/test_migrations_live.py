@@ -21,6 +21,7 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from bench.migration import STEP_MAP, V1, edited
 from leadflow.auth import create_key
 from leadflow.db import session_scope
 from leadflow.journeys.actions import StepInput
@@ -33,40 +34,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 GRANTED = {"status": "granted", "source": "test"}
 
-V1: dict[str, Any] = {
-    "id": "drip",
-    "name": "Drip",
-    "start": "fork",
-    "steps": {
-        "fork": {"type": "split", "paths": [{"weight": 1, "next": "mail-a"},
-                                            {"weight": 1, "next": "mail-b"},
-                                            {"weight": 1, "next": "mail-c"}]},
-        "mail-a": {"type": "email", "template": "trial-welcome", "next": "wait-a"},
-        "wait-a": {"type": "wait", "duration": "P3D", "next": "end"},
-        "mail-b": {"type": "email", "template": "case-study", "next": "wait-b"},
-        "wait-b": {"type": "wait", "duration": "P10D", "next": "mail-d"},
-        "mail-d": {"type": "email", "template": "trial-tips", "next": "end"},
-        "mail-c": {"type": "email", "template": "webinar-thanks", "next": "wait-c"},
-        "wait-c": {"type": "wait_for", "event": "email.clicked", "timeout": "P7D",
-                   "next": "end", "on_timeout": "end"},
-        "end": {"type": "exit"},
-    },
-}
+FLOW = V1["id"]
 
 
-def edited() -> dict[str, Any]:
-    """A step renamed (wait-a -> pause-a), a delay shortened (wait-b), a step removed (wait-c)."""
-    doc = copy.deepcopy(V1)
-    steps = doc["steps"]
-    steps["pause-a"] = steps.pop("wait-a")
-    steps["mail-a"]["next"] = "pause-a"
-    steps["wait-b"]["duration"] = "PT1S"
-    del steps["wait-c"]
-    steps["mail-c"]["next"] = "pause-a"
-    return doc
-
-
-MAP = {"wait-a": "pause-a", "wait-c": "pause-a"}
+MAP = STEP_MAP
 
 
 @asynccontextmanager
@@ -119,23 +90,23 @@ async def test_the_preview_is_what_the_migration_does_lead_by_lead(
     publish_flow(db_url, V1)
     leads = [make_lead(db_url, f"lead{i}@example.com", consent=GRANTED) for i in range(60)]
     async with stack(dev_env, db_url, task_queue) as (api, key):
-        await asyncio.gather(*(enrol_lead(dev_env.client, db_url, "drip", lead) for lead in leads))
+        await asyncio.gather(*(enrol_lead(dev_env.client, db_url, FLOW, lead) for lead in leads))
         await eventually(lambda: waiting_count(db_url) == 60, timeout=60, what="60 leads waiting")
         publish_flow(db_url, edited())
         await asyncio.sleep(1.2)  # wait-b's new delay (1 s) is past for every lead waiting there
 
-        unmapped = (await api.post("/api/flows/drip/migrations/preview", headers=key,
+        unmapped = (await api.post(f"/api/flows/{FLOW}/migrations/preview", headers=key,
                                    json={"to_version": 2})).json()
         assert {p["path"] for p in unmapped["problems"]} == {"step_map.wait-a", "step_map.wait-c"}
-        refused = await api.post("/api/flows/drip/migrations", headers=key, json={"to_version": 2})
+        refused = await api.post(f"/api/flows/{FLOW}/migrations", headers=key, json={"to_version": 2})
         assert refused.status_code == 422 and refused.json()["problems"] == unmapped["problems"]
 
         body = {"to_version": 2, "step_map": MAP}
-        shown = (await api.post("/api/flows/drip/migrations/preview", headers=key,
+        shown = (await api.post(f"/api/flows/{FLOW}/migrations/preview", headers=key,
                                 json=body)).json()
         assert shown["problems"] == []
         with session_scope(db_url) as session:
-            expected = {m.lead_id: m.to_step for m in preview(session, "drip", Request(2, step_map=MAP)).moves}
+            expected = {m.lead_id: m.to_step for m in preview(session, FLOW, Request(2, step_map=MAP)).moves}
         assert len(expected) == 60
         by_step = {(m["from_step"], m["to_step"]): m for m in shown["moves"]}
         assert set(by_step) == {("wait-a", "pause-a"), ("wait-b", "wait-b"), ("wait-c", "pause-a")}
@@ -145,7 +116,7 @@ async def test_the_preview_is_what_the_migration_does_lead_by_lead(
         assert len(shown["sample"]) == 10 and shown["sample"][0]["next_action_at"]
         sent_before = {m.send_id for m in mails(db_url)}
 
-        report = await migrate_and_wait(api, key, body)
+        report = await migrate_and_wait(api, key, body, FLOW)
         assert (report["moved"], report["skipped"], report["failed"]) == (60, [], 0)
         # the wait-b leads are due at once: their next mail (mail-d) goes, and then they finish
         await eventually(lambda: sum(1 for j in journeys(db_url).values()
@@ -331,16 +302,16 @@ async def test_the_cli_previews_then_moves(dev_env: WorkflowEnvironment, db_url:
 
     async with stack(dev_env, db_url, task_queue):
         for lead in leads:
-            await enrol_lead(dev_env.client, db_url, "drip", lead)
+            await enrol_lead(dev_env.client, db_url, FLOW, lead)
         await eventually(lambda: waiting_count(db_url) == 6, timeout=30, what="6 leads waiting")
         publish_flow(db_url, edited())
-        assert await asyncio.to_thread(cli, "drip", "--to", "2") == 1
+        assert await asyncio.to_thread(cli, FLOW, "--to", "2") == 1
         assert "step_map.wait-a" in capsys.readouterr().out
         maps = ["--map", "wait-a=pause-a", "--map", "wait-c=pause-a", "--timers", "keep_deadline"]
-        assert await asyncio.to_thread(cli, "drip", "--to", "2", *maps, "--dry-run") == 0
+        assert await asyncio.to_thread(cli, FLOW, "--to", "2", *maps, "--dry-run") == 0
         dry = capsys.readouterr().out
         assert "dry run" in dry and "pause-a" in dry
         assert {j.version for j in journeys(db_url).values()} == {1}
-        assert await asyncio.to_thread(cli, "drip", "--to", "2", *maps) == 0
+        assert await asyncio.to_thread(cli, FLOW, "--to", "2", *maps) == 0
         assert "6 moved, 0 skipped, 0 failed" in capsys.readouterr().out
     assert {j.version for j in journeys(db_url).values()} == {2}

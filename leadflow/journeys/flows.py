@@ -11,7 +11,13 @@ from sqlmodel import Session, col, func, select
 from leadflow.errors import Conflict, Invalid, NotFound
 from leadflow.journeys.validate import SLUG, ValidationContext, validate_flow
 from leadflow.models import Flow, FlowVersion, Journey, Rep, Team, utcnow
-from leadflow.rendering import list_templates, snapshot_templates, template_errors
+from leadflow.rendering import (
+    get_template_source,
+    list_templates,
+    snapshot_templates,
+    template_errors,
+    template_hash,
+)
 
 __all__ = [
     "check_flow",
@@ -156,18 +162,32 @@ def list_versions(session: Session, flow_id: str) -> list[dict[str, Any]]:
         .where(Journey.flow_id == flow_id, Journey.status == "running")
         .group_by(Journey.version)
     ).all())
+    rows = session.exec(
+        select(FlowVersion).where(FlowVersion.flow_id == flow_id).order_by(col(FlowVersion.version))
+    ).all()
+    current = _current_hashes(session, {n for v in rows for n in (v.templates or {})})
     return [
         {
             "version": v.version,
             "published_at": v.published_at.isoformat(),
             "note": v.note,
             "running": running.get(v.version, 0),
+            "templates": [{"name": name, "hash": digest, "current": digest == current.get(name)}
+                          for name, digest in sorted((v.templates or {}).items())],
         }
-        for v in session.exec(
-            select(FlowVersion).where(FlowVersion.flow_id == flow_id)
-            .order_by(col(FlowVersion.version))
-        ).all()
+        for v in rows
     ]
+
+
+def _current_hashes(session: Session, names: set[str]) -> dict[str, str]:
+    """The content hash of each named template as it is now (absent: deleted since)."""
+    found = {}
+    for name in names:
+        try:
+            found[name] = template_hash(get_template_source(session, name))
+        except NotFound:
+            continue
+    return found
 
 
 def get_version(session: Session, flow_id: str, version: int) -> FlowVersion:

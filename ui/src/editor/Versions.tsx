@@ -5,12 +5,14 @@ import { canonicalJson, diffLines, stepChanges } from "../diff";
 import { parseApiDate } from "../durations";
 import { useApi } from "../hooks";
 import { Link } from "../router";
+import { PinnedTemplates } from "../changes/PinnedTemplates";
 
 interface VersionInfo {
   version: number;
   published_at: string;
   note: string | null;
   running: number;
+  templates?: { name: string; hash: string; current: boolean }[];
 }
 
 function fmt(date: string | null | undefined): string {
@@ -71,6 +73,7 @@ export function Versions({ flowId }: { flowId: string }) {
           </tbody>
         </table>
       )}
+      <PinnedTemplates versions={list} />
       {list.length > 0 && (
         <section aria-label="Compare versions" className="diff-section">
           <h3>Compare</h3>

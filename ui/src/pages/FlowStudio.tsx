@@ -7,6 +7,8 @@ import type { Positions } from "../editor/layout";
 import { LiveMap } from "../editor/LiveMap";
 import type { Pickers } from "../editor/StepPanel";
 import { Versions } from "../editor/Versions";
+import { FlowControls } from "../changes/FlowControls";
+import { MigratePanel } from "../changes/MigratePanel";
 import { pickerChoices, type RepRow, type TeamRow, type TemplateRow } from "../pickers";
 import { Link, navigate } from "../router";
 
@@ -48,7 +50,7 @@ export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
   }, [flowId, tab]);
 
   const base = `/flows/${encodeURIComponent(flowId)}`;
-  const tabs: [string, string, string][] = [["editor", base, "Editor"], ["versions", `${base}/versions`, "Versions"], ["live", `${base}/live`, "Live map"]];
+  const tabs: [string, string, string][] = [["editor", base, "Editor"], ["versions", `${base}/versions`, "Versions"], ["live", `${base}/live`, "Live map"], ["migrate", `${base}/migrate`, "Migrate leads"]];
   const name = loaded && typeof loaded.doc.name === "string" ? loaded.doc.name : flowId;
 
   return (
@@ -61,6 +63,7 @@ export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
               data-testid={`flow-tab-${key}`}>{label}</Link>
           ))}
         </nav>
+        <FlowControls flowId={flowId} />
         {published !== null && (
           <p className="good" role="status" data-testid="published">
             Published version {published}. <Link to={`${base}/live`}>Watch it on the live map</Link>
@@ -75,7 +78,8 @@ export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
       )}
       {tab === "versions" && <Versions flowId={flowId} />}
       {tab === "live" && <LiveMap flowId={flowId} />}
-      {!["editor", "versions", "live"].includes(tab) && (
+      {tab === "migrate" && <MigratePanel flowId={flowId} />}
+      {!["editor", "versions", "live", "migrate"].includes(tab) && (
         <p>Unknown tab. <button type="button" onClick={() => navigate(base)}>Open the editor</button></p>
       )}
     </section>

@@ -7,6 +7,7 @@ import { download, type ApiError } from "../api";
 import type { BreakdownRow } from "../sales";
 import { useState } from "react";
 import { BarChart } from "./charts";
+import { ExitFromFlow } from "../changes/ExitFromFlow";
 
 interface Journey {
   flow_id: string;
@@ -137,7 +138,10 @@ export function LeadPage({ leadId }: { leadId: string }) {
                 <td>{meta.role === "sales" ? j.flow_id : <Link to={`/flows/${encodeURIComponent(j.flow_id)}/live?version=${j.version}`}>{j.flow_id}</Link>}</td>
                 <td>v{j.version}</td>
                 <td data-testid={`journey-step-${j.flow_id}`}>{j.step ?? ""}</td>
-                <td><span className={`pill ${j.status}`}>{j.status}</span></td>
+                <td><span className={`pill ${j.status}`}>{j.status}</span>{" "}
+                  {j.status === "running" && meta.role !== "sales" && (
+                    <ExitFromFlow leadId={l.id} leadName={l.first_name || l.email} flowId={j.flow_id} onDone={lead.reload} />
+                  )}</td>
                 <td>{when(j.started_at)}</td>
                 <td>{when(j.ended_at)}</td>
                 <td>{link ? <a href={link} target="_blank" rel="noreferrer">Temporal Web UI</a> : <span className="muted">{j.workflow_id}</span>}</td>

@@ -1,0 +1,283 @@
+/**
+ * "Migrate waiting leads": move the leads waiting in older versions to a newer one. The marketer
+ * maps old steps to new ones (prefilled by id), picks how delays count, sees the preview (a table
+ * and counts on the new version's canvas), then starts the move and follows its progress.
+ */
+import { Background, ReactFlow, ReactFlowProvider } from "@xyflow/react";
+import { useEffect, useMemo, useState } from "react";
+import { api, ApiError } from "../api";
+import { parseApiDate } from "../durations";
+import { stepsOf, toGraph, type FlowDoc, type Json } from "../graph";
+import { useApi } from "../hooks";
+import { Link } from "../router";
+import { buildCanvas } from "../editor/canvas";
+import { layoutWithRoutes, savedDirection, type Positions } from "../editor/layout";
+import { edgeTypes } from "../editor/RoutedEdge";
+import { nodeTypes } from "../editor/StepNode";
+import { Confirm, leads } from "./Confirm";
+import { arrivals, isWait, migrationBody, prefilledMap, whenInWords, type Preview, type Timers } from "./migrate";
+
+interface VersionRow {
+  version: number;
+  running: number;
+}
+
+interface Report {
+  id: string;
+  status: "running" | "done";
+  planned: number;
+  moved: number;
+  skipped: { lead_id: string; reason: string }[];
+  failed: number;
+  failures?: { lead_id: string; reason: string }[];
+}
+
+const TIMERS: [Timers, string][] = [
+  ["from_entry", "Count the new delay from when each lead entered its step (already past: it goes on now)"],
+  ["keep_deadline", "Keep each lead's current deadline"],
+  ["restart", "Start the new delay again from now"],
+];
+
+export function MigratePanel({ flowId }: { flowId: string }) {
+  const id = encodeURIComponent(flowId);
+  const versions = useApi<VersionRow[]>(`/flows/${id}/versions`);
+  const list = useMemo(() => [...(versions.data ?? [])].sort((a, b) => b.version - a.version), [versions.data]);
+  const [toVersion, setToVersion] = useState<number | null>(null);
+  const [fromVersions, setFromVersions] = useState<number[]>([]);
+  const [docs, setDocs] = useState<Record<number, FlowDoc>>({});
+  const [map, setMap] = useState<Record<string, string>>({});
+  const [timers, setTimers] = useState<Timers>("from_entry");
+  const [preview, setPreview] = useState<Preview | null>(null);
+  const [previewError, setPreviewError] = useState<string | null>(null);
+  const [asking, setAsking] = useState(false);
+  const [migrationId, setMigrationId] = useState<string | null>(null);
+  const report = useApi<Report>(migrationId ? `/flows/${id}/migrations/${encodeURIComponent(migrationId)}` : null, 1000);
+
+  useEffect(() => {
+    if (!list.length || toVersion !== null) return;
+    setToVersion(list[0].version);
+    setFromVersions(list.slice(1).filter((v) => v.running > 0).map((v) => v.version));
+  }, [list, toVersion]);
+
+  useEffect(() => {
+    for (const v of [toVersion, ...fromVersions]) {
+      if (v === null || docs[v]) continue;
+      api<{ document: FlowDoc }>(`/flows/${id}/versions/${v}`)
+        .then((body) => setDocs((d) => ({ ...d, [v]: body.document })))
+        .catch((err: ApiError) => setPreviewError(err.detail));
+    }
+  }, [toVersion, fromVersions, docs, id]);
+
+  const target = toVersion !== null ? docs[toVersion] : undefined;
+  const ready = target && fromVersions.every((v) => docs[v]);
+  useEffect(() => {
+    if (!ready || !target) return;
+    setMap((old) => ({ ...prefilledMap(fromVersions.map((v) => stepsOf(docs[v]) as Record<string, Json>), stepsOf(target) as Record<string, Json>), ...keepChosen(old) }));
+  }, [ready, target, fromVersions, docs]);
+
+  const body = toVersion !== null ? migrationBody(toVersion, fromVersions, map, timers) : null;
+  const bodyKey = JSON.stringify(body);
+  useEffect(() => {
+    if (!body || !ready) return;
+    const controller = new AbortController();
+    setPreviewError(null);
+    api<Preview>(`/flows/${id}/migrations/preview`, { body, signal: controller.signal })
+      .then(setPreview)
+      .catch((err) => {
+        if ((err as Error).name !== "AbortError") setPreviewError((err as ApiError).detail);
+      });
+    return () => controller.abort();
+  }, [bodyKey, ready, id]);
+
+  if (versions.error) return <p className="error" role="alert">{versions.error.detail}</p>;
+  if (!versions.data) return <p>Loading versions…</p>;
+  if (list.length < 2) {
+    return <p className="migrate-empty" data-testid="migrate-empty">There is only {list.length ? "one version" : "no version"} yet. Publish a new version first; then the leads waiting in older ones can move to it here.</p>;
+  }
+  const targets = target ? Object.entries(stepsOf(target)).filter(([, s]) => isWait(s)).map(([k]) => k) : [];
+  const total = preview?.moves.reduce((n, m) => n + m.leads, 0) ?? 0;
+  const atOnce = preview?.moves.reduce((n, m) => n + m.sends_at_once, 0) ?? 0;
+  const r = report.data;
+
+  return (
+    <div className="migrate" data-testid="migrate-panel">
+      <h2>Migrate waiting leads</h2>
+      <p className="muted">Leads waiting in older versions can move to a newer one. Nothing moves until you press the button at the
+        end; leads in the middle of a mail or with sales move once they next wait.</p>
+      <div className="row">
+        <label htmlFor="migrate-to">Move to</label>
+        <select id="migrate-to" value={toVersion ?? ""} data-testid="migrate-to"
+          onChange={(e) => {
+            const v = Number(e.target.value);
+            setToVersion(v);
+            setFromVersions(list.filter((x) => x.version < v && x.running > 0).map((x) => x.version));
+          }}>
+          {list.map((v) => <option key={v.version} value={v.version}>v{v.version}</option>)}
+        </select>
+        <span>from</span>
+        {list.filter((v) => toVersion !== null && v.version < toVersion).map((v) => (
+          <label key={v.version} className="check">
+            <input type="checkbox" checked={fromVersions.includes(v.version)} data-testid={`migrate-from-${v.version}`}
+              onChange={(e) => setFromVersions((f) => (e.target.checked ? [...f, v.version] : f.filter((x) => x !== v.version)))} />
+            v{v.version} ({leads(v.running)})
+          </label>
+        ))}
+      </div>
+
+      <section aria-label="Step map">
+        <h3>Where leads go</h3>
+        {!ready && <p className="muted">Loading the versions…</p>}
+        {ready && !Object.keys(map).length && <p className="muted">The versions you chose have no waiting steps.</p>}
+        {ready && Object.keys(map).length > 0 && (
+          <table className="step-map" data-testid="step-map">
+            <thead><tr><th>Leads waiting at</th><th>go to (in v{toVersion})</th></tr></thead>
+            <tbody>
+              {Object.entries(map).map(([from, to]) => (
+                <tr key={from}>
+                  <td><code>{from}</code></td>
+                  <td>
+                    <select value={to} aria-label={`Map ${from}`} data-testid={`map-${from}`} onChange={(e) => setMap((m) => ({ ...m, [from]: e.target.value }))}>
+                      <option value="">— choose a step —</option>
+                      {targets.map((t) => <option key={t} value={t}>{t}{t === from ? " (same step)" : ""}</option>)}
+                    </select>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+
+      <fieldset className="timers">
+        <legend>When a delay changed</legend>
+        {TIMERS.map(([value, label]) => (
+          <label key={value} className="check">
+            <input type="radio" name="timers" value={value} checked={timers === value} onChange={() => setTimers(value)} data-testid={`timers-${value}`} />
+            {label}
+          </label>
+        ))}
+      </fieldset>
+
+      <section aria-label="Preview" data-testid="migrate-preview">
+        <h3>Preview</h3>
+        {previewError && <p className="error" role="alert">{previewError}</p>}
+        {!preview && !previewError && <p className="muted">Working out what would happen…</p>}
+        {preview && preview.problems.length > 0 && (
+          <div role="alert" className="refused" data-testid="migrate-problems">
+            <p><strong>Nothing can move yet.</strong> Fix these first:</p>
+            <ul>{preview.problems.map((p) => <li key={p.path}><code>{p.path.replace(/^step_map\./, "")}</code>: {p.message}</li>)}</ul>
+          </div>
+        )}
+        {preview && (
+          <p data-testid="migrate-summary">
+            {total ? `${leads(total)} would move` : "No lead waits in these versions now"}
+            {atOnce ? `, and ${atOnce} mail${atOnce === 1 ? "" : "s"} would go out at once because a delay got shorter` : ""}.
+            {preview.busy ? ` ${leads(preview.busy)} in the middle of a mail or with sales move once they next wait.` : ""}
+          </p>
+        )}
+        {preview && preview.moves.length > 0 && (
+          <table data-testid="migrate-moves">
+            <thead><tr><th>From</th><th>Step</th><th>To step</th><th>Leads</th><th>Mails at once</th></tr></thead>
+            <tbody>
+              {preview.moves.map((m) => (
+                <tr key={`${m.from_version}-${m.from_step}-${m.to_step}`} data-testid={`move-${m.from_step}`}>
+                  <td>v{m.from_version}</td><td><code>{m.from_step}</code></td><td><code>{m.to_step}</code></td>
+                  <td>{m.leads}</td><td>{m.sends_at_once}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {preview && preview.sample.length > 0 && (
+          <details>
+            <summary>A sample of {preview.sample.length} leads and when each acts next</summary>
+            <ul className="lead-list">
+              {preview.sample.map((s) => {
+                const at = parseApiDate(s.next_action_at);
+                return (
+                  <li key={s.lead_id}><Link to={`/leads/${encodeURIComponent(s.lead_id)}`}>{s.lead_id.slice(0, 8)}</Link>{" "}
+                    {s.from_step} → {s.to_step}, next step {whenInWords(at)} <span className="muted small">({at.toLocaleString()})</span></li>
+                );
+              })}
+            </ul>
+          </details>
+        )}
+        {target && preview && <PreviewCanvas flowId={flowId} doc={target} preview={preview} />}
+      </section>
+
+      {!migrationId && (
+        <div className="row end">
+          <button type="button" className="primary" data-testid="migrate-start"
+            disabled={!preview || preview.problems.length > 0 || total === 0} onClick={() => setAsking(true)}>
+            Move {leads(total)} to v{toVersion}
+          </button>
+        </div>
+      )}
+      {asking && body && (
+        <Confirm title={`Move ${leads(total)} to v${toVersion}?`} action="Move them" testId="confirm-migrate"
+          onClose={() => setAsking(false)}
+          onConfirm={async () => {
+            const started = await api<{ id: string }>(`/flows/${id}/migrations`, { body });
+            setMigrationId(started.id);
+          }}>
+          <p>{leads(total)} leave their old version and wait in v{toVersion} as the preview shows.
+            {atOnce ? ` ${atOnce} mail${atOnce === 1 ? "" : "s"} go out at once.` : ""} Mails they already had are not sent again.</p>
+        </Confirm>
+      )}
+      {migrationId && (
+        <section aria-label="Migration progress" data-testid="migrate-progress">
+          <h3>Moving</h3>
+          {!r && <p className="muted">Starting…</p>}
+          {r && (
+            <>
+              <progress max={Math.max(r.planned, 1)} value={r.moved + r.skipped.length + r.failed} />
+              <p data-testid="migrate-report">
+                {r.status === "done" ? "Done: " : "Moving: "}{r.moved} moved, {r.skipped.length} skipped, {r.failed} failed
+                {r.status === "running" ? ` of ${r.planned}` : ""}.
+              </p>
+              {r.skipped.length > 0 && (
+                <ul>{r.skipped.slice(0, 20).map((s) => <li key={s.lead_id}>{s.lead_id.slice(0, 8)}: {s.reason}</li>)}</ul>
+              )}
+            </>
+          )}
+          {report.error && <p className="error">{report.error.detail}</p>}
+        </section>
+      )}
+    </div>
+  );
+}
+
+/** The mapping chosen by hand survives a change of versions when its step still exists. */
+function keepChosen(old: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(old).filter(([, to]) => to));
+}
+
+/** The new version drawn with how many leads would wait at each step after the move. */
+function PreviewCanvas({ flowId, doc, preview }: { flowId: string; doc: FlowDoc; preview: Preview }) {
+  const [positions, setPositions] = useState<Positions | null>(null);
+  useEffect(() => {
+    let cancelled = false;
+    const graph = toGraph(doc);
+    layoutWithRoutes(graph.nodes, graph.edges, doc.start as string, savedDirection(flowId))
+      .then((laid) => !cancelled && setPositions(laid.positions));
+    return () => {
+      cancelled = true;
+    };
+  }, [doc, flowId]);
+  const canvas = useMemo(
+    () => (positions ? buildCanvas({ doc, positions, routes: {}, direction: savedDirection(flowId), stats: arrivals(preview.moves), selected: new Set() }) : null),
+    [doc, positions, preview, flowId],
+  );
+  return (
+    <div className="canvas migrate-canvas" data-testid="migrate-canvas" aria-label={`Where the leads would wait in version ${preview.to_version}`}>
+      {canvas && (
+        <ReactFlowProvider>
+          <ReactFlow nodes={canvas.nodes} edges={canvas.edges} nodeTypes={nodeTypes} edgeTypes={edgeTypes} nodesDraggable={false}
+            nodesConnectable={false} fitView fitViewOptions={{ padding: 0.2, maxZoom: 1 }} proOptions={{ hideAttribution: true }} deleteKeyCode={null}>
+            <Background gap={16} />
+          </ReactFlow>
+        </ReactFlowProvider>
+      )}
+    </div>
+  );
+}
