@@ -40,6 +40,9 @@ __all__ = [
     "Team",
     "Handoff",
     "HandoffAssignment",
+    "RejectionReason",
+    "Outcome",
+    "PredictiveModel",
 ]
 
 STAGES = ["subscriber", "lead", "MQL", "SAL", "SQL", "opportunity", "customer"]
@@ -85,6 +88,8 @@ class Lead(SQLModel, table=True):
     score_model_version: int | None = None
     # When the lead's temperature timer (LeadScoreWorkflow) is armed to fire; None: not armed.
     score_timer_due: datetime | None = None
+    # The active predictive model's probability that the lead converts (None: no active model).
+    likelihood: float | None = None
     temperature: str = "cold"
     stage: str = "lead"
     owner_rep_id: str | None = Field(default=None, index=True)
@@ -380,6 +385,8 @@ class Handoff(SQLModel, table=True):
     sla_breached_at: datetime | None = None
     assignment_reason: str | None = None
     rejection_reason: str | None = None
+    rejection_reason_id: str | None = Field(default=None, index=True)
+    rejection_note: str | None = None
     escalations: list[dict[str, Any]] = _json(list)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -396,3 +403,51 @@ class HandoffAssignment(SQLModel, table=True):
     method: str  # owner|territory|round_robin|escalation|out_of_office|flow|unassigned
     reason: str
     at: datetime = Field(default_factory=utcnow)
+
+
+# ---------------------------------------------------------------- outcomes and predictive scoring
+
+
+class RejectionReason(SQLModel, table=True):
+    """Why sales sends a lead back, and what that means for the lead and for training.
+
+    ``outcome``: ``negative`` (a negative label for the predictive model), ``recycle`` (back to
+    nurture: enrolled in ``recycle_flow`` once ``cooldown`` has passed) or ``exclude`` (the lead
+    teaches the model nothing, e.g. bad data or a duplicate).
+    """
+
+    id: str = Field(primary_key=True)
+    label: str
+    outcome: str = "negative"  # negative|recycle|exclude
+    recycle_flow: str | None = None
+    cooldown: str | None = None  # ISO 8601 duration
+    position: int = 0
+    active: bool = True
+
+
+class Outcome(SQLModel, table=True):
+    """What finally happened to a lead in sales: an opportunity, won or lost, with an amount."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: str = Field(index=True)
+    outcome: str = Field(index=True)  # opportunity|won|lost
+    amount: float | None = None
+    currency: str | None = None
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str | None = None
+    via: str = "api"  # api|csv|sales
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PredictiveModel(SQLModel, table=True):
+    """One training run of the predictive model: its metrics, weights and whether it is active."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: str = "trained"  # trained|refused
+    promoted: bool = False
+    active: bool = Field(default=False, index=True)
+    why: str
+    metrics: dict[str, Any] = _json(dict)
+    weights: dict[str, Any] = _json(dict)
+    labels: dict[str, Any] = _json(dict)
+    created_at: datetime = Field(default_factory=utcnow)

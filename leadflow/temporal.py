@@ -28,6 +28,10 @@ __all__ = [
     "STEP_QUERY",
     "JourneyInput",
     "MigrationJobInput",
+    "RECYCLE_WORKFLOW",
+    "RecycleInput",
+    "recycle_id",
+    "start_recycle",
     "connect",
     "journey_id",
     "signal_journey",
@@ -51,6 +55,7 @@ MIGRATION_WORKFLOW = "FlowMigrationWorkflow"
 # Pauses (seconds) before the migration job asks journeys that were busy again: a send is over
 # in seconds; a lead still busy after the last (in a handoff) is reported skipped.
 MIGRATION_RETRY_AFTER = (2.0, 10.0, 60.0)
+RECYCLE_WORKFLOW = "RecycleWorkflow"
 DEFAULT_DEV_ADDRESS = "127.0.0.1:7233"
 
 
@@ -134,3 +139,33 @@ async def start_migration_job(client: Client, inp: MigrationJobInput,
                                     task_queue=settings.task_queue)
     except RPCError as exc:
         raise Unavailable(f"Temporal did not start the migration: {exc}") from exc
+
+
+@dataclass
+class RecycleInput:
+    """Enrol a lead that sales sent back in ``flow_id`` once ``cooldown_seconds`` have passed."""
+
+    lead_id: str
+    flow_id: str
+    cooldown_seconds: float
+    handoff_id: str
+
+
+def recycle_id(handoff_id: str) -> str:
+    """The recycle timer's workflow id: one per rejected handoff."""
+    return f"recycle-{handoff_id}"
+
+
+async def start_recycle(client: Client, inp: RecycleInput, settings: Settings | None = None
+                        ) -> bool:
+    """Start the recycle timer; False when it already runs (a retried reject)."""
+    settings = settings or get_settings()
+    try:
+        await client.start_workflow(RECYCLE_WORKFLOW, inp, id=recycle_id(inp.handoff_id),
+                                    task_queue=settings.task_queue,
+                                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+    except WorkflowAlreadyStartedError:
+        return False
+    except RPCError as exc:
+        raise Unavailable(f"Temporal did not start the recycle timer: {exc}") from exc
+    return True

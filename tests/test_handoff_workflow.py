@@ -132,13 +132,13 @@ async def test_reject_resumes_the_journey_at_on_rejected(
     async with running_worker(time_env.client, db_url, task_queue):
         jid = await enrol_lead(time_env.client, db_url, "to-sales", lead_id)
         h = await opened(db_url)
-        await act(time_env.client, db_url, h.id, "reject", "ann", reason="student, no budget")
+        await act(time_env.client, db_url, h.id, "reject", "ann", reason="not-a-fit")
         done = await ended(db_url, jid)
     assert done.status == "completed"
     after = lead(db_url, lead_id)
     assert after.stage == "recycled"
     assert "back-to-nurture" in after.tags and "sales-accepted" not in after.tags
-    assert the_handoff(db_url).rejection_reason == "student, no budget"
+    assert the_handoff(db_url).rejection_reason == "Not a fit"
     assert "handoff.rejected" in timeline_types(db_url, lead_id)
 
 

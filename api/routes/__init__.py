@@ -8,6 +8,7 @@ from leadflow.api.routes import (
     keys,
     leads,
     outbox,
+    outcomes,
     privacy,
     public,
     reports,
@@ -32,6 +33,7 @@ ROUTERS = [
     privacy.router,
     scoring.router,
     reports.router,
+    outcomes.router,
 ]
 
 __all__ = ["ROUTERS"]

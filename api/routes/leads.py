@@ -12,16 +12,18 @@ from sqlmodel import Session, col, func, or_, select
 from leadflow.auth import Principal
 from leadflow.db import session_scope
 from leadflow.errors import Forbidden
-from leadflow.leads.events import (
+from leadflow.leads.records.events import (
     dispatch_event,
     ingest_lead,
     plan_for_lead_change,
     record_event,
     run_dispatch,
 )
-from leadflow.leads.records import LeadCreate, get_lead, lead_public
-from leadflow.leads.stages import change_stage
+from leadflow.leads.records.records import LeadCreate, get_lead, lead_public
+from leadflow.leads.records.stages import change_stage
 from leadflow.models import Handoff, Lead, TimelineEntry
+from leadflow.scoring.model.predictive import lead_likelihood
+from leadflow.scoring.model.service import active_model
 
 router = APIRouter(prefix="/api", tags=["leads"], strict_content_type=False)
 
@@ -36,6 +38,19 @@ def check_lead_access(session: Session, principal: Principal, lead: Lead) -> Non
                                                    Handoff.rep_id == principal.rep_id)).first()
     if handed is None:
         raise Forbidden("This lead is not yours.")
+
+
+async def read_csv_upload(request: Request) -> bytes:
+    """A CSV sent as the multipart field ``file`` or as the request body itself."""
+    from leadflow.errors import BadRequest
+
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise BadRequest("Send the CSV as the multipart field 'file'.")
+        return await upload.read()
+    return await request.body()
 
 
 @router.post("/leads")
@@ -58,17 +73,9 @@ async def import_leads(request: Request, _: MarketerDep, client: TemporalDep) ->
     names, `company`, `title`, `country`, `timezone`, `source`, `tags` (`;`-separated),
     `consent_status`, `consent_source`, `consent_text_version`, `utm_*`; any other column
     becomes a custom field. Reports created, updated and rejected rows (with reasons)."""
-    from leadflow.errors import BadRequest
-    from leadflow.leads.csv_import import import_csv
+    from leadflow.leads.records.csv_import import import_csv
 
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise BadRequest("Send the CSV as the multipart field 'file'.")
-        content = await upload.read()
-    else:
-        content = await request.body()
+    content = await read_csv_upload(request)
     with session_scope(request.app.state.db_url) as session:
         report, plan = import_csv(session, content)
     await run_dispatch(client, plan, request.app.state.db_url)
@@ -101,7 +108,8 @@ def read_lead(lead_id: str, session: SessionDep, principal: SalesOrMarketerDep) 
     """The lead with score, breakdown, temperature, stage, owner and journeys."""
     lead = get_lead(session, lead_id)
     check_lead_access(session, principal, lead)
-    return lead_public(session, lead)
+    return {**lead_public(session, lead),
+            **lead_likelihood(session, lead, active_model(session))}
 
 
 @router.get("/leads/{lead_id}/timeline")

@@ -20,7 +20,7 @@ from leadflow.workflows.handoff import HANDOFF_SIGNAL
 
 from leadflow.db import session_scope
 from leadflow.errors import BadRequest, NotFound
-from leadflow.leads.events import (
+from leadflow.leads.records.events import (
     Dispatch,
     dispatch_stored_events,
     plan_for_lead_change,
@@ -37,7 +37,7 @@ from leadflow.sales.admin import (
 )
 from leadflow.sales.loop import apply_action, get_handoff, handoff_public, list_handoffs
 from leadflow.sales.sla_report import sla_report
-from leadflow.temporal import signal_journey
+from leadflow.temporal import RecycleInput, signal_journey, start_recycle
 
 router = APIRouter(prefix="/api", tags=["sales"], strict_content_type=False)
 
@@ -151,7 +151,11 @@ async def _optional_json(request: Request) -> dict[str, Any]:
 @router.post("/handoffs/{handoff_id}/{action}")
 async def act_on_handoff(handoff_id: str, action: str, request: Request, principal: SalesDep,
                          client: TemporalDep) -> dict[str, Any]:
-    """``accept``, ``contacted``, ``qualify``, ``disqualify`` or ``reject {"reason"}``."""
+    """``accept``, ``contacted``, ``qualify``, ``disqualify`` or ``reject {"reason", "note"?}``.
+
+    A reject names one of ``GET /api/settings/rejection-reasons`` by id (or label); a reason
+    that recycles the lead enrols it in its flow once the cooldown has passed.
+    """
     body = await _optional_json(request)
     db_url = request.app.state.db_url
     with session_scope(db_url) as session:
@@ -159,7 +163,8 @@ async def act_on_handoff(handoff_id: str, action: str, request: Request, princip
         lead = session.get(Lead, h.lead_id)
         old_stage = lead.stage if lead is not None else None
         signal = apply_action(session, h, action, principal=principal,
-                              reason=body.get("reason"))
+                              reason=body.get("reason"), note=body.get("note"))
+        recycle = signal.pop("recycle", None)
         session.flush()
         out = handoff_public(session, h)
         plan = Dispatch()
@@ -170,6 +175,8 @@ async def act_on_handoff(handoff_id: str, action: str, request: Request, princip
             plan = dispatch_stored_events(session, [event])
             plan.extend(plan_for_lead_change(session, lead))
     await signal_journey(client, handoff_id, HANDOFF_SIGNAL, signal)
+    if recycle is not None:
+        await start_recycle(client, RecycleInput(lead_id=h.lead_id, handoff_id=h.id, **recycle))
     await run_dispatch(client, plan, db_url)
     return out
 

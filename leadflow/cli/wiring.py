@@ -19,9 +19,10 @@ __all__ = ["WORKFLOWS", "activities_for", "build_worker"]
 
 # Area modules beside the journey ones: each workflow module has a ``WORKFLOWS`` list, each
 # activity module an ``activities_for(db_url, client)`` function.
-WORKFLOW_MODULES = ("leadflow.workflows.scoring", "leadflow.workflows.migration")
+WORKFLOW_MODULES = ("leadflow.workflows.scoring", "leadflow.workflows.migration",
+                    "leadflow.workflows.recycle")
 ACTIVITY_MODULES = ("leadflow.activities.handoff", "leadflow.activities.scoring", "leadflow.activities.delivery",
-                    "leadflow.activities.migration")
+                    "leadflow.activities.migration", "leadflow.activities.outcomes")
 
 
 def _present(names: tuple[str, ...]) -> list[Any]:

@@ -5,6 +5,7 @@ A condition is one of::
     {"field": PATH, "op": OP, "value": V}       OP: eq ne gt gte lt lte in contains exists
     {"temperature": "hot" | "warm" | "cold"}
     {"score": {"gte": 60}}                        any of gt gte lt lte eq
+    {"likelihood": {"gte": 0.4}}                  the predictive model's probability (false without one)
     {"stage_at_least": STAGE}
     {"has_tag": TAG}
     {"all": [c, ...]}, {"any": [c, ...]}, {"not": c}
@@ -127,6 +128,11 @@ def evaluate(
     if "score" in condition:
         score = lead.get("score") or 0
         return all(_compare(op, score, v) for op, v in condition["score"].items())
+    if "likelihood" in condition:
+        # False while no predictive model is active: the lead has no likelihood to compare.
+        likelihood = lead.get("likelihood")
+        return likelihood is not None and all(
+            _compare(op, likelihood, v) for op, v in condition["likelihood"].items())
     if "stage_at_least" in condition:
         from leadflow.leads.lifecycle import stage_at_least
 
@@ -164,11 +170,11 @@ def condition_problems(
     if not isinstance(condition, Mapping):
         return [_problem(path, "A condition must be an object such as "
                          '{"field": "country", "op": "eq", "value": "DE"}.')]
-    kinds = [k for k in ("all", "any", "not", "field", "temperature", "score",
+    kinds = [k for k in ("all", "any", "not", "field", "temperature", "score", "likelihood",
                          "stage_at_least", "has_tag") if k in condition]
     if len(kinds) != 1:
         return [_problem(path, "A condition needs exactly one of field, temperature, score, "
-                         "stage_at_least, has_tag, all, any or not.")]
+                         "likelihood, stage_at_least, has_tag, all, any or not.")]
     kind = kinds[0]
     problems: list[dict[str, str]] = []
     allowed_keys = {"field": {"field", "op", "value"}}.get(kind, {kind})
@@ -214,16 +220,21 @@ def condition_problems(
     elif kind == "temperature":
         if value not in TEMPERATURES:
             problems.append(_problem(f"{path}.temperature", "temperature must be hot, warm or cold."))
-    elif kind == "score":
+    elif kind in ("score", "likelihood"):
+        example = '{"gte": 60}' if kind == "score" else '{"gte": 0.4}'
         if not isinstance(value, Mapping) or not value:
-            problems.append(_problem(f"{path}.score", 'score takes an object such as {"gte": 60}.'))
+            problems.append(_problem(f"{path}.{kind}", f"{kind} takes an object such as {example}."))
         else:
             for op, v in value.items():
                 if op not in SCORE_OPS:
-                    problems.append(_problem(f"{path}.score.{op}", f"Unknown score comparison {op!r}; "
-                                             f"use {', '.join(SCORE_OPS)}."))
+                    problems.append(_problem(f"{path}.{kind}.{op}", f"Unknown {kind} comparison "
+                                             f"{op!r}; use {', '.join(SCORE_OPS)}."))
                 elif isinstance(v, bool) or not isinstance(v, int | float):
-                    problems.append(_problem(f"{path}.score.{op}", "A score is compared with a number."))
+                    problems.append(_problem(f"{path}.{kind}.{op}",
+                                             f"A {kind} is compared with a number."))
+                elif kind == "likelihood" and not 0 <= v <= 1:
+                    problems.append(_problem(f"{path}.likelihood.{op}",
+                                             "A likelihood is a probability between 0 and 1."))
     elif kind == "stage_at_least":
         if value not in STAGES + SIDE_STAGES:
             problems.append(_problem(f"{path}.stage_at_least",

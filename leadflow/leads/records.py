@@ -133,6 +133,7 @@ def lead_view(lead: Lead) -> dict[str, Any]:
         "tags": list(lead.tags or []),
         "score": lead.score,
         "temperature": lead.temperature,
+        "likelihood": lead.likelihood,
         "stage": lead.stage,
         "owner": lead.owner_rep_id,
     }

@@ -14,12 +14,13 @@ from sqlmodel import Session, col, select
 
 from leadflow.auth import Principal
 from leadflow.errors import Conflict, Forbidden, Invalid, NotFound
-from leadflow.leads.lifecycle import can_transition
-from leadflow.leads.records import add_timeline
-from leadflow.leads.stages import change_stage
+from leadflow.leads.records.lifecycle import can_transition
+from leadflow.leads.records.records import add_timeline
+from leadflow.leads.records.stages import change_stage
 from leadflow.models import Handoff, Lead, utcnow
 from leadflow.sales.business_calendar import SlaStatus, as_utc
 from leadflow.sales.handoffs import calendar_for, record_sla
+from leadflow.sales.outcomes import ResolvedReason, resolve_rejection_reason
 
 __all__ = ["ACTIONS", "apply_action", "get_handoff", "handoff_public", "list_handoffs",
            "sla_status_of"]
@@ -80,7 +81,8 @@ def handoff_public(session: Session, h: Handoff, now: datetime | None = None) ->
         "sla_due_at": _iso(h.sla_due_at), "sla_status": sla_status_of(session, h, now),
         "sla_met_at": _iso(h.sla_met_at), "sla_breached_at": _iso(h.sla_breached_at),
         "escalations": list(h.escalations or []), "assignment_reason": h.assignment_reason,
-        "rejection_reason": h.rejection_reason, "created_at": _iso(h.created_at),
+        "rejection_reason": h.rejection_reason, "rejection_reason_id": h.rejection_reason_id,
+        "rejection_note": h.rejection_note, "created_at": _iso(h.created_at),
         "updated_at": _iso(h.updated_at), "lead": summary,
     }
 
@@ -114,13 +116,17 @@ def _move_stage(session: Session, lead: Lead | None, to_stage: str | None, cause
 
 
 def apply_action(session: Session, h: Handoff, action: str, *, principal: Principal,
-                 reason: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+                 reason: str | None = None, note: str | None = None,
+                 now: datetime | None = None) -> dict[str, Any]:
     """Apply a sales action to ``h``; returns the signal payload for its workflow.
+
+    A ``reject`` names one of the workspace's rejection reasons (its id, or its label); the
+    payload then carries ``recycle`` (flow and cooldown) when the reason recycles the lead.
 
     Raises:
         NotFound: an unknown action.
         Conflict: the action is not allowed in the handoff's current status.
-        Invalid: ``reject`` without a reason.
+        Invalid: ``reject`` without a known reason.
     """
     if action not in ACTIONS:
         raise NotFound(f"There is no handoff action {action!r}.")
@@ -128,9 +134,12 @@ def apply_action(session: Session, h: Handoff, action: str, *, principal: Princi
     if h.status not in allowed_from:
         raise Conflict(f"A handoff that is {h.status} cannot be {to_status}; "
                        f"{action} is allowed when it is {' or '.join(allowed_from)}.")
-    if action == "reject" and not (reason or "").strip():
-        raise Invalid("Say why the lead goes back to marketing.",
-                      [{"path": "reason", "message": "A rejection needs a reason."}])
+    rejection: ResolvedReason | None = None
+    if action == "reject":
+        rejection = resolve_rejection_reason(session, reason)
+        if note is not None and (not isinstance(note, str) or len(note) > 2000):
+            raise Invalid("A note is text of at most 2,000 characters.",
+                          [{"path": "note", "message": "A note is text of at most 2,000 characters."}])
     now = now or utcnow()
     actor = f"rep:{principal.rep_id}" if principal.rep_id else principal.role
     h.status, h.updated_at = to_status, now
@@ -138,8 +147,9 @@ def apply_action(session: Session, h: Handoff, action: str, *, principal: Princi
         h.sla_met_at = now
         if h.sla_due_at is not None:
             record_sla("met" if as_utc(now) <= as_utc(h.sla_due_at) else "breached")
-    if action == "reject":
-        h.rejection_reason = (reason or "").strip()
+    if rejection is not None:
+        h.rejection_reason, h.rejection_reason_id = rejection.label, rejection.id
+        h.rejection_note = (note or "").strip() or None
     session.add(h)
     lead = session.get(Lead, h.lead_id)
     if lead is not None and action in ("accept", "contacted", "qualify") and h.rep_id \
@@ -149,5 +159,10 @@ def apply_action(session: Session, h: Handoff, action: str, *, principal: Princi
     _move_stage(session, lead, to_stage, cause=f"handoff {action}", actor=actor)
     add_timeline(session, h.lead_id, "handoff", f"handoff.{to_status}", at=now, handoff_id=h.id,
                  rep_id=h.rep_id, actor=actor,
-                 **({"reason": h.rejection_reason} if action == "reject" else {}))
-    return {"action": action, "handoff_id": h.id}
+                 **({"reason": h.rejection_reason, "reason_id": h.rejection_reason_id,
+                     "reason_outcome": rejection.outcome} if rejection else {}))
+    signal: dict[str, Any] = {"action": action, "handoff_id": h.id}
+    if rejection is not None and rejection.outcome == "recycle" and rejection.recycle_flow:
+        signal["recycle"] = {"flow_id": rejection.recycle_flow,
+                             "cooldown_seconds": rejection.cooldown_seconds or 0.0}
+    return signal
