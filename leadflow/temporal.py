@@ -25,18 +25,18 @@ __all__ = [
     "JOURNEY_WORKFLOW",
     "MIGRATE_UPDATE",
     "MIGRATION_WORKFLOW",
+    "RECYCLE_WORKFLOW",
     "STEP_QUERY",
     "JourneyInput",
     "MigrationJobInput",
-    "RECYCLE_WORKFLOW",
     "RecycleInput",
-    "recycle_id",
-    "start_recycle",
     "connect",
     "journey_id",
+    "recycle_id",
     "signal_journey",
     "start_journey",
     "start_migration_job",
+    "start_recycle",
 ]
 
 log = logging.getLogger(__name__)

@@ -38,7 +38,7 @@ def test_every_workflow_type_and_path_is_recorded() -> None:
                      "journey_manual_exit", "journey_continue_as_new__run1",
                      "handoff_accepted__handoff", "handoff_rejected__journey",
                      "handoff_reminders_escalation__handoff", "score_timer", "rescore_all",
-                     "journey_migrated__run1", "journey_migrated"):
+                     "journey_migrated__run1", "journey_migrated", "recycle"):
         assert expected in names, f"history {expected} is missing"
     types = {WorkflowHistory.from_json(p.stem, p.read_text()).events[0]
              .workflow_execution_started_event_attributes.workflow_type.name for p in HISTORIES}

@@ -12,18 +12,18 @@ from sqlmodel import Session, col, func, or_, select
 from leadflow.auth import Principal
 from leadflow.db import session_scope
 from leadflow.errors import Forbidden
-from leadflow.leads.records.events import (
+from leadflow.leads.events import (
     dispatch_event,
     ingest_lead,
     plan_for_lead_change,
     record_event,
     run_dispatch,
 )
-from leadflow.leads.records.records import LeadCreate, get_lead, lead_public
-from leadflow.leads.records.stages import change_stage
+from leadflow.leads.records import LeadCreate, get_lead, lead_public
+from leadflow.leads.stages import change_stage
 from leadflow.models import Handoff, Lead, TimelineEntry
-from leadflow.scoring.model.predictive import lead_likelihood
-from leadflow.scoring.model.service import active_model
+from leadflow.scoring.predictive import lead_likelihood
+from leadflow.scoring.service import active_model
 
 router = APIRouter(prefix="/api", tags=["leads"], strict_content_type=False)
 
@@ -73,7 +73,7 @@ async def import_leads(request: Request, _: MarketerDep, client: TemporalDep) ->
     names, `company`, `title`, `country`, `timezone`, `source`, `tags` (`;`-separated),
     `consent_status`, `consent_source`, `consent_text_version`, `utm_*`; any other column
     becomes a custom field. Reports created, updated and rejected rows (with reasons)."""
-    from leadflow.leads.records.csv_import import import_csv
+    from leadflow.leads.csv_import import import_csv
 
     content = await read_csv_upload(request)
     with session_scope(request.app.state.db_url) as session:

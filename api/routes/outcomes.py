@@ -7,9 +7,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, col, select
-
 from leadflow.api.deps import (
     AdminDep,
     MarketerDep,
@@ -20,6 +17,9 @@ from leadflow.api.deps import (
 )
 from leadflow.api.routes.leads import check_lead_access, read_csv_upload
 from leadflow.api.routes.reports import _moment
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, select
+
 from leadflow.db import session_scope
 from leadflow.errors import BadRequest, Invalid, NotFound
 from leadflow.leads.events import (
@@ -40,8 +40,6 @@ from leadflow.sales.outcomes import (
     record_outcome,
     replace_rejection_reasons,
 )
-from leadflow.scoring.predictive import MIN_PER_CLASS, active_predictive, model_public, suggestions, train
-from leadflow.scoring.service import active_model
 from leadflow.sales.value_reports import (
     EXPERIMENT_COLUMNS,
     SOURCE_COLUMNS,
@@ -54,6 +52,14 @@ from leadflow.sales.value_reports import (
     source_value,
     table_csv,
 )
+from leadflow.scoring.predictive import (
+    MIN_PER_CLASS,
+    active_predictive,
+    model_public,
+    suggestions,
+    train,
+)
+from leadflow.scoring.service import active_model
 
 router = APIRouter(prefix="/api", tags=["outcomes"], strict_content_type=False)
 

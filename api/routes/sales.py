@@ -20,7 +20,7 @@ from leadflow.workflows.handoff import HANDOFF_SIGNAL
 
 from leadflow.db import session_scope
 from leadflow.errors import BadRequest, NotFound
-from leadflow.leads.records.events import (
+from leadflow.leads.events import (
     Dispatch,
     dispatch_stored_events,
     plan_for_lead_change,

@@ -122,7 +122,7 @@ def _blank_free_text(session: Session, lead_id: str) -> None:
         session.exec(update(EmailMessage)
                      .where(col(EmailMessage.send_id).startswith(f"{handoff.id}.", autoescape=True))
                      .values(subject=None, html=None, text=None, reason=None))
-        handoff.assignment_reason = handoff.rejection_reason = None
+        handoff.assignment_reason = handoff.rejection_reason = handoff.rejection_note = None
         # the rungs stay (a running SLA timer reads them); only their sentences go
         handoff.escalations = [{k: v for k, v in e.items() if k != "reason"}
                                for e in handoff.escalations or []]

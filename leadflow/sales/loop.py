@@ -14,9 +14,9 @@ from sqlmodel import Session, col, select
 
 from leadflow.auth import Principal
 from leadflow.errors import Conflict, Forbidden, Invalid, NotFound
-from leadflow.leads.records.lifecycle import can_transition
-from leadflow.leads.records.records import add_timeline
-from leadflow.leads.records.stages import change_stage
+from leadflow.leads.lifecycle import can_transition
+from leadflow.leads.records import add_timeline
+from leadflow.leads.stages import change_stage
 from leadflow.models import Handoff, Lead, utcnow
 from leadflow.sales.business_calendar import SlaStatus, as_utc
 from leadflow.sales.handoffs import calendar_for, record_sla

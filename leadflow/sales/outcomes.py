@@ -32,14 +32,14 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlmodel import Session, col, select
 
 from leadflow.db import session_scope
-from leadflow.journeys.durations import parse_duration
 from leadflow.errors import Conflict, Invalid, NotFound
-from leadflow.leads.events import Dispatch
+from leadflow.journeys.durations import parse_duration
 from leadflow.journeys.enrolment import enrol, journey_input
-from leadflow.leads.records import add_timeline
+from leadflow.leads.events import Dispatch
 from leadflow.leads.lifecycle import can_transition
-from leadflow.models import Flow, Lead, Outcome, RejectionReason, utcnow
+from leadflow.leads.records import add_timeline
 from leadflow.leads.stages import change_stage
+from leadflow.models import Flow, Lead, Outcome, RejectionReason, utcnow
 from leadflow.temporal import RecycleInput
 
 __all__ = [

@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from leadflow.leads.records.lifecycle import can_transition, stage_rank
-from leadflow.leads.records.records import add_timeline, lead_view
+from leadflow.leads.lifecycle import can_transition, stage_rank
+from leadflow.leads.records import add_timeline, lead_view
 from leadflow.models import Event, Lead, ScoringModel, utcnow
-from leadflow.scoring.model.model import (
+from leadflow.scoring.model import (
     DEFAULT_SCORING_MODEL,
     EventView,
     ScoringModelDoc,
@@ -32,6 +32,7 @@ from leadflow.scoring.model.model import (
     score_lead,
     scored_event_types,
 )
+from leadflow.scoring.predictive import refresh_likelihood
 
 __all__ = [
     "ActiveModel",
@@ -207,7 +208,7 @@ def rescore(session: Session, lead: Lead, now: datetime | None = None, *,
                      model_version=model.version)
     if (crossed_mql and stage_rank(lead.stage) < stage_rank(_MQL)
             and can_transition(lead.stage, _MQL)):
-        from leadflow.leads.records.stages import change_stage
+        from leadflow.leads.stages import change_stage
 
         change_stage(session, lead, _MQL, actor="scoring",
                      cause=f"score {result.score} reached mql_at {model.mql_at:g} "
@@ -222,7 +223,7 @@ def rescore(session: Session, lead: Lead, now: datetime | None = None, *,
 
 def derived_events(session: Session, lead: Lead, change: ScoreChange | None) -> list[Event]:
     """Events for what a rescore changed, stored so flows can wait for them or enrol by them."""
-    from leadflow.leads.records.events import record_event
+    from leadflow.leads.events import record_event
 
     if change is None:
         return []

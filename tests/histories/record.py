@@ -361,6 +361,26 @@ async def score_timer(r: Recorder) -> list[tuple[str, str | None]]:
 
 
 @scenario
+async def recycle(r: Recorder) -> list[tuple[str, str | None]]:
+    """A lead sales sent back rests for its cooldown, then enters the recycle flow."""
+    from leadflow.db import session_scope
+    from leadflow.models import Lead
+    from leadflow.temporal import RecycleInput, recycle_id, start_recycle
+
+    r.flow({"id": "win-back", "name": "Win back", "start": "end",
+            "steps": {"end": {"type": "exit"}}})
+    lead_id = r.lead("recycled@example.com")
+    with session_scope(r.url) as session:
+        session.get(Lead, lead_id).stage = "recycled"  # type: ignore[union-attr]
+    inp = RecycleInput(lead_id=lead_id, flow_id="win-back", cooldown_seconds=30 * 86400,
+                       handoff_id="h-recorded")
+    await start_recycle(r.client, inp)
+    await r.env.sleep(timedelta(days=31))
+    await asyncio.wait_for(r.client.get_workflow_handle(recycle_id("h-recorded")).result(), 30)
+    return [(recycle_id("h-recorded"), None)]
+
+
+@scenario
 async def rescore_all(r: Recorder) -> list[tuple[str, str | None]]:
     """Re-scoring every lead after a model change, in batches."""
     from leadflow.db import session_scope
