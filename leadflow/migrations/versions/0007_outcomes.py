@@ -1,7 +1,7 @@
 """outcomes, rejection reasons and predictive scoring
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-03 08:07:29.323042
 """
 
@@ -14,8 +14,8 @@ import sqlmodel  # noqa: F401  (autogenerate renders sqlmodel.sql.sqltypes.AutoS
 from alembic import op
 
 
-revision: str = '0006'
-down_revision: str | Sequence[str] | None = '0005'
+revision: str = '0007'
+down_revision: str | Sequence[str] | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
