@@ -1,4 +1,7 @@
-"""Telling a person or a system something: e-mail, Slack incoming webhook, signed webhook."""
+"""Telling a person or a system something: e-mail, Slack incoming webhook, signed webhook.
+
+Webhook and Slack URLs go through :mod:`leadflow.outbound`: https only, never an internal
+address."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import httpx
 
 from leadflow.config import get_settings
 from leadflow.errors import TransientDeliveryError
+from leadflow.outbound import guarded_client
 
 __all__ = ["post_slack", "post_webhook", "sign_webhook"]
 
@@ -27,8 +31,10 @@ def sign_webhook(body: bytes, timestamp: str, secret: str) -> str:
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> None:
+    # Raises UnsafeURL (a refusal, not worth retrying) for internal or non-https targets.
     try:
-        response = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT)
+        with guarded_client(url, timeout=TIMEOUT) as client:
+            response = client.post(url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         raise TransientDeliveryError(f"could not reach {url.split('?')[0]}: {exc}") from exc
     if response.status_code >= 400:

@@ -202,8 +202,8 @@ async def test_staff_mail_is_not_the_leads_mail(
             from leadflow.mail.policy import cap_reopens_at
 
             assert cap_reopens_at(session, lead_id, now_utc(), exclude_send_id="other") is None
-            from leadflow.mail.delivery import build_outgoing
             from leadflow.config import get_settings
+            from leadflow.mail.delivery import build_outgoing
 
             outgoing = build_outgoing(msg, get_settings(), track=True)
         assert "List-Unsubscribe" not in outgoing.headers

@@ -63,6 +63,7 @@ async def test_a_lead_that_turns_hot_reaches_its_rep(
         monkeypatch: pytest.MonkeyPatch, slack: tuple[str, list[dict[str, Any]]]) -> None:
     slack_url, slack_posts = slack
     monkeypatch.setenv("LEADFLOW_ADMIN_KEY", "admin-key-for-tests-0123456789")
+    monkeypatch.setenv("LEADFLOW_ALLOWED_HOOK_HOSTS", "127.0.0.1")  # the local stand-in
     reset_settings()
     seed_team(db_url, [rep("ann", slack_webhook=slack_url)], calendar={})
     publish_flow(db_url, HOT_FLOW)

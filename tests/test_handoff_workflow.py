@@ -213,6 +213,7 @@ async def test_crm_webhook_is_signed_retried_and_never_holds_the_clock(
     server = HTTPServer(("127.0.0.1", 0), Crm)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("LEADFLOW_HANDOFF_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/")
+    monkeypatch.setenv("LEADFLOW_ALLOWED_HOOK_HOSTS", "127.0.0.1")  # the local stand-in
     reset_settings()
     try:
         seed_team(db_url, [rep("ann")], calendar={})

@@ -12,13 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from leadflow.api.main import create_app
 
 from leadflow import cli
 from leadflow.config import PLACEHOLDER_SECRET, get_settings, reset_settings
+from tests.fakes.api_client import admin, app_only_client
 
 asyncio = pytest.mark.asyncio(loop_scope="session")
-ADMIN = {"Authorization": "Bearer test-admin-key"}
+ADMIN = admin()
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -27,10 +27,7 @@ def bearer(key: str) -> dict[str, str]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def http(db_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
-    monkeypatch.setenv("LEADFLOW_ADMIN_KEY", "test-admin-key")
-    reset_settings()
-    transport = httpx.ASGITransport(app=create_app(create_tables=True))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with app_only_client(monkeypatch) as client:
         yield client
 
 
@@ -103,7 +100,7 @@ def _run(command: str, env: dict[str, str], tmp_path: Path) -> subprocess.Comple
         [sys.executable, "-m", "leadflow.cli", command, *(["--port", "1"] if command == "api"
                                                           else ["--connect-timeout", "1"])],
         env={**base, "LEADFLOW_HOME": str(tmp_path), "LEADFLOW_TEMPORAL_ADDRESS": "127.0.0.1:1",
-             **env}, capture_output=True, text=True, timeout=60)
+             **env}, capture_output=True, text=True, timeout=60, check=False)
 
 
 @pytest.mark.parametrize("command", ["api", "worker"])

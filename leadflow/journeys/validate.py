@@ -343,6 +343,11 @@ class _Checker:
             self.add(f"{base}.channel", "channel must be email, slack or webhook.")
         if not isinstance(step.get("to"), str) or not step.get("to"):
             self.add(f"{base}.to", "Say who to notify: an e-mail address or a webhook URL.")
+        elif step.get("channel") in ("slack", "webhook"):
+            from leadflow.outbound import url_problem
+
+            if why := url_problem(step["to"]):
+                self.add(f"{base}.to", why)
         message = step.get("message")
         if not isinstance(message, str) or not message:
             self.add(f"{base}.message", "A notify step needs a message.")

@@ -76,10 +76,12 @@ def _rep_problems(session: Session, doc: Mapping[str, Any], rep_id: str) -> list
     if doc.get("working_hours") is not None:
         problems += calendar_problems(doc["working_hours"], "working_hours")
     hook = doc.get("slack_webhook")
-    if hook is not None and not (isinstance(hook, str) and hook.startswith(("https://",
-                                                                            "http://"))):
-        problems.append({"path": "slack_webhook",
-                         "message": "slack_webhook must be the incoming webhook's https:// URL."})
+    if hook is not None:
+        from leadflow.outbound import url_problem
+
+        if why := url_problem(hook):
+            problems.append({"path": "slack_webhook", "message": f"slack_webhook must be the "
+                             f"incoming webhook's https:// URL: {why}"})
     if not isinstance(doc.get("active", True), bool):
         problems.append({"path": "active", "message": "active is true or false."})
     return problems

@@ -14,7 +14,7 @@ from temporalio.client import Client
 from leadflow.config import reset_settings
 from tests.helpers import running_worker
 
-__all__ = ["ADMIN_KEY", "app_client"]
+__all__ = ["ADMIN_KEY", "app_client", "app_only_client"]
 
 ADMIN_KEY = "test-admin-key"
 
@@ -35,6 +35,17 @@ async def app_client(client: Client, db_url: str, task_queue: str, monkeypatch: 
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield http
+
+
+@asynccontextmanager
+async def app_only_client(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client on the app (admin key ``ADMIN_KEY``) without Temporal or a worker, for
+    routes that never reach a workflow."""
+    monkeypatch.setenv("LEADFLOW_ADMIN_KEY", ADMIN_KEY)
+    reset_settings()
+    transport = httpx.ASGITransport(app=create_app(create_tables=True))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
 
 
 def admin(**headers: Any) -> dict[str, Any]:
