@@ -527,7 +527,9 @@ def test_reject_a_handoff_in_the_sales_inbox(page, browser, stack: Stack) -> Non
     mine = {h["id"] for h in stack.http.get("/api/handoffs", params={"rep_id": rep_id}).json()}
     expect(rep_page.locator("li.handoff")).to_have_count(len(mine))
     rep_card.get_by_test_id(f"reject-{handoff_id}").click()
-    rep_card.get_by_test_id("reject-reason").fill("Student, no budget")
+    rep_card.get_by_test_id("reject-reason").select_option("not-a-fit")
+    expect(rep_card.get_by_test_id("reject-reason-meaning")).to_contain_text("bad lead")
+    rep_card.get_by_test_id("reject-note").fill("Student, no budget")
     rep_card.get_by_test_id("reject-submit").click()
     expect(rep_page.get_by_test_id("inbox-message")).to_contain_text("Rejected")
     expect(rep_page.get_by_test_id(f"handoff-status-{handoff_id}")).to_have_text("rejected", timeout=15_000)
@@ -537,8 +539,11 @@ def test_reject_a_handoff_in_the_sales_inbox(page, browser, stack: Stack) -> Non
     # Marketing's inbox shows the outcome and the reason.
     page.reload()
     expect(page.get_by_test_id(f"handoff-status-{handoff_id}")).to_have_text("rejected")
+    expect(card).to_contain_text("Not a fit")
     expect(card).to_contain_text("Student, no budget")
-    assert stack.http.get(f"/api/handoffs/{handoff_id}").json()["rejection_reason"] == "Student, no budget"
+    rejected = stack.http.get(f"/api/handoffs/{handoff_id}").json()
+    assert (rejected["rejection_reason_id"], rejected["rejection_note"]) == ("not-a-fit",
+                                                                           "Student, no budget")
     shot(page, "13-inbox-rejected")
 
     # The journey continues at the handoff's on_rejected step, as the lead page shows.
@@ -593,10 +598,12 @@ def test_inbox_counts_down_and_sends_the_reason_with_a_reject(page, stack: Stack
     expect(card).to_contain_text(re.compile(r"SLA 1h (29|30)m"))  # ticking down from 1h 30m
     shot(page, "16-inbox-countdown")
     card.get_by_test_id("reject-h-1").click()
-    card.get_by_test_id("reject-reason").fill("No budget this year")
+    card.get_by_test_id("reject-reason").select_option(label="No budget")
+    expect(card.get_by_test_id("reject-reason-meaning")).to_contain_text("rests for 180 days")
+    card.get_by_test_id("reject-note").fill("next fiscal year")
     card.get_by_test_id("reject-submit").click()
     expect(page.get_by_test_id("handoff-status-h-1")).to_have_text("rejected")
-    assert posted == [{"reason": "No budget this year"}]
+    assert posted == [{"reason": "no-budget", "note": "next fiscal year"}]
 
 
 def test_reports_draw_the_funnel_and_the_sla_from_the_real_reports(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
@@ -744,3 +751,40 @@ def test_auto_layout_left_to_right_is_saved_and_readable(page, stack: Stack) -> 
     # The choice sticks for this flow in this browser.
     page.reload()
     expect(page.get_by_label("Layout direction")).to_have_value("RIGHT")
+
+
+def test_sales_outcomes_train_a_model_that_the_studio_explains(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15 in the studio: outcomes on the lead page, training on the scoring page (refused
+    with its reason when there are too few outcomes), revenue per source and rejection reasons
+    on the reports page, and the reasons' editor."""
+    from playwright.sync_api import expect
+
+    email = f"won-{uuid.uuid4().hex[:6]}@example.com"
+    lead = stack.http.post("/api/leads", json={"email": email, "first_name": "Wanda",
+                                               "source": "partner-e2e"}).json()
+    page.goto(f"{stack.base}/leads/{lead['id']}")
+    card = page.get_by_test_id("lead-outcome")
+    expect(card.get_by_test_id("lead-likelihood")).to_contain_text("No predictive model")
+    card.get_by_test_id("outcome-kind").select_option("won")
+    card.get_by_test_id("outcome-amount").fill("12000")
+    card.get_by_test_id("outcome-save").click()
+    expect(card.get_by_test_id("lead-outcomes")).to_contain_text("won")
+    expect(page.get_by_test_id("lead-stage")).to_have_text("customer", timeout=15_000)
+    shot(page, "30-lead-outcome")
+
+    page.get_by_role("link", name="Scoring").click()
+    panel = page.get_by_test_id("predictive")
+    expect(panel.get_by_test_id("predictive-none")).to_be_visible()
+    panel.get_by_test_id("predictive-train").click()
+    expect(panel.get_by_test_id("predictive-result")).to_contain_text("Not enough outcomes yet")
+    editor = page.get_by_test_id("rejection-reasons-editor")
+    expect(editor.get_by_test_id("reason-not-a-fit")).to_be_visible()
+    expect(editor).to_contain_text("back to nurture after a rest")
+    shot(page, "31-scoring-predictive")
+
+    page.get_by_role("link", name="Reports").click()
+    value = page.get_by_test_id("value-reports")
+    expect(value.get_by_test_id("sources-value-table")).to_contain_text("partner-e2e")
+    row = value.get_by_test_id("sources-value-table").locator("tr", has_text="partner-e2e")
+    expect(row).to_contain_text("12,000")
+    shot(page, "32-reports-value")

@@ -27,6 +27,8 @@ export interface Handoff {
   escalations: unknown[] | number;
   assignment_reason?: string | null;
   rejection_reason?: string | null;
+  rejection_reason_id?: string | null;
+  rejection_note?: string | null;
   created_at?: string | null;
   lead: {
     id?: string;

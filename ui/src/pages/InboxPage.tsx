@@ -2,13 +2,14 @@
  * The sales inbox: a rep's handoffs (a sales key) or everyone's (marketing), each with its SLA
  * countdown, the lead's summary and why it scored, and the actions that move it.
  */
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { api, ApiError, query } from "../api";
 import { parseApiDate } from "../durations";
 import { useApi, useNow } from "../hooks";
 import { Link } from "../router";
 import { useSession } from "../session";
 import { slaText, topReasons, type Handoff } from "../sales";
+import { RejectReasonForm } from "../loop/RejectReasonForm";
 
 const STATUSES = ["", "open", "accepted", "contacted", "qualified", "rejected", "disqualified"];
 /** action → the statuses it is allowed from (mirrors leadflow/sales_loop.py ACTIONS). */
@@ -121,7 +122,7 @@ export function InboxPage() {
                   </details>
                 )}
                 {h.assignment_reason && <p className="small muted">Routed: {h.assignment_reason}</p>}
-                {h.rejection_reason && <p className="small">Rejected because: <em>{h.rejection_reason}</em></p>}
+                {h.rejection_reason && <p className="small">Rejected because: <em>{h.rejection_reason}</em>{h.rejection_note ? <> — “{h.rejection_note}”</> : null}</p>}
               </div>
               <div className="handoff-sla">
                 <span className={`pill ${h.status}`} data-testid={`handoff-status-${h.id}`}>{h.status}</span>
@@ -145,27 +146,11 @@ export function InboxPage() {
                     onClick={() => setRejecting(h.id)}>Reject…</button>
                 </div>
               )}
-              {rejecting === h.id && <RejectForm onCancel={() => setRejecting(null)} onReject={(reason) => act(h, "reject", { reason })} />}
+              {rejecting === h.id && <RejectReasonForm onCancel={() => setRejecting(null)} onReject={(body) => act(h, "reject", body)} />}
             </li>
           );
         })}
       </ul>
     </section>
-  );
-}
-
-function RejectForm({ onReject, onCancel }: { onReject: (reason: string) => void; onCancel: () => void }) {
-  const [reason, setReason] = useState("");
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    if (reason.trim()) onReject(reason.trim());
-  };
-  return (
-    <form className="reject-form" onSubmit={submit}>
-      <label htmlFor="reject-reason">Why send this lead back to marketing?</label>
-      <input id="reject-reason" data-testid="reject-reason" value={reason} autoFocus required onChange={(e) => setReason(e.target.value)} />
-      <button type="submit" className="danger" data-testid="reject-submit">Reject</button>
-      <button type="button" onClick={onCancel}>Cancel</button>
-    </form>
   );
 }

@@ -8,6 +8,8 @@ import type { BreakdownRow } from "../sales";
 import { useState } from "react";
 import { BarChart } from "./charts";
 import { ExitFromFlow } from "../changes/ExitFromFlow";
+import { LeadOutcome } from "../loop/LeadOutcome";
+import type { Factor } from "../loop/types";
 
 interface Journey {
   flow_id: string;
@@ -39,6 +41,8 @@ interface Lead {
   stage?: string;
   owner?: string | null;
   flows?: Journey[];
+  likelihood?: number | null;
+  likelihood_factors?: Factor[];
 }
 
 interface TimelineEntry {
@@ -124,6 +128,9 @@ export function LeadPage({ leadId }: { leadId: string }) {
             <p className="small muted">Scored with model version {l.score_model_version}.</p>
           )}
         </div>
+      </div>
+      <div className="cards">
+        <LeadOutcome leadId={l.id} likelihood={l.likelihood} factors={l.likelihood_factors} onChange={() => lead.reload()} />
       </div>
       <h2>Journeys</h2>
       <table>

@@ -5,6 +5,7 @@ import { parseApiDate } from "../durations";
 import { useApi } from "../hooks";
 import { metRate, percent, seconds, SIDE_STAGES, type Funnel, type SlaReport, type SlaSummary } from "../reports";
 import { FunnelChart, StackedBars } from "./charts";
+import { ValueReports } from "../loop/ValueReports";
 
 export function ReportsPage() {
   const [from, setFrom] = useState("");
@@ -49,6 +50,8 @@ export function ReportsPage() {
       </div>
       {sla.error && <p className="error" role="alert">{sla.error.detail}</p>}
       {sla.data && <SlaView report={sla.data} />}
+
+      <ValueReports />
     </section>
   );
 }

@@ -2,6 +2,8 @@
  * The scoring model: the version in force as JSON, saved as a new version through PUT /api/scoring
  * (the server checks it and answers every problem at once), and the list of versions.
  */
+import { PredictivePanel } from "../loop/PredictivePanel";
+import { RejectionReasonsEditor } from "../loop/RejectionReasonsEditor";
 import { useEffect, useState } from "react";
 import { api, ApiError, type Problem } from "../api";
 import { parseApiDate } from "../durations";
@@ -127,6 +129,10 @@ export function ScoringPage() {
           </table>
           {shown && <pre className="json small" data-testid="scoring-version-doc">{JSON.stringify(shown.model, null, 2)}</pre>}
         </div>
+      </div>
+      <div className="cards">
+        <PredictivePanel />
+        <RejectionReasonsEditor />
       </div>
     </section>
   );
