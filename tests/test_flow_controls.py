@@ -142,8 +142,33 @@ async def test_a_template_edit_reaches_only_versions_published_after_it(
         await enrol_lead(dev_env.client, db_url, "pinned", second)  # on version 2
         await eventually(lambda: sent_mails(db_url, second), what="version 2's mail")
         shown = (await api.get("/api/templates/pin-me", headers=key)).json()
+        listed = (await api.get("/api/flows/pinned/versions", headers=key)).json()
+    assert [v["templates"][0]["current"] for v in listed] == [False, True]
     assert sent_mails(db_url, first)[0].subject == "Old words"
+    assert "Old words" in (sent_mails(db_url, first)[0].text or "")
     assert sent_mails(db_url, second)[0].subject == "New words"
     versions = {v["version"]: v for v in shown["versions"]}
     assert versions[1]["current"] is False and versions[2]["current"] is True
     assert versions[2]["hash"] == shown["hash"] != versions[1]["hash"]
+
+
+async def test_a_send_held_by_the_frequency_cap_shows_as_held(
+        dev_env: WorkflowEnvironment, db_url: str, task_queue: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from leadflow.config import reset_settings
+
+    monkeypatch.setenv("LEADFLOW_FREQUENCY_CAP", "1")
+    reset_settings()
+    publish_flow(db_url, {"id": "twice", "name": "Twice", "start": "one", "steps": {
+        "one": {"type": "email", "template": "trial-welcome", "next": "two"},
+        "two": {"type": "email", "template": "trial-tips", "next": "end"},
+        "end": {"type": "exit"}}})
+    lead = make_lead(db_url, consent=GRANTED)
+    async with stack(dev_env, db_url, task_queue) as (api, key):
+        await enrol_lead(dev_env.client, db_url, "twice", lead)
+
+        async def held() -> bool:
+            stats = (await api.get("/api/flows/twice/stats", headers=key)).json()
+            return stats["steps"]["two"]["held"]["frequency_cap"] == 1
+        await eventually_true(held)
+    assert len(sent_mails(db_url, lead)) == 1
