@@ -14,9 +14,15 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from leadflow.errors import TransientDeliveryError
-from leadflow.sales import handoffs
-from leadflow.sales.handoffs import EscalateInput, OpenInput, ReassignInput, RemindInput
+from leadflow import handoffs
+from leadflow.errors import ProviderRefused, TransientDeliveryError
+from leadflow.sales.handoffs import (
+    EscalateInput,
+    OpenInput,
+    ReassignInput,
+    RemindInput,
+    WithdrawInput,
+)
 from leadflow.sales.notifications import NotifyInput, send_notification
 
 __all__ = ["HandoffActivities", "activities_for"]
@@ -47,6 +53,11 @@ class HandoffActivities:
         """Climb one rung of the escalation ladder."""
         return await self._thread(handoffs.escalate, inp)
 
+    @activity.defn(name="withdraw_handoff")
+    async def withdraw(self, inp: WithdrawInput) -> dict[str, Any]:
+        """Close the handoff of a journey that ended; whom to tell."""
+        return await self._thread(handoffs.withdraw, inp)
+
     @activity.defn(name="handoff_remind")
     async def remind(self, inp: RemindInput) -> dict[str, Any]:
         """Record a due-soon reminder."""
@@ -62,10 +73,13 @@ class HandoffActivities:
             raise ApplicationError(
                 exc.detail, type="TransientDeliveryError",
                 next_retry_delay=timedelta(seconds=delay) if delay else None) from exc
+        except ProviderRefused:
+            return "refused"  # a channel that refuses (404...) is not asked again
 
     def all(self) -> list[Any]:
         """Every handoff activity, for the worker."""
-        return [self.open_handoff, self.reassign, self.escalate, self.remind, self.notify]
+        return [self.open_handoff, self.reassign, self.escalate, self.remind, self.notify,
+                self.withdraw]
 
 
 def activities_for(db_url: str, client: Client | None) -> list[Any]:

@@ -15,6 +15,7 @@ from leadflow.errors import Unavailable
 __all__ = [
     "AdminDep",
     "MarketerDep",
+    "OptionalTemporalDep",
     "PrincipalDep",
     "SalesDep",
     "SalesOrMarketerDep",
@@ -74,20 +75,50 @@ async def get_temporal(request: Request) -> Any:
 TemporalDep = Annotated[Any, Depends(get_temporal)]
 
 
+async def get_temporal_or_none(request: Request) -> Any:
+    """The Temporal client, or None while Temporal is unreachable: for routes whose writes go
+    through the outbox (:mod:`leadflow.intents`), which delivers them once it is back."""
+    return await request.app.state.temporal.get_or_none()
+
+
+OptionalTemporalDep = Annotated[Any, Depends(get_temporal_or_none)]
+
+
 class TemporalHolder:
-    """Connects to Temporal lazily and remembers the client."""
+    """Connects to Temporal lazily and remembers the client.
+
+    A failed connection is not tried again for :attr:`COOLDOWN` seconds, and each attempt is
+    bounded, so requests stay fast while Temporal is down.
+    """
+
+    COOLDOWN = 5.0
+    CONNECT_TIMEOUT = 5.0
 
     def __init__(self, connect: Any, client: Any = None) -> None:
         self._connect = connect
         self.client = client
+        self._failed_at: float | None = None
+        self._error: str = ""
 
     async def get(self) -> Any:
+        import asyncio
+        import time
+
         if self.client is None:
+            if self._failed_at is not None and time.monotonic() - self._failed_at < self.COOLDOWN:
+                raise Unavailable(f"Temporal is not reachable: {self._error}")
             try:
-                self.client = await self._connect()
+                self.client = await asyncio.wait_for(self._connect(), self.CONNECT_TIMEOUT)
             except Exception as exc:
-                raise Unavailable(f"Temporal is not reachable: {exc}") from exc
+                self._failed_at, self._error = time.monotonic(), str(exc) or type(exc).__name__
+                raise Unavailable(f"Temporal is not reachable: {self._error}") from exc
         return self.client
+
+    async def get_or_none(self) -> Any:
+        try:
+            return await self.get()
+        except Unavailable:
+            return None
 
 
 async def json_body(request: Request) -> Any:

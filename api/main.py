@@ -123,9 +123,24 @@ def create_app(settings: Settings | None = None, *, temporal_client: Any = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import asyncio
+
         if create_tables if create_tables is not None else settings.env != "production":
             create_schema(settings.resolved_database_url)
-        yield
+        drainer = None
+        if settings.outbox_drain:
+            # what requests could not hand to Temporal at once (it was down) goes out from here
+            from leadflow.intents import drain_forever
+
+            drainer = asyncio.create_task(drain_forever(
+                app.state.temporal.get, settings.resolved_database_url,
+                reconcile_every=settings.reconcile_every or None), name="outbox-drainer")
+        try:
+            yield
+        finally:
+            if drainer is not None:
+                drainer.cancel()
+                await asyncio.gather(drainer, return_exceptions=True)
 
     # strict_content_type=False: integrations that forget the JSON content type still work.
     app = FastAPI(title="Leadflow", version="0.1.0", lifespan=lifespan, strict_content_type=False,

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from leadflow.config import get_settings
-from leadflow.errors import TransientDeliveryError
+from leadflow.errors import ProviderRefused, TransientDeliveryError
 from leadflow.outbound import guarded_client
 
 __all__ = ["post_slack", "post_webhook", "sign_webhook"]
@@ -37,8 +37,11 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> None:
             response = client.post(url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         raise TransientDeliveryError(f"could not reach {url.split('?')[0]}: {exc}") from exc
-    if response.status_code >= 400:
+    if response.status_code in (408, 429) or response.status_code >= 500:
         raise TransientDeliveryError(f"{url.split('?')[0]} answered {response.status_code}")
+    if response.status_code >= 400:
+        # 404, 401, 410...: the target refuses; asking again cannot help
+        raise ProviderRefused(f"{url.split('?')[0]} answered {response.status_code}")
 
 
 def post_slack(url: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:

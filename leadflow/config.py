@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_ui_url: str | None = None
     task_queue: str = "leadflow"
+    # The outbox drainer (leadflow.intents) in the API and worker processes, and how often it
+    # runs the reconciler (seconds; 0: never, run `leadflow doctor` instead).
+    outbox_drain: bool = True
+    reconcile_every: float = 300.0
     email_backend: Literal["outbox", "smtp", "sendgrid"] = "outbox"
     email_from: str = "Leadflow <marketing@example.com>"
     postal_address: str = "Leadflow Inc., 1 Example Street, Springfield"

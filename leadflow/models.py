@@ -43,6 +43,7 @@ __all__ = [
     "RejectionReason",
     "Outcome",
     "PredictiveModel",
+    "TemporalIntent",
 ]
 
 STAGES = ["subscriber", "lead", "MQL", "SAL", "SQL", "opportunity", "customer"]
@@ -112,6 +113,25 @@ class Event(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
     send_id: str | None = Field(default=None, index=True)
     dispatched: bool = False
+
+
+class TemporalIntent(SQLModel, table=True):
+    """Something a workflow must be told, written with the change it follows (the outbox of
+    :mod:`leadflow.intents`); ids and codes only, never personal data."""
+
+    __tablename__ = "temporal_intent"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # start | signal | score_timer
+    workflow_id: str = Field(index=True)
+    name: str | None = None  # the signal's name
+    payload: dict[str, Any] = _json(dict)
+    created_at: datetime = Field(default_factory=utcnow)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)  # or leased until
+    delivered_at: datetime | None = Field(default=None, index=True)
+    outcome: str | None = None  # delivered | gone (the workflow had ended) | refused
+    last_error: str | None = None  # an error code, never a message with data in it
 
 
 # ---------------------------------------------------------------- access

@@ -20,17 +20,21 @@ from leadflow.errors import Unavailable
 __all__ = [
     "DEFAULT_DEV_ADDRESS",
     "EVENT_SIGNAL",
+    "EXIT_REASONS",
     "EXIT_SIGNAL",
+    "HANDOFF_WITHDRAWN",
     "HANDOFF_WORKFLOW",
     "JOURNEY_WORKFLOW",
     "MIGRATE_UPDATE",
     "MIGRATION_WORKFLOW",
     "RECYCLE_WORKFLOW",
+    "RETRY_UPDATE",
     "STEP_QUERY",
     "JourneyInput",
     "MigrationJobInput",
     "RecycleInput",
     "connect",
+    "failure_reason",
     "journey_id",
     "recycle_id",
     "signal_journey",
@@ -44,7 +48,17 @@ log = logging.getLogger(__name__)
 JOURNEY_WORKFLOW = "JourneyWorkflow"
 HANDOFF_WORKFLOW = "HandoffWorkflow"
 EVENT_SIGNAL = "journey_event"
+# The exit signal: ``{"reason": one of EXIT_REASONS}``. It ends the journey whatever it is
+# doing: a running action is cancelled, a handoff child withdraws its handoff and tells the rep.
+# Send it through leadflow.journeys.exit_journey, which also records the exit in the database.
 EXIT_SIGNAL = "exit"
+#: Why a journey is ended from outside; ``exit_when`` is recorded as ``goal`` (a conversion).
+EXIT_REASONS = ("manual", "stopped", "erased", "exit_when")
+# Update: run a failed journey's failed step again; refused (ApplicationError type
+# "not_failed") when the journey is not parked as failed. Answers {"status", "step"}.
+RETRY_UPDATE = "retry"
+# What a handoff child answers when its journey left (the handoff is closed as withdrawn).
+HANDOFF_WITHDRAWN = "withdrawn"
 STEP_QUERY = "current_step"
 # Update taking a waiting journey to a newer flow version: its argument is the migration request
 # (leadflow.journeys.migration.Request.as_dict()) plus "document" (the new version) and "migration_id";
@@ -85,6 +99,33 @@ class MigrationJobInput:
     migration_id: str
     flow_id: str
     retry_after: list[float] = field(default_factory=lambda: list(MIGRATION_RETRY_AFTER))
+
+
+_ACTION_LABELS = {"email": "e-mail step", "notify": "notification", "update": "lead update",
+                  "decide": "branch", "handoff": "handoff to sales", "match_event": "event check",
+                  "check_exit": "goal check"}
+
+
+def failure_reason(err: BaseException, action: str = "") -> str:
+    """A failed action's reason as a marketer reads it (codes and our own words, no PII).
+
+    Activities raise non-retryable ``ApplicationError``s whose message is already written for
+    a marketer; transient errors past their ceiling become "kept failing", with the error's
+    type only (a provider's text may contain an address).
+    """
+    label = _ACTION_LABELS.get(action, "step")
+    cause: BaseException | None = err
+    while getattr(cause, "cause", None) is not None:
+        cause = cause.cause  # type: ignore[union-attr]
+    from temporalio.exceptions import ApplicationError
+    from temporalio.exceptions import TimeoutError as ActivityTimeout
+
+    if isinstance(cause, ApplicationError) and cause.non_retryable:
+        return str(cause.message)
+    if isinstance(cause, ActivityTimeout):
+        return f"The {label} kept failing for a day (timed out); retry it once the cause is fixed."
+    kind = cause.type if isinstance(cause, ApplicationError) and cause.type else "error"
+    return f"The {label} kept failing ({kind}); retry it once the cause is fixed."
 
 
 def journey_id(flow_id: str, lead_id: str, seq: int) -> str:

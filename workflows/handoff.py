@@ -9,10 +9,15 @@ cannot delay a reminder or an escalation.
 The result is ``{"outcome": "accepted" | "rejected", "action", "handoff_id"}``: ``accept``,
 ``contacted`` and ``qualify`` stop the clock and let the journey go on at ``next``;
 ``reject`` and ``disqualify`` send it to the step's ``on_rejected``. History carries ids only.
+
+When its journey ends meanwhile (an exit, ``exit_when``, a stopped flow, an erasure), the
+journey cancels this workflow: the handoff is closed as ``withdrawn``, the rep is told, and the
+answer is ``{"outcome": "withdrawn"}``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,14 +26,24 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from leadflow.sales.handoffs import EscalateInput, OpenInput, ReassignInput, RemindInput
+    from leadflow.sales.handoffs import (
+        EscalateInput,
+        OpenInput,
+        ReassignInput,
+        RemindInput,
+        WithdrawInput,
+    )
     from leadflow.sales.notifications import NotifyInput
-    from leadflow.temporal import HANDOFF_WORKFLOW
+    from leadflow.temporal import HANDOFF_WITHDRAWN, HANDOFF_WORKFLOW
 
 __all__ = ["HANDOFF_SIGNAL", "HandoffInput", "HandoffWorkflow"]
 
 HANDOFF_SIGNAL = "handoff_action"
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
+# Transient errors retry with backoff for at most a day; then the handoff (and its journey)
+# fails, and the marketer can retry it from the journey.
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5),
+                    maximum_attempts=400)
+WITHDRAW_PATCH = "handoff-withdrawn-on-cancel"
 # Notifications keep retrying for a day: a rep should still hear of a lead after an outage.
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2),
                            maximum_interval=timedelta(minutes=10))
@@ -77,7 +92,8 @@ class HandoffWorkflow:
 
     async def _run(self, name: str, arg: Any) -> Any:
         return await workflow.execute_activity(
-            name, arg, start_to_close_timeout=timedelta(minutes=1), retry_policy=RETRY)
+            name, arg, start_to_close_timeout=timedelta(minutes=1), retry_policy=RETRY,
+            schedule_to_close_timeout=timedelta(days=1))
 
     def _notify(self, hid: str, targets: list[dict[str, Any]]) -> None:
         for target in targets:
@@ -101,10 +117,31 @@ class HandoffWorkflow:
 
     @workflow.run
     async def run(self, inp: HandoffInput) -> dict[str, Any]:
+        self._hid: str | None = None
+        try:
+            return await self._handle(inp)
+        except asyncio.CancelledError:
+            if not workflow.patched(WITHDRAW_PATCH):
+                raise
+            # the journey left: close the handoff and tell the rep, then answer
+            withdrawn = await self._run("withdraw_handoff", WithdrawInput(
+                journey_id=inp.journey_id, handoff_id=self._hid, at=self._now()))
+            hid = withdrawn.get("handoff_id") or self._hid or ""
+            for target in withdrawn.get("notify", []):
+                for channel in target.get("channels", []):
+                    self._sending.append(workflow.start_activity(
+                        "handoff_notify",
+                        NotifyInput(handoff_id=hid, kind=target["kind"], rep_id=target["rep_id"],
+                                    channel=channel, key=f"{hid}.withdrawn.{channel}"),
+                        start_to_close_timeout=timedelta(seconds=30),
+                        schedule_to_close_timeout=timedelta(days=1), retry_policy=NOTIFY_RETRY))
+            return await self._finish(HANDOFF_WITHDRAWN, "withdraw", hid)
+
+    async def _handle(self, inp: HandoffInput) -> dict[str, Any]:
         opened = await self._run("open_handoff", OpenInput(
             journey_id=inp.journey_id, lead_id=inp.lead_id, flow_id=inp.flow_id,
             version=inp.version, step=inp.step, visit=inp.visit, at=self._now()))
-        hid = opened["handoff_id"]
+        hid = self._hid = opened["handoff_id"]
         self._notify(hid, opened["notify"])
         timers = [_Timer(datetime.fromisoformat(t), "remind", i)
                   for i, t in enumerate(opened.get("reminders") or [])]

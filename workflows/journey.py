@@ -2,10 +2,26 @@
 
 Deterministic: no I/O here. Its input and history carry ids and step names only; the lead's
 personal data stays in the database, read by activities.
+
+Nothing holds a journey against an exit: every action (an activity, the handoff child) runs
+while the workflow keeps reading its signals. An exit signal (manual, stopped, erased), or an
+``exit_when`` goal met meanwhile, cancels the action (a handoff child withdraws its handoff and
+tells the rep) and ends the journey at once.
+
+Errors retrying cannot fix (non-retryable, or transient ones past their ceiling) do not end
+the workflow: the journey is recorded ``failed`` with a reason a marketer understands and
+parks at the failed step, where the ``retry`` Update runs the step again once the cause is
+fixed; an exit still ends it. A journey nobody retries ends for good after
+:data:`PARKED_FOR`.
+
+Changes that alter the commands a workflow issues go through ``workflow.patched`` (the ids
+below), so journeys started on older code replay: see "Changing workflow code safely" in the
+README.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from dataclasses import asdict
 from datetime import timedelta
@@ -13,7 +29,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from leadflow.workflows.handoff import HandoffInput
@@ -27,8 +43,10 @@ with workflow.unsafe.imports_passed_through():
         HANDOFF_WORKFLOW,
         JOURNEY_WORKFLOW,
         MIGRATE_UPDATE,
+        RETRY_UPDATE,
         STEP_QUERY,
         JourneyInput,
+        failure_reason,
     )
 
 __all__ = ["ACTIVITY_FOR_ACTION", "JourneyWorkflow"]
@@ -41,10 +59,23 @@ ACTIVITY_FOR_ACTION = {
     "match_event": "match_event",
     "check_exit": "check_exit",
 }
+# Bookkeeping activities (database writes only) retry until the database answers: a journey
+# cannot even record a failure without it.
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                     maximum_interval=timedelta(minutes=5))
+# Step actions retry transient errors with backoff for at most a day; then the journey fails
+# (and can be retried). Errors retrying cannot fix are non-retryable and fail it at once.
+STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                         maximum_interval=timedelta(minutes=5), maximum_attempts=400)
+STEP_CEILING = timedelta(days=1)
+BOOKKEEPING = ("record_progress", "finish_journey", "journey_failed", "journey_retried",
+               "record_move")
+PARKED_FOR = timedelta(days=90)
 SEEN_EVENTS = 200  # recent event ids remembered, so a redelivered event is not handled twice
 MIGRATE_PATCH = "journey-migrate-update"  # taking a newer flow version by the migrate Update
+EXIT_PATCH = "journey-exit-interrupts-actions"
+FAIL_PATCH = "journey-fails-and-parks"
+EARLY_PATCH = "journey-keeps-early-events"
 
 
 @workflow.defn(name=JOURNEY_WORKFLOW)
@@ -60,6 +91,8 @@ class JourneyWorkflow:
         self._sleeping = False  # idle at a wait: the only moment a journey may change version
         self._move: tuple[dict[str, Any], Move] | None = None
         self._move_recorded = False
+        self._parked = False  # failed, waiting for the retry Update or an exit
+        self._retry = False
 
     @workflow.signal(name=EVENT_SIGNAL)
     def on_event(self, payload: dict[str, Any]) -> None:
@@ -74,12 +107,28 @@ class JourneyWorkflow:
     def on_exit(self, payload: dict[str, Any] | None = None) -> None:
         self._inbox.insert(0, {"kind": "exit", "reason": (payload or {}).get("reason", "manual")})
 
+    @workflow.update(name=RETRY_UPDATE)
+    async def retry(self) -> dict[str, Any]:
+        """Run the failed step again (``POST /api/leads/{id}/flows/{flow_id}/retry``)."""
+        self._retry = True
+        await workflow.wait_condition(lambda: not self._parked)
+        s = self._state
+        return {"status": "running", "step": s.step if s else None}
+
+    @retry.validator
+    def _check_retry(self) -> None:
+        # refused before anything enters the history
+        if not self._parked or self._retry:
+            raise ApplicationError("The journey has not failed: there is nothing to retry.",
+                                   type="not_failed", non_retryable=True)
+
     @workflow.query(name=STEP_QUERY)
     def current_step(self) -> dict[str, Any]:
         s = self._state
         if s is None:
             return {"step": None, "status": "starting"}
-        return {"step": s.step, "status": s.status, "waiting": s.waiting, "deadline": s.deadline}
+        return {"step": s.step, "status": "failed" if self._parked else s.status,
+                "waiting": s.waiting, "deadline": s.deadline}
 
     def _now(self) -> float:
         return workflow.now().timestamp()
@@ -154,11 +203,96 @@ class JourneyWorkflow:
                          version=inp.version, step=cmd.step, visit=cmd.visit, send_id=cmd.send_id,
                          event_id=cmd.event_id, trail=cmd.trail, **extra)
 
-    async def _activity(self, name: str, arg: Any) -> Any:
+    def _start_activity(self, name: str, arg: Any) -> Any:
         # Every activity is short (database work, one provider call with its own timeout), so a
         # worker killed mid-activity is noticed after 30 s and the activity retried elsewhere.
-        return await workflow.execute_activity(
-            name, arg, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY)
+        if name in BOOKKEEPING:
+            return workflow.start_activity(
+                name, arg, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY)
+        return workflow.start_activity(
+            name, arg, start_to_close_timeout=timedelta(seconds=30), retry_policy=STEP_RETRY,
+            schedule_to_close_timeout=STEP_CEILING)
+
+    async def _activity(self, name: str, arg: Any) -> Any:
+        return await self._start_activity(name, arg)
+
+    def _interrupting(self, flow: dict[str, Any]) -> bool:
+        """An exit, or a lead change that may meet ``exit_when``, waits in the inbox."""
+        return any(e.get("kind") == "exit" or (e.get("kind") == "lead_changed"
+                                                and flow.get("exit_when") is not None)
+                   for e in self._inbox)
+
+    async def _exit_requested(self, inp: JourneyInput, flow: dict[str, Any],
+                              cmd: Command) -> dict[str, Any] | None:
+        """Take the interrupting items from the inbox: the exit to apply, or None."""
+        for n, item in enumerate(self._inbox):
+            if item.get("kind") == "exit":
+                del self._inbox[n]
+                return item
+        changed = [e for e in self._inbox if e.get("kind") == "lead_changed"]
+        self._inbox = [e for e in self._inbox if e.get("kind") != "lead_changed"]
+        if changed and await self._activity("check_exit", self._step_input(
+                inp, Command("run", step=cmd.step, visit=cmd.visit))):
+            return {"kind": "exit", "reason": "goal"}
+        return None
+
+    async def _perform(self, inp: JourneyInput, flow: dict[str, Any],
+                       cmd: Command) -> tuple[str, Any]:
+        """Run the command's action: ``("done", result)``, or ``("exit", event)`` when an exit
+        came first (the action is cancelled), or ``("failed", error)``."""
+        if cmd.action == "handoff":
+            if cmd.trail:
+                await self._activity("record_progress", self._step_input(inp, cmd))
+            task: Any = asyncio.ensure_future(workflow.execute_child_workflow(
+                HANDOFF_WORKFLOW,
+                HandoffInput(journey_id=inp.journey_id, lead_id=inp.lead_id,
+                             flow_id=inp.flow_id, version=inp.version,
+                             step=cmd.step or "", visit=cmd.visit),
+                id=f"handoff-{inp.journey_id}-{cmd.step}-{cmd.visit}"))
+        else:
+            task = self._start_activity(ACTIVITY_FOR_ACTION[cmd.action], self._step_input(inp, cmd))
+        while not task.done():
+            await workflow.wait_condition(lambda: task.done() or self._interrupting(flow))
+            if task.done():
+                break
+            if not workflow.patched(EXIT_PATCH):
+                # journeys recorded before: the action finishes first, whatever arrives
+                await workflow.wait([task])
+                break
+            exit_event = await self._exit_requested(inp, flow, cmd)
+            if exit_event is not None:
+                task.cancel()
+                await workflow.wait([task])
+                return "exit", exit_event
+        try:
+            return "done", task.result()
+        except (ActivityError, ChildWorkflowError) as err:
+            if not workflow.patched(FAIL_PATCH):
+                raise
+            return "failed", err
+
+    async def _park(self, inp: JourneyInput, cmd: Command,
+                    err: BaseException) -> dict[str, Any] | None:
+        """Record the failure, then wait for the retry Update (None) or an exit (returned)."""
+        reason = failure_reason(err, cmd.action)
+        workflow.logger.warning("journey %s failed at %s: %s", inp.journey_id, cmd.step, reason)
+        await self._activity("journey_failed", self._step_input(
+            inp, Command("run", step=cmd.step, visit=cmd.visit), status="failed", reason=reason))
+        self._parked, self._retry = True, False
+        try:
+            await workflow.wait_condition(
+                lambda: self._retry or any(e.get("kind") == "exit" for e in self._inbox),
+                timeout=PARKED_FOR)
+        except TimeoutError:
+            self._parked = False
+            return {"kind": "exit", "reason": "failed", "status": "failed"}
+        if not self._retry:
+            self._parked = False
+            return next(e for e in self._inbox if e.get("kind") == "exit")
+        await self._activity("journey_retried", self._step_input(
+            inp, Command("run", step=cmd.step, visit=cmd.visit), status="running"))
+        self._parked, self._retry = False, False
+        return None
 
     @workflow.run
     async def run(self, inp: JourneyInput) -> dict[str, Any]:
@@ -174,6 +308,8 @@ class JourneyWorkflow:
             cmd = Command("sleep", step=state.step, until=state.deadline)
         else:
             state = JourneyState(journey_id=inp.journey_id, lead_id=inp.lead_id)
+            if workflow.patched(EARLY_PATCH):
+                state.early = []
             cmd = advance(flow, state, {"kind": "start"}, self._now())
         self._state, self._inp, self._flow = state, inp, flow
 
@@ -184,19 +320,21 @@ class JourneyWorkflow:
                 return {"status": cmd.status, "reason": cmd.reason, "step": state.step}
 
             if cmd.kind == "run":
-                if cmd.action == "handoff":
-                    if cmd.trail:
-                        await self._activity("record_progress", self._step_input(inp, cmd))
-                    result = await workflow.execute_child_workflow(
-                        HANDOFF_WORKFLOW,
-                        HandoffInput(journey_id=inp.journey_id, lead_id=inp.lead_id,
-                                     flow_id=inp.flow_id, version=inp.version,
-                                     step=cmd.step or "", visit=cmd.visit),
-                        id=f"handoff-{inp.journey_id}-{cmd.step}-{cmd.visit}")
-                else:
-                    result = await self._activity(ACTIVITY_FOR_ACTION[cmd.action],
-                                                  self._step_input(inp, cmd))
-                cmd = advance(flow, state, {"kind": "result", "value": result}, self._now())
+                outcome, value = await self._perform(inp, flow, cmd)
+                while outcome == "failed":
+                    exit_event = await self._park(inp, cmd, value)
+                    if exit_event is not None:
+                        outcome, value = "exit", exit_event
+                        break
+                    outcome, value = await self._perform(inp, flow, cmd)
+                if outcome == "exit":
+                    if value in self._inbox:
+                        self._inbox.remove(value)
+                    if value.get("status") == "failed":
+                        return {"status": "failed", "reason": state.reason, "step": state.step}
+                    cmd = advance(flow, state, value, self._now())
+                    continue
+                cmd = advance(flow, state, {"kind": "result", "value": value}, self._now())
                 continue
 
             # sleep: record where we wait, then wait for the deadline or an event

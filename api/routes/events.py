@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from leadflow.api.deps import MarketerDep, TemporalDep
+from leadflow.api.deps import MarketerDep, OptionalTemporalDep
 from pydantic import TypeAdapter, ValidationError
 
 from leadflow.db import session_scope
@@ -32,10 +32,12 @@ def _problems(exc: ValidationError, batch: bool) -> list[dict[str, str]]:
     "application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/EventIn"},
                                               {"type": "array",
                                                "items": {"$ref": "#/components/schemas/EventIn"}}]}}}}})
-async def post_events(request: Request, _: MarketerDep, client: TemporalDep) -> JSONResponse:
+async def post_events(request: Request, _: MarketerDep, client: OptionalTemporalDep) -> JSONResponse:
     """Record events, update scores, enrol by entry rules and wake waiting journeys.
 
     A re-sent event with the same `id` is reported as a duplicate and changes nothing.
+    Accepted events are stored with what they set in motion (the outbox): while Temporal is
+    down they are still accepted (202) and reach their journeys once it is back.
     """
     try:
         raw = json.loads(await request.body())
@@ -54,6 +56,7 @@ async def post_events(request: Request, _: MarketerDep, client: TemporalDep) -> 
         raise Invalid(f"At most {MAX_BATCH} events per request.", problems=[])
     with session_scope(request.app.state.db_url) as session:
         results, plan = ingest_events(session, items)
+        plan.record(session)
     await run_dispatch(client, plan, request.app.state.db_url)
     accepted = sum(1 for r in results if not r["duplicate"])
     body: dict[str, Any] = {"accepted": accepted, "duplicates": len(results) - accepted,

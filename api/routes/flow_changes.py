@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from leadflow.api.deps import MarketerDep, SessionDep, TemporalDep
+from leadflow.api.deps import MarketerDep, OptionalTemporalDep, SessionDep, TemporalDep
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow.db import session_scope
@@ -47,27 +47,29 @@ async def _commit_then_signal(request: Request, client: Any, change: Any,
     """Run ``change`` in its own transaction, committed before its signals leave."""
     with session_scope(request.app.state.db_url) as session:
         result, plan = change(session, *args)
+        if not plan.recorded:
+            plan.record(session)  # the outbox: delivered now, or once Temporal is back
     await run_dispatch(client, plan, request.app.state.db_url)
     return result  # type: ignore[no-any-return]
 
 
 @router.post("/flows/{flow_id}/resume")
 async def resume(flow_id: str, request: Request, _: MarketerDep,
-                 client: TemporalDep) -> dict[str, Any]:
+                 client: OptionalTemporalDep) -> dict[str, Any]:
     """Enrol again; held sends go now."""
     return await _commit_then_signal(request, client, resume_flow, flow_id)
 
 
 @router.post("/flows/{flow_id}/stop")
 async def stop(flow_id: str, request: Request, _: MarketerDep,
-               client: TemporalDep) -> dict[str, Any]:
+               client: OptionalTemporalDep) -> dict[str, Any]:
     """Every running journey exits (reason `stopped`); no enrolments until published again."""
     return await _commit_then_signal(request, client, stop_flow, flow_id)
 
 
 @router.post("/leads/{lead_id}/flows/{flow_id}/exit")
 async def exit_one(lead_id: str, flow_id: str, request: Request, _: MarketerDep,
-                   client: TemporalDep) -> dict[str, Any]:
+                   client: OptionalTemporalDep) -> dict[str, Any]:
     """One lead leaves one flow by hand (`exited`, reason `manual`), also during a handoff."""
     return await _commit_then_signal(request, client, exit_lead, lead_id, flow_id)
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from leadflow.api.deps import JsonBody, MarketerDep, SessionDep, TemporalDep
+from leadflow.api.deps import JsonBody, MarketerDep, OptionalTemporalDep, SessionDep
 from pydantic import BaseModel, ConfigDict
 
 from leadflow.db import session_scope
@@ -139,12 +139,17 @@ class EnrolBody(BaseModel):
 
 @router.post("/flows/{flow_id}/enroll", status_code=201)
 async def enroll(flow_id: str, body: EnrolBody, request: Request, _: MarketerDep,
-                 client: TemporalDep) -> dict[str, Any]:
-    """Enrol a lead by hand in the latest published version."""
+                 client: OptionalTemporalDep) -> dict[str, Any]:
+    """Enrol a lead by hand in the latest published version.
+
+    The journey row and its start are written together (the outbox): the start reaches
+    Temporal now, or once it is back; it never leaves a row without a workflow.
+    """
     with session_scope(request.app.state.db_url) as session:
         journey = enrol(session, lead_id=body.lead_id, flow_id=flow_id)
         inp = journey_input(journey)
-    await run_dispatch(client, Dispatch(starts=[inp]), request.app.state.db_url)
+        plan = Dispatch(starts=[inp]).record(session)
+    await run_dispatch(client, plan, request.app.state.db_url)
     return {"journey_id": inp.journey_id, "workflow_id": inp.journey_id, "lead_id": inp.lead_id,
             "flow_id": flow_id, "version": inp.version, "status": "running"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from leadflow.api.deps import MarketerDep, SalesOrMarketerDep, SessionDep, TemporalDep
+from leadflow.api.deps import MarketerDep, OptionalTemporalDep, SalesOrMarketerDep, SessionDep
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, func, or_, select
 
@@ -54,12 +54,14 @@ async def read_csv_upload(request: Request) -> bytes:
 
 
 @router.post("/leads")
-async def create_or_update_lead(body: LeadCreate, _: MarketerDep, client: TemporalDep) -> Any:
+async def create_or_update_lead(body: LeadCreate, _: MarketerDep,
+                                client: OptionalTemporalDep) -> Any:
     """Create a lead, or update the one with this e-mail; new leads enter `lead.created` flows."""
     from fastapi.responses import JSONResponse
 
     with session_scope() as session:
         lead, created, plan = ingest_lead(session, body)
+        plan.record(session)
         lead_id = lead.id
     await run_dispatch(client, plan)
     with session_scope() as session:
@@ -68,7 +70,8 @@ async def create_or_update_lead(body: LeadCreate, _: MarketerDep, client: Tempor
 
 
 @router.post("/leads/import")
-async def import_leads(request: Request, _: MarketerDep, client: TemporalDep) -> dict[str, Any]:
+async def import_leads(request: Request, _: MarketerDep,
+                       client: OptionalTemporalDep) -> dict[str, Any]:
     """CSV upload (multipart field `file`, or a `text/csv` body): a header row with `email`,
     names, `company`, `title`, `country`, `timezone`, `source`, `tags` (`;`-separated),
     `consent_status`, `consent_source`, `consent_text_version`, `utm_*`; any other column
@@ -78,6 +81,7 @@ async def import_leads(request: Request, _: MarketerDep, client: TemporalDep) ->
     content = await read_csv_upload(request)
     with session_scope(request.app.state.db_url) as session:
         report, plan = import_csv(session, content)
+        plan.record(session)
     await run_dispatch(client, plan, request.app.state.db_url)
     return report.public()
 
@@ -130,9 +134,19 @@ class StageMove(BaseModel):
     reason: str | None = None
 
 
+@router.post("/leads/{lead_id}/flows/{flow_id}/retry")
+async def retry_failed_journey(lead_id: str, flow_id: str, request: Request, _: MarketerDep,
+                               client: OptionalTemporalDep) -> dict[str, Any]:
+    """Run the lead's failed journey in the flow again from its failed step (once the cause,
+    shown as its reason, is fixed); 409 when it has not failed, 503 while Temporal is down."""
+    from leadflow.journeys.enrolment import retry_journey
+
+    return await retry_journey(client, request.app.state.db_url, lead_id, flow_id)
+
+
 @router.post("/leads/{lead_id}/stage")
 async def move_stage(lead_id: str, body: StageMove, principal: MarketerDep,
-                     client: TemporalDep) -> dict[str, Any]:
+                     client: OptionalTemporalDep) -> dict[str, Any]:
     """A stage change made elsewhere (CRM); 409 when the transition is not allowed."""
     with session_scope() as session:
         lead = get_lead(session, lead_id)
@@ -144,6 +158,7 @@ async def move_stage(lead_id: str, body: StageMove, principal: MarketerDep,
             event, _ = record_event(session, lead, type_="stage.changed",
                                     properties={"old": old, "new": body.stage, "reason": body.reason})
             plan.extend(dispatch_event(session, lead, event))
+        plan.record(session)
         out = lead_public(session, lead)
     await run_dispatch(client, plan)
     return out

@@ -35,6 +35,6 @@ async def erase(lead_id: str, request: Request, principal: AdminDep) -> Response
         return plan
 
     plan = await run_in_threadpool(run)
-    if plan.signals:
-        await run_dispatch(await request.app.state.temporal.get(), plan, db_url)
+    # recorded in the outbox with the erasure: delivered now if Temporal answers, else later
+    await run_dispatch(await request.app.state.temporal.get_or_none(), plan, db_url)
     return Response(status_code=204)

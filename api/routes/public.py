@@ -49,10 +49,12 @@ _NO_STORE = {"Cache-Control": "no-store, private"}
 
 
 async def _dispatch(request: Request, plan: Dispatch, *, best_effort: bool = False) -> None:
-    """Run ``plan``; with ``best_effort`` a Temporal outage leaves the events undispatched
-    (a later retry of the same events dispatches them) instead of failing the visitor's click."""
+    """Run ``plan``. A plan recorded in the outbox is delivered later when Temporal is down;
+    with ``best_effort`` an unrecorded one is left undispatched (the reconciler dispatches
+    stored events) instead of failing the visitor's click."""
     try:
-        client = await request.app.state.temporal.get() if plan.starts or plan.signals else None
+        client = await request.app.state.temporal.get_or_none() \
+            if plan.starts or plan.signals or plan.score_timers else None
         await run_dispatch(client, plan, request.app.state.db_url)
     except Exception:
         if not best_effort:
@@ -75,6 +77,7 @@ def _engagement(db_url: str, token: str, kind: str, user_agent: str | None,
         else:
             url, event = None, record_open(session, token, user_agent=user_agent, ip=ip)
         plan = dispatch_stored_events(session, [event]) if event is not None else Dispatch()
+        plan.record(session)
     return url, plan
 
 
@@ -128,7 +131,7 @@ def _unsubscribe(db_url: str, token: str, ip: str | None, agent: str | None) -> 
         if not unsubscribe_lead(session, lead, source="unsubscribe link", ip=ip,
                                 user_agent=(agent or "")[:400] or None):
             return Dispatch()
-        return plan_for_lead_change(session, lead)
+        return plan_for_lead_change(session, lead).record(session)
 
 
 @router.post("/u/{token}", include_in_schema=False)
@@ -194,8 +197,10 @@ async def capture_form(form: str, request: Request) -> Response:
 
     def run() -> CaptureResult:
         with session_scope(db_url) as session:
-            return capture(session, form, data, ip=ip,
-                           user_agent=request.headers.get("user-agent"))
+            captured = capture(session, form, data, ip=ip,
+                               user_agent=request.headers.get("user-agent"))
+            captured.plan.record(session)
+            return captured
 
     result = await run_in_threadpool(run)
     if result.confirmation_send_id:
@@ -213,8 +218,10 @@ async def confirm_subscription(token: str, request: Request) -> Response:
 
     def run() -> CaptureResult:
         with session_scope(db_url) as session:
-            return confirm(session, token, ip=ip,
-                           user_agent=request.headers.get("user-agent"))[0]
+            confirmed = confirm(session, token, ip=ip,
+                                user_agent=request.headers.get("user-agent"))[0]
+            confirmed.plan.record(session)
+            return confirmed
 
     result = await run_in_threadpool(run)
     await _dispatch(request, result.plan)

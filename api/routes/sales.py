@@ -11,10 +11,10 @@ from leadflow.api.deps import (
     AdminDep,
     JsonBody,
     MarketerDep,
+    OptionalTemporalDep,
     SalesDep,
     SalesOrMarketerDep,
     SessionDep,
-    TemporalDep,
 )
 from leadflow.workflows.handoff import HANDOFF_SIGNAL
 
@@ -37,7 +37,7 @@ from leadflow.sales.admin import (
 )
 from leadflow.sales.loop import apply_action, get_handoff, handoff_public, list_handoffs
 from leadflow.sales.sla_report import sla_report
-from leadflow.temporal import RecycleInput, signal_journey, start_recycle
+from leadflow.temporal import RecycleInput
 
 router = APIRouter(prefix="/api", tags=["sales"], strict_content_type=False)
 
@@ -70,15 +70,16 @@ def read_rep(rep_id: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]
 
 @router.put("/reps/{rep_id}")
 async def update_rep(rep_id: str, body: JsonBody, request: Request, _: AdminDep,
-                     client: TemporalDep) -> dict[str, Any]:
+                     client: OptionalTemporalDep) -> dict[str, Any]:
     """Update a rep; a rep who is away from now on loses their open handoffs at once."""
     with session_scope(request.app.state.db_url) as session:
         rep = save_rep(session, body, rep_id, create=False)
         out = rep_public(rep)
         moving = reps_away_with_open_handoffs(session, rep)
-    for hid in moving:
-        await signal_journey(client, hid, HANDOFF_SIGNAL,
-                             {"action": "reassign", "rep_id": rep_id, "reason": "out of office"})
+        plan = Dispatch(signals=[(hid, HANDOFF_SIGNAL, {"action": "reassign", "rep_id": rep_id,
+                                                        "reason": "out of office"})
+                                 for hid in moving]).record(session)
+    await run_dispatch(client, plan, request.app.state.db_url)
     return {**out, "reassigning": moving}
 
 
@@ -150,11 +151,13 @@ async def _optional_json(request: Request) -> dict[str, Any]:
 
 @router.post("/handoffs/{handoff_id}/{action}")
 async def act_on_handoff(handoff_id: str, action: str, request: Request, principal: SalesDep,
-                         client: TemporalDep) -> dict[str, Any]:
+                         client: OptionalTemporalDep) -> dict[str, Any]:
     """``accept``, ``contacted``, ``qualify``, ``disqualify`` or ``reject {"reason", "note"?}``.
 
     A reject names one of ``GET /api/settings/rejection-reasons`` by id (or label); a reason
     that recycles the lead enrols it in its flow once the cooldown has passed.
+    The action is stored with its signal to the handoff workflow (the outbox): it is
+    answered 200 even while Temporal is down, and the workflow hears of it once it is back.
     """
     body = await _optional_json(request)
     db_url = request.app.state.db_url
@@ -167,16 +170,19 @@ async def act_on_handoff(handoff_id: str, action: str, request: Request, princip
         recycle = signal.pop("recycle", None)
         session.flush()
         out = handoff_public(session, h)
-        plan = Dispatch()
+        plan = Dispatch(signals=[(handoff_id, HANDOFF_SIGNAL, signal)])
         if lead is not None and lead.stage != old_stage:
             # SAL, SQL, recycled...: flows enrol by stage.changed and exit_when goals see it
             event, _ = record_event(session, lead, type_="stage.changed", properties={
                 "old": old_stage, "new": lead.stage, "cause": f"handoff {action}"})
-            plan = dispatch_stored_events(session, [event])
+            plan.extend(dispatch_stored_events(session, [event]))
             plan.extend(plan_for_lead_change(session, lead))
-    await signal_journey(client, handoff_id, HANDOFF_SIGNAL, signal)
-    if recycle is not None:
-        await start_recycle(client, RecycleInput(lead_id=h.lead_id, handoff_id=h.id, **recycle))
+        plan.record(session)
+        if recycle is not None:
+            from leadflow.intents import record_recycle
+
+            plan.intent_ids.append(record_recycle(
+                session, RecycleInput(lead_id=h.lead_id, handoff_id=h.id, **recycle)))
     await run_dispatch(client, plan, db_url)
     return out
 

@@ -26,6 +26,7 @@ def _store(db_url: str, body: bytes) -> tuple[dict[str, int], Dispatch]:
     with session_scope(db_url) as session:
         result = ingest_batch(session, raw)
         plan = dispatch_stored_events(session, result.new_events + result.undispatched)
+        plan.record(session)
     for event in result.new_events:
         record_webhook_event(event.type)
     counts = {"accepted": len(result.new_events), "duplicates": result.duplicates,
@@ -48,6 +49,6 @@ async def sendgrid_events(request: Request) -> dict[str, Any]:
     # Bulk database work off the event loop: a batch of thousands must not stall other requests.
     counts, plan = await run_in_threadpool(_store, db_url, body)
     needs_temporal = plan.starts or plan.signals or plan.score_timers
-    client = await request.app.state.temporal.get() if needs_temporal else None
+    client = await request.app.state.temporal.get_or_none() if needs_temporal else None
     await run_dispatch(client, plan, db_url)
     return counts

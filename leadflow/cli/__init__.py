@@ -152,22 +152,44 @@ def _refuse_insecure_secret() -> int:
     return 0
 
 
+SHUTDOWN_TIMEOUT = 10.0  # seconds: Ctrl-C returns this soon even while Temporal is down
+
+
+async def _bounded(what: str, awaitable: Any, timeout: float = SHUTDOWN_TIMEOUT) -> None:
+    """Await a shutdown step for at most ``timeout`` seconds (a Temporal server that is gone
+    must not hold the process)."""
+    try:
+        await asyncio.wait_for(awaitable, timeout)
+    except TimeoutError:
+        log.warning("%s did not stop within %.0f s; leaving it", what, timeout)
+    except Exception as exc:  # noqa: BLE001 - shutting down anyway
+        log.debug("%s stopped with %s", what, exc)
+
+
 async def _serve(app: Any, host: str, port: int, worker: Any | None) -> None:
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
-                            proxy_headers=False)  # see cmd_api
+                            proxy_headers=False,  # see cmd_api
+                            timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     tasks = [asyncio.create_task(server.serve(), name="api")]
     if worker is not None:
         tasks.append(asyncio.create_task(worker.run(), name="worker"))
-    done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    server.should_exit = True
-    if worker is not None:
-        await worker.shutdown()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    try:
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # Ctrl-C (the task cancelled) or one part ended: stop both, each within bounds
+        server.should_exit = True
+        if worker is not None:
+            await _bounded("the worker", worker.shutdown())
+        for task in tasks:
+            if not task.done():
+                await _bounded(task.get_name(), asyncio.shield(task), 5)
+            if not task.done():
+                task.cancel()
     for task in done:
-        if task.exception() is not None:
+        if not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
 
 
@@ -230,7 +252,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             print("stopping Temporal ...", flush=True)
             temporal_proc.send_signal(signal.SIGTERM)
             try:
-                temporal_proc.wait(timeout=20)
+                temporal_proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 temporal_proc.kill()
         print("stopped.", flush=True)
@@ -280,13 +302,63 @@ def cmd_worker(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         run = asyncio.create_task(worker.run())
+        # the outbox drainer and the periodic reconciler (see leadflow.intents)
+        drainer = asyncio.create_task(_drain(client, settings, stop))
         await stop.wait()
         log.info("shutting down the worker (finishing running activities) ...")
-        await worker.shutdown()
-        await asyncio.gather(run, return_exceptions=True)
+        await _bounded("the outbox drainer", drainer, 5)
+        await _bounded("the worker", worker.shutdown(), 30)
+        await _bounded("the worker", asyncio.gather(run, return_exceptions=True), 5)
 
     asyncio.run(main())
     return 0
+
+
+async def _drain(client: Any, settings: Any, stop: asyncio.Event) -> None:
+    from leadflow.intents import drain_forever
+
+    async def get() -> Any:
+        return client
+
+    await drain_forever(get, settings.resolved_database_url, stop=stop,
+                        reconcile_every=settings.reconcile_every or None)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Find journeys whose database row and workflow disagree, and repair them."""
+    _configure_logging(args.log_level)
+    settings = get_settings()
+    url = settings.resolved_database_url
+    address = settings.temporal_address or "127.0.0.1:7233"
+
+    async def main() -> int:
+        from datetime import timedelta
+
+        from leadflow.db import session_scope
+        from leadflow.intents import pending_count
+        from leadflow.reconcile import reconcile
+
+        try:
+            client = await asyncio.wait_for(_connect_with_retry(address, 5), 10)
+        except Exception as exc:  # noqa: BLE001
+            with session_scope(url) as session:
+                pending, oldest = pending_count(session)
+            print(f"Temporal at {address} is not reachable ({type(exc).__name__}); "
+                  f"{pending} intent(s) wait in the outbox"
+                  + (f" since {oldest:%Y-%m-%d %H:%M:%S}" if oldest else "")
+                  + "; they are delivered once it is back.")
+            return 2
+        report = await reconcile(client, url, dry_run=args.dry_run,
+                                 stale_after=timedelta(seconds=args.stale_after))
+        if args.json:
+            print(json.dumps(report.as_dict(), default=str, indent=2))
+        else:
+            for finding in report.findings:
+                print(finding.line())
+            print(("dry run: " if args.dry_run else "") + report.summary())
+        return 0
+
+    return asyncio.run(main())
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -716,6 +788,7 @@ def cmd_leads_import(args: argparse.Namespace) -> int:
                 chunk = rows[start:start + args.chunk]
                 with session_scope(url) as session:
                     report, plan = import_csv(session, header + b"".join(chunk))
+                    plan.record(session)
                 await run_dispatch(client, plan, url)
                 totals["created"] += report.created
                 totals["updated"] += report.updated
@@ -774,6 +847,14 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     api.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     api.set_defaults(func=cmd_api)
+
+    doctor = sub.add_parser("doctor", help="find and repair journeys whose database row and "
+                            "workflow disagree (and intents not yet delivered)")
+    doctor.add_argument("--dry-run", action="store_true", help="report, change nothing")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    doctor.add_argument("--stale-after", type=float, default=60.0, metavar="SECONDS",
+                        help="only judge what is older than this (default 60)")
+    doctor.set_defaults(func=cmd_doctor)
 
     db = sub.add_parser("db", help="database migrations")
     dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

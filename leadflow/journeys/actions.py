@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from leadflow import metrics
 from leadflow.db import session_scope
 from leadflow.journeys.conditions import evaluate
 from leadflow.journeys.flows import load_version_document, version_templates
@@ -28,6 +27,8 @@ __all__ = [
     "check_exit",
     "decide",
     "finish_journey",
+    "journey_failed",
+    "journey_retried",
     "match_event",
     "record_trail",
     "send_email",
@@ -276,21 +277,40 @@ def check_exit(db_url: str, inp: StepInput) -> bool:
 
 
 def finish_journey(db_url: str, inp: StepInput) -> None:
-    """Mark the journey ended (completed, exited or failed) and close its open step."""
+    """Mark the journey ended (completed, exited or failed) and close its open step.
+
+    A journey the API already ended (an exit recorded by ``exit_journey``) is left as it is;
+    a failed one may still be ended as exited (a manual exit of a failed journey).
+    """
+    from leadflow.journeys.enrolment import close_journey
+
+    with session_scope(db_url) as session:
+        journey = record_trail(session, inp)
+        if journey is None or not (journey.status == "running" or (
+                journey.status == "failed" and inp.status == "exited")):
+            return
+        close_journey(session, journey, inp.status or "completed", inp.reason)
+
+
+def journey_failed(db_url: str, inp: StepInput) -> None:
+    """The journey failed at ``inp.step`` with ``inp.reason``; it waits there for a retry."""
+    from leadflow.journeys.enrolment import close_journey
+
     with session_scope(db_url) as session:
         journey = record_trail(session, inp)
         if journey is None or journey.status != "running":
             return
-        now = utcnow()
-        journey.status, journey.exit_reason, journey.ended_at = inp.status or "completed", inp.reason, now
-        journey.converted = inp.reason == "goal"
-        journey.waiting_until = journey.held_reason = None
-        for open_step in session.exec(select(JourneyStep).where(
-                JourneyStep.journey_id == inp.journey_id, col(JourneyStep.left_at).is_(None))).all():
-            open_step.left_at, open_step.outcome = now, journey.status
-            session.add(open_step)
+        journey.current_step = inp.step or journey.current_step
+        close_journey(session, journey, "failed", inp.reason)
+
+
+def journey_retried(db_url: str, inp: StepInput) -> None:
+    """A failed journey runs its failed step again."""
+    with session_scope(db_url) as session:
+        journey = session.get(Journey, inp.journey_id)
+        if journey is None or journey.status != "failed":
+            return
+        journey.status, journey.exit_reason, journey.ended_at = "running", None, None
         session.add(journey)
-        add_timeline(session, inp.lead_id, "journey", f"journey.{journey.status}",
-                     flow_id=inp.flow_id, version=inp.version, step=journey.current_step,
-                     reason=inp.reason)
-        metrics.record_journey_ended(inp.flow_id, journey.status)
+        add_timeline(session, inp.lead_id, "journey", "journey.retried", flow_id=inp.flow_id,
+                     version=inp.version, step=inp.step)

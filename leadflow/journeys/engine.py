@@ -18,6 +18,14 @@ Events: ``{"kind": "start"}``, ``{"kind": "result", "value": ...}``, ``{"kind": 
 ``{"kind": "event", "type", "event_id", "journey_id", "step"}`` (``journey_id``/``step`` name the
 e-mail an engagement event is about), ``{"kind": "lead_changed"}``, ``{"kind": "exit", "reason"}``,
 ``{"kind": "wake"}`` (a held send may try again now: its flow was resumed).
+
+Early events: an event the journey cannot use when it arrives (it is sending, or waiting for
+something else) is kept in ``state.early`` (the latest :data:`EARLY_EVENTS`) and counts for the
+next ``wait_for`` step it matches, so an event posted in the same batch as the one that enrolled
+the lead, or while the journey starts, is never lost. It counts only within the step's window:
+with ``from_step``, only engagement with the e-mail that step sent; and only if it arrived no
+longer ago than the step's ``timeout``. Journeys started before this existed have
+``early = None`` and keep the old rule (events that do not match at once are dropped).
 """
 
 from __future__ import annotations
@@ -29,9 +37,10 @@ from typing import Any
 
 from leadflow.journeys.durations import parse_duration
 
-__all__ = ["MAX_HOPS", "Command", "JourneyState", "advance", "split_choice"]
+__all__ = ["EARLY_EVENTS", "MAX_HOPS", "Command", "JourneyState", "advance", "split_choice"]
 
 MAX_HOPS = 1000  # steps without any action in one advance: a guard against a broken flow
+EARLY_EVENTS = 50  # events kept for a later wait_for step (see the module doc)
 
 
 @dataclass
@@ -53,6 +62,8 @@ class JourneyState:
     # Templates the lead already received on the version it was moved from: the next e-mail
     # step of the new version that names one of them is passed over once (see migration.py).
     skip_templates: list[str] = field(default_factory=list)
+    # Events kept for a later wait_for step (each with its arrival time "at"); None: not kept.
+    early: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -132,8 +143,16 @@ def _enter(flow: dict[str, Any], state: JourneyState, step_id: str, now: float) 
             return _sleep(state)
         if kind == "wait_for":
             state.waiting = "event"
-            state.deadline = now + _seconds(step["timeout"])
-            return _sleep(state)
+            window = _seconds(step["timeout"])
+            state.deadline = now + window
+            early = _take_early(step, state, now - window)
+            if early is None:
+                return _sleep(state)
+            if step.get("where") is not None:
+                state.pending_event = dict(early)
+                return _run(state, "match_event", event_id=early.get("event_id"))
+            step_id = step["next"]
+            continue
         if kind == "branch":
             return _run(state, "decide")
         if kind in ("update", "notify", "handoff"):
@@ -155,6 +174,23 @@ def _event_matches_step(step: dict[str, Any], state: JourneyState, event: dict[s
     if origin is None:
         return True
     return event.get("journey_id") == state.journey_id and event.get("step") == origin
+
+
+def _take_early(step: dict[str, Any], state: JourneyState, since: float) -> dict[str, Any] | None:
+    """The first kept event that satisfies ``step`` and arrived after ``since`` (removed)."""
+    for n, event in enumerate(state.early or []):
+        if event.get("at", since) >= since and _event_matches_step(step, state, event):
+            del state.early[n]  # type: ignore[union-attr]
+            return event
+    return None
+
+
+def _keep_early(state: JourneyState, event: dict[str, Any], now: float) -> None:
+    if state.early is None or event.get("type") is None:
+        return
+    state.early.append({k: event[k] for k in ("type", "event_id", "journey_id", "step")
+                        if event.get(k) is not None} | {"at": now})
+    del state.early[:-EARLY_EVENTS]
 
 
 def advance(flow: dict[str, Any], state: JourneyState, event: dict[str, Any], now: float) -> Command:
@@ -213,6 +249,7 @@ def advance(flow: dict[str, Any], state: JourneyState, event: dict[str, Any], no
                     state.pending_event = dict(event)
                     return _run(state, "match_event", event_id=event.get("event_id"))
                 return _enter(flow, state, step["next"], now)
+        _keep_early(state, event, now)
         return _sleep(state)
 
     if kind == "wake":

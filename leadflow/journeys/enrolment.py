@@ -29,13 +29,129 @@ HELD_REASONS = ("paused", "send_window", "frequency_cap", "consent")
 
 __all__ = [
     "HELD_REASONS",
+    "close_journey",
     "enrol",
     "enrol_by_rules",
+    "exit_journey",
+    "exit_journeys",
     "flow_stats",
     "journey_input",
     "leads_at_step",
+    "retry_journey",
     "running_journeys",
 ]
+
+
+def close_journey(session: Session, journey: Journey, status: str, reason: str | None,
+                  now: Any = None) -> None:
+    """Record the journey ended (``completed``, ``exited`` or ``failed``) with ``reason``:
+    its open step closed and a ``journey.<status>`` timeline entry."""
+    from leadflow import metrics
+
+    now = now or utcnow()
+    journey.status, journey.exit_reason, journey.ended_at = status, reason, now
+    journey.converted = reason == "goal"
+    journey.waiting_until = None
+    for open_step in session.exec(select(JourneyStep).where(
+            JourneyStep.journey_id == journey.id, col(JourneyStep.left_at).is_(None))).all():
+        open_step.left_at, open_step.outcome = now, status
+        session.add(open_step)
+    session.add(journey)
+    add_timeline(session, journey.lead_id, "journey", f"journey.{status}",
+                 flow_id=journey.flow_id, version=journey.version, step=journey.current_step,
+                 reason=reason)
+    metrics.record_journey_ended(journey.flow_id, status)
+
+
+def exit_journeys(session: Session, journeys: list[Journey], reason: str) -> Any:
+    """End ``journeys`` from outside (``reason`` in :data:`leadflow.temporal.EXIT_REASONS`).
+
+    In the caller's transaction: each journey is recorded ``exited`` (``exit_when`` as
+    ``goal``, a conversion), its open handoff is withdrawn, and the exit signal is written to
+    the outbox. The workflow, whatever it is doing (waiting, sending, in a handoff), then
+    cancels its action, and a handoff child tells the rep. Returns the recorded
+    :class:`leadflow.leads.events.Dispatch`; run it with ``run_dispatch`` after the commit.
+    """
+    from leadflow.leads.events import Dispatch
+    from leadflow.sales.handoffs import withdraw_open_handoffs
+    from leadflow.temporal import EXIT_REASONS, EXIT_SIGNAL
+
+    if reason not in EXIT_REASONS:
+        raise ValueError(f"unknown exit reason {reason!r}")
+    recorded = "goal" if reason == "exit_when" else reason
+    plan = Dispatch()
+    now = utcnow()
+    for j in journeys:
+        if j.status not in ("running", "failed"):
+            continue
+        close_journey(session, j, "exited", recorded, now)
+        withdraw_open_handoffs(session, j.id, f"the lead left the flow ({recorded})", now)
+        plan.signals.append((j.id, EXIT_SIGNAL, {"reason": recorded}))
+    return plan.record(session)
+
+
+def exit_journey(session: Session, lead_id: str, flow_id: str, reason: str) -> Any:
+    """One lead leaves one flow (its running or failed journey there); see :func:`exit_journeys`.
+
+    Raises:
+        NotFound: the lead is in no journey of that flow that could be ended.
+    """
+    from leadflow.errors import NotFound
+
+    journeys = list(session.exec(select(Journey).where(
+        Journey.lead_id == lead_id, Journey.flow_id == flow_id,
+        col(Journey.status).in_(["running", "failed"]))).all())
+    if not journeys:
+        raise NotFound(f"The lead is not in flow {flow_id!r}.")
+    return exit_journeys(session, journeys, reason)
+
+
+async def retry_journey(client: Any, db_url: str | None, lead_id: str, flow_id: str
+                        ) -> dict[str, Any]:
+    """Run a failed journey's failed step again (the workflow's ``retry`` Update).
+
+    An Update, not the outbox: the failed state lives in the workflow, which alone knows
+    whether it can retry, so the caller waits for its answer.
+
+    Raises:
+        NotFound: the lead has no journey in that flow.
+        Conflict: the journey has not failed, or can no longer be retried.
+        Unavailable: Temporal is not reachable (nothing changed).
+    """
+    from datetime import timedelta
+
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from leadflow.db import session_scope
+    from leadflow.errors import NotFound, Unavailable
+    from leadflow.temporal import RETRY_UPDATE
+
+    with session_scope(db_url) as session:
+        get_lead(session, lead_id)
+        journey = session.exec(select(Journey).where(
+            Journey.lead_id == lead_id, Journey.flow_id == flow_id)
+            .order_by(col(Journey.seq).desc())).first()
+        if journey is None:
+            raise NotFound(f"The lead was never in flow {flow_id!r}.")
+        if journey.status != "failed":
+            raise Conflict(f"The lead's journey in {flow_id!r} is {journey.status}, not failed; "
+                           "only a failed journey can be retried.")
+        jid, step = journey.id, journey.current_step
+    if client is None:
+        raise Unavailable("Temporal is not reachable; try again in a moment.")
+    try:
+        answer = await client.get_workflow_handle(jid).execute_update(
+            RETRY_UPDATE, rpc_timeout=timedelta(seconds=10))
+    except WorkflowUpdateFailedError as exc:
+        raise Conflict("The journey cannot be retried now: "
+                       f"{getattr(exc.cause, 'message', exc)}") from exc
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise Conflict("The failed journey has ended for good; enrol the lead again.") from exc
+        raise Unavailable(f"Temporal did not take the retry: {exc.status}") from exc
+    return {"journey_id": jid, "lead_id": lead_id, "flow_id": flow_id,
+            "status": answer.get("status", "running"), "step": answer.get("step") or step}
 
 
 def journey_input(j: Journey) -> JourneyInput:
@@ -149,7 +265,8 @@ def flow_stats(session: Session, flow_id: str, version: int | None = None) -> di
     steps: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "waiting": 0, "passed": 0, "entered": 0, "emails_sent": 0, "emails_skipped": 0,
         "opened": 0, "clicked": 0, "open_rate": None, "click_rate": None, "exits": 0,
-        "conversions": 0, "held": dict.fromkeys(HELD_REASONS, 0)})
+        "conversions": 0, "held": dict.fromkeys(HELD_REASONS, 0),
+        "failed": 0, "failures": []})
     for sid in (doc.get("steps") or {}):
         steps[sid]
     journeys = dict.fromkeys(("running", "completed", "exited", "failed"), 0)
@@ -200,6 +317,10 @@ def flow_stats(session: Session, flow_id: str, version: int | None = None) -> di
             steps[step]["exits"] += n
             if reason == "goal":
                 steps[step]["conversions"] += n
+            if status == "failed":
+                # why journeys failed here, in the marketer's words, to fix and then retry
+                steps[step]["failed"] += n
+                steps[step]["failures"].append({"reason": reason, "journeys": n})
     for s in steps.values():
         if s["emails_sent"]:
             s["open_rate"] = round(s["opened"] / s["emails_sent"], 4)

@@ -21,7 +21,7 @@ from leadflow.journeys.migration import WAIT_STEPS, MoveInput, Plan, Position, R
 from leadflow.leads.events import Dispatch
 from leadflow.leads.records import add_timeline, get_lead
 from leadflow.models import FlowMigration, FlowVersion, Journey, JourneyStep, utcnow
-from leadflow.temporal import EVENT_SIGNAL, EXIT_SIGNAL
+from leadflow.temporal import EVENT_SIGNAL
 
 __all__ = [
     "create_migration",
@@ -94,19 +94,17 @@ def resume_flow(session: Session, flow_id: str) -> tuple[dict[str, Any], Dispatc
         signals=[(jid, EVENT_SIGNAL, {"kind": "wake"}) for jid in held])
 
 
-def _exit_signal(journey: Journey, reason: str) -> tuple[str, str, dict[str, Any]]:
-    return (journey.id, EXIT_SIGNAL, {"reason": reason})
-
-
 def stop_flow(session: Session, flow_id: str) -> tuple[dict[str, Any], Dispatch]:
     """Every running journey exits with reason ``stopped``; no enrolments until published again."""
+    from leadflow.journeys.enrolment import exit_journeys
+
     flow = get_flow(session, flow_id)
     running = _running(session, flow_id)
     flow.state = "stopped"
     session.add(flow)
+    # recorded exited at once, handoffs withdrawn, exits in the outbox (whatever Temporal does)
     return ({"flow_id": flow_id, "state": "stopped", "running": len(running),
-             "exiting": len(running)},
-            Dispatch(signals=[_exit_signal(j, "stopped") for j in running]))
+             "exiting": len(running)}, exit_journeys(session, running, "stopped"))
 
 
 def exit_lead(session: Session, lead_id: str, flow_id: str) -> tuple[dict[str, Any], Dispatch]:
@@ -117,16 +115,20 @@ def exit_lead(session: Session, lead_id: str, flow_id: str) -> tuple[dict[str, A
     """
     get_lead(session, lead_id)
     get_flow(session, flow_id)
+    from leadflow.journeys.enrolment import exit_journeys
+
     journey = session.exec(select(Journey).where(
         Journey.lead_id == lead_id, Journey.flow_id == flow_id,
-        Journey.status == "running")).first()
+        col(Journey.status).in_(["running", "failed"]))).first()
     if journey is None:
         raise NotFound(f"The lead is not in flow {flow_id!r} now.")
     add_timeline(session, lead_id, "journey", "journey.exit_requested", flow_id=flow_id,
                  version=journey.version, journey_id=journey.id, reason="manual")
+    # exited at once in the database, its open handoff withdrawn; the workflow cancels what
+    # it is doing when the exit (in the outbox) reaches it
+    plan = exit_journeys(session, [journey], "manual")
     return ({"lead_id": lead_id, "flow_id": flow_id, "journey_id": journey.id,
-             "status": "exiting", "reason": "manual"},
-            Dispatch(signals=[_exit_signal(journey, "manual")]))
+             "status": "exited", "reason": "manual"}, plan)
 
 
 # ----------------------------------------------------------------------------- migrations

@@ -15,7 +15,7 @@ from leadflow.leads.records import add_timeline, lead_view
 from leadflow.models import EmailMessage, Lead
 from leadflow.rendering import build_context, render_string
 
-__all__ = ["run_notify_step"]
+__all__ = ["record_notify_failed", "run_notify_step"]
 
 
 def run_notify_step(db_url: str, inp: StepInput) -> dict[str, Any]:
@@ -51,3 +51,12 @@ def run_notify_step(db_url: str, inp: StepInput) -> dict[str, Any]:
                                   "flow_id": inp.flow_id, "step": inp.step, "message": message},
                      event_id=notify_id)
     return {"channel": step["channel"]}
+
+
+def record_notify_failed(db_url: str, inp: StepInput, code: str) -> None:
+    """The notification could not go out (``code``): say so on the lead's timeline."""
+    doc = load_version_document(db_url, inp.flow_id, inp.version)
+    channel = (doc["steps"].get(inp.step or "") or {}).get("channel")
+    with session_scope(db_url) as session:
+        add_timeline(session, inp.lead_id, "notify", "notify.failed", flow_id=inp.flow_id,
+                     step=inp.step, channel=channel, reason=code)

@@ -1,10 +1,12 @@
 """Events from outside: de-duplicated, scored, enrolling leads, waking waiting journeys.
 
-Ingest is two-phase so nothing accepted is lost: :func:`ingest_events` writes the events and
-returns a :class:`Dispatch` (journeys to start, signals to send) in one transaction; the caller
-runs it against Temporal with :func:`run_dispatch`, which marks the events dispatched. A client
-that retries after a crash in between re-sends the same event ids, and the dispatch is redone
-(starting and signalling are idempotent; journeys ignore an event id they have seen).
+Nothing accepted is lost: :func:`ingest_events` writes the events and returns a
+:class:`Dispatch` (journeys to start, signals to send); the caller records it in the same
+transaction (:meth:`Dispatch.record`, the outbox of :mod:`leadflow.intents`), and after the
+commit :func:`run_dispatch` delivers it at once if Temporal answers. Whatever it cannot deliver
+(Temporal down) the outbox drainer delivers once Temporal is back, without the client posting
+again. Events of one batch reach the journeys an earlier event of the same batch started, in
+order (the journey keeps an event it cannot use yet for its next ``wait_for``).
 """
 
 from __future__ import annotations
@@ -75,6 +77,16 @@ class Dispatch:
     event_ids: list[str] = field(default_factory=list)
     # (lead id, POSIX time): when each rescored lead's temperature next changes by decay alone.
     score_timers: list[tuple[str, float]] = field(default_factory=list)
+    # set by record(): the plan's rows in the outbox
+    intent_ids: list[int] = field(default_factory=list)
+    recorded: bool = False
+
+    def record(self, session: Session) -> Dispatch:
+        """Write the plan into the outbox in ``session``'s transaction (see the module doc)."""
+        from leadflow.intents import record
+
+        record(session, self)
+        return self
 
     def extend(self, other: Dispatch) -> None:
         self.starts += other.starts
@@ -179,8 +191,27 @@ def ingest_events(session: Session, items: list[EventIn]) -> tuple[list[dict[str
 
 async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
                        concurrency: int = 32) -> None:
-    """Start and signal journeys, then mark the events dispatched."""
+    """Deliver the plan to Temporal.
+
+    A recorded plan (:meth:`Dispatch.record`) is delivered from the outbox, best effort: what
+    Temporal does not take now (``client`` None, or unreachable) the drainer delivers later, so
+    this never raises for Temporal's sake. An unrecorded plan (activities in the worker, which
+    Temporal retries as a whole) is started and signalled directly, then its events marked
+    dispatched.
+    """
     from leadflow.db import session_scope
+
+    if plan.recorded:
+        if client is None or not plan.intent_ids:
+            return
+        from leadflow.intents import deliver
+
+        try:
+            await asyncio.wait_for(deliver(client, db_url, ids=plan.intent_ids,
+                                           concurrency=concurrency), timeout=10)
+        except Exception as exc:  # noqa: BLE001 - left in the outbox: the drainer delivers it
+            log.info("delivery deferred to the outbox drainer: %s", type(exc).__name__)
+        return
     from leadflow.metrics import record_journey_started
 
     gate = asyncio.Semaphore(concurrency)
@@ -288,8 +319,11 @@ def dispatch_stored_events(session: Session, events: list[Event]) -> Dispatch:
         if event.type in entry_types:
             enrol_by_rules(session, lead, event.type, {"properties": event.properties},
                            trigger=event.id)
-            plan.starts += [journey_input(j) for j in journeys_for_trigger(session, event.id)
-                            if j.status == "running"]
+            started = [j for j in journeys_for_trigger(session, event.id) if j.status == "running"]
+            plan.starts += [journey_input(j) for j in started]
+            # later events of this batch reach the journeys this one started (after the start)
+            known = {j.id for j in running.get(lead.id, [])}
+            running.setdefault(lead.id, []).extend(j for j in started if j.id not in known)
 
     touched: dict[str, Lead] = {}
     for event in events:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel import Session, SQLModel, col, select, update
 
 from leadflow.errors import NotFound
-from leadflow.journeys.enrolment import running_journeys
+from leadflow.journeys.enrolment import exit_journeys
 from leadflow.leads.consent import address_hash, suppress_address
 from leadflow.leads.events import Dispatch
 from leadflow.models import (
@@ -33,7 +33,6 @@ from leadflow.models import (
     TimelineEntry,
     utcnow,
 )
-from leadflow.temporal import EXIT_SIGNAL
 
 __all__ = ["erase_lead", "export_lead"]
 
@@ -86,8 +85,10 @@ def erase_lead(session: Session, lead_id: str, *, actor: str | None = None) -> D
     hashed = address_hash(lead.email) if lead.email else None
     if lead.email:
         suppress_address(session, lead.email, "erased", at=now)
-    plan = Dispatch(signals=[(j.id, EXIT_SIGNAL, {"reason": "erased"})
-                             for j in running_journeys(session, lead_id)])
+    # journeys end now (and their open handoffs are withdrawn), whatever Temporal is doing
+    plan = exit_journeys(session, list(session.exec(select(Journey).where(
+        Journey.lead_id == lead_id, col(Journey.status).in_(["running", "failed"]))).all()),
+        "erased")
     for name in _PERSONAL:
         setattr(lead, name, None)
     lead.first_touch = lead.last_touch = lead.consent = None

@@ -46,10 +46,12 @@ from leadflow.sales.routing import (
 
 __all__ = [
     "LOAD_STATUSES",
+    "WITHDRAWABLE",
     "EscalateInput",
     "OpenInput",
     "ReassignInput",
     "RemindInput",
+    "WithdrawInput",
     "calendar_for",
     "escalate",
     "handoff_id",
@@ -57,10 +59,14 @@ __all__ = [
     "reassign",
     "record_sla",
     "remind",
+    "withdraw",
+    "withdraw_open_handoffs",
 ]
 
 #: Statuses in which a handoff counts against its rep's capacity.
 LOAD_STATUSES = ("open", "accepted", "contacted")
+#: Statuses a handoff is closed from as ``withdrawn`` when its journey ends.
+WITHDRAWABLE = ("open", "accepted", "contacted")
 RUNGS = {1: "manager_notified", 2: "reassigned", 3: "returned_to_pool"}
 
 # One routing decision at a time per process: the worker runs activities in threads, and a
@@ -413,3 +419,46 @@ def remind(db_url: str, inp: RemindInput) -> dict[str, Any]:
     if inp.index == 0:
         record_sla("due_soon")
     return {"applied": True, "notify": notify}
+
+
+@dataclass
+class WithdrawInput:
+    """Close the journey's open handoff (its journey ended) at workflow time ``at``."""
+
+    journey_id: str
+    handoff_id: str | None = None
+    at: str | None = None
+
+
+def withdraw_open_handoffs(session: Session, journey_id: str, reason: str,
+                           at: datetime | None = None) -> list[Handoff]:
+    """Close every handoff of ``journey_id`` still in the sales loop as ``withdrawn``.
+
+    The rep stops seeing the lead as theirs at once; the handoff workflow (cancelled by its
+    journey) tells them. Returns the handoffs closed now.
+    """
+    at = at or datetime.now().astimezone()
+    closed = []
+    for h in session.exec(select(Handoff).where(Handoff.journey_id == journey_id,
+                                                col(Handoff.status).in_(WITHDRAWABLE))).all():
+        h.status, h.updated_at = "withdrawn", at
+        session.add(h)
+        add_timeline(session, h.lead_id, "handoff", "handoff.withdrawn", at=at, handoff_id=h.id,
+                     rep_id=h.rep_id, reason=reason)
+        closed.append(h)
+    return closed
+
+
+def withdraw(db_url: str, inp: WithdrawInput) -> dict[str, Any]:
+    """The handoff workflow was cancelled: close the handoff (if the exit did not already)
+    and say whom to tell. Safe to repeat."""
+    at = _at(inp.at)
+    with session_scope(db_url) as session:
+        withdraw_open_handoffs(session, inp.journey_id, "the lead left the flow", at)
+        h = session.get(Handoff, inp.handoff_id) if inp.handoff_id else session.exec(
+            select(Handoff).where(Handoff.journey_id == inp.journey_id)
+            .order_by(col(Handoff.created_at).desc())).first()
+        if h is None or h.status != "withdrawn":
+            return {"handoff_id": h.id if h else None, "notify": []}
+        notify = [_target(session, "withdrawn", h.rep_id)] if h.rep_id else []
+        return {"handoff_id": h.id, "notify": notify}

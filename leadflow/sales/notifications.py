@@ -25,6 +25,7 @@ SUBJECTS = {
     "reminder": "Reminder: {name} is waiting for your first touch",
     "breach": "SLA breached: {name} was not contacted in time",
     "escalated": "Escalated to you: {name}",
+    "withdrawn": "No longer yours: {name} left the flow, nothing to do",
 }
 
 
