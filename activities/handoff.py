@@ -14,8 +14,8 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from leadflow import handoffs
 from leadflow.errors import ProviderRefused, TransientDeliveryError
+from leadflow.sales import handoffs
 from leadflow.sales.handoffs import (
     EscalateInput,
     OpenInput,

@@ -23,7 +23,7 @@ Chosen per case:
   version (the ``migrate`` Update). These answer 503 while Temporal is down, and nothing is
   half-written.
 
-:mod:`leadflow.reconcile` repairs what still disagrees (rows running without a workflow, a
+:mod:`leadflow.journeys.reconcile` repairs what still disagrees (rows running without a workflow, a
 workflow gone, intents undelivered for long).
 """
 
@@ -326,7 +326,7 @@ async def drain_forever(get_client: Any, db_url: str | None = None, *, every: fl
             if report.delivered + report.gone + report.refused >= 500:
                 pause = 0  # more to do
             if reconcile_every and loop.time() >= next_reconcile:
-                from leadflow.reconcile import reconcile
+                from leadflow.journeys.reconcile import reconcile
 
                 next_reconcile = loop.time() + reconcile_every
                 found = await reconcile(client, db_url)

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from leadflow.api.main import create_app
-from leadflow.reconcile import reconcile
+from leadflow.journeys.reconcile import reconcile
 from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 

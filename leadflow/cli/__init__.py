@@ -336,7 +336,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
         from leadflow.db import session_scope
         from leadflow.intents import pending_count
-        from leadflow.reconcile import reconcile
+        from leadflow.journeys.reconcile import reconcile
 
         try:
             client = await asyncio.wait_for(_connect_with_retry(address, 5), 10)
