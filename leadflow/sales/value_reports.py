@@ -27,6 +27,7 @@ from typing import Any, Literal
 from sqlmodel import Session, col, func, select
 
 from leadflow.journeys.engine import split_choice
+from leadflow.leads.funnel import spreadsheet_safe
 from leadflow.leads.lifecycle import STAGES, stage_rank
 from leadflow.models import (
     EmailMessage,
@@ -46,7 +47,6 @@ __all__ = ["EXPERIMENT_COLUMNS", "SOURCE_COLUMNS", "TREND_COLUMNS", "experiment_
            "experiment_rows", "funnel_trend", "rejection_report", "rejection_rows",
            "source_value", "table_csv"]
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SIGNIFICANCE = 0.05
 
 
@@ -76,11 +76,7 @@ def table_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
 
 
 def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    return "" if value is None else spreadsheet_safe(value)
 
 
 # ---------------------------------------------------------------- source value
