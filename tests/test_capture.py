@@ -151,6 +151,18 @@ async def test_undeclared_forms_are_404_and_shipped_ones_exist(
         assert r.status_code == 200
         r = await http.post("/api/capture/webinar-signup", json={"email": "x@example.com"})
         assert r.status_code == 202
+        # Publishing a flow that enrols by a form declares that form.
+        assert (await http.post("/api/capture/partner-signup", json={
+            "email": "p@example.com"})).status_code == 404
+        doc = {**TRIAL, "id": "partners", "entry": {"event": "form.submitted", "where": {
+            "any": [{"field": "properties.form", "op": "eq", "value": "partner-signup"},
+                    {"field": "properties.form", "op": "in", "value": ["reseller"]}]}}}
+        assert (await http.post("/api/flows", headers=admin(), json=doc)).status_code == 201
+        assert (await http.post("/api/flows/partners/publish",
+                                headers=admin())).status_code == 201
+        for form in ("partner-signup", "reseller"):
+            r = await http.post(f"/api/capture/{form}", json={"email": "p@example.com"})
+            assert r.status_code == 202, form
     assert _lead(db_url, "x@example.com") is not None
 
 

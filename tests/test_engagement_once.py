@@ -215,3 +215,33 @@ async def test_staff_mail_is_not_the_leads_mail(
                 timestamp=int(now_utc().timestamp()))])
         assert result.new_events == []
         assert _lead(db_url, lead_id).score == 0
+
+
+@asyncio
+async def test_a_notify_step_mails_staff_about_an_unsubscribed_lead_untracked(
+        time_env: WorkflowEnvironment, db_url: str, task_queue: str) -> None:
+    from leadflow.leads.consent import unsubscribe_lead
+    from tests.helpers import enrol_lead, eventually, make_lead, publish_flow, running_worker
+
+    publish_flow(db_url, {
+        "id": "tell-sales", "name": "Tell sales", "entry": {"event": "manual"}, "start": "tell",
+        "steps": {"tell": {"type": "notify", "channel": "email", "to": "sales@company.example",
+                           "message": "{{ lead.email }} looked at pricing", "next": "end"},
+                  "end": {"type": "exit"}}})
+    lead_id = make_lead(db_url, "quiet@example.com")
+    with session_scope(db_url) as session:
+        lead = session.get(Lead, lead_id)
+        assert lead is not None
+        unsubscribe_lead(session, lead)
+
+    def notice() -> EmailMessage | None:
+        with session_scope(db_url) as session:
+            return session.exec(select(EmailMessage).where(
+                EmailMessage.to == "sales@company.example",
+                EmailMessage.status != "pending")).first()
+
+    async with running_worker(time_env.client, db_url, task_queue):
+        await enrol_lead(time_env.client, db_url, "tell-sales", lead_id)
+        msg = await eventually(notice, what="the notice to sales")
+    assert (msg.status, msg.internal, msg.lead_id) == ("sent", True, lead_id)
+    assert "/t/o/" not in (msg.html or "") and "/t/c/" not in (msg.html or "")

@@ -1,8 +1,8 @@
 """Capture forms: ``POST /api/capture/{form}`` turns a web form into a lead, consent and an event.
 
-Forms are declared (``PUT /api/forms/{form}``; the shipped ones exist from the start) and an
-undeclared name answers 404. Each form has its own rate limit per client address (as seen
-through ``LEADFLOW_TRUSTED_PROXIES``). A filled honeypot field (``website``) is accepted and
+Forms are declared (``PUT /api/forms/{form}``, or by publishing a flow that enrols by the form;
+the shipped ones exist from the start) and an undeclared name answers 404. Each form has its
+own rate limit per client address (as seen through ``LEADFLOW_TRUSTED_PROXIES``). A filled honeypot field (``website``) is accepted and
 ignored (bots learn nothing), consent is recorded with the form's wording version, IP and user
 agent, and ``form.submitted`` (``properties.form`` and the submitted fields) is emitted so entry
 rules enrol the lead.
@@ -31,6 +31,7 @@ from sqlmodel import Session, select
 
 from leadflow.config import get_settings
 from leadflow.errors import Invalid, NotFound, RateLimited
+from leadflow.journeys.validate import SLUG
 from leadflow.leads.consent import lift_unsubscribe, record_consent
 from leadflow.leads.events import Dispatch, EventIn, ingest_events, ingest_lead
 from leadflow.leads.records import LeadCreate
@@ -45,6 +46,7 @@ __all__ = [
     "RateLimiter",
     "capture",
     "confirm",
+    "declare_forms_of_flow",
     "declare_shipped_forms",
     "form_config",
     "list_forms",
@@ -146,6 +148,34 @@ def declare_shipped_forms(session: Session) -> None:
     for name in SHIPPED_FORMS:
         if name not in have:
             session.add(CaptureForm(name=name))
+
+
+def _forms_named(condition: Any) -> set[str]:
+    """Form names an entry condition matches on ``properties.form`` (``eq`` or ``in``)."""
+    if isinstance(condition, list):
+        return {name for item in condition for name in _forms_named(item)}
+    if not isinstance(condition, dict):
+        return set()
+    found = {name for key in ("all", "any") for name in _forms_named(condition.get(key))}
+    if condition.get("field") == "properties.form" and condition.get("op") in ("eq", "in"):
+        value = condition.get("value")
+        values = value if isinstance(value, list) else [value]
+        found |= {v for v in values if isinstance(v, str) and SLUG.match(v)}
+    return found
+
+
+def declare_forms_of_flow(session: Session, document: Mapping[str, Any]) -> list[str]:
+    """Declare the forms a flow enrols by (entry ``form.submitted`` where ``properties.form``),
+    so publishing a flow for a new form makes its submissions welcome; returns the new ones."""
+    entry = document.get("entry")
+    if not isinstance(entry, dict) or entry.get("event") != "form.submitted":
+        return []
+    added = []
+    for name in sorted(_forms_named(entry.get("where"))):
+        if session.get(CaptureForm, name) is None:
+            session.add(CaptureForm(name=name))
+            added.append(name)
+    return added
 
 
 def _limit(config: CaptureForm, ip: str | None) -> None:
