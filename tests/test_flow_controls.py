@@ -172,3 +172,27 @@ async def test_a_send_held_by_the_frequency_cap_shows_as_held(
             return stats["steps"]["two"]["held"]["frequency_cap"] == 1
         await eventually_true(held)
     assert len(sent_mails(db_url, lead)) == 1
+
+
+async def test_bad_requests_get_clear_answers(dev_env: WorkflowEnvironment, db_url: str,
+                                              task_queue: str) -> None:
+    publish_flow(db_url, SLOW)
+    async with stack(dev_env, db_url, task_queue) as (api, key):
+        for body in ({"to_version": "two"}, {}, {"to_version": 1, "step_map": {"a": 3}},
+                     {"to_version": 1, "surprise": True}, {"to_version": 0}):
+            answer = await api.post("/api/flows/slow/migrations/preview", headers=key, json=body)
+            assert answer.status_code in (400, 422), (body, answer.text)
+            assert {"error", "detail"} <= set(answer.json())
+        shown = (await api.post("/api/flows/slow/migrations/preview", headers=key,
+                                json={"to_version": 1, "timers": "someday"})).json()
+        assert [p["path"] for p in shown["problems"]] == ["timers"]
+        refused = await api.post("/api/flows/slow/migrations", headers=key,
+                                 json={"to_version": 9})
+        assert refused.status_code == 422 and refused.json()["problems"][0]["path"] == "to_version"
+        for method, path in (("post", "/api/flows/nope/pause"), ("post", "/api/flows/nope/stop"),
+                             ("post", "/api/flows/nope/migrations/preview"),
+                             ("get", "/api/flows/slow/migrations/unknown")):
+            answer = await getattr(api, method)(path, headers=key, **(
+                {"json": {"to_version": 1}} if method == "post" else {}))
+            assert answer.status_code == 404, (path, answer.text)
+        assert (await api.post("/api/flows/slow/pause")).status_code == 401
