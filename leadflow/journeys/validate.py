@@ -185,7 +185,7 @@ class _Checker:
             self.add(base, "A step must be an object with a type.")
             return
         kind = step.get("type")
-        if kind not in STEP_TYPES:
+        if not isinstance(kind, str) or kind not in STEP_TYPES:
             self.add(f"{base}.type", f"Unknown step type {kind!r}; use one of "
                      f"{', '.join(STEP_TYPES)}.")
             return
@@ -377,7 +377,7 @@ class _Checker:
                 self.add(f"steps.{sid}", f"Step {sid!r} can never be reached from {start!r}.")
         # A loop through no waiting step would spin forever: find cycles among non-waiting steps.
         hot = {sid for sid, step in steps.items()
-               if isinstance(step, Mapping) and step.get("type") not in WAITING_STEP_TYPES}
+               if isinstance(step, Mapping) and str(step.get("type")) not in WAITING_STEP_TYPES}
         for cycle in _cycles({s: [t for t in edges[s] if t in hot] for s in hot}):
             first = min(cycle)
             self.add(f"steps.{first}", "These steps form a loop with no wait or wait_for in it, "

@@ -142,11 +142,12 @@ def save_team(session: Session, body: Any, team_id: str | None = None, *,
         members = []
     known_reps = set(session.exec(select(Rep.id)).all())
     for i, member in enumerate(members):
-        if member not in known_reps:
+        if not isinstance(member, str) or member not in known_reps:
             problems.append({"path": f"members[{i}]", "message": f"There is no rep {member!r}."})
         elif member in members[:i]:
             problems.append({"path": f"members[{i}]", "message": f"{member!r} is listed twice."})
-    known_teams = set(session.exec(select(Team.id)).all()) | ({tid} if tid else set())
+    known_teams = set(session.exec(select(Team.id)).all()) | (
+        {tid} if isinstance(tid, str) else set())
     problems += routing_problems(doc.get("routing", "round_robin"), "routing",
                                  teams=known_teams, reps=known_reps)
     problems += calendar_problems(doc.get("calendar", {}), "calendar")
