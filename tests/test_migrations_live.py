@@ -120,6 +120,8 @@ async def test_the_preview_is_what_the_migration_does_lead_by_lead(
 
         report = await migrate_and_wait(api, key, body, FLOW)
         assert (report["moved"], report["skipped"], report["failed"]) == (60, [], 0)
+        listed = (await api.get(f"/api/flows/{FLOW}/migrations", headers=key)).json()
+        assert [(m["id"], m["status"], m["moved"]) for m in listed] == [(report["id"], "done", 60)]
         # the wait-b leads are due at once: their next mail (mail-d) goes, and then they finish
         await eventually(lambda: sum(1 for j in journeys(db_url).values()
                                      if j.status == "completed") == by_step[("wait-b", "wait-b")]["leads"],

@@ -15,6 +15,7 @@ from leadflow.journeys.flow_changes import (
     create_migration,
     exit_lead,
     flow_state,
+    list_migrations,
     migration_view,
     pause_flow,
     preview,
@@ -111,6 +112,12 @@ async def migrate(flow_id: str, body: MigrationBody, request: Request, _: Market
                 session.delete(stale)
         raise
     return JSONResponse({"id": mid, "status": "running"}, status_code=202)
+
+
+@router.get("/flows/{flow_id}/migrations")
+def migrations(flow_id: str, session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
+    """The flow's latest migrations (newest first), each as its report."""
+    return list_migrations(session, flow_id)
 
 
 @router.get("/flows/{flow_id}/migrations/{migration_id}")

@@ -29,6 +29,7 @@ __all__ = [
     "finish_migration",
     "flow_documents",
     "flow_state",
+    "list_migrations",
     "migration_targets",
     "migration_update_arg",
     "migration_view",
@@ -208,10 +209,23 @@ def create_migration(session: Session, flow_id: str, request: Request) -> FlowMi
     return row
 
 
+def list_migrations(session: Session, flow_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The flow's latest migrations, newest first."""
+    get_flow(session, flow_id)
+    rows = session.exec(select(FlowMigration).where(FlowMigration.flow_id == flow_id)
+                        .order_by(col(FlowMigration.created_at).desc()).limit(limit)).all()
+    return [_migration_dict(row) for row in rows]
+
+
 def migration_view(session: Session, flow_id: str, migration_id: str) -> dict[str, Any]:
     row = session.get(FlowMigration, migration_id)
     if row is None or row.flow_id != flow_id:
         raise NotFound(f"Flow {flow_id!r} has no migration {migration_id!r}.")
+    return _migration_dict(row)
+
+
+def _migration_dict(row: FlowMigration) -> dict[str, Any]:
+    flow_id = row.flow_id
     return {"id": row.id, "flow_id": flow_id, "to_version": row.to_version,
             "status": row.status, "planned": row.planned, "moved": row.moved,
             "skipped": row.skipped, "failed": row.failed, "failures": row.failures,

@@ -52,6 +52,13 @@ export function MigratePanel({ flowId }: { flowId: string }) {
   const [asking, setAsking] = useState(false);
   const [migrationId, setMigrationId] = useState<string | null>(null);
   const report = useApi<Report>(migrationId ? `/flows/${id}/migrations/${encodeURIComponent(migrationId)}` : null, 1000);
+  const past = useApi<Report[]>(`/flows/${id}/migrations`);
+
+  useEffect(() => {
+    // back on the page while a migration runs: follow it again
+    const running = past.data?.find((m) => m.status === "running");
+    if (running && !migrationId) setMigrationId(running.id);
+  }, [past.data, migrationId]);
 
   useEffect(() => {
     if (!list.length || toVersion !== null) return;
