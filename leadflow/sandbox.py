@@ -80,17 +80,19 @@ class Budget:
         if self._unchecked >= 512:
             self._unchecked = 0
             if time.monotonic() > self.deadline:
-                raise SecurityError(f"the template takes longer than {DEADLINE_SECONDS:g} s "
-                                    "to render.")
+                raise SecurityError("the template takes too long to render (over "
+                                    f"{DEADLINE_SECONDS:g} s).")
 
 
 _current: ContextVar[Budget | None] = ContextVar("leadflow_render_budget", default=None)
 
 
 @contextmanager
-def budget(deadline: float = DEADLINE_SECONDS) -> Iterator[Budget]:
-    """Renders inside this block share one fresh :class:`Budget`."""
-    b = Budget(deadline=time.monotonic() + deadline)
+def budget(deadline: float | None = None) -> Iterator[Budget]:
+    """Renders inside this block share one fresh :class:`Budget` (``deadline`` seconds from
+    now; default :data:`DEADLINE_SECONDS`)."""
+    seconds = DEADLINE_SECONDS if deadline is None else deadline
+    b = Budget(deadline=time.monotonic() + seconds)
     token = _current.set(b)
     try:
         yield b

@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import func, select
 from temporalio.testing import WorkflowEnvironment
 
+from leadflow import sandbox
 from leadflow.db import session_scope
 from leadflow.journeys.validate import validate_flow
 from leadflow.models import Flow, Lead, Template
@@ -44,6 +45,14 @@ FREEZERS = [
 def test_the_sandbox_refuses_work_that_would_freeze_the_process(source: str) -> None:
     problems = template_string_errors(source)
     assert len(problems) == 1 and problems[0], source
+
+
+def test_a_render_past_its_deadline_fails_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the clock is read as the work goes: a render already past its deadline stops itself
+    monkeypatch.setattr(sandbox, "DEADLINE_SECONDS", -1.0)
+    problems = template_string_errors("{% for i in range(5000) %}{{ i }}{% endfor %}")
+    assert problems == ["the template takes too long to render (over -1 s)."]
+    assert template_string_errors("Hi {{ lead.first_name }}") == []  # little work: no check
 
 
 def test_ordinary_templates_still_render() -> None:

@@ -270,10 +270,32 @@ def _exercise_document(http: httpx.Client, method: str, path: str, base: Any,
     return exercise
 
 
+def _bases_on(lead_id: str) -> list[tuple[str, str, Any]]:
+    """Documents for endpoints about an existing flow (``fuzz-flow``, published) and lead."""
+    return [
+        ("POST", "/api/flows/fuzz-flow/simulate", {"leads": 20, "days": 5, "seed": 1}),
+        ("PUT", "/api/flows/fuzz-flow/layout", {"positions": {"hello": {"x": 1.5, "y": 2}}}),
+        ("PUT", "/api/flows/fuzz-flow", _FLOW),
+        ("POST", "/api/flows/fuzz-flow/enroll", {"lead_id": lead_id}),
+        ("POST", f"/api/leads/{lead_id}/stage", {"stage": "MQL", "reason": "fuzz"}),
+        ("POST", f"/api/leads/{lead_id}/outcome", {"outcome": "won", "amount": 100,
+                                                   "currency": "EUR",
+                                                   "at": "2026-01-01T00:00:00Z"}),
+        ("POST", "/api/keys", {"role": "marketer", "label": "fuzz"}),
+        ("PUT", "/api/settings/rejection-reasons", [
+            {"id": "no-budget", "label": "No budget", "outcome": "recycle",
+             "recycle_flow": "fuzz-flow", "cooldown": "P30D"}]),
+    ]
+
+
 def test_nasty_values_in_real_documents_never_answer_5xx(live_api: str) -> None:
     problems: list[str] = []
     auth = {"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"}
     with httpx.Client(base_url=live_api, headers=auth, timeout=30) as http:
-        for method, path, base in BASES:
+        assert http.post("/api/flows", json=_FLOW).status_code == 201
+        assert http.post("/api/flows/fuzz-flow/publish").status_code == 201
+        lead = http.post("/api/leads", json={"email": "fixture@example.com"})
+        assert lead.status_code in (200, 201), lead.text
+        for method, path, base in [*BASES, *_bases_on(lead.json()["id"])]:
             _exercise_document(http, method, path, base, problems)()
     assert not problems, "\n".join(problems[:20])

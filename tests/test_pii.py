@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from leadflow.config import reset_settings
 from leadflow.db import get_engine, session_scope
-from leadflow.logging_setup import redact_pii
+from leadflow.logging_setup import install_pii_filter, redact_pii
 from leadflow.models import EmailMessage, Handoff, Journey, Lead
 from leadflow.pii import scrub
 from tests.fakes.api_client import admin, app_client
@@ -122,6 +122,39 @@ def test_redaction_helpers() -> None:
     line = f"SMTP 550: <{ADDRESS}>: Recipient address rejected"
     assert ADDRESS not in redact_pii(line) and "[address]" in redact_pii(line)
     assert scrub({"a": [line], "b": 3}) == {"a": [redact_pii(line)], "b": 3}
+
+
+def test_log_records_lose_addresses_in_messages_args_and_exceptions(
+        caplog: pytest.LogCaptureFixture) -> None:
+    install_pii_filter()
+    caplog.set_level(logging.DEBUG)
+    log = logging.getLogger("leadflow.test_pii")
+    log.info(f"refused {ADDRESS}")
+    log.info("refused %s and %r", ADDRESS, {"to": ADDRESS})
+    log.info("refused %(to)s", {"to": ADDRESS})
+    try:
+        raise ValueError(f"no mailbox {ADDRESS}")
+    except ValueError:
+        log.exception("send failed")
+    logging.getLogger("sqlalchemy.engine.Engine").debug("Row %r", (ADDRESS, NAME))
+    text_ = caplog.text + "".join(r.getMessage() for r in caplog.records)
+    assert ADDRESS not in text_ and NAME not in text_
+    assert text_.count("[address]") >= 5
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_unique_value_race_is_logged_without_the_value(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from leadflow.api.main import create_app
+
+    caplog.set_level(logging.DEBUG)
+    handler = create_app(create_tables=False).exception_handlers[IntegrityError]
+    orig = Exception(f"duplicate key value violates unique constraint: (email)=({ADDRESS})")
+    response = await handler(None, IntegrityError("INSERT ...", {"email": ADDRESS}, orig))
+    assert response.status_code == 409
+    assert ADDRESS not in caplog.text and "integrity conflict" in caplog.text
 
 
 @pytest.mark.asyncio(loop_scope="session")
