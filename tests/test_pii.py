@@ -145,9 +145,8 @@ def test_log_records_lose_addresses_in_messages_args_and_exceptions(
 @pytest.mark.asyncio(loop_scope="session")
 async def test_a_unique_value_race_is_logged_without_the_value(
         caplog: pytest.LogCaptureFixture) -> None:
-    from sqlalchemy.exc import IntegrityError
-
     from leadflow.api.main import create_app
+    from sqlalchemy.exc import IntegrityError
 
     caplog.set_level(logging.DEBUG)
     handler = create_app(create_tables=False).exception_handlers[IntegrityError]
