@@ -58,7 +58,7 @@ from leadflow.leads.lifecycle import can_transition, stage_rank
 from leadflow.mail.policy import cap_reopens_after, earliest_send, lead_zone, window_openings
 from leadflow.sales.business_calendar import BusinessCalendar
 from leadflow.scoring.model import (
-    ScoringModelDoc,
+    compiled_model,
     event_points,
     fit_points,
     load_model,
@@ -228,6 +228,8 @@ class LeadSeed:
     behavior: float = 0.0
     # A synthetic lead is new: scored on creation, before it enters the flow.
     fresh: bool = False
+    # Which profile values it drew: leads that drew the same have the same fit and zone.
+    profile_key: tuple[int, ...] | None = None
 
 
 def engagement_draw(seed: int, send_id: str, kind: str) -> float:
@@ -236,30 +238,33 @@ def engagement_draw(seed: int, send_id: str, kind: str) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def _rng(seed: int, key: str) -> random.Random:
-    """A random source fixed by the seed and ``key`` (a lead), whatever process runs it."""
+def _uniform(seed: int, key: str) -> float:
+    """A uniform number in [0, 1) fixed by the seed and ``key``, whatever process draws it
+    (cheaper than seeding a generator per lead)."""
     digest = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
-    return random.Random(int.from_bytes(digest, "big"))
+    return int.from_bytes(digest, "big") / 2**64
 
 
 def synthetic_lead(seed: int, index: int, profile: Mapping[str, list[Any]]) -> LeadSeed:
     """Lead ``index`` of a simulation: an id and fields drawn from ``profile``."""
-    rng = _rng(seed, f"profile:{index}")
     view: dict[str, Any] = {
         "id": f"sim-{index}", "email": f"lead{index}@example.com", "first_name": None,
         "last_name": None, "company": None, "title": None, "country": None, "timezone": None,
         "source": "simulation", "fields": {}, "utm": {}, "tags": [], "score": 0.0,
         "temperature": "cold", "stage": "lead", "owner": None,
     }
+    picks = []
     for key, values in profile.items():
-        value = values[int(rng.random() * len(values))]
+        pick = int(_uniform(seed, f"{index}:{key}") * len(values))
+        picks.append(pick)
+        value = values[pick]
         if key.startswith("fields."):
             view["fields"][key[7:]] = value
         elif key == "tags":
             view["tags"] = list(value) if isinstance(value, list) else [value]
         else:
             view[key] = value
-    return LeadSeed(view["id"], view, fresh=True)
+    return LeadSeed(view["id"], view, fresh=True, profile_key=tuple(picks))
 
 
 # ---------------------------------------------------------------- aggregates
@@ -324,8 +329,11 @@ class _Context:
         self.start = start
         self.end = start + req.days * DAY
         self.weeks = math.ceil(req.days / 7)
-        self.model: ScoringModelDoc = load_model(world.model)
-        compiled = self.model.compiled()
+        # Compiled once; every scoring call below takes it in place of the document.
+        self.model: Any = compiled_model(load_model(world.model))
+        compiled = self.model
+        self.fits: dict[tuple[int, ...], float] = {}
+        self.zones: dict[tuple[Any, ...], Callable[[float], float | None]] = {}
         self.half_life = compiled.half_life_seconds
         self.decay_rate = -math.log(2) / self.half_life if self.half_life else 0.0
         self.mql_at = compiled.mql_at
@@ -391,7 +399,8 @@ class _Lead:
     """One lead during its run: the view conditions read, its running score, its mail times."""
 
     __slots__ = ("arrivals", "behavior", "blocked", "ctx", "decay_at", "enrolled", "fit", "id",
-                 "inbox", "is_mql", "mails", "scored_at", "sent", "seq", "view", "window_opens")
+                 "inbox", "is_mql", "mails", "refits", "scored_at", "sent", "seq", "view",
+                 "window_opens")
 
     def __init__(self, ctx: _Context, seed: LeadSeed, enrolled: float) -> None:
         self.ctx = ctx
@@ -399,7 +408,14 @@ class _Lead:
         self.view = seed.view
         self.blocked = seed.blocked
         self.enrolled = enrolled
-        self.fit = fit_points(self.view, ctx.model)
+        key = seed.profile_key
+        fit = ctx.fits.get(key) if key is not None else None
+        if fit is None:
+            fit = fit_points(self.view, ctx.model)
+            if key is not None:
+                ctx.fits[key] = fit
+        self.fit = fit
+        self.refits = 0
         self.behavior = seed.behavior
         self.scored_at = enrolled
         self.sent: list[float] = []
@@ -409,8 +425,14 @@ class _Lead:
         self.seq = 0
         self.is_mql = seed.view.get("stage") == "MQL"
         self.decay_at: float | None = None
-        zone = lead_zone(self.view, ctx.window, ctx.world)  # type: ignore[arg-type]
-        self.window_opens = ctx.window_opens(zone) if ctx.window else None
+        self.window_opens = None
+        if ctx.window:
+            where = (self.view.get("timezone"), self.view.get("country"))
+            opens = ctx.zones.get(where)
+            if opens is None:
+                zone = lead_zone(self.view, ctx.window, ctx.world)  # type: ignore[arg-type]
+                opens = ctx.zones[where] = ctx.window_opens(zone)
+            self.window_opens = opens
         if seed.fresh:  # scored when it was created, before it enters the flow
             score, temperature = shown_temperature(self.fit + self.behavior, ctx.model)
             seed.view["score"], seed.view["temperature"] = score, temperature
@@ -419,6 +441,25 @@ class _Lead:
                 self.is_mql = True
         if ctx.timers and self.behavior:
             self.schedule_decay(enrolled)
+
+    def next_arrival(self, now: float, event: dict[str, Any]) -> None:
+        """Schedule the next event of a Poisson stream (exponential gaps at its rate)."""
+        spec = event["spec"]
+        event["n"] += 1
+        u = _uniform(self.ctx.seed, f"{self.id}:{spec.type}:{event['n']}")
+        at = now - math.log(1.0 - u) / spec.rate_per_day * DAY
+        if at <= self.ctx.end:
+            self.push(at, event)
+
+    def stream_points(self, event: dict[str, Any]) -> float:
+        """A Poisson stream's points: its type and properties are fixed, so they are worked out
+        once per lead (again after an update step changed the lead)."""
+        cached = event["points"]
+        if cached is None or cached[0] != self.refits:
+            spec = event["spec"]
+            cached = event["points"] = (self.refits, event_points(
+                spec.type, spec.properties, self.view, self.ctx.model))
+        return float(cached[1])
 
     def push(self, at: float, event: dict[str, Any]) -> None:
         self.seq += 1
@@ -494,16 +535,17 @@ class _Lead:
                 self.rescore(now, 0.0, totals)
             return
         if kind == "poisson":
+            self.next_arrival(now, event)
+            points = self.stream_points(event)
             spec = event["spec"]
-            rng = event["rng"]
-            nxt = now + rng.expovariate(spec.rate_per_day) * DAY
-            if nxt <= self.ctx.end:
-                self.push(nxt, event)
-            event = {"kind": "event", "type": spec.type, "properties": spec.properties}
-        if event["type"] in self.ctx.listened:
-            self.inbox.append(event)
-        points = event_points(event["type"], event.get("properties") or {}, self.view,
-                              self.ctx.model)
+            if spec.type in self.ctx.listened:
+                self.inbox.append({"kind": "event", "type": spec.type,
+                                   "properties": spec.properties})
+        else:
+            if event["type"] in self.ctx.listened:
+                self.inbox.append(event)
+            points = event_points(event["type"], event.get("properties") or {}, self.view,
+                                  self.ctx.model)
         self.rescore(now, points, totals)
 
     def score_after_flow(self, totals: Totals) -> None:
@@ -512,23 +554,28 @@ class _Lead:
         ctx, arrivals = self.ctx, self.arrivals
         if self.is_mql or ctx.mql_at is None:
             return
-        view, model, end = self.view, ctx.model, ctx.end
+        model, end, rate = ctx.model, ctx.end, ctx.decay_rate
+        behavior, scored_at, fit = self.behavior, self.scored_at, self.fit
         while arrivals and arrivals[0][0] <= end:
             at, _, event = heapq.heappop(arrivals)
             kind = event["kind"]
             if kind == "decay":
                 continue
             if kind == "poisson":
-                spec = event["spec"]
-                nxt = at + event["rng"].expovariate(spec.rate_per_day) * DAY
-                if nxt <= end:
-                    self.push(nxt, event)
-                event = {"type": spec.type, "properties": spec.properties}
-            points = event_points(event["type"], event.get("properties") or {}, view, model)
-            if points:
-                self.rescore(at, points, totals)
-                if self.is_mql:
-                    return
+                self.next_arrival(at, event)
+                points = self.stream_points(event)
+            else:
+                points = event_points(event["type"], event.get("properties") or {}, self.view,
+                                      model)
+            if not points:
+                continue
+            if rate and behavior and at > scored_at:
+                behavior *= math.exp(rate * (at - scored_at))
+            behavior, scored_at = behavior + points, at
+            if shown_temperature(fit + behavior, model)[0] >= ctx.mql_at:
+                self.behavior, self.scored_at = behavior - points, at
+                self.rescore(at, points, totals)  # the crossing, as live records it
+                return
 
     def drain(self, until: float, totals: Totals) -> None:
         """Let every event up to ``until`` reach the lead (its journey is busy or over)."""
@@ -541,13 +588,10 @@ class _Lead:
 def _simulate_lead(ctx: _Context, seed: LeadSeed, enrolled: float, totals: Totals) -> None:
     flow, end = ctx.flow, ctx.end
     lead = _Lead(ctx, seed, enrolled)
-    if ctx.req.events:
-        rng = _rng(ctx.seed, f"events:{seed.id}")
-        for spec in ctx.req.events:
-            if spec.rate_per_day > 0:
-                first = enrolled + rng.expovariate(spec.rate_per_day) * DAY
-                if first <= end:
-                    lead.push(first, {"kind": "poisson", "spec": spec, "rng": rng})
+    for spec in ctx.req.events:
+        if spec.rate_per_day > 0:
+            lead.next_arrival(enrolled, {"kind": "poisson", "spec": spec, "n": 0,
+                                         "points": None})
     state = JourneyState(journey_id=ctx.journey_of(seed.id), lead_id=seed.id)
     now = enrolled
     path: list[str] = []
@@ -675,6 +719,7 @@ def _update(ctx: _Context, lead: _Lead, step: Mapping[str, Any], now: float,
         refit = True
     if refit:
         lead.fit = fit_points(view, ctx.model)
+        lead.refits += 1
     events = [{"kind": "event", "type": "lead.updated",
                "properties": {"points": step.get("add_score") or 0}}]
     if step.get("stage") and step["stage"] != view["stage"]:
@@ -774,7 +819,12 @@ def run_simulation(flow: dict[str, Any], req: SimulationRequest, world: World, *
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        # fork starts at once and needs no importable __main__, but is unsafe once threads
+        # run (an API server); spawn then.
+        import threading
+
+        method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
             for part in pool.map(_chunk_job, jobs):
                 totals.merge(part)
                 done += part.leads

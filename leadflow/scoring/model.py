@@ -56,6 +56,7 @@ __all__ = [
     "ScoringModelDoc",
     "Temperature",
     "TemperatureThresholds",
+    "compiled_model",
     "event_points",
     "fit_points",
     "load_model",
@@ -399,8 +400,15 @@ def _compile(doc: ScoringModelDoc) -> _Compiled:
     )
 
 
-def _compiled(model: ScoringModelDoc | Mapping[str, Any]) -> _Compiled:
+def _compiled(model: ScoringModelDoc | Mapping[str, Any] | _Compiled) -> _Compiled:
+    if isinstance(model, _Compiled):
+        return model
     return load_model(model).compiled()
+
+
+def compiled_model(model: ScoringModelDoc | Mapping[str, Any]) -> Any:
+    """The model compiled once, accepted wherever a model is (the simulator's hot loop)."""
+    return _compiled(model)
 
 
 def scored_event_types(model: ScoringModelDoc | Mapping[str, Any]) -> frozenset[str]:

@@ -3,17 +3,13 @@
  * maps old steps to new ones (prefilled by id), picks how delays count, sees the preview (a table
  * and counts on the new version's canvas), then starts the move and follows its progress.
  */
-import { Background, ReactFlow, ReactFlowProvider } from "@xyflow/react";
 import { useEffect, useMemo, useState } from "react";
 import { api, ApiError } from "../api";
 import { parseApiDate } from "../durations";
-import { stepsOf, toGraph, type FlowDoc, type Json } from "../graph";
+import { stepsOf, type FlowDoc, type Json } from "../graph";
 import { useApi } from "../hooks";
 import { Link } from "../router";
-import { buildCanvas } from "../editor/canvas";
-import { layoutWithRoutes, savedDirection, type Positions } from "../editor/layout";
-import { edgeTypes } from "../editor/RoutedEdge";
-import { nodeTypes } from "../editor/StepNode";
+import { StatsCanvas } from "../editor/StatsCanvas";
 import { Confirm, leads } from "./Confirm";
 import { arrivals, isWait, migrationBody, prefilledMap, whenInWords, type Preview, type Timers } from "./migrate";
 
@@ -261,30 +257,7 @@ function keepChosen(old: Record<string, string>): Record<string, string> {
 
 /** The new version drawn with how many leads would wait at each step after the move. */
 function PreviewCanvas({ flowId, doc, preview }: { flowId: string; doc: FlowDoc; preview: Preview }) {
-  const [positions, setPositions] = useState<Positions | null>(null);
-  useEffect(() => {
-    let cancelled = false;
-    const graph = toGraph(doc);
-    layoutWithRoutes(graph.nodes, graph.edges, doc.start as string, savedDirection(flowId))
-      .then((laid) => !cancelled && setPositions(laid.positions));
-    return () => {
-      cancelled = true;
-    };
-  }, [doc, flowId]);
-  const canvas = useMemo(
-    () => (positions ? buildCanvas({ doc, positions, routes: {}, direction: savedDirection(flowId), stats: arrivals(preview.moves), selected: new Set() }) : null),
-    [doc, positions, preview, flowId],
-  );
-  return (
-    <div className="canvas migrate-canvas" data-testid="migrate-canvas" aria-label={`Where the leads would wait in version ${preview.to_version}`}>
-      {canvas && (
-        <ReactFlowProvider>
-          <ReactFlow nodes={canvas.nodes} edges={canvas.edges} nodeTypes={nodeTypes} edgeTypes={edgeTypes} nodesDraggable={false}
-            nodesConnectable={false} fitView fitViewOptions={{ padding: 0.2, maxZoom: 1 }} proOptions={{ hideAttribution: true }} deleteKeyCode={null}>
-            <Background gap={16} />
-          </ReactFlow>
-        </ReactFlowProvider>
-      )}
-    </div>
-  );
+  const stats = useMemo(() => arrivals(preview.moves), [preview]);
+  return <StatsCanvas flowId={flowId} doc={doc} stats={stats} className="migrate-canvas" testId="migrate-canvas"
+    label={`Where the leads would wait in version ${preview.to_version}`} />;
 }

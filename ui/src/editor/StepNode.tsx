@@ -16,6 +16,8 @@ export interface StepStats {
   click_rate?: number | null;
   exits?: number;
   conversions?: number;
+  /** Counts from a simulation: entered and waiting at its end, not live ones. */
+  simulated?: boolean;
 }
 
 export type StepNodeData = {
@@ -120,7 +122,13 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
       <div className="step-id">{data.stepId}</div>
       <div className="step-summary">{stepSummary(data.step)}</div>
       {data.problems.length > 0 && <div className="step-problem">{data.problems[0].message}</div>}
-      {stats && (
+      {stats?.simulated && (
+        <div className="step-stats simulated" data-testid={`sim-stats-${data.stepId}`}>
+          <span title="leads that entered this step in the simulation">▶ {stats.entered ?? 0} entered</span>
+          <span title="leads still here when the simulation ended">● {stats.waiting ?? 0} waiting at the end</span>
+        </div>
+      )}
+      {stats && !stats.simulated && (
         <div className="step-stats" data-testid={`stats-${data.stepId}`}>
           <span title="leads waiting here now" data-testid={`waiting-${data.stepId}`}>● {stats.waiting ?? 0} waiting</span>
           <span title="leads that passed">→ {stats.passed ?? 0} passed</span>

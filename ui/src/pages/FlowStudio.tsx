@@ -3,6 +3,7 @@ import { useEffect, useState } from "react";
 import { api, ApiError } from "../api";
 import type { FlowDoc } from "../graph";
 import { Editor } from "../editor/Editor";
+import { SimulatePanel } from "../simulate/SimulatePanel";
 import type { Positions } from "../editor/layout";
 import { LiveMap } from "../editor/LiveMap";
 import type { Pickers } from "../editor/StepPanel";
@@ -50,7 +51,7 @@ export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
   }, [flowId, tab]);
 
   const base = `/flows/${encodeURIComponent(flowId)}`;
-  const tabs: [string, string, string][] = [["editor", base, "Editor"], ["versions", `${base}/versions`, "Versions"], ["live", `${base}/live`, "Live map"], ["migrate", `${base}/migrate`, "Migrate leads"]];
+  const tabs: [string, string, string][] = [["editor", base, "Editor"], ["versions", `${base}/versions`, "Versions"], ["live", `${base}/live`, "Live map"], ["migrate", `${base}/migrate`, "Migrate leads"], ["simulate", `${base}/simulate`, "Simulate"]];
   const name = loaded && typeof loaded.doc.name === "string" ? loaded.doc.name : flowId;
 
   return (
@@ -79,7 +80,8 @@ export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
       {tab === "versions" && <Versions flowId={flowId} />}
       {tab === "live" && <LiveMap flowId={flowId} />}
       {tab === "migrate" && <MigratePanel flowId={flowId} />}
-      {!["editor", "versions", "live", "migrate"].includes(tab) && (
+      {tab === "simulate" && <SimulatePanel flowId={flowId} />}
+      {!["editor", "versions", "live", "migrate", "simulate"].includes(tab) && (
         <p>Unknown tab. <button type="button" onClick={() => navigate(base)}>Open the editor</button></p>
       )}
     </section>

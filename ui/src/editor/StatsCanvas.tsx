@@ -1,0 +1,44 @@
+/** A flow drawn read-only by the automatic layout, with counts on its steps (previews, simulations). */
+import { Background, ReactFlow, ReactFlowProvider } from "@xyflow/react";
+import { useEffect, useMemo, useState } from "react";
+import { toGraph, type FlowDoc } from "../graph";
+import { buildCanvas } from "./canvas";
+import { layoutWithRoutes, savedDirection, type Positions } from "./layout";
+import { edgeTypes } from "./RoutedEdge";
+import { nodeTypes, type StepStats } from "./StepNode";
+
+export function StatsCanvas({ flowId, doc, stats, className, testId, label }: {
+  flowId: string;
+  doc: FlowDoc;
+  stats: Record<string, StepStats>;
+  className: string;
+  testId: string;
+  label: string;
+}) {
+  const [positions, setPositions] = useState<Positions | null>(null);
+  useEffect(() => {
+    let cancelled = false;
+    const graph = toGraph(doc);
+    layoutWithRoutes(graph.nodes, graph.edges, doc.start as string, savedDirection(flowId))
+      .then((laid) => !cancelled && setPositions(laid.positions));
+    return () => {
+      cancelled = true;
+    };
+  }, [doc, flowId]);
+  const canvas = useMemo(
+    () => (positions ? buildCanvas({ doc, positions, routes: {}, direction: savedDirection(flowId), stats, selected: new Set() }) : null),
+    [doc, positions, stats, flowId],
+  );
+  return (
+    <div className={`canvas ${className}`} data-testid={testId} aria-label={label}>
+      {canvas && (
+        <ReactFlowProvider>
+          <ReactFlow nodes={canvas.nodes} edges={canvas.edges} nodeTypes={nodeTypes} edgeTypes={edgeTypes} nodesDraggable={false}
+            nodesConnectable={false} fitView fitViewOptions={{ padding: 0.2, maxZoom: 1 }} proOptions={{ hideAttribution: true }} deleteKeyCode={null}>
+            <Background gap={16} />
+          </ReactFlow>
+        </ReactFlowProvider>
+      )}
+    </div>
+  );
+}
