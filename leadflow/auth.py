@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
 from leadflow.config import get_settings
@@ -18,6 +20,7 @@ from leadflow.models import ApiKey, Rep, utcnow
 __all__ = ["ROLES", "Principal", "authenticate", "create_key", "key_json", "list_keys",
            "require_role", "revoke_key"]
 
+log = logging.getLogger(__name__)
 ROLES = ("admin", "marketer", "sales")
 KEY_PREFIX = "lf_"
 # ``last_used_at`` is refreshed at most this often: a busy key must not write on every request.
@@ -119,12 +122,17 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     row = session.exec(select(ApiKey).where(ApiKey.key_hash == _hash(key))).first()
     if row is None or row.revoked_at is not None:
         raise Unauthorized("This API key is not valid.")
+    principal = Principal(role=row.role, rep_id=row.rep_id, key_id=row.id)
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         row.last_used_at = now
         session.add(row)
-        session.commit()
-    return Principal(role=row.role, rep_id=row.rep_id, key_id=row.id)
+        try:
+            session.commit()
+        except SQLAlchemyError:  # a busy database must not turn a valid key away
+            session.rollback()
+            log.warning("could not record the use of API key %s", principal.key_id)
+    return principal
 
 
 def require_role(principal: Principal, *roles: str) -> Principal:

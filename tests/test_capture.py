@@ -196,6 +196,13 @@ async def test_a_submission_never_overwrites_a_known_lead(
         lead = _lead(db_url, "kim@example.com")
         assert lead is not None and lead.consent and lead.consent["status"] == "granted"
         assert lead.stage == "lead"
+        # Nor a lead mailed without a consent record (legitimate interest) into "pending".
+        await http.post("/api/leads", headers=admin(), json={"email": "li@example.com"})
+        r = await http.post("/api/capture/trial-signup", json={"email": "li@example.com",
+                                                               "consent": True})
+        assert r.status_code == 202
+        lead = _lead(db_url, "li@example.com")
+        assert lead is not None and lead.consent is None
 
 
 async def test_only_a_confirmed_opt_in_lifts_an_unsubscribe_or_a_denial(

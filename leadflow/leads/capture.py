@@ -239,7 +239,7 @@ def capture(session: Session, form: str, data: Mapping[str, Any], *, ip: str | N
     if config.double_opt_in or (consent and refused):
         # A pending statement never replaces a granted or refused one: the lead's current
         # consent changes only when the address's owner confirms.
-        record_consent(session, lead, "pending", current=status is None or status == "pending",
+        record_consent(session, lead, "pending", current=created or status == "pending",
                        **common)
         if created:
             change_stage(session, lead, "subscriber", cause=f"double opt-in {form}",
