@@ -139,3 +139,35 @@ def test_allowed_hook_hosts_may_use_http_and_local_addresses(
     assert url_problem("http://10.0.0.1/hook") is not None
     post_webhook(f"http://127.0.0.1:{port}/hook", {"type": "leadflow.notify"}, event_id="n4")
     assert [json.loads(b) for b in got] == [{"type": "leadflow.notify"}]
+
+
+@asyncio
+async def test_a_flow_saved_before_the_check_still_cannot_post_inside(
+        time_env: Any, db_url: str, task_queue: str,
+        receiver: tuple[int, list[bytes]]) -> None:
+    from sqlmodel import select
+
+    from leadflow.db import session_scope
+    from leadflow.models import Flow, FlowVersion, Journey, TimelineEntry
+    from tests.helpers import enrol_lead, eventually, make_lead, running_worker
+
+    port, got = receiver
+    doc = flow(f"https://127.0.0.1:{port}/hook")
+    with session_scope(db_url) as session:  # as an old version would be: never validated
+        session.add(Flow(id=doc["id"], name=doc["name"], draft=doc))
+        session.add(FlowVersion(flow_id=doc["id"], version=1, document=doc))
+    lead_id = make_lead(db_url, "ops-target@example.com")
+
+    def finished() -> Journey | None:
+        with session_scope(db_url) as session:
+            j = session.exec(select(Journey).where(Journey.lead_id == lead_id)).first()
+            return j if j is not None and j.status != "running" else None
+
+    async with running_worker(time_env.client, db_url, task_queue):
+        await enrol_lead(time_env.client, db_url, doc["id"], lead_id)
+        journey = await eventually(finished, what="the journey to go on past the notify step")
+    assert journey.status == "completed" and got == []
+    with session_scope(db_url) as session:
+        [failed] = session.exec(select(TimelineEntry).where(
+            TimelineEntry.lead_id == lead_id, TimelineEntry.type == "notify.failed")).all()
+    assert failed.data["reason"] == "refused"
