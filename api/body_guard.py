@@ -5,7 +5,7 @@ digit strings thousands long and nesting until the interpreter's stack runs out.
 used to travel on: saved into a lead and then failing when the lead was serialized (500, lead
 half-written), or blowing the stack in a validator. This middleware reads each JSON request
 body before any route does and refuses, with 422 (400 for bodies that are not JSON at all) and
-the path of the offending value:
+the path of the offending value (the limits: :mod:`leadflow.json_limits`):
 
 * non-finite numbers (``NaN``, ``Infinity``, ``-Infinity``, overflowing floats);
 * integers beyond 64 bits;
@@ -17,44 +17,15 @@ The body is then handed to the route unchanged (a signed webhook still verifies 
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["MAX_DEPTH", "BodyGuard", "body_problem"]
+from leadflow.json_limits import MAX_DEPTH, json_problem
 
-MAX_DEPTH = 64
-_MAX_INT = 2**63
+__all__ = ["BodyGuard", "check_body"]
+
 _NOT_JSON_TYPES = ("multipart/", "application/x-www-form-urlencoded", "text/csv", "text/plain")
-
-
-def _path(parts: list[str | int]) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "body"
-
-
-def body_problem(value: Any) -> dict[str, str] | None:
-    """The first value in a parsed JSON document the API refuses, as ``{"path", "message"}``."""
-    work: list[tuple[Any, list[str | int]]] = [(value, [])]
-    while work:
-        node, path = work.pop()
-        if len(path) > MAX_DEPTH:
-            return {"path": _path(path[:MAX_DEPTH]), "message": f"The JSON nests deeper than "
-                    f"{MAX_DEPTH} levels; flatten it."}
-        if isinstance(node, dict):
-            work.extend((v, [*path, str(k)]) for k, v in node.items())
-        elif isinstance(node, list):
-            work.extend((v, [*path, i]) for i, v in enumerate(node))
-        elif isinstance(node, float) and not math.isfinite(node):
-            return {"path": _path(path), "message": "NaN, Infinity and numbers too large for a "
-                    "float (such as 1e999) are not numbers JSON allows; send a finite number."}
-        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= _MAX_INT:
-            return {"path": _path(path), "message": "This integer is too large; integers must "
-                    "fit in 64 bits."}
-    return None
 
 
 def _answer(error: str, detail: str, problems: list[dict[str, str]] | None) -> bytes:
@@ -77,10 +48,11 @@ def check_body(raw: bytes) -> tuple[int, bytes] | None:
         return 422, _answer("Invalid", f"body: {problem['message']}", [problem])
     except ValueError as exc:  # includes "Exceeds the limit (4300 digits)"
         return 400, _answer("BadRequest", f"The body is not valid JSON: {exc}.", None)
-    problem = body_problem(value)
+    problem = json_problem(value)
     if problem is None:
         return None
-    return 422, _answer("Invalid", f"{problem['path']}: {problem['message']}", [problem])
+    return 422, _answer("Invalid", f"{problem['path'] or 'body'}: {problem['message']}",
+                        [problem])
 
 
 class BodyGuard:

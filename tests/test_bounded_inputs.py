@@ -4,6 +4,7 @@ leaves nothing half-written; templates cannot hold the process."""
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -191,3 +192,21 @@ async def test_bad_inputs_answer_4xx_with_their_path_and_write_nothing(
         for key in ("Bearer clé-é-ü".encode(), "Bearer \u00ff\u00fe".encode("latin-1")):
             r = await http.get("/api/leads", headers={"Authorization": key})
             assert r.status_code == 401, r.text
+
+
+def test_flows_validate_reads_a_too_deep_file_without_a_traceback(
+        tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from leadflow.cli import build_parser
+
+    cond: Any = {"field": "country", "op": "eq", "value": "DE"}
+    for _ in range(900):
+        cond = {"not": cond}
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"id": "deep", "exit_when": ' + json.dumps(cond) + "}")
+    nan = tmp_path / "nan.json"
+    nan.write_text('{"id": "nan", "steps": {"a": {"type": "wait", "duration": NaN}}}')
+    args = build_parser().parse_args(["flows", "validate", str(deep), str(nan)])
+    assert args.func(args) == 1  # (main() would leave the process)
+    out = capsys.readouterr().out
+    assert "deep.json: cannot read: exit_when.not.not" in out and "nests deeper" in out
+    assert "nan.json: cannot read: steps.a.duration: NaN" in out

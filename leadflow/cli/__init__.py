@@ -413,14 +413,15 @@ def _cli_context() -> Any:
 
 def cmd_flows_validate(args: argparse.Namespace) -> int:
     from leadflow.journeys.validate import validate_flow
+    from leadflow.json_limits import load_checked
 
     ctx = _cli_context()
     bad = 0
     for name in args.files:
         path = Path(name)
         try:
-            doc = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            doc = load_checked(path.read_text())
+        except (OSError, ValueError) as exc:
             print(f"{path}: cannot read: {exc}")
             bad += 1
             continue
