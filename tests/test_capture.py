@@ -172,7 +172,8 @@ async def test_a_submission_never_overwrites_a_known_lead(
     async with app_client(time_env.client, db_url, task_queue, monkeypatch) as http:
         r = await http.post("/api/leads", headers=admin(), json={
             "email": "kim@example.com", "first_name": "Kim", "company": "Acme",
-            "fields": {"plan": "pro"}, "consent": {"status": "granted", "source": "crm"}})
+            "fields": {"plan": "pro", "size": ""},
+            "consent": {"status": "granted", "source": "crm"}})
         lead_id = r.json()["id"]
         r = await http.post("/api/capture/trial-signup", json={
             "email": "KIM@example.com", "first_name": "Mallory", "company": "Evil Corp",

@@ -228,7 +228,8 @@ def capture(session: Session, form: str, data: Mapping[str, Any], *, ip: str | N
         # The submitter is not authenticated: fill what is empty, overwrite nothing.
         lead_in = lead_in.model_copy(update={
             **{k: None for k in profile if getattr(known, k)},
-            "fields": {k: v for k, v in extra.items() if k not in (known.fields or {})} or None})
+            "fields": {k: v for k, v in extra.items()
+                       if (known.fields or {}).get(k) in (None, "")} or None})
     lead, created, plan = ingest_lead(session, lead_in, actor=f"form:{form}")
     consent = _truthy(data.get("consent"))
     source = f"form:{form}"
