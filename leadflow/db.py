@@ -8,7 +8,9 @@ the database file, so erased personal data does not linger in free pages or the 
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +24,7 @@ from leadflow.config import get_settings
 
 __all__ = ["checkpoint_wal", "create_schema", "get_engine", "reset_engine", "session_scope"]
 
+log = logging.getLogger(__name__)
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
@@ -108,8 +111,14 @@ def checkpoint_wal(url: str | None = None) -> None:
     engine = get_engine(url)
     if engine.dialect.name != "sqlite":
         return
-    with _sqlite_writer, engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    for _attempt in range(10):
+        with _sqlite_writer, engine.connect() as conn:
+            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
+        if not busy:
+            return
+        time.sleep(0.1)  # a reader of another connection holds old pages; it ends soon
+    log.warning("the write-ahead log could not be emptied now; SQLite's next automatic "
+                "checkpoint will fold it in")
 
 
 def create_schema(url: str | None = None) -> None:
