@@ -182,8 +182,9 @@ def _deliver_confirmation(db_url: str, send_id: str) -> None:
     try:
         deliver(send_id, db_url=db_url)
     except DeliveryError as exc:
-        # The row stays pending with its reason; the visitor's submission still counts.
-        log.warning("confirmation mail %s not sent yet: %s", send_id, exc.detail)
+        # The row stays pending with its reason (the provider's text, which may name the
+        # visitor, stays there); the visitor's submission still counts.
+        log.warning("confirmation mail %s not sent yet (%s)", send_id, type(exc).__name__)
 
 
 @router.post("/api/capture/{form}", status_code=202)
