@@ -135,7 +135,13 @@ _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +-]*(\*|\d+)?(?:\.(\*|\d+))?")
 _BRACE_SPEC = re.compile(r"\{[^{}]*?:[^{}]*?(\d+)[^{}]*\}")
 
 
+_NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")
+
+
 def _check_format(fmt: str) -> None:
+    if _NESTED_SPEC.search(fmt):
+        raise SecurityError("format fields inside a format spec ('{:{}}') are not allowed in "
+                            "templates.")
     for match in _PERCENT_SPEC.finditer(fmt):
         for part in match.groups():
             if part == "*":
@@ -293,6 +299,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.globals["range"] = _safe_range
+        self.globals.pop("lipsum", None)  # lipsum(n=10**9): nothing a mail needs
         self.filters["_lf_charge"] = _charge_filter
         self.filters["_lf_concat"] = _concat_filter
         for name in ("center", "indent", "wordwrap", "truncate", "batch", "slice", "tojson",

@@ -39,6 +39,10 @@ FREEZERS = [
      "{% endfor %}{{ ns.s|length }}"),
     "{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(60) }}",
     "{{ 'ab'.replace('', 'x' * 100000) }}",
+    "{{ '{:{}}'.format(1, 10**9) }}",
+    "{{ lipsum(n=10**9) }}",
+    "{{ [1] * 100000 * 100000 }}",
+    "{{ lead|tojson(indent=10**9) }}",
 ]
 
 
