@@ -47,7 +47,9 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
+    # The address links in mail point to; `leadflow dev` defaults it to where it listens.
     public_url: str = "http://127.0.0.1:8000"
+    port: int = 8000  # the API's port for `leadflow dev` and `leadflow api` (LEADFLOW_PORT)
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     admin_key: SecretStr | None = None
     default_timezone: str = "UTC"

