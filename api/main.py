@@ -143,7 +143,9 @@ def create_app(settings: Settings | None = None, *, temporal_client: Any = None,
                 await asyncio.gather(drainer, return_exceptions=True)
 
     # strict_content_type=False: integrations that forget the JSON content type still work.
+    # docs_url/redoc_url None: api/docs.py serves them with installed assets, not a CDN's
     app = FastAPI(title="Leadflow", version="0.1.0", lifespan=lifespan, strict_content_type=False,
+                  docs_url=None, redoc_url=None,
                   description="Marketing automation on Temporal: nurture flows, lead scoring "
                               "and sales handoff under SLA. Authenticate with "
                               "`Authorization: Bearer <api key>`.")
@@ -153,13 +155,31 @@ def create_app(settings: Settings | None = None, *, temporal_client: Any = None,
     _install_error_handlers(app)
     app.add_middleware(BodyGuard)
 
+    from leadflow.api.docs import install_docs
     from leadflow.api.routes import ROUTERS
+
+    install_docs(app)
+    _document_raw_bodies(app)
 
     for router in ROUTERS:
         app.include_router(router)
     _install_metrics(app, settings.resolved_database_url)
     _mount_ui(app)
     return app
+
+
+def _document_raw_bodies(app: FastAPI) -> None:
+    """Build /openapi.json with the schemas of bodies routes read themselves (api/bodies.py)."""
+    from leadflow.api.bodies import add_body_schemas
+
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_body_schemas(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_metrics(app: FastAPI, db_url: str) -> None:

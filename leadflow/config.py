@@ -6,7 +6,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "dev-insecure-secret-change-me"
@@ -55,9 +62,12 @@ class Settings(BaseSettings):
     default_timezone: str = "UTC"
     frequency_cap: int = 3
     frequency_cap_days: int = 7
-    # Without it, a lead with no consent record at all is mailed (legitimate interest); with it
-    # only leads whose latest consent is "granted" are (LEADFLOW_REQUIRE_CONSENT=true).
-    require_consent: bool = False
+    # "consent": marketing mail only to leads whose consent is "granted". "legitimate_interest":
+    # also to leads with no consent statement at all (a warning is logged at start). denied,
+    # withdrawn, pending and suppressed addresses are never mailed in either mode.
+    consent_mode: Literal["consent", "legitimate_interest"] = "consent"
+    # Deprecated (LEADFLOW_REQUIRE_CONSENT): false means consent_mode=legitimate_interest.
+    require_consent: bool | None = None
     email_tracking: bool = True
     email_reconcile_window_seconds: float = 900.0
     sendgrid_webhook_tolerance_seconds: float = 600.0
@@ -70,6 +80,12 @@ class Settings(BaseSettings):
     json_logs: bool = False
     # Sales handoffs: a CRM endpoint told of every assignment, signed with secret_key.
     handoff_webhook_url: str | None = None
+
+    @model_validator(mode="after")
+    def _deprecated_require_consent(self) -> Settings:
+        if self.require_consent is not None and "consent_mode" not in self.model_fields_set:
+            self.consent_mode = "consent" if self.require_consent else "legitimate_interest"
+        return self
 
     @property
     def resolved_database_url(self) -> str:

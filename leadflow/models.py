@@ -44,6 +44,7 @@ __all__ = [
     "Outcome",
     "PredictiveModel",
     "TemporalIntent",
+    "AppSetting",
 ]
 
 STAGES = ["subscriber", "lead", "MQL", "SAL", "SQL", "opportunity", "customer"]
@@ -471,3 +472,13 @@ class PredictiveModel(SQLModel, table=True):
     weights: dict[str, Any] = _json(dict)
     labels: dict[str, Any] = _json(dict)
     created_at: datetime = Field(default_factory=utcnow)
+# ---------------------------------------------------------------- this installation
+
+
+class AppSetting(SQLModel, table=True):
+    """One named piece of this installation's own state, such as which shipped examples the
+    database was given on its first start (``examples``)."""
+
+    key: str = Field(primary_key=True)
+    value: dict[str, Any] = _json(dict)
+    updated_at: datetime = Field(default_factory=utcnow)

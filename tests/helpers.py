@@ -30,7 +30,13 @@ def publish_flow(db_url: str, doc: dict[str, Any]) -> int:
         return publish(session, doc["id"]).version
 
 
+# No marketing e-mail without consent: the leads tests make have granted it unless a test says
+# otherwise (``consent=None`` for a lead with no consent record).
+GRANTED: dict[str, Any] = {"status": "granted", "source": "test"}
+
+
 def make_lead(db_url: str, email: str = "ada@example.com", **fields: Any) -> str:
+    fields.setdefault("consent", GRANTED)
     with session_scope(db_url) as session:
         lead, _ = upsert_lead(session, LeadCreate(email=email, **fields))
         return lead.id

@@ -75,13 +75,42 @@ def assert_error(r: httpx.Response, status: int, error: str) -> dict[str, Any]:
     return dict(body)
 
 
+async def test_no_marketing_mail_without_consent_and_the_timeline_says_why(
+        api: Api, any_db_url: str) -> None:
+    flow = {**copy.deepcopy(FLOW), "id": "consent-check"}
+    assert (await api.call("POST", "/api/flows", json=flow)).status_code == 201
+    assert (await api.call("POST", "/api/flows/consent-check/publish")).status_code == 201
+    leads = {}
+    for name, consent in (("none", None), ("granted", "granted"), ("denied", "denied"),
+                          ("pending", "pending")):
+        body: dict[str, Any] = {"email": f"{name}@example.com"}
+        if consent:
+            body["consent"] = {"status": consent, "source": "test"}
+        leads[name] = (await api.call("POST", "/api/leads", json=body)).json()
+        await at_step(any_db_url, leads[name]["flows"][0]["journey_id"], "pause")
+
+    def outbox(name: str) -> Any:
+        return api.call("GET", f"/api/outbox?lead_id={leads[name]['id']}")
+
+    assert [m["template"] for m in (await outbox("granted")).json()] == ["trial-welcome"]
+    for name in ("none", "denied", "pending"):
+        assert (await outbox(name)).json() == [], f"{name}: no marketing mail"
+    timeline = (await api.call("GET", f"/api/leads/{leads['none']['id']}/timeline")).json()
+    [skipped] = [t for t in timeline if t["type"] == "email.skipped"]
+    assert skipped["data"]["reason"] == "no_consent" and skipped["data"]["step"] == "hello"
+    hello = (await api.call("GET", "/api/flows/consent-check/stats")).json()["steps"]["hello"]
+    assert hello["emails_sent"] == 1 and hello["emails_skipped"] == 3
+    assert hello["skipped"] == {"no_consent": 1, "consent_denied": 1, "consent_pending": 1}
+
+
 async def test_flow_lifecycle_and_a_lead_walking_it(api: Api, any_db_url: str) -> None:
     r = await api.call("POST", "/api/flows", json=FLOW)
     assert r.status_code == 201 and r.json() == FLOW
     assert (await api.call("GET", "/api/flows/welcome-series")).json() == FLOW
     r = await api.call("POST", "/api/flows/welcome-series/publish", json={"note": "first"})
     assert r.status_code == 201 and r.json()["version"] == 1
-    r = await api.call("POST", "/api/leads", json={"email": "Ann@Example.com", "first_name": "Ann"})
+    r = await api.call("POST", "/api/leads", json={"email": "Ann@Example.com", "first_name": "Ann",
+                                                   "consent": {"status": "granted", "source": "test"}})
     assert r.status_code == 201
     lead = r.json()
     assert lead["email"] == "ann@example.com" and lead["stage"] == "lead"

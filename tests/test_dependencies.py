@@ -143,7 +143,7 @@ for package in packages:
 try:
     from leadflow.config import get_settings
     app_module = importlib.import_module("leadflow.api.main" if "leadflow.api" in sys.modules
-                                         else "api.main")
+                                         else "leadflow.api.main")
     app_module.create_app(get_settings()).openapi()
 except Exception as exc:
     failures.append(f"create_app: {type(exc).__name__}: {exc}")

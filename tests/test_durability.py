@@ -202,7 +202,8 @@ def test_crashes_lose_and_duplicate_nothing(pg_database: str, tmp_path: Path) ->
             assert http.post(f"/api/flows/{FLOW['id']}/publish").status_code == 201
 
         lead_ids = [
-            _post_until_2xx(stack, "/api/leads", {"email": f"durable{i}@example.com"}).json()["id"]
+            _post_until_2xx(stack, "/api/leads", {"email": f"durable{i}@example.com",
+                                               "consent": {"status": "granted", "source": "test"}}).json()["id"]
             for i in range(LEADS)
         ]
 

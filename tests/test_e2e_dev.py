@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -117,8 +118,14 @@ def test_journeys_survive_a_restart_of_the_whole_stack(stack: Stack) -> None:
     assert KEY in out and "/docs" in out and "Temporal Web UI" in out
     assert stack.call("POST", "/api/flows", json=FLOW).status_code == 201
     assert stack.call("POST", "/api/flows/two-mails/publish").status_code == 201
-    lead = stack.call("POST", "/api/leads", json={"email": "eve@example.com", "first_name": "Eve"}).json()
-    wait_until(lambda: [m for m in stack.call("GET", "/api/outbox").json() if m["step"] == "first"])
+    lead = stack.call("POST", "/api/leads", json={"email": "eve@example.com", "first_name": "Eve",
+                                                             "consent": {"status": "granted", "source": "test"}}).json()
+    [first] = wait_until(lambda: [m for m in stack.call("GET", "/api/outbox").json()
+                                  if m["step"] == "first"])
+    # LEADFLOW_PUBLIC_URL defaults to where `leadflow dev` listens (a free port here, not 8000)
+    links = re.findall(r'(?:href|src)="(http[^"]+)"', first["html"])
+    assert any("/u/" in link for link in links) and any("/t/o/" in link for link in links)
+    assert all(link.startswith(stack.base + "/") for link in links if "127.0.0.1" in link), links
     wait_until(lambda: stack.call("GET", f"/api/leads/{lead['id']}").json()["flows"][0]["step"] == "pause")
 
     stack.stop()  # the lead is waiting in a durable timer while nothing runs
@@ -156,9 +163,11 @@ def temporal_servers(home: Path) -> list[int]:
 
 def test_a_killed_dev_leaves_no_orphan_temporal_server_on_the_next_start(tmp_path: Path) -> None:
     # PATH without this venv: the Temporal CLI is found next to the interpreter
-    stack = Stack(tmp_path, env={"PATH": "/usr/bin:/bin"})
+    stack = Stack(tmp_path, examples=True, env={"PATH": "/usr/bin:/bin"})
+    shipped = sorted(p.stem for p in (Path(__file__).parent.parent / "flows").glob("*.json"))
     try:
         stack.start()
+        assert sorted(f["id"] for f in stack.call("GET", "/api/flows").json()) == shipped
         first = temporal_servers(tmp_path)
         assert len(first) == 1
         assert stack.proc is not None
@@ -172,6 +181,8 @@ def test_a_killed_dev_leaves_no_orphan_temporal_server_on_the_next_start(tmp_pat
         out = (tmp_path / "dev.out").read_text()
         assert f"pid {first[0]}" in out and "replacing it" in out
         assert stack.call("GET", "/api/health").json()["status"] == "ok"
+        flows = stack.call("GET", "/api/flows").json()
+        assert sorted(f["id"] for f in flows) == shipped and {f["latest_version"] for f in flows} == {1}
         stack.stop()
         assert wait_until(lambda: not temporal_servers(tmp_path), timeout=20)
         assert not (tmp_path / "temporal.pid").exists()

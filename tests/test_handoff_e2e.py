@@ -74,7 +74,7 @@ async def test_a_lead_that_turns_hot_reaches_its_rep(
             transport=httpx.ASGITransport(app=app), base_url="http://test") as api:
         created = await api.post("/api/leads", headers=key, json={
             "email": "grace@acme.example", "first_name": "Grace", "company": "Acme",
-            "title": "VP Engineering"})
+            "title": "VP Engineering", "consent": {"status": "granted", "source": "test"}})
         assert created.status_code == 201, created.text
         for event in ({"type": "webinar.attended"},
                       {"type": "page.viewed", "properties": {"path": "/pricing"}},

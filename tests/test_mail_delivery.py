@@ -21,6 +21,7 @@ from leadflow.mail.ratelimit import TokenBucket
 from leadflow.mail.sendgrid_backend import SendGridSender
 from leadflow.models import EmailMessage, Event, Lead
 from tests.fakes import FakeSendGrid, Reply, running_fake_sendgrid
+from tests.helpers import GRANTED
 
 SEND_ID = "journey-1-welcome-1"
 
@@ -47,7 +48,8 @@ def db_url(tmp_path: Path, settings: Settings) -> str:
     with session_scope(url) as session:
         at = now_utc()  # explicit: the columns want aware datetimes
         session.add(
-            Lead(id="L1", email="ada@example.com", first_name="Ada", created_at=at, updated_at=at)
+            Lead(id="L1", email="ada@example.com", first_name="Ada", created_at=at, updated_at=at,
+                 consent=GRANTED)
         )
         session.add(
             EmailMessage(

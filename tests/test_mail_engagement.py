@@ -20,6 +20,7 @@ from leadflow.mail.engagement import record_click, record_open
 from leadflow.mail.smtp import SmtpSender
 from leadflow.models import EmailMessage, Event, Lead
 from tests.fakes.smtp_relay import Relay, running_relay
+from tests.helpers import GRANTED
 
 SEND_ID = "journey-7-tips-1"
 
@@ -44,7 +45,8 @@ def db_url(tmp_path: Path, settings: Settings) -> str:
     create_schema(url)
     at = now_utc()
     with session_scope(url) as session:
-        session.add(Lead(id="L7", email="grace@example.com", created_at=at, updated_at=at))
+        session.add(Lead(id="L7", email="grace@example.com", created_at=at, updated_at=at,
+                         consent=GRANTED))
         session.add(
             EmailMessage(
                 send_id=SEND_ID,

@@ -24,6 +24,7 @@ from leadflow.mail.webhook import (
 )
 from leadflow.models import Event, Lead
 from tests.fakes import WebhookSigner, sendgrid_event
+from tests.helpers import GRANTED
 
 VECTOR_DIR = Path("/work/shared/testdata/sendgrid")
 
@@ -174,7 +175,8 @@ def db_url(tmp_path: Path) -> str:
     with session_scope(url) as session:
         for n in range(1, 4):
             session.add(
-                Lead(id=f"L{n}", email=f"lead{n}@example.com", created_at=at, updated_at=at)
+                Lead(id=f"L{n}", email=f"lead{n}@example.com", created_at=at, updated_at=at,
+                     consent=GRANTED)
             )
     return url
 

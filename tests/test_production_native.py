@@ -115,7 +115,8 @@ def test_api_and_two_workers_on_postgresql_and_temporal(fresh_pg: str, tmp_path:
             lead_ids = []
             for i in range(LEADS):
                 response = http.post("/api/leads", json={"email": f"native{i}@example.com",
-                                                          "first_name": f"Lead{i}"})
+                                                          "first_name": f"Lead{i}",
+                                                          "consent": {"status": "granted", "source": "test"}})
                 assert response.status_code == 201, response.text
                 lead_ids.append(response.json()["id"])
             askers = set(lead_ids[: LEADS // 2])

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from leadflow.api.bodies import raw_body_doc, schema_ref
 from leadflow.api.deps import MarketerDep, OptionalTemporalDep
 from pydantic import TypeAdapter, ValidationError
 
@@ -28,10 +29,8 @@ def _problems(exc: ValidationError, batch: bool) -> list[dict[str, str]]:
     return out
 
 
-@router.post("/events", status_code=202, openapi_extra={"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/EventIn"},
-                                              {"type": "array",
-                                               "items": {"$ref": "#/components/schemas/EventIn"}}]}}}}})
+@router.post("/events", status_code=202, openapi_extra=raw_body_doc({"application/json": {
+    "oneOf": [schema_ref(EventIn), {"type": "array", "items": schema_ref(EventIn)}]}}))
 async def post_events(request: Request, _: MarketerDep, client: OptionalTemporalDep) -> JSONResponse:
     """Record events, update scores, enrol by entry rules and wake waiting journeys.
 

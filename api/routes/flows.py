@@ -7,13 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from leadflow.api.bodies import body_doc
 from leadflow.api.deps import JsonBody, MarketerDep, OptionalTemporalDep, SessionDep
 from pydantic import BaseModel, ConfigDict
 
 from leadflow.db import session_scope
 from leadflow.errors import NotFound
+from leadflow.examples import examples_public, release_example
 from leadflow.journeys.enrolment import enrol, flow_stats, journey_input, leads_at_step
-from leadflow.journeys.flowdef import flow_json_schema
+from leadflow.journeys.flowdef import FlowDocument, flow_json_schema
 from leadflow.journeys.flows import (
     check_flow,
     get_flow,
@@ -41,15 +43,26 @@ def schema() -> dict[str, Any]:
     return flow_json_schema()
 
 
-@router.post("/flows", status_code=201)
+@router.post("/flows", status_code=201, openapi_extra=body_doc(FlowDocument))
 def create_flow(doc: JsonBody, session: SessionDep, _: MarketerDep,
                 allow_invalid: bool = False) -> Any:
-    """Create a flow from a document; 422 with every problem unless `allow_invalid=true`."""
+    """Create a flow from a document; 422 with every problem unless `allow_invalid=true`.
+
+    A shipped example flow of the same id that no lead entered makes way for it."""
+    if isinstance(doc, dict):
+        release_example(session, "flows", doc.get("id"))
     flow = save_draft(session, doc, create=True, allow_invalid=allow_invalid)
     return JSONResponse(flow.draft, status_code=201)
 
 
-@router.post("/flows/validate")
+@router.get("/examples")
+def examples(session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+    """The shipped examples this database holds: `{"seeded", "seeded_at", "flows", "teams",
+    "reps", "scoring_model"}` (ids; a removed example is gone from its list for good)."""
+    return examples_public(session)
+
+
+@router.post("/flows/validate", openapi_extra=body_doc(FlowDocument))
 def validate(doc: JsonBody, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """Validate without saving: `{"valid", "problems": [{"path", "message"}]}`."""
     problems = check_flow(session, doc)
@@ -62,7 +75,7 @@ def read_flow(flow_id: str, session: SessionDep, _: MarketerDep) -> dict[str, An
     return get_flow(session, flow_id).draft
 
 
-@router.put("/flows/{flow_id}")
+@router.put("/flows/{flow_id}", openapi_extra=body_doc(FlowDocument))
 def replace_flow(flow_id: str, doc: JsonBody, session: SessionDep, _: MarketerDep,
                  allow_invalid: bool = False) -> dict[str, Any]:
     """Replace the draft (creating the flow if it does not exist yet)."""
@@ -101,7 +114,8 @@ class PublishBody(BaseModel):
     note: str | None = None
 
 
-@router.post("/flows/{flow_id}/publish", status_code=201)
+@router.post("/flows/{flow_id}/publish", status_code=201,
+             openapi_extra=body_doc(PublishBody, required=False))
 async def publish_flow(flow_id: str, request: Request, session: SessionDep,
                        _: MarketerDep) -> dict[str, Any]:
     """Publish the draft as the next immutable version; 422 with every problem if invalid."""

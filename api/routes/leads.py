@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from leadflow.api.deps import MarketerDep, OptionalTemporalDep, SalesOrMarketerDep, SessionDep
+from leadflow.api.bodies import raw_body_doc
+from leadflow.api.deps import (
+    MarketerDep,
+    OptionalTemporalDep,
+    SalesOrMarketerDep,
+    SessionDep,
+)
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, func, or_, select
 
@@ -69,7 +75,10 @@ async def create_or_update_lead(body: LeadCreate, _: MarketerDep,
     return JSONResponse(body_out, status_code=201 if created else 200)
 
 
-@router.post("/leads/import")
+@router.post("/leads/import", openapi_extra=raw_body_doc({
+    "multipart/form-data": {"type": "object", "required": ["file"],
+                            "properties": {"file": {"type": "string", "format": "binary"}}},
+    "text/csv": {"type": "string"}}, description="a CSV with a header row; email required"))
 async def import_leads(request: Request, _: MarketerDep,
                        client: OptionalTemporalDep) -> dict[str, Any]:
     """CSV upload (multipart field `file`, or a `text/csv` body): a header row with `email`,

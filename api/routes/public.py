@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from leadflow.api.bodies import raw_body_doc
 from leadflow.api.deps import MarketerDep, SessionDep
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -187,7 +188,15 @@ def _deliver_confirmation(db_url: str, send_id: str) -> None:
         log.warning("confirmation mail %s not sent yet (%s)", send_id, type(exc).__name__)
 
 
-@router.post("/api/capture/{form}", status_code=202)
+_SUBMISSION = {"type": "object", "required": ["email"], "additionalProperties": True,
+           "properties": {"email": {"type": "string"}, "first_name": {"type": "string"},
+                          "last_name": {"type": "string"}, "company": {"type": "string"},
+                          "consent": {"type": "string", "description": "the checkbox: on"}}}
+
+
+@router.post("/api/capture/{form}", status_code=202, openapi_extra=raw_body_doc(
+    {"application/x-www-form-urlencoded": _SUBMISSION, "application/json": _SUBMISSION},
+    description="the form's fields; other fields become custom fields"))
 async def capture_form(form: str, request: Request) -> Response:
     """A web form submission: form-encoded or JSON, ``email`` required, ``consent`` checkbox."""
     if not SLUG.match(form):

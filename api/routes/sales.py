@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from leadflow.api.bodies import RepBody, RepChanges, TeamBody, TeamChanges, body_doc, raw_body_doc
 from leadflow.api.deps import (
     AdminDep,
     JsonBody,
@@ -20,6 +21,7 @@ from leadflow.workflows.handoff import HANDOFF_SIGNAL
 
 from leadflow.db import session_scope
 from leadflow.errors import BadRequest, NotFound
+from leadflow.examples import forget_example, release_example
 from leadflow.leads.events import (
     Dispatch,
     dispatch_stored_events,
@@ -29,6 +31,8 @@ from leadflow.leads.events import (
 )
 from leadflow.models import Lead, Rep, Team
 from leadflow.sales.admin import (
+    delete_rep,
+    delete_team,
     rep_public,
     reps_away_with_open_handoffs,
     save_rep,
@@ -53,9 +57,12 @@ def list_reps(session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
     return [rep_public(r) for r in session.exec(select(Rep).order_by(Rep.id)).all()]
 
 
-@router.post("/reps", status_code=201)
+@router.post("/reps", status_code=201, openapi_extra=body_doc(RepBody))
 def create_rep(body: JsonBody, session: SessionDep, _: AdminDep) -> dict[str, Any]:
-    """Create a rep; 422 with every problem, 409 when the id is taken."""
+    """Create a rep; 422 with every problem, 409 when the id is taken (an untouched example
+    rep makes way)."""
+    if isinstance(body, dict):
+        release_example(session, "reps", body.get("id"))
     return rep_public(save_rep(session, body, create=True))
 
 
@@ -68,7 +75,7 @@ def read_rep(rep_id: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]
     return rep_public(rep)
 
 
-@router.put("/reps/{rep_id}")
+@router.put("/reps/{rep_id}", openapi_extra=body_doc(RepChanges))
 async def update_rep(rep_id: str, body: JsonBody, request: Request, _: AdminDep,
                      client: OptionalTemporalDep) -> dict[str, Any]:
     """Update a rep; a rep who is away from now on loses their open handoffs at once."""
@@ -94,9 +101,12 @@ def list_teams(session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
     return [team_public(t) for t in session.exec(select(Team).order_by(Team.id)).all()]
 
 
-@router.post("/teams", status_code=201)
+@router.post("/teams", status_code=201, openapi_extra=body_doc(TeamBody))
 def create_team(body: JsonBody, session: SessionDep, _: AdminDep) -> dict[str, Any]:
-    """Create a team; 422 with every problem, 409 when the id is taken."""
+    """Create a team; 422 with every problem, 409 when the id is taken (an untouched example
+    team makes way)."""
+    if isinstance(body, dict):
+        release_example(session, "teams", body.get("id"))
     return team_public(save_team(session, body, create=True))
 
 
@@ -109,11 +119,27 @@ def read_team(team_id: str, session: SessionDep, _: MarketerDep) -> dict[str, An
     return team_public(team)
 
 
-@router.put("/teams/{team_id}")
+@router.put("/teams/{team_id}", openapi_extra=body_doc(TeamChanges))
 def update_team(team_id: str, body: JsonBody, session: SessionDep,
                 _: AdminDep) -> dict[str, Any]:
     """Update a team (keys not given keep their values)."""
     return team_public(save_team(session, body, team_id, create=False))
+
+
+@router.delete("/teams/{team_id}", status_code=204)
+def remove_team(team_id: str, session: SessionDep, _: AdminDep) -> None:
+    """Delete a team (the example team too: it is not created again); 409 while it holds open
+    handoffs."""
+    delete_team(session, team_id)
+    forget_example(session, "teams", team_id)
+
+
+@router.delete("/reps/{rep_id}", status_code=204)
+def remove_rep(rep_id: str, session: SessionDep, _: AdminDep) -> None:
+    """Delete a rep (the example rep too) and take them out of their teams; 409 while they hold
+    open handoffs."""
+    delete_rep(session, rep_id)
+    forget_example(session, "reps", rep_id)
 
 
 # ---------------------------------------------------------------- handoffs
@@ -149,7 +175,9 @@ async def _optional_json(request: Request) -> dict[str, Any]:
     return body
 
 
-@router.post("/handoffs/{handoff_id}/{action}")
+@router.post("/handoffs/{handoff_id}/{action}", openapi_extra=raw_body_doc(
+    {"application/json": {"type": "object", "properties": {"reason": {"type": "string"}}}},
+    required=False, description='`reject` takes {"reason"}; the other actions no body'))
 async def act_on_handoff(handoff_id: str, action: str, request: Request, principal: SalesDep,
                          client: OptionalTemporalDep) -> dict[str, Any]:
     """``accept``, ``contacted``, ``qualify``, ``disqualify`` or ``reject {"reason", "note"?}``.

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from leadflow.api.bodies import body_doc
 from leadflow.api.deps import JsonBody, MarketerDep, SessionDep, TemporalDep
 
 from leadflow.db import session_scope
 from leadflow.errors import NotFound
+from leadflow.scoring.model import ScoringModelDoc
 from leadflow.scoring.service import (
     active_model,
     list_versions,
@@ -26,7 +28,7 @@ def read_model(session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     return model_public(active_model(session))
 
 
-@router.put("/scoring")
+@router.put("/scoring", openapi_extra=body_doc(ScoringModelDoc))
 async def replace_model(doc: JsonBody, request: Request, _: MarketerDep,
                         client: TemporalDep) -> dict[str, Any]:
     """Save a new version of the scoring model; 422 with every problem if it is not valid.

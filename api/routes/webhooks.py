@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+from leadflow.api.bodies import raw_body_doc
 
 from leadflow.db import session_scope
 from leadflow.leads.events import Dispatch, dispatch_stored_events, run_dispatch
@@ -34,7 +35,9 @@ def _store(db_url: str, body: bytes) -> tuple[dict[str, int], Dispatch]:
     return counts, plan
 
 
-@router.post("/sendgrid", status_code=200)
+@router.post("/sendgrid", status_code=200, openapi_extra=raw_body_doc(
+    {"application/json": {"type": "array", "items": {"type": "object"}}},
+    description="a SendGrid Event Webhook batch, signed (X-Twilio-Email-Event-Webhook-*)"))
 async def sendgrid_events(request: Request) -> dict[str, Any]:
     """Receive a batch from SendGrid's Event Webhook (signed with its ECDSA key).
 

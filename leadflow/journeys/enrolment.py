@@ -264,6 +264,7 @@ def flow_stats(session: Session, flow_id: str, version: int | None = None) -> di
     efilter = [EmailMessage.flow_id == flow_id] + ([EmailMessage.version == version] if version else [])
     steps: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "waiting": 0, "passed": 0, "entered": 0, "emails_sent": 0, "emails_skipped": 0,
+        "skipped": {},
         "opened": 0, "clicked": 0, "open_rate": None, "click_rate": None, "exits": 0,
         "conversions": 0, "held": dict.fromkeys(HELD_REASONS, 0),
         "failed": 0, "failures": []})
@@ -291,14 +292,16 @@ def flow_stats(session: Session, flow_id: str, version: int | None = None) -> di
         .where(*sfilter).group_by(JourneyStep.step_id)
     ).all():
         steps[step]["entered"], steps[step]["passed"] = entered, left
-    for step, status, n in session.exec(
-        select(EmailMessage.step, EmailMessage.status, func.count())
-        .where(*efilter).group_by(EmailMessage.step, EmailMessage.status)
+    for step, status, reason, n in session.exec(
+        select(EmailMessage.step, EmailMessage.status, EmailMessage.reason, func.count())
+        .where(*efilter).group_by(EmailMessage.step, EmailMessage.status, EmailMessage.reason)
     ).all():
         if step and status == "sent":
-            steps[step]["emails_sent"] = n
-        elif step and status == "skipped":
-            steps[step]["emails_skipped"] = n
+            steps[step]["emails_sent"] += n
+        elif step and status == "skipped":  # why, so a marketer sees it: {"no_consent": 3}
+            steps[step]["emails_skipped"] += n
+            why = (reason or "unknown").replace(" ", "_")
+            steps[step]["skipped"][why] = steps[step]["skipped"].get(why, 0) + n
     engaged = session.exec(
         select(EmailMessage.step, Event.type, func.count(func.distinct(Event.send_id)))
         .join(EmailMessage, EmailMessage.send_id == Event.send_id)

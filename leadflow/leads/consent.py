@@ -3,8 +3,9 @@
 Policy (:func:`mail_block_reason`): an erased, unsubscribed, bounced or suppressed lead, or one
 whose address hash is on the suppression list, is never mailed. An explicit ``denied``,
 ``withdrawn`` or ``pending`` consent (the last one: double opt-in not yet confirmed) blocks
-marketing mail. A lead with no consent statement at all is mailed unless the setting
-``require_consent`` (``LEADFLOW_REQUIRE_CONSENT``) is on.
+marketing mail in every mode. A lead with no consent statement at all gets no marketing mail
+(reason ``no_consent``) unless ``LEADFLOW_CONSENT_MODE=legitimate_interest``, under which it is
+mailed until it objects (denies or withdraws consent, or unsubscribes).
 
 The suppression list holds keyed hashes (HMAC-SHA256 with a key derived from the secret key) of
 normalised addresses, never the addresses, so it can outlive an erasure: an erased address that
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -38,6 +40,7 @@ __all__ = [
     "suppress_leads",
     "suppression_of",
     "unsubscribe_lead",
+    "warn_about_consent_mode",
 ]
 
 BLOCKING_STATUSES = frozenset({"denied", "withdrawn", "pending"})
@@ -186,7 +189,17 @@ def mail_block_reason(session: Session, lead: Lead | None, settings: Settings | 
         return "suppressed"
     status = (lead.consent or {}).get("status")
     if status in BLOCKING_STATUSES:
-        return "consent pending" if status == "pending" else "no consent"
-    if status is None and settings.require_consent:
-        return "no consent"
+        return f"consent_{status}"
+    if status != "granted" and settings.consent_mode != "legitimate_interest":
+        return "no_consent"
     return None
+
+
+def warn_about_consent_mode(settings: Settings | None = None) -> None:
+    """Log, once at start, that leads without a consent record will be mailed."""
+    settings = settings or get_settings()
+    if settings.consent_mode == "legitimate_interest":
+        logging.getLogger(__name__).warning(
+            "LEADFLOW_CONSENT_MODE=legitimate_interest: leads with no consent record get "
+            "marketing e-mail until they object; make sure your legitimate-interest assessment "
+            "covers them (the default, consent, mails only leads whose consent is granted)")

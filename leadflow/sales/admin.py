@@ -20,7 +20,8 @@ from leadflow.models import Handoff, Rep, Team, new_id, utcnow
 from leadflow.sales.business_calendar import calendar_problems
 from leadflow.sales.routing import RepState, out_of_office_problems, routing_problems
 
-__all__ = ["rep_public", "reps_away_with_open_handoffs", "save_rep", "save_team", "team_public"]
+__all__ = ["delete_rep", "delete_team", "rep_public", "reps_away_with_open_handoffs", "save_rep",
+           "save_team", "team_public"]
 
 SLUG = re.compile(r"^[a-z0-9-]{1,64}$")
 REP_KEYS = {"id", "email", "name", "timezone", "capacity", "manager_id", "out_of_office",
@@ -167,6 +168,42 @@ def save_team(session: Session, body: Any, team_id: str | None = None, *,
     session.add(team)
     session.flush()
     return team
+
+
+def _open_handoffs(session: Session, *, team: str | None = None,
+                   rep: str | None = None) -> list[str]:
+    query = select(Handoff.id).where(col(Handoff.status) == "open")
+    query = query.where(Handoff.team == team) if team is not None else query.where(
+        Handoff.rep_id == rep)
+    return list(session.exec(query).all())
+
+
+def delete_team(session: Session, team_id: str) -> None:
+    """Delete a team; Conflict while it holds open handoffs (closed ones keep its id)."""
+    team = session.get(Team, team_id)
+    if team is None:
+        raise NotFound(f"There is no team {team_id!r}.")
+    if held := _open_handoffs(session, team=team_id):
+        raise Conflict(f"The team {team_id!r} holds {len(held)} open handoff(s); close or "
+                       "reassign them first.")
+    session.delete(team)
+    session.flush()
+
+
+def delete_rep(session: Session, rep_id: str) -> None:
+    """Delete a rep and take them out of every team; Conflict while they hold open handoffs."""
+    rep = session.get(Rep, rep_id)
+    if rep is None:
+        raise NotFound(f"There is no rep {rep_id!r}.")
+    if held := _open_handoffs(session, rep=rep_id):
+        raise Conflict(f"The rep {rep_id!r} holds {len(held)} open handoff(s); reassign them "
+                       "first.")
+    for team in session.exec(select(Team)).all():
+        if rep_id in (team.members or []):
+            team.members = [m for m in team.members if m != rep_id]
+            session.add(team)
+    session.delete(rep)
+    session.flush()
 
 
 def reps_away_with_open_handoffs(session: Session, rep: Rep,

@@ -170,6 +170,16 @@ def test_sign_in_is_required_and_a_wrong_key_is_refused(browser, stack: Stack) -
     context.close()
 
 
+def test_the_first_screen_shows_the_shipped_example_flows(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    """`leadflow dev` on a fresh home loads the examples: the studio opens on something real."""
+    from playwright.sync_api import expect
+
+    for path in sorted((ROOT / "flows").glob("*.json")):
+        name = json.loads(path.read_text())["name"]
+        expect(page.get_by_text(name, exact=True).first).to_be_visible()
+    assert stack.http.get("/api/teams/inside-sales").status_code == 200
+
+
 def test_build_validate_fix_publish_and_watch_a_lead_move(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
@@ -228,7 +238,8 @@ def test_build_validate_fix_publish_and_watch_a_lead_move(page, stack: Stack) ->
     page.wait_for_url(f"**/flows/{flow_id}/live")
     expect(page.get_by_test_id("waiting-wait")).to_contain_text("0 waiting")
     email = f"ada-{uuid.uuid4().hex[:6]}@example.com"
-    lead = stack.http.post("/api/leads", json={"email": email, "first_name": "Ada"})
+    lead = stack.http.post("/api/leads", json={"email": email, "first_name": "Ada",
+                                                   "consent": {"status": "granted", "source": "test"}})
     assert lead.status_code in (200, 201), lead.text
     lead_id = lead.json()["id"]
     enrol = stack.http.post(f"/api/flows/{flow_id}/enroll", json={"lead_id": lead_id})
@@ -490,7 +501,8 @@ def test_reject_a_handoff_in_the_sales_inbox(page, browser, stack: Stack) -> Non
     _eventually(lambda: stack.http.get(f"/api/flows/{flow_id}/versions").json(), bool, "the published version")
     email = f"grace-{suffix}@acme.example"
     lead = stack.http.post("/api/leads", json={"email": email, "first_name": "Grace", "last_name": "Hopper",
-                                               "company": "Acme", "title": "VP Engineering"})
+                                               "company": "Acme", "title": "VP Engineering",
+                                               "consent": {"status": "granted", "source": "test"}})
     assert lead.status_code == 201, lead.text
     lead_id = lead.json()["id"]
     _eventually(lambda: stack.http.get(f"/api/leads/{lead_id}").status_code, lambda c: c == 200, "the lead")
