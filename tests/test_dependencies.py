@@ -35,6 +35,14 @@ SOURCE_DIRS = [ROOT / name for name in ("leadflow", "api", "workflows", "activit
 NOT_IMPORTABLE_ALONE = ("migrations.env",)
 
 
+def _importable_packages() -> list[str]:
+    """The top-level packages as installed: leadflow, plus directories mapped into it
+    (``[tool.setuptools.package-dir]``, e.g. api/ as leadflow.api) or installed on their own."""
+    package_dir = PYPROJECT.get("tool", {}).get("setuptools", {}).get("package-dir", {})
+    mapped = {directory: name for name, directory in package_dir.items() if name}
+    return [mapped.get(p.name, p.name) for p in SOURCE_DIRS if (p / "__init__.py").is_file()]
+
+
 def _requirements(extra: str | None = None) -> list[Requirement]:
     project = PYPROJECT["project"]
     lines = project["dependencies"] if extra is None else project["optional-dependencies"][extra]
@@ -143,7 +151,7 @@ for package in packages:
 try:
     from leadflow.config import get_settings
     app_module = importlib.import_module("leadflow.api.main" if "leadflow.api" in sys.modules
-                                         else "leadflow.api.main")
+                                         else "api.main")
     app_module.create_app(get_settings()).openapi()
 except Exception as exc:
     failures.append(f"create_app: {type(exc).__name__}: {exc}")
@@ -159,7 +167,7 @@ def test_every_module_imports_with_runtime_dependencies_alone(tmp_path: Path) ->
                      if mod not in FIRST_PARTY and not dists & reachable
                      and mod not in sys.stdlib_module_names and not mod.startswith("_"))
     assert "pytest" in blocked, "the test itself must hide the test tools"
-    packages = [p.name for p in SOURCE_DIRS if (p / "__init__.py").is_file()]
+    packages = _importable_packages()
     env = {"LEADFLOW_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "LEADFLOW_ENV": "test",
            "LEADFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}"}
     proc = subprocess.run(

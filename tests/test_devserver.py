@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from leadflow.devserver import TemporalCliMissing, find_cli
+from leadflow.cli.devserver import TemporalCliMissing, find_cli
 
 
 def test_the_cli_is_found_next_to_the_interpreter_without_path(

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from leadflow.config import PROJECT_ROOT, get_settings, reset_settings
-from leadflow.devserver import (
+from leadflow.cli.devserver import (
     TemporalCliMissing,
     start_dev_server,
     stop_dev_server,
