@@ -31,8 +31,8 @@ FIRST_PARTY = {"leadflow", "api", "workflows", "activities", "tests", "bench"}
 # Where the product's code lives, whether or not these install under the leadflow package.
 SOURCE_DIRS = [ROOT / name for name in ("leadflow", "api", "workflows", "activities")
                if (ROOT / name).is_dir()]
-# Modules that only run inside another tool (alembic's env.py runs under `alembic`).
-NOT_IMPORTABLE_ALONE = ("migrations.env",)
+# Modules that run when imported: alembic's env.py (under `alembic`), `python -m` entry points.
+NOT_IMPORTABLE_ALONE = ("migrations.env", "__main__")
 
 
 def _importable_packages() -> list[str]:

@@ -25,7 +25,7 @@ from leadflow.journeys.flows import (
     publish,
     save_draft,
 )
-from leadflow.journeys.simulation import simulate_flow
+from leadflow.journeys.simulation import SimulationRequest, simulate_flow
 from leadflow.leads.events import Dispatch, run_dispatch
 
 router = APIRouter(prefix="/api", tags=["flows"], strict_content_type=False)
@@ -182,7 +182,7 @@ def waiting_leads(flow_id: str, step_id: str, session: SessionDep, _: MarketerDe
     return leads_at_step(session, flow_id, step_id)
 
 
-@router.post("/flows/{flow_id}/simulate")
+@router.post("/flows/{flow_id}/simulate", openapi_extra=body_doc(SimulationRequest))
 def simulate(flow_id: str, body: JsonBody, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """Run the flow (a published `version`, an unsaved `document`, else the latest version or
     the draft) over synthetic or sampled leads in simulated time: steps, mails per lead and

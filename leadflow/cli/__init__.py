@@ -33,13 +33,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from leadflow.config import PROJECT_ROOT, get_settings, reset_settings
 from leadflow.cli.devserver import (
     TemporalCliMissing,
     start_dev_server,
     stop_dev_server,
     stop_leftover_server,
 )
+from leadflow.config import PROJECT_ROOT, get_settings, reset_settings
 
 log = logging.getLogger("leadflow")
 
