@@ -10,9 +10,6 @@ export interface StepStats {
   passed?: number;
   entered?: number;
   emails_sent?: number;
-  emails_skipped?: number;
-  /** Why sends were skipped: reason code -> count, e.g. {"no_consent": 3}. */
-  skipped?: Record<string, number>;
   opened?: number;
   clicked?: number;
   open_rate?: number | null;
@@ -138,11 +135,6 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
           {data.kind === "email" && (
             <span title="e-mails sent, open and click rates">✉ {stats.emails_sent ?? 0} · open {pct(stats.open_rate)} · click {pct(stats.click_rate)}</span>
           )}
-          {data.kind === "email" && (stats.emails_skipped ?? 0) > 0 && (
-            <span title="e-mails not sent, and why" data-testid={`skipped-${data.stepId}`}>
-              ✕ {stats.emails_skipped} not sent: {skippedInWords(stats.skipped)}
-            </span>
-          )}
           {data.kind === "exit" && <span title="exits and conversions">■ {stats.exits ?? 0} exits · ★ {stats.conversions ?? 0} conv.</span>}
         </div>
       )}
@@ -162,11 +154,3 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
 
 export const StepNode = memo(StepNodeView);
 export const nodeTypes = { step: StepNode };
-
-/** "no consent 3, unsubscribed 1" from {"no_consent": 3, "unsubscribed": 1}. */
-export function skippedInWords(skipped: Record<string, number> | undefined): string {
-  return Object.entries(skipped ?? {})
-    .sort((a, b) => b[1] - a[1])
-    .map(([reason, n]) => `${reason.replace(/_/g, " ")} ${n}`)
-    .join(", ");
-}
