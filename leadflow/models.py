@@ -472,6 +472,8 @@ class PredictiveModel(SQLModel, table=True):
     weights: dict[str, Any] = _json(dict)
     labels: dict[str, Any] = _json(dict)
     created_at: datetime = Field(default_factory=utcnow)
+
+
 # ---------------------------------------------------------------- this installation
 
 
