@@ -114,7 +114,7 @@ async def test_privacy_proxy_and_instant_opens_are_machine_opens(
 
 def test_sendgrid_opens_count_once_and_machine_opens_earn_nothing(db_url: str) -> None:
     with session_scope(db_url) as session:
-        session.add(Lead(id="L1", email="lead1@example.com"))
+        session.add(Lead(id="L1", email="lead1@example.com", consent={"status": "granted"}))
     _mail(db_url, "L1", "journey-1-welcome-1")
     with session_scope(db_url) as session:
         sent = session.exec(select(EmailMessage)).one().sent_at
@@ -156,7 +156,8 @@ async def test_click_links_lead_only_where_the_mail_did(
         time_env: WorkflowEnvironment, db_url: str, task_queue: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
     async with app_client(time_env.client, db_url, task_queue, monkeypatch) as http:
-        r = await http.post("/api/leads", headers=admin(), json={"email": "cl@example.com"})
+        r = await http.post("/api/leads", headers=admin(), json={"email": "cl@example.com",
+                                                                "consent": {"status": "granted"}})
         lead_id = r.json()["id"]
         _mail(db_url, lead_id, "send-links")
         # Signed with the right secret (as with a leaked or development one) but not in the mail.
