@@ -100,5 +100,6 @@ def test_migrate_waiting_leads_exit_one_and_pause_resume_stop(page, stack: Stack
 
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{stack.base}/flows/{flow_id}/migrate")
-    expect(page.get_by_test_id("migrate-panel")).to_be_visible()
+    expect(page.get_by_test_id("migrate-no-source")).to_be_visible()  # every lead left
+    expect(page.get_by_test_id("migrate-start")).to_be_disabled()
     shot(page, "33-migrate-narrow")

@@ -81,7 +81,7 @@ export function MigratePanel({ flowId }: { flowId: string }) {
   const body = toVersion !== null ? migrationBody(toVersion, fromVersions, map, timers) : null;
   const bodyKey = JSON.stringify(body);
   useEffect(() => {
-    if (!body || !ready) return;
+    if (!body || !ready || !fromVersions.length) return;
     const controller = new AbortController();
     setPreviewError(null);
     api<Preview>(`/flows/${id}/migrations/preview`, { body, signal: controller.signal })
@@ -98,8 +98,9 @@ export function MigratePanel({ flowId }: { flowId: string }) {
     return <p className="migrate-empty" data-testid="migrate-empty">There is only {list.length ? "one version" : "no version"} yet. Publish a new version first; then the leads waiting in older ones can move to it here.</p>;
   }
   const targets = target ? Object.entries(stepsOf(target)).filter(([, s]) => isWait(s)).map(([k]) => k) : [];
-  const total = preview?.moves.reduce((n, m) => n + m.leads, 0) ?? 0;
-  const atOnce = preview?.moves.reduce((n, m) => n + m.sends_at_once, 0) ?? 0;
+  const shown = fromVersions.length ? preview : null;
+  const total = shown?.moves.reduce((n, m) => n + m.leads, 0) ?? 0;
+  const atOnce = shown?.moves.reduce((n, m) => n + m.sends_at_once, 0) ?? 0;
   const r = report.data;
 
   return (
@@ -164,25 +165,26 @@ export function MigratePanel({ flowId }: { flowId: string }) {
       <section aria-label="Preview" data-testid="migrate-preview">
         <h3>Preview</h3>
         {previewError && <p className="error" role="alert">{previewError}</p>}
-        {!preview && !previewError && <p className="muted">Working out what would happen…</p>}
-        {preview && preview.problems.length > 0 && (
+        {!fromVersions.length && <p className="muted" data-testid="migrate-no-source">No lead runs an older version now: nothing to move. Tick a version above to move leads from it.</p>}
+        {fromVersions.length > 0 && !preview && !previewError && <p className="muted">Working out what would happen…</p>}
+        {shown && shown.problems.length > 0 && (
           <div role="alert" className="refused" data-testid="migrate-problems">
             <p><strong>Nothing can move yet.</strong> Fix these first:</p>
-            <ul>{preview.problems.map((p) => <li key={p.path}><code>{p.path.replace(/^step_map\./, "")}</code>: {p.message}</li>)}</ul>
+            <ul>{shown.problems.map((p) => <li key={p.path}><code>{p.path.replace(/^step_map\./, "")}</code>: {p.message}</li>)}</ul>
           </div>
         )}
-        {preview && (
+        {shown && (
           <p data-testid="migrate-summary">
             {total ? `${leads(total)} would move` : "No lead waits in these versions now"}
             {atOnce ? `, and ${atOnce} mail${atOnce === 1 ? "" : "s"} would go out at once because a delay got shorter` : ""}.
-            {preview.busy ? ` ${leads(preview.busy)} in the middle of a mail or with sales move once they next wait.` : ""}
+            {shown.busy ? ` ${leads(shown.busy)} in the middle of a mail or with sales move once they next wait.` : ""}
           </p>
         )}
-        {preview && preview.moves.length > 0 && (
+        {shown && shown.moves.length > 0 && (
           <table data-testid="migrate-moves">
             <thead><tr><th>From</th><th>Step</th><th>To step</th><th>Leads</th><th>Mails at once</th></tr></thead>
             <tbody>
-              {preview.moves.map((m) => (
+              {shown.moves.map((m) => (
                 <tr key={`${m.from_version}-${m.from_step}-${m.to_step}`} data-testid={`move-${m.from_step}`}>
                   <td>v{m.from_version}</td><td><code>{m.from_step}</code></td><td><code>{m.to_step}</code></td>
                   <td>{m.leads}</td><td>{m.sends_at_once}</td>
@@ -191,11 +193,11 @@ export function MigratePanel({ flowId }: { flowId: string }) {
             </tbody>
           </table>
         )}
-        {preview && preview.sample.length > 0 && (
+        {shown && shown.sample.length > 0 && (
           <details>
-            <summary>A sample of {preview.sample.length} leads and when each acts next</summary>
+            <summary>A sample of {shown.sample.length} leads and when each acts next</summary>
             <ul className="lead-list">
-              {preview.sample.map((s) => {
+              {shown.sample.map((s) => {
                 const at = parseApiDate(s.next_action_at);
                 return (
                   <li key={s.lead_id}><Link to={`/leads/${encodeURIComponent(s.lead_id)}`}>{s.lead_id.slice(0, 8)}</Link>{" "}
@@ -205,13 +207,13 @@ export function MigratePanel({ flowId }: { flowId: string }) {
             </ul>
           </details>
         )}
-        {target && preview && <PreviewCanvas flowId={flowId} doc={target} preview={preview} />}
+        {target && shown && <PreviewCanvas flowId={flowId} doc={target} preview={shown} />}
       </section>
 
       {!migrationId && (
         <div className="row end">
           <button type="button" className="primary" data-testid="migrate-start"
-            disabled={!preview || preview.problems.length > 0 || total === 0} onClick={() => setAsking(true)}>
+            disabled={!shown || shown.problems.length > 0 || total === 0} onClick={() => setAsking(true)}>
             Move {leads(total)} to v{toVersion}
           </button>
         </div>
