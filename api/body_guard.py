@@ -9,7 +9,8 @@ the path of the offending value (the limits: :mod:`leadflow.json_limits`):
 
 * non-finite numbers (``NaN``, ``Infinity``, ``-Infinity``, overflowing floats);
 * integers beyond 64 bits;
-* nesting deeper than :data:`MAX_DEPTH` objects and arrays.
+* nesting deeper than :data:`MAX_DEPTH` objects and arrays;
+* bodies over :data:`MAX_BODY_BYTES` (413, read no further).
 
 The body is then handed to the route unchanged (a signed webhook still verifies its bytes).
 """
@@ -25,6 +26,7 @@ from leadflow.json_limits import MAX_DEPTH, json_problem
 
 __all__ = ["BodyGuard", "check_body"]
 
+MAX_BODY_BYTES = 32 * 2**20  # a JSON body; uploads (CSV, forms) are the routes' own business
 _NOT_JSON_TYPES = ("multipart/", "application/x-www-form-urlencoded", "text/csv", "text/plain")
 
 
@@ -55,6 +57,13 @@ def check_body(raw: bytes) -> tuple[int, bytes] | None:
                         [problem])
 
 
+async def _send(send: Send, status: int, payload: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
 class BodyGuard:
     """ASGI middleware applying :func:`check_body` to every JSON request body."""
 
@@ -73,21 +82,24 @@ class BodyGuard:
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
+        size = 0
         more = True
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
             chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > MAX_BODY_BYTES:
+                await _send(send, 413, _answer(
+                    "TooLarge", f"The body is larger than {MAX_BODY_BYTES // 2**20} MiB; send "
+                    "less at once (events: at most 5,000 per request).", None))
+                return
             more = message.get("more_body", False)
         raw = b"".join(chunks)
         refused = check_body(raw) if raw else None
         if refused is not None:
-            status, payload = refused
-            await send({"type": "http.response.start", "status": status,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(payload)).encode())]})
-            await send({"type": "http.response.body", "body": payload})
+            await _send(send, *refused)
             return
         delivered = False
 

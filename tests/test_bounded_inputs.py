@@ -192,6 +192,11 @@ async def test_bad_inputs_answer_4xx_with_their_path_and_write_nothing(
         assert report["created"] == 2 and report["rejected_count"] == 1, report
         assert "128 KB" in report["rejected"][0]["errors"][0]
 
+        # a JSON body too large to be anything but an attack
+        huge = b'{"email": "huge@example.com", "fields": {"x": "' + b"x" * (33 * 2**20) + b'"}}'
+        r = await http.post("/api/leads", content=huge, headers=json_h)
+        assert r.status_code == 413 and r.json()["error"] == "TooLarge", r.text[:200]
+
         # a bearer key with characters beyond ASCII
         for key in ("Bearer clé-é-ü".encode(), "Bearer \u00ff\u00fe".encode("latin-1")):
             r = await http.get("/api/leads", headers={"Authorization": key})
