@@ -66,9 +66,10 @@ STEP_QUERY = "current_step"
 MIGRATE_UPDATE = "migrate"
 MIGRATE_REFUSED_BUSY = "busy"  # mid-action: try again once it waits
 MIGRATION_WORKFLOW = "FlowMigrationWorkflow"
-# Pauses (seconds) before the migration job asks journeys that were busy again: a send is over
-# in seconds; a lead still busy after the last (in a handoff) is reported skipped.
-MIGRATION_RETRY_AFTER = (2.0, 10.0, 60.0)
+# Pauses (seconds) before the migration job asks journeys busy in a send again (a send is over
+# in seconds); one still busy after the last is reported skipped. Leads with sales or with a
+# held mail are reported skipped at once.
+MIGRATION_RETRY_AFTER = (1.0, 5.0, 20.0)
 RECYCLE_WORKFLOW = "RecycleWorkflow"
 DEFAULT_DEV_ADDRESS = "127.0.0.1:7233"
 

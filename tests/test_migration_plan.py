@@ -84,10 +84,11 @@ def test_timer_policies() -> None:
 def test_busy_and_other_versions_do_not_move() -> None:
     docs = {1: V1, 2: v2(), 3: v2()}
     leads = [at("wait-a", "a", 1, 4, waiting=""), at("wait-b", "b", 1, 10, "event", version=2),
-             at("wait-b", "c", 1, 10, "event", version=3)]
+             at("wait-b", "c", 1, 10, "event", version=3), at("hello", "d", 1, 4, "handoff"),
+             at("tips", "e", 1, 4, "postponed")]
     result = plan(docs, leads, Request(3, from_versions=[1], step_map={"wait-a": "pause-a"}), NOW)
     assert not result.moves
-    assert [s.code for s in result.skipped] == ["busy", "version", "version"]
+    assert [s.code for s in result.skipped] == ["busy", "version", "version", "handoff", "held"]
 
 
 def test_preview_groups_and_sample() -> None:

@@ -255,11 +255,14 @@ async def test_handoffs_keep_their_sla_and_leads_keep_their_arm(
                                       {"weight": 1, "next": "arm-b"}]
         v3["steps"]["arm-a"]["duration"] = v3["steps"]["arm-b"]["duration"] = "P9D"
         publish_flow(db_url, v3)
+        shown = (await api.post("/api/flows/drip/migrations/preview", headers=key,
+                                json={"to_version": 3})).json()
+        assert (shown["leads"], shown["handoff"], shown["busy"]) == (8, 1, 0)
         report = await migrate_and_wait(api, key, {"to_version": 3})
         assert report["moved"] == 8
         assert report["skipped"] == [{"lead_id": seller, "journey_id": journeys(db_url)[seller].id,
                                       "reason": report["skipped"][0]["reason"]}]
-        assert "action" in report["skipped"][0]["reason"]
+        assert "with sales" in report["skipped"][0]["reason"]
     after = journeys(db_url)
     assert {lead: after[lead].current_step for lead in leads} == arms, "every lead kept its arm"
     assert {after[lead].version for lead in leads} == {3}

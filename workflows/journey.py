@@ -141,7 +141,8 @@ class JourneyWorkflow:
         if self._move is not None:
             return ("busy", "the journey is already moving to a new version")
         request = Request.from_dict(req)
-        waiting = s.waiting if self._sleeping and not s.action and not self._inbox else ""
+        waiting = s.waiting if self._sleeping and not s.action and not self._inbox else (
+            "handoff" if s.action == "handoff" else "")
         pos = Position(inp.journey_id, inp.lead_id, inp.version, s.step, waiting, s.deadline)
         result = plan({inp.version: flow, request.to_version: req["document"]}, [pos], request,
                       self._now())

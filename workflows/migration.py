@@ -39,9 +39,10 @@ class FlowMigrationWorkflow:
     @workflow.run
     async def run(self, inp: MigrationJobInput) -> None:
         targets = await self._act("migration_targets", inp)
-        moves, busy = list(targets["moves"]), list(targets["busy"])
+        # the journeys not waiting now are asked too: each says why (busy ones again later)
+        asked, busy = list(targets["moves"]) + list(targets["busy"]), []
         final = not inp.retry_after
-        batches = [moves[i:i + BATCH] for i in range(0, len(moves), BATCH)]
+        batches = [asked[i:i + BATCH] for i in range(0, len(asked), BATCH)]
         for i in range(0, len(batches), PARALLEL_BATCHES):
             results = await asyncio.gather(*(
                 self._act("migration_move", MoveBatchInput(inp.migration_id, batch, final))

@@ -152,7 +152,8 @@ def positions(session: Session, flow_id: str, docs: dict[int, dict[str, Any]],
     """Where the flow's running journeys are, as the database records it.
 
     A journey waits (at a wait or wait_for step) when its current step is one and it recorded
-    a deadline; anything else is in the middle of an action.
+    a deadline; at a handoff step it is with sales; at an e-mail step with a hold its mail is
+    held; anything else is in the middle of an action.
     """
     stmt = select(Journey).where(Journey.flow_id == flow_id, Journey.status == "running")
     if journey_ids is not None:
@@ -163,6 +164,10 @@ def positions(session: Session, flow_id: str, docs: dict[int, dict[str, Any]],
         waiting = ""
         if step is not None and step["type"] in WAIT_STEPS and j.waiting_until is not None:
             waiting = "timer" if step["type"] == "wait" else "event"
+        elif step is not None and step["type"] == "handoff":
+            waiting = "handoff"
+        elif step is not None and step["type"] == "email" and j.held_reason:
+            waiting = "postponed"
         found.append(Position(j.id, j.lead_id, j.version, j.current_step, waiting,
                               _ts(j.waiting_until)))
     return found
@@ -184,7 +189,9 @@ def preview_view(result: Plan) -> dict[str, Any]:
             "problems": result.problems, "sample": sample,
             "leads": len(result.moves),
             "sends_at_once": sum(m.sends_at_once for m in result.moves),
-            "busy": sum(1 for s in result.skipped if s.code == "busy")}
+            "busy": sum(1 for s in result.skipped if s.code == "busy"),
+            "handoff": sum(1 for s in result.skipped if s.code == "handoff"),
+            "held": sum(1 for s in result.skipped if s.code == "held")}
 
 
 def create_migration(session: Session, flow_id: str, request: Request) -> FlowMigration:
@@ -264,7 +271,8 @@ def record_move(session: Session, inp: MoveInput) -> None:
 
 
 def migration_targets(session: Session, migration_id: str) -> dict[str, Any]:
-    """The journeys the job asks to move: those the plan moves now, and the busy ones."""
+    """The journeys the job asks: those the plan moves now, and those it cannot move now
+    (each journey's own validator then says why: busy ones are asked again later)."""
     row = session.get(FlowMigration, migration_id)
     if row is None:
         raise NotFound(f"There is no migration {migration_id!r}.")
@@ -272,7 +280,8 @@ def migration_targets(session: Session, migration_id: str) -> dict[str, Any]:
     row.planned = len(result.moves)
     session.add(row)
     return {"moves": [m.journey_id for m in result.moves],
-            "busy": [s.position.journey_id for s in result.skipped if s.code == "busy"]}
+            "busy": [s.position.journey_id for s in result.skipped
+                     if s.code in ("busy", "handoff", "held")]}
 
 
 def migration_update_arg(session: Session, migration_id: str) -> dict[str, Any]:

@@ -8,7 +8,9 @@ Rules:
 
 * steps of the same id map to themselves; ``step_map`` renames (``{"old": "new"}``);
 * only leads *waiting* (at a ``wait`` or ``wait_for`` step) move; a lead in the middle of an
-  action (a send, a handoff, a branch decision) is ``busy`` and moves only once it next waits;
+  action (a send, a branch decision) is ``busy`` and moves only once it next waits; a lead with
+  sales (``handoff``) or whose next mail is held (``held``: send window, frequency cap, a pause)
+  stays where it is, as its SLA and its pending mail must;
 * a waiting step the new version lacks and ``step_map`` does not name is a problem at
   ``step_map.<old>``; so is a target that is not a ``wait``/``wait_for`` step;
 * the next action time follows the timer policy: ``from_entry`` (default: the new duration
@@ -59,7 +61,9 @@ class Position:
     lead_id: str
     version: int
     step: str | None
-    waiting: str  # "timer" or "event" at a wait/wait_for step; anything else is busy
+    # "timer" or "event" at a wait/wait_for step; "handoff" with sales; "postponed" (a held
+    # mail); anything else is busy
+    waiting: str
     deadline: float | None
 
 
@@ -99,7 +103,8 @@ class Move:
 @dataclass(frozen=True)
 class Skip:
     """A journey of the versions asked for that does not move now: ``code`` is ``busy`` (in
-    the middle of an action: ask again once it waits), ``version`` (not on a version being
+    the middle of an action: ask again once it waits), ``handoff`` (with sales), ``held`` (its
+    next mail waits for a window, a cap or a resume), ``version`` (not on a version being
     migrated) or ``unmapped`` (no step to go to: a problem of the request)."""
 
     position: Position
@@ -259,9 +264,17 @@ def plan(flow_versions: Mapping[int, Mapping[str, Any]], journeys: Iterable[Posi
             continue
         old_steps = flow_versions[pos.version]["steps"]
         old = old_steps.get(pos.step or "")
+        if pos.waiting == "handoff":
+            result.skipped.append(Skip(pos, "handoff", f"with sales (handoff at {pos.step!r}); "
+                                       "its SLA stays: migrate again once it is back"))
+            continue
+        if pos.waiting == "postponed":
+            result.skipped.append(Skip(pos, "held", f"its mail at {pos.step!r} is held (send "
+                                       "window, frequency cap or pause): migrate again later"))
+            continue
         if pos.waiting not in WAITING or old is None or old["type"] not in WAIT_STEPS:
-            result.skipped.append(Skip(pos, "busy", "in the middle of an action (a send, a handoff); "
-                                             "it moves once it next waits"))
+            result.skipped.append(Skip(pos, "busy", "in the middle of an action (a send); it "
+                                             "moves once it next waits"))
             continue
         to_step = request.step_map.get(pos.step or "", pos.step)
         if to_step not in target:

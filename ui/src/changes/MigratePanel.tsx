@@ -107,7 +107,8 @@ export function MigratePanel({ flowId }: { flowId: string }) {
     <div className="migrate" data-testid="migrate-panel">
       <h2>Migrate waiting leads</h2>
       <p className="muted">Leads waiting in older versions can move to a newer one. Nothing moves until you press the button at the
-        end; leads in the middle of a mail or with sales move once they next wait.</p>
+        end. Leads in the middle of a mail move once they next wait; leads with sales or whose next mail is held
+        stay where they are (run the migration again later for them).</p>
       <div className="row">
         <label htmlFor="migrate-to">Move to</label>
         <select id="migrate-to" value={toVersion ?? ""} data-testid="migrate-to"
@@ -177,7 +178,9 @@ export function MigratePanel({ flowId }: { flowId: string }) {
           <p data-testid="migrate-summary">
             {total ? `${leads(total)} would move` : "No lead waits in these versions now"}
             {atOnce ? `, and ${atOnce} mail${atOnce === 1 ? "" : "s"} would go out at once because a delay got shorter` : ""}.
-            {shown.busy ? ` ${leads(shown.busy)} in the middle of a mail or with sales move once they next wait.` : ""}
+            {shown.busy ? ` ${leads(shown.busy)} in the middle of a mail move once they next wait.` : ""}
+            {shown.handoff ? ` ${leads(shown.handoff)} with sales stay where they are (their SLA does not move).` : ""}
+            {shown.held ? ` ${leads(shown.held)} whose next mail is held stay where they are.` : ""}
           </p>
         )}
         {shown && shown.moves.length > 0 && (

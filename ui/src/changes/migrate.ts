@@ -19,6 +19,8 @@ export interface Preview {
   leads?: number;
   sends_at_once?: number;
   busy?: number;
+  handoff?: number;
+  held?: number;
 }
 
 type Steps = Record<string, Json>;
