@@ -269,7 +269,9 @@ def test_published_vector_body_ingests_as_a_drop(db_url: str, vector: dict) -> N
     assert event.properties["reason"] == "Bounced Address"
 
 
-def test_five_thousand_events_are_fast(db_url: str) -> None:
+def test_five_thousand_events_in_one_batch_are_all_stored_then_all_duplicates(db_url: str) -> None:
+    """A large batch is stored whole, and its redelivery is recognised whole; how fast is
+    measured by bench/webhook.py, not here."""
     batch = [
         # one open per mail: repeated opens of one mail are not stored (test_mail_engagement)
         sendgrid_event(kind, n % 3 + 1, sg_event_id=f"e{n}", timestamp=1_700_000_000 + n,
@@ -277,12 +279,7 @@ def test_five_thousand_events_are_fast(db_url: str) -> None:
         for n in range(5000)
         for kind in ("open",)
     ]
-    started = time.perf_counter()
     result = _ingest(db_url, batch)
-    elapsed = time.perf_counter() - started
     assert len(result.new_events) == 5000
-    assert elapsed < 2.5, f"{elapsed:.2f}s for 5,000 events"
-    started = time.perf_counter()
     again = _ingest(db_url, batch)
     assert again.duplicates == 5000
-    assert time.perf_counter() - started < 1.5

@@ -150,8 +150,8 @@ def state_db(tmp_path: Path) -> Iterator[str]:
         for i, status in enumerate(["sent", "sent", "failed"]):
             conn.execute(
                 text(
-                    "INSERT INTO emailmessage (send_id, status, attempts, created_at) "
-                    "VALUES (:sid, :status, 1, '2026-01-01 00:00:00')"
+                    "INSERT INTO emailmessage (send_id, status, attempts, internal, created_at) "
+                    "VALUES (:sid, :status, 1, false, '2026-01-01 00:00:00')"
                 ),
                 {"sid": f"s{i}", "status": status},
             )
