@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -244,7 +244,7 @@ class EmailMessage(SQLModel, table=True):
     last_attempt_at: datetime | None = None  # start of the latest hand-over to the provider
     # Mail to staff (notify steps, handoff notices): the lead's consent, unsubscribe header,
     # frequency cap and engagement play no part in it.
-    internal: bool = False
+    internal: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class ConsentRecord(SQLModel, table=True):

@@ -28,8 +28,6 @@ def upgrade() -> None:
     # Existing staff mail: notify steps ("notify.<journey>...") and handoff notices (no lead).
     op.execute("UPDATE emailmessage SET internal = true "
                "WHERE send_id LIKE 'notify.%' OR template LIKE 'handoff-%'")
-    with op.batch_alter_table('emailmessage', schema=None) as batch_op:
-        batch_op.alter_column('internal', server_default=None)
 
     # ### end Alembic commands ###
 
