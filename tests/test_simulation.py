@@ -286,10 +286,11 @@ async def test_the_api_simulates_versions_documents_and_samples_and_changes_noth
     again = (await http.post("/api/flows/trial-nurture/simulate", json=body)).json()
     assert without_time(again) == without_time(result)
 
-    r = await http.post("/api/flows/webinar-follow-up/simulate",
-                        json={"leads": "sample", "days": 20, "version": 1})
-    assert r.status_code == 200, r.text
-    assert r.json()["leads"] == 40
+    for path in SHIPPED:  # every shipped flow, over the real leads (read-only)
+        r = await http.post(f"/api/flows/{path.stem}/simulate",
+                            json={"leads": "sample", "days": 20, "version": 1})
+        assert r.status_code == 200, r.text
+        assert r.json()["leads"] == 40 and r.json()["flow_id"] == path.stem
 
     draft = json.loads((PROJECT_ROOT / "flows" / "webinar-follow-up.json").read_text())
     draft["steps"]["thanks"]["template"] = "case-study"
@@ -331,11 +332,11 @@ async def test_the_api_refuses_bad_input_with_422_and_unknown_flows_with_404(
     assert r.status_code == 403
 
 
-def test_the_cli_simulates_a_flow_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_the_cli_simulates_each_shipped_flow_file(path: Path, tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    path = PROJECT_ROOT / "flows" / "webinar-follow-up.json"
     out = subprocess.run(
         [sys.executable, "-m", "leadflow.cli", "flows", "simulate", str(path), "--leads", "300",
          "--days", "30", "--seed", "2", "--json"],
@@ -345,6 +346,14 @@ def test_the_cli_simulates_a_flow_file(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["leads"] == 300 and result["seed"] == 2 and SHAPE <= set(result)
+    assert result["flow_id"] == path.stem
+
+
+def test_the_cli_prints_tables_and_refuses_bad_input(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = PROJECT_ROOT / "flows" / "webinar-follow-up.json"
     table = subprocess.run(
         [sys.executable, "-m", "leadflow.cli", "flows", "simulate", str(path), "--leads", "100",
          "--days", "10"], check=False, capture_output=True, text=True, cwd=tmp_path,
@@ -359,3 +368,25 @@ def test_the_cli_simulates_a_flow_file(tmp_path: Path) -> None:
         timeout=120,
         env={**__import__("os").environ, "LEADFLOW_HOME": str(tmp_path / "home")})
     assert bad.returncode == 2 and "days" in bad.stderr
+
+
+def test_the_cli_simulates_a_stored_flow_by_id(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LEADFLOW_HOME": str(tmp_path / "home"), "COLUMNS": "160"}
+    env.pop("LEADFLOW_DATABASE_URL", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "leadflow.cli", *args], check=False,
+                              capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env)
+
+    path = PROJECT_ROOT / "flows" / "webinar-follow-up.json"
+    assert cli("flows", "import", str(path), "--publish").returncode == 0
+    out = cli("flows", "simulate", "webinar-follow-up", "--leads", "200", "--days", "20",
+              "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["version"] == 1
+    missing = cli("flows", "simulate", "no-such-flow", "--leads", "10")
+    assert missing.returncode == 2 and "no-such-flow" in missing.stderr

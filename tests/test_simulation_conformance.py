@@ -31,12 +31,11 @@ from leadflow.journeys.simulation import (
     sample_leads,
 )
 from leadflow.leads.events import EventIn, ingest_events, run_dispatch
-from leadflow.models import Journey, JourneyStep
+from leadflow.models import Journey, JourneyStep, Lead
 from tests.helpers import (
     ended,
     enrol_lead,
     eventually,
-    make_lead,
     publish_flow,
     running_worker,
     sent_mails,
@@ -135,8 +134,13 @@ async def test_seeded_leads_walk_the_same_paths_live_and_simulated(
     set_scoring_model(db_url, MODEL)
     publish_flow(db_url, FLOW)
     titles = ["VP", "Director", "Engineer", "Analyst"]
-    leads = [make_lead(db_url, f"c{i}@example.com", title=titles[i % 4],
-                       consent={"status": "granted"}) for i in range(36)]
+    # Fixed ids: the split and the engagement draws depend on them, so every run walks the
+    # same paths (covering every step, clicks and timeouts alike).
+    with session_scope(db_url) as session:
+        session.add_all([Lead(id=f"conformance-lead-{i:02d}", email=f"c{i}@example.com",
+                              title=titles[i % 4], consent={"status": "granted"})
+                         for i in range(36)])
+    leads = [f"conformance-lead-{i:02d}" for i in range(36)]
 
     start = datetime.now(UTC)
     simulated: dict[str, tuple[list[str], list[tuple[str, str]]]] = {}
