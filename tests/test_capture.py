@@ -224,6 +224,10 @@ async def test_only_a_confirmed_opt_in_lifts_an_unsubscribe_or_a_denial(
         for email in ("una@example.com", "den@example.com"):
             r = await http.post("/api/capture/newsletter", data={"email": email, "consent": "on"})
             assert r.status_code == 202 and r.json() == {"status": "accepted"}
+        # Submitting again (a stranger flooding the inbox) sends no second confirmation today.
+        r = await http.post("/api/capture/contact", data={"email": "una@example.com",
+                                                          "consent": "on"})
+        assert r.status_code == 202
         una, den = _lead(db_url, "una@example.com"), _lead(db_url, "den@example.com")
         assert una is not None and una.unsubscribed and una.consent
         assert una.consent["status"] == "withdrawn"

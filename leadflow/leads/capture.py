@@ -11,7 +11,7 @@ Nobody who submits a public form is authenticated, so a submission for an addres
 know never overwrites that lead: it fills only empty profile fields and new custom fields,
 never downgrades a granted consent, never records a denial, and never lifts an unsubscribe,
 a denial or a withdrawal; that takes a confirmed double opt-in (the confirmation mail goes to
-the address itself). With double opt-in on, the lead gets a confirmation mail and stays
+the address itself, at most once a day). With double opt-in on, the lead gets a confirmation mail and stays
 ``subscriber`` with consent ``pending``; ``form.submitted`` follows only when the signed link
 is opened.
 """
@@ -25,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session, select
@@ -63,6 +64,8 @@ _IGNORED = {HONEYPOT, "email", "consent", *_PROFILE}
 # Declared on a fresh install (here for create_schema, and by migration 0002): the form the
 # shipped trial-nurture flow enrols by, and the usual ones of a marketing site.
 SHIPPED_FORMS = ("trial-signup", "newsletter", "contact", "demo-request")
+# At most one confirmation mail per address in this time.
+CONFIRMATION_INTERVAL = timedelta(days=1)
 # Consent states only a confirmed double opt-in may lift.
 _REFUSALS = ("denied", "withdrawn")
 
@@ -261,10 +264,15 @@ def capture(session: Session, form: str, data: Mapping[str, Any], *, ip: str | N
     return CaptureResult("accepted", config.redirect_url, plan)
 
 
-def _queue_confirmation(session: Session, lead: Lead, form: str) -> str:
-    n = len(session.exec(select(EmailMessage.id).where(
-        EmailMessage.lead_id == lead.id, EmailMessage.template == "_confirm")).all())
-    send_id = f"confirm-{lead.id}-{n + 1}"
+def _queue_confirmation(session: Session, lead: Lead, form: str) -> str | None:
+    """Queue a confirmation mail; None when one went to this address within
+    :data:`CONFIRMATION_INTERVAL` (strangers must not be able to flood an inbox through a form;
+    the earlier link still confirms)."""
+    earlier = session.exec(select(EmailMessage.created_at).where(
+        EmailMessage.lead_id == lead.id, EmailMessage.template == "_confirm")).all()
+    if any(utcnow() - t < CONFIRMATION_INTERVAL for t in earlier if t is not None):
+        return None
+    send_id = f"confirm-{lead.id}-{len(earlier) + 1}"
     link = html.escape(confirm_url(lead.id, form), quote=True)
     settings = get_settings()
     session.add(EmailMessage(
