@@ -8,12 +8,12 @@ agent, and ``form.submitted`` (``properties.form`` and the submitted fields) is 
 rules enrol the lead.
 
 Nobody who submits a public form is authenticated, so a submission for an address we already
-know never overwrites that lead: it fills only empty profile fields and new custom fields,
-never downgrades a granted consent, never records a denial, and never lifts an unsubscribe,
-a denial or a withdrawal; that takes a confirmed double opt-in (the confirmation mail goes to
-the address itself, at most once a day). With double opt-in on, the lead gets a confirmation mail and stays
-``subscriber`` with consent ``pending``; ``form.submitted`` follows only when the signed link
-is opened.
+know never overwrites that lead: it fills only empty profile and custom fields, never
+downgrades a granted consent, never records a denial, and never lifts an unsubscribe, a
+denial or a withdrawal; that takes a confirmed double opt-in (the confirmation mail goes to
+the address itself, at most once a day). With double opt-in on, the lead gets a confirmation
+mail and stays ``subscriber`` with consent ``pending``; ``form.submitted`` follows only when
+the signed link is opened.
 """
 
 from __future__ import annotations
