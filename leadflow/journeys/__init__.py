@@ -4,5 +4,7 @@
 
 May import the shared core (``leadflow.config``, ``db``, ``models``, ``errors``, ``temporal``,
 ``rendering``, ``channels``, ``metrics``), ``leadflow.mail`` and ``leadflow.leads``; never
-``leadflow.api``, ``leadflow.workflows`` or ``leadflow.activities``.
+``leadflow.api``, ``leadflow.workflows`` or ``leadflow.activities``. The flow simulator
+(``simulation``) also reads ``leadflow.scoring`` (the model's maths) and ``leadflow.sales``
+(business calendars), as the steps it stands in for do.
 """

@@ -144,13 +144,13 @@ class SimulationRequest(_Strict):
     document: dict[str, Any] | None = None
     leads: Any = 1000  # a number of synthetic leads, or "sample"
     profile: dict[str, list[Any]] = {}
-    engagement: Engagement = Engagement()
+    engagement: Engagement = Field(default_factory=Engagement)  # type: ignore[arg-type]
     events: list[EventRate] = Field(default_factory=list, max_length=50)
     days: int = Field(90, ge=1, le=MAX_DAYS)
     seed: int = 1
     start: datetime | None = None
     enrol_over_days: float = Field(0.0, ge=0, le=MAX_DAYS)
-    sales: Sales = Sales()
+    sales: Sales = Field(default_factory=Sales)  # type: ignore[arg-type]
 
     @field_validator("leads")
     @classmethod
@@ -369,6 +369,7 @@ class _Context:
         key = zone.key
         table = self._openings.get(key)
         if table is None:
+            assert self.window is not None, "only flows with a send window ask"
             first = datetime.fromtimestamp(self.start, UTC).astimezone(zone).date()
             last = datetime.fromtimestamp(self.end, UTC).astimezone(zone).date()
             pairs = [(a.timestamp(), b.timestamp()) for a, b in window_openings(
@@ -720,15 +721,16 @@ def _update(ctx: _Context, lead: _Lead, step: Mapping[str, Any], now: float,
     if refit:
         lead.fit = fit_points(view, ctx.model)
         lead.refits += 1
-    events = [{"kind": "event", "type": "lead.updated",
-               "properties": {"points": step.get("add_score") or 0}}]
+    marker = {"points": step.get("add_score") or 0}
+    events: list[dict[str, Any]] = [{"kind": "event", "type": "lead.updated",
+                                     "properties": marker}]
     if step.get("stage") and step["stage"] != view["stage"]:
         old = view["stage"]
         lead.set_stage(step["stage"], now, totals)
         events.append({"kind": "event", "type": "stage.changed",
                        "properties": {"old": old, "new": step["stage"]}})
     lead.inbox.extend(e for e in events if e["type"] in ctx.listened)
-    points = event_points("lead.updated", events[0]["properties"], view, ctx.model)
+    points = event_points("lead.updated", marker, view, ctx.model)
     lead.rescore(now, points, totals)
 
 
@@ -817,11 +819,11 @@ def run_simulation(flow: dict[str, Any], req: SimulationRequest, world: World, *
     done = 0
     if workers > 1 and len(jobs) > 1:
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
 
         # fork starts at once and needs no importable __main__, but is unsafe once threads
         # run (an API server); spawn then.
         import threading
+        from concurrent.futures import ProcessPoolExecutor
 
         method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
