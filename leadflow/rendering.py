@@ -46,6 +46,7 @@ __all__ = [
     "list_templates",
     "pinned_source",
     "render_email",
+    "render_source",
     "render_string",
     "snapshot_templates",
     "template_errors",
@@ -298,14 +299,14 @@ def render_email(session: Session, name: str, context: Mapping[str, Any],
 _PROBE_UNSUBSCRIBE = "https://unsubscribe.invalid/u/probe"
 
 
-def _compliance_problems(html: str) -> list[str]:
+def _compliance_problems(html: str, postal_address: str | None = None) -> list[str]:
     """CAN-SPAM: every marketing mail carries the unsubscribe link and the postal address."""
     problems = []
+    address = postal_address or get_settings().postal_address
     if _PROBE_UNSUBSCRIBE not in html:
         problems.append("it has no unsubscribe link; add {{ unsubscribe_url }} (the shared "
                         "layout _layout.html.j2 has it).")
-    if html_lib.escape(get_settings().postal_address) not in html and \
-            get_settings().postal_address not in html:
+    if html_lib.escape(address) not in html and address not in html:
         problems.append("it does not show the postal address; add {{ postal_address }} (the "
                         "shared layout has it).")
     return problems
@@ -314,21 +315,26 @@ def _compliance_problems(html: str) -> list[str]:
 def template_errors(session: Session, name: str) -> list[str]:
     """Why ``name`` cannot be sent: it does not render for the sample lead, or it lacks the
     unsubscribe link or postal address (empty when all is well)."""
+    from leadflow.workspace import workspace
+
+    address = workspace(session)["postal_address"]
     try:
-        mail = render_email(session, name, build_context(SAMPLE_LEAD,
+        mail = render_email(session, name, build_context(SAMPLE_LEAD, postal_address=address,
                                                          unsubscribe_url=_PROBE_UNSUBSCRIBE))
     except NotFound as exc:
         return [exc.detail]
     except Invalid as exc:
         return [exc.detail.split(": ", 1)[-1]]
-    return _compliance_problems(mail.html)
+    return _compliance_problems(mail.html, address)
 
 
-def check_template_source(subject: str, html: str, text: str | None) -> list[dict[str, str]]:
+def check_template_source(subject: str, html: str, text: str | None,
+                          postal_address: str | None = None) -> list[dict[str, str]]:
     """Problems with a template about to be saved, rendered against the sample lead."""
     env = _make_env({"_probe.html.j2": html, **({"_probe.txt.j2": text} if text else {})})
     problems = []
-    ctx = build_context(SAMPLE_LEAD, unsubscribe_url=_PROBE_UNSUBSCRIBE)
+    ctx = build_context(SAMPLE_LEAD, unsubscribe_url=_PROBE_UNSUBSCRIBE,
+                        postal_address=postal_address)
     for field, source, tmpl_name in (
         ("subject", subject, None),
         ("html", html, "_probe.html.j2"),
@@ -347,8 +353,37 @@ def check_template_source(subject: str, html: str, text: str | None) -> list[dic
         with budget():
             rendered = _render(env.get_template("_probe.html.j2"), ctx)
         problems += [{"path": "html", "message": f"The html cannot be sent: {p}"}
-                     for p in _compliance_problems(rendered)]
+                     for p in _compliance_problems(rendered, postal_address)]
     return problems
+
+
+def render_source(subject: str, html: str, text: str | None,
+                  context: Mapping[str, Any]) -> RenderedEmail:
+    """Render a template that is not saved (the editor's live preview).
+
+    Raises:
+        Invalid: it does not render, with the problem of each part.
+    """
+    env = _make_env({"_draft.html.j2": html, **({"_draft.txt.j2": text} if text else {})})
+    problems = []
+    out: dict[str, str] = {}
+    for field, render in (
+        ("subject", lambda: env.from_string(subject).render(context)),
+        ("html", lambda: env.get_template("_draft.html.j2").render(context)),
+        ("text", lambda: env.get_template("_draft.txt.j2").render(context) if text else None),
+    ):
+        try:
+            value = render()
+        except TemplateError as exc:
+            problems.append({"path": field, "message": f"The {field} does not render: {exc}"})
+            continue
+        if value is not None:
+            out[field] = value
+    if problems:
+        raise Invalid("The template does not render.", problems=problems)
+    body = css_inline.inline(out["html"]) if "<style" in out["html"] else out["html"]
+    return RenderedEmail(subject=" ".join(out["subject"].split()), html=body,
+                         text=out.get("text") or _html_to_text(out["html"]))
 
 
 def render_string(source: str, context: Mapping[str, Any]) -> str:

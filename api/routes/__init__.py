@@ -16,6 +16,7 @@ from leadflow.api.routes import (
     scoring,
     templates,
     webhooks,
+    workspace,
 )
 
 ROUTERS = [
@@ -34,6 +35,7 @@ ROUTERS = [
     scoring.router,
     reports.router,
     outcomes.router,
+    workspace.router,
 ]
 
 __all__ = ["ROUTERS"]

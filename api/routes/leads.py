@@ -12,12 +12,12 @@ from leadflow.api.deps import (
     SalesOrMarketerDep,
     SessionDep,
 )
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, func, or_, select
 
 from leadflow.auth import Principal
 from leadflow.db import session_scope
-from leadflow.errors import Forbidden
+from leadflow.errors import Forbidden, Invalid
 from leadflow.leads.events import (
     dispatch_event,
     ingest_lead,
@@ -134,6 +134,28 @@ def timeline(lead_id: str, session: SessionDep, principal: SalesOrMarketerDep) -
                         .order_by(col(TimelineEntry.at), col(TimelineEntry.id))).all()
     return [{"at": r.at.isoformat(), "kind": r.kind, "type": r.type, "data": r.data}
             for r in rows]
+
+
+class NoteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=5000)
+
+
+@router.post("/leads/{lead_id}/notes", status_code=201)
+def add_note(lead_id: str, body: NoteBody, session: SessionDep,
+             principal: SalesOrMarketerDep) -> dict[str, Any]:
+    """A note on the lead (a call, a reply): it appears on the timeline as ``note.added``."""
+    lead = get_lead(session, lead_id)
+    check_lead_access(session, principal, lead)
+    text = body.text.strip()
+    if not text:
+        raise Invalid("A note needs some text.", problems=[{"path": "text", "message": "Write the note."}])
+    by = f"rep:{principal.rep_id}" if principal.rep_id else principal.role
+    entry = TimelineEntry(lead_id=lead.id, kind="note", type="note.added", data={"text": text, "by": by})
+    session.add(entry)
+    session.flush()
+    return {"at": entry.at.isoformat(), "kind": entry.kind, "type": entry.type, "data": entry.data}
 
 
 class StageMove(BaseModel):

@@ -106,6 +106,7 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
     from leadflow.mail.policy import current_time, next_send_time
     from leadflow.mail.tracking import unsubscribe_url
     from leadflow.rendering import render_string
+    from leadflow.workspace import workspace
 
     assert inp.send_id, "an email step needs its send id"
     now = current_time()
@@ -136,11 +137,13 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
                 return {"status": "skipped", "reason": reason}
         assert lead is not None
         journey = session.get(Journey, inp.journey_id)
+        ws = workspace(session)
         if message is None or message.status == "pending":
             later = None
             if session.exec(select(Flow.state).where(Flow.id == inp.flow_id)).first() == "paused":
                 later = (now + timedelta(seconds=PAUSE_RECHECK_SECONDS), "paused")
-            later = later or next_send_time(session, lead, doc.get("send_window"), inp.send_id, now)
+            later = later or next_send_time(
+                session, lead, doc.get("send_window") or ws["send_window"], inp.send_id, now)
             if later is not None:
                 retry_at, why = later
                 _hold(session, journey, _HELD.get(why, why))
@@ -151,7 +154,8 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
         if message is None:
             step = doc["steps"][inp.step]
             ctx = build_context(lead_view(lead), flow={"id": doc["id"], "name": doc.get("name")},
-                                unsubscribe_url=unsubscribe_url(lead.id))
+                                unsubscribe_url=unsubscribe_url(lead.id),
+                                postal_address=ws["postal_address"])
             # the snapshot the version pinned at publish; versions from before pinning: as is
             pin = version_templates(db_url, inp.flow_id, inp.version).get(step["template"])
             rendered = render_email(session, step["template"], ctx,

@@ -21,6 +21,7 @@ from leadflow.models import (
     Journey,
     JourneyStep,
     Lead,
+    TimelineEntry,
     utcnow,
 )
 from leadflow.temporal import JourneyInput, journey_id
@@ -330,16 +331,73 @@ def flow_stats(session: Session, flow_id: str, version: int | None = None) -> di
             s["click_rate"] = round(s["clicked"] / s["emails_sent"], 4)
     conversions = sum(s["conversions"] for s in steps.values())
     return {"flow_id": flow_id, "version": version, "journeys": journeys,
-            "conversions": conversions, "steps": dict(steps)}
+            "conversions": conversions, "steps": dict(steps),
+            "transitions": _transitions(session, sfilter)}
+
+
+def _transitions(session: Session, sfilter: list[Any]) -> dict[str, dict[str, int]]:
+    """``{from_step: {to_step: journeys}}``: how leads left each step (for branch percentages)."""
+    previous = func.lag(JourneyStep.step_id).over(
+        partition_by=JourneyStep.journey_id,
+        order_by=(col(JourneyStep.entered_at), col(JourneyStep.id))).label("prev")
+    moves = select(previous, JourneyStep.step_id.label("step")).where(*sfilter).subquery()  # type: ignore[attr-defined]
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for prev, step, n in session.exec(
+        select(moves.c.prev, moves.c.step, func.count()).where(moves.c.prev.is_not(None))
+        .group_by(moves.c.prev, moves.c.step)
+    ).all():
+        out[prev][step] = n
+    return dict(out)
 
 
 def leads_at_step(session: Session, flow_id: str, step_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The leads at a step now, each with why it waits: ``waiting`` is ``{"kind", "until",
+    "event", "reason"}``: kind ``wait`` (a timer), ``wait_for`` (an event, until a timeout),
+    ``held`` (a send held back by the send window or frequency cap: ``reason``) or ``working``."""
     rows = session.exec(
         select(Journey, Lead).join(Lead, Lead.id == Journey.lead_id)
         .where(Journey.flow_id == flow_id, Journey.current_step == step_id,
                Journey.status == "running").limit(limit)
     ).all()
-    return [{"lead_id": lead.id, "email": lead.email, "journey_id": j.id, "version": j.version,
-             "since": (j.started_at.isoformat())} for j, lead in rows]
+    held = _held_sends(session, flow_id, step_id, [lead.id for _, lead in rows])
+    docs: dict[int, dict[str, Any]] = {}
+    out = []
+    for j, lead in rows:
+        if j.version not in docs:
+            docs[j.version] = get_version(session, flow_id, j.version).document
+        step = (docs[j.version].get("steps") or {}).get(step_id) or {}
+        until = j.waiting_until.isoformat() if j.waiting_until else None
+        waiting: dict[str, Any] = {"kind": "working", "until": until}
+        if step.get("type") == "wait":
+            waiting["kind"] = "wait"
+        elif step.get("type") == "wait_for":
+            waiting.update(kind="wait_for", event=step.get("event"))
+        elif lead.id in held:
+            reason, retry_at = held[lead.id]
+            waiting.update(kind="held", reason=reason, until=retry_at)
+        name = " ".join(p for p in (lead.first_name, lead.last_name) if p) or None
+        out.append({"lead_id": lead.id, "email": lead.email, "name": name,
+                    "journey_id": j.id, "version": j.version,
+                    "since": j.started_at.isoformat(), "waiting": waiting})
+    return out
+
+
+def _held_sends(session: Session, flow_id: str, step_id: str,
+                lead_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """lead id -> (why, until when) its send at this step is postponed (send window, cap)."""
+    if not lead_ids:
+        return {}
+    now = utcnow().isoformat()
+    found: dict[str, tuple[str, str]] = {}
+    for entry in session.exec(
+        select(TimelineEntry).where(col(TimelineEntry.lead_id).in_(lead_ids),
+                                    TimelineEntry.type == "email.postponed")
+        .order_by(col(TimelineEntry.at))
+    ).all():
+        data = entry.data or {}
+        retry_at = str(data.get("retry_at") or "")
+        if data.get("flow_id") == flow_id and data.get("step") == step_id and retry_at[:19] > now[:19]:
+            found[entry.lead_id] = (str(data.get("reason") or "send window"), retry_at)
+    return found
 
 

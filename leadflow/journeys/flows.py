@@ -118,12 +118,20 @@ def list_flows(session: Session) -> list[dict[str, Any]]:
     latest = dict(session.exec(
         select(FlowVersion.flow_id, func.max(FlowVersion.version)).group_by(FlowVersion.flow_id)
     ).all())
+    newest = (select(FlowVersion.flow_id, func.max(FlowVersion.version).label("v"))
+              .group_by(FlowVersion.flow_id).subquery())
+    published = {(v.flow_id, v.version): v.document for v in session.exec(
+        select(FlowVersion).join(newest, (FlowVersion.flow_id == newest.c.flow_id)
+                                 & (FlowVersion.version == newest.c.v)))}
     return [
         {
             "id": f.id,
             "name": f.name,
             "description": (f.draft or {}).get("description"),
             "latest_version": latest.get(f.id),
+            # The draft differs from what runs: "unpublished changes".
+            "draft_changed": latest.get(f.id) is None
+            or published.get((f.id, latest[f.id])) != f.draft,
             "updated_at": f.updated_at.isoformat(),
             "running": running.get(f.id, 0),
         }

@@ -47,6 +47,11 @@ class ValidationContext:
     template_errors: Callable[[str], list[str]] | None = None
 
 
+def _a(word: str) -> str:
+    """The indefinite article for ``word`` ("an update step", "a wait step")."""
+    return "An" if word[:1] in "aeiou" else "A"
+
+
 def step_targets(step: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every ``(json key path within the step, target step id)`` a step can continue at."""
     out: list[tuple[str, str]] = []
@@ -192,10 +197,10 @@ class _Checker:
         allowed = STEP_FIELDS[kind]
         for key in step:
             if key not in allowed:
-                self.add(f"{base}.{key}", f"A {kind} step has no field {key!r}; it takes "
+                self.add(f"{base}.{key}", f"{_a(kind)} {kind} step has no field {key!r}; it takes "
                          f"{', '.join(sorted(allowed - {'type'}))}.")
         if kind not in ("exit", "branch", "split") and not isinstance(step.get("next"), str):
-            self.add(f"{base}.next", f"A {kind} step needs next: the step that follows it.")
+            self.add(f"{base}.next", f"{_a(kind)} {kind} step needs next: the step that follows it.")
         for key, target in step_targets(step):
             if target not in steps:
                 self.add(f"{base}.{key}", f"{key} names {target!r}, but there is no step with that id.")

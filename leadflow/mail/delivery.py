@@ -65,7 +65,8 @@ def _setting(settings: Settings, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def build_outgoing(msg: EmailMessage, settings: Settings, *, track: bool) -> OutgoingEmail:
+def build_outgoing(msg: EmailMessage, settings: Settings, *, track: bool,
+                   from_addr: str | None = None) -> OutgoingEmail:
     """The provider-neutral mail for ``msg``: headers, categories and ids-only custom args."""
     custom_args = {
         key: str(value)
@@ -88,7 +89,7 @@ def build_outgoing(msg: EmailMessage, settings: Settings, *, track: bool) -> Out
     return OutgoingEmail(
         send_id=msg.send_id,
         to=msg.to or "",
-        from_addr=settings.email_from,
+        from_addr=from_addr or settings.email_from,
         subject=msg.subject or "",
         html=html,
         text=msg.text,
@@ -220,7 +221,9 @@ def deliver(
                 _note(session, msg, status, reason)
             return status
 
-        mail = build_outgoing(msg, settings, track=track)
+        from leadflow.workspace import sender_address
+
+        mail = build_outgoing(msg, settings, track=track, from_addr=sender_address(session, settings))
         claim: dict[str, Any] = {
             "attempts": msg.attempts + 1,
             "backend": sender.name,

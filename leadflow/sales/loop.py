@@ -17,7 +17,7 @@ from leadflow.errors import Conflict, Forbidden, Invalid, NotFound
 from leadflow.leads.lifecycle import can_transition
 from leadflow.leads.records import add_timeline
 from leadflow.leads.stages import change_stage
-from leadflow.models import Handoff, Lead, utcnow
+from leadflow.models import Handoff, Lead, Rep, Team, utcnow
 from leadflow.sales.business_calendar import SlaStatus, as_utc
 from leadflow.sales.handoffs import calendar_for, record_sla
 from leadflow.sales.outcomes import ResolvedReason, resolve_rejection_reason
@@ -75,8 +75,11 @@ def handoff_public(session: Session, h: Handoff, now: datetime | None = None) ->
                    "last_name": lead.last_name, "company": lead.company, "title": lead.title,
                    "stage": lead.stage, "score": lead.score, "temperature": lead.temperature,
                    "score_breakdown": list(lead.score_breakdown or [])}
+    rep = session.get(Rep, h.rep_id) if h.rep_id else None
+    team = session.get(Team, h.team) if h.team else None
     return {
         "id": h.id, "lead_id": h.lead_id, "rep_id": h.rep_id, "team": h.team,
+        "rep_name": rep.name if rep else None, "team_name": team.name if team else None,
         "status": h.status, "flow_id": h.flow_id, "step": h.step, "sla": h.sla,
         "sla_due_at": _iso(h.sla_due_at), "sla_status": sla_status_of(session, h, now),
         "sla_met_at": _iso(h.sla_met_at), "sla_breached_at": _iso(h.sla_breached_at),

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, select
 
+from leadflow.sales.business_calendar import as_utc
 from leadflow.config import get_settings
 from leadflow.db import session_scope
-from leadflow.models import EmailMessage, Handoff, Lead, Rep
+from leadflow.models import EmailMessage, Handoff, Lead, Rep, utcnow
 
-__all__ = ["NotifyInput", "handoff_message", "send_notification"]
+__all__ = ["NotifyInput", "due_in_words", "handoff_message", "send_notification"]
 
 SUBJECTS = {
     "assigned": "New hot lead for you: {name}",
@@ -53,8 +56,29 @@ def _label(item: dict[str, Any]) -> str:
                or "score")
 
 
-def handoff_message(session: Session, h: Handoff, kind: str) -> dict[str, Any]:
-    """The summary every channel carries: who the lead is and why it is hot."""
+def due_in_words(due: datetime, now: datetime, zone: str | None) -> str:
+    """``"Thu 3 Dec, 14:00 (Europe/Berlin), in 2 h 10 min"``: a deadline as a rep reads it."""
+    try:
+        tz = ZoneInfo(zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        tz, zone = ZoneInfo("UTC"), "UTC"
+    due, now = as_utc(due), as_utc(now)
+    local = due.astimezone(tz)
+    minutes = round(abs((due - now).total_seconds()) / 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "",
+             f"{mins} min" if mins and not days else ""]
+    span = " ".join(p for p in parts if p) or "less than a minute"
+    when = f"{local.strftime('%a')} {local.day} {local.strftime('%b, %H:%M')} ({zone or 'UTC'})"
+    return f"{when}, {'in ' + span if due >= now else span + ' ago'}"
+
+
+def handoff_message(session: Session, h: Handoff, kind: str, zone: str | None = None) -> dict[str, Any]:
+    """The summary every channel carries: who the lead is and why it is hot.
+
+    ``zone`` is the reader's time zone (the rep's), in which the SLA deadline is written.
+    """
     lead = session.get(Lead, h.lead_id)
     breakdown = list(lead.score_breakdown or []) if lead else []
     name = _lead_name(lead)
@@ -65,7 +89,7 @@ def handoff_message(session: Session, h: Handoff, kind: str) -> dict[str, Any]:
     lines = [subject, "",
              f"Score {lead.score if lead else '?'} ({lead.temperature if lead else '?'})",
              *(f"- {w}" for w in why),
-             f"SLA due: {h.sla_due_at.isoformat() if h.sla_due_at else 'no SLA'}",
+             "SLA due: " + (due_in_words(h.sla_due_at, utcnow(), zone) if h.sla_due_at else "no SLA"),
              f"Why you: {h.assignment_reason or ''}", link]
     return {"subject": subject, "text": "\n".join(lines), "name": name, "link": link,
             "score": lead.score if lead else None,
@@ -88,7 +112,7 @@ def send_notification(db_url: str, inp: NotifyInput) -> str:
         rep = session.get(Rep, inp.rep_id) if inp.rep_id else None
         if h is None:
             return "skipped"
-        message = handoff_message(session, h, inp.kind)
+        message = handoff_message(session, h, inp.kind, rep.timezone if rep else None)
         if inp.channel == "email":
             if rep is None:
                 return "skipped"

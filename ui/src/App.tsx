@@ -11,10 +11,19 @@ import { OutboxPage } from "./pages/OutboxPage";
 import { InboxPage } from "./pages/InboxPage";
 import { ScoringPage } from "./pages/ScoringPage";
 import { ReportsPage } from "./pages/ReportsPage";
+import { TeamPage } from "./pages/TeamPage";
+import { KeysPage } from "./pages/KeysPage";
+import { TemplatesPage } from "./pages/TemplatesPage";
+import { FormsPage } from "./pages/FormsPage";
+import { SettingsPage } from "./pages/SettingsPage";
+import { Skeleton } from "./ui";
 
 export function App() {
   const [meta, setMeta] = useState<Meta | null>(null);
   const [checking, setChecking] = useState(Boolean(getKey()));
+  // The server did not answer (network error or 5xx): keep the key, say so, try again.
+  const [unreachable, setUnreachable] = useState<ApiError | null>(null);
+  const [attempt, setAttempt] = useState(0);
 
   const signOut = useCallback(() => {
     setKey(null);
@@ -24,20 +33,44 @@ export function App() {
   useEffect(() => {
     const key = getKey();
     if (!key) return;
+    setChecking(true);
     api<Meta>("/meta", { key })
-      .then(setMeta)
+      .then((m) => {
+        setMeta(m);
+        setUnreachable(null);
+      })
       .catch((err: ApiError) => {
-        if (err.status === 401 || err.status === 403) setKey(null);
+        // Only a refused key asks for a key again; an outage keeps the session.
+        if (err.status === 401) setKey(null);
+        else setUnreachable(err);
       })
       .finally(() => setChecking(false));
-  }, []);
+  }, [attempt]);
+
+  useEffect(() => {
+    if (!unreachable) return;
+    const timer = window.setTimeout(() => setAttempt((a) => a + 1), 5000);
+    return () => window.clearTimeout(timer);
+  }, [unreachable, attempt]);
 
   useEffect(() => {
     window.addEventListener("leadflow:unauthorized", signOut);
     return () => window.removeEventListener("leadflow:unauthorized", signOut);
   }, [signOut]);
 
-  if (checking) return <p className="centered">Loading…</p>;
+  if (checking && !unreachable) return <div className="centered"><Skeleton rows={3} label="Signing in" /></div>;
+  if (!meta && unreachable && getKey()) {
+    return (
+      <main className="server-down" data-testid="server-down">
+        <h1>Cannot reach the Leadflow server</h1>
+        <p>{unreachable.status === 0
+          ? "The studio could not connect to the server. It may be restarting, or your network may be down."
+          : `The server answered with an error (${unreachable.status}).`} You are still signed in; nothing is lost.</p>
+        <p className="muted">Trying again every few seconds…</p>
+        <button type="button" className="primary" onClick={() => setAttempt((a) => a + 1)}>Try again now</button>
+      </main>
+    );
+  }
   if (!meta) return <SignIn onSignedIn={setMeta} />;
   return (
     <SessionContext.Provider value={meta}>
@@ -83,23 +116,54 @@ function SignIn({ onSignedIn }: { onSignedIn: (meta: Meta) => void }) {
   );
 }
 
+/** The main navigation for a role; admin-only screens are left out for other keys. */
+export function navLinks(role: string): [string, string][] {
+  if (role === "sales") return [["/inbox", "Inbox"]];
+  const links: [string, string][] = [
+    ["/flows", "Flows"], ["/leads", "Leads"], ["/templates", "Templates"], ["/outbox", "Outbox"],
+    ["/inbox", "Sales inbox"], ["/team", "Sales team"], ["/reports", "Reports"], ["/scoring", "Scoring"],
+    ["/forms", "Forms"],
+  ];
+  if (role === "admin") links.push(["/keys", "API keys"], ["/settings", "Settings"]);
+  return links;
+}
+
 function Shell({ meta, onSignOut }: { meta: Meta; onSignOut: () => void }) {
   const { path } = useLocation();
   const isSales = meta.role === "sales";
+  const [menuOpen, setMenuOpen] = useState(false);
+  const [offline, setOffline] = useState(false);
 
   useEffect(() => {
     if (path === "/") navigate(isSales ? "/inbox" : "/flows", true);
+    setMenuOpen(false);
   }, [path, isSales]);
 
-  const links = isSales
-    ? [["/inbox", "Inbox"]]
-    : [["/flows", "Flows"], ["/leads", "Leads"], ["/outbox", "Outbox"], ["/inbox", "Sales inbox"], ["/reports", "Reports"], ["/scoring", "Scoring"]];
+  useEffect(() => {
+    const down = () => setOffline(true);
+    const up = () => setOffline(false);
+    window.addEventListener("leadflow:offline", down);
+    window.addEventListener("leadflow:online", up);
+    return () => {
+      window.removeEventListener("leadflow:offline", down);
+      window.removeEventListener("leadflow:online", up);
+    };
+  }, []);
+
+  const links = navLinks(meta.role);
+  const [me, setMe] = useState<string | null>(null);
+  useEffect(() => {
+    if (!meta.rep_id) return;
+    api<{ name?: string }>(`/reps/${encodeURIComponent(meta.rep_id)}`).then((r) => setMe(r.name ?? null)).catch(() => undefined);
+  }, [meta.rep_id]);
 
   return (
     <div className="shell">
-      <header className="topbar">
+      <header className={`topbar${menuOpen ? " menu-open" : ""}`}>
         <span className="brand">Leadflow</span>
-        <nav aria-label="Main">
+        <button type="button" className="menu-button" aria-expanded={menuOpen} aria-controls="main-nav"
+          data-testid="menu-button" onClick={() => setMenuOpen((o) => !o)}>☰ Menu</button>
+        <nav aria-label="Main" id="main-nav">
           {links.map(([to, label]) => (
             <Link key={to} to={to} className={path.startsWith(to) ? "active" : ""}
               aria-current={path.startsWith(to) ? "page" : undefined}>
@@ -107,9 +171,14 @@ function Shell({ meta, onSignOut }: { meta: Meta; onSignOut: () => void }) {
             </Link>
           ))}
         </nav>
-        <span className="who">{meta.role}{meta.rep_id ? ` · ${meta.rep_id}` : ""} · v{meta.version}</span>
+        <span className="who">{me ?? meta.role}{me ? ` (${meta.role})` : ""}</span>
         <button type="button" className="link-button" onClick={onSignOut}>Sign out</button>
       </header>
+      {offline && (
+        <p className="offline-banner" role="alert" data-testid="offline-banner">
+          Cannot reach the server right now. You are still signed in; the page updates again once it answers.
+        </p>
+      )}
       <div className="page">{route(path)}</div>
     </div>
   );
@@ -126,6 +195,12 @@ function route(path: string) {
   if (path === "/inbox") return <InboxPage />;
   if (path === "/reports") return <ReportsPage />;
   if (path === "/scoring") return <ScoringPage />;
+  if (path === "/team") return <TeamPage />;
+  if (path === "/keys") return <KeysPage />;
+  if (path === "/templates") return <TemplatesPage />;
+  if ((params = matchPath("/templates/:name", path))) return <TemplatesPage key={params.name} name={params.name} />;
+  if (path === "/forms") return <FormsPage />;
+  if (path === "/settings") return <SettingsPage />;
   return (
     <section>
       <h1>Not found</h1>

@@ -55,8 +55,11 @@ export async function api<T = unknown>(
     });
   } catch (err) {
     if ((err as Error).name === "AbortError") throw err;
+    reachable(false);
     throw new ApiError(0, "NetworkError", "The server cannot be reached.");
   }
+  // A proxy in front of a stopped API answers 502/503/504: that is the server being away too.
+  reachable(![502, 503, 504].includes(response.status));
   const text = await response.text();
   let payload: unknown = null;
   try {
@@ -75,6 +78,15 @@ export async function api<T = unknown>(
     );
   }
   return payload as T;
+}
+
+let serverReachable = true;
+
+/** Tell the shell when the server stops or starts answering (it shows a banner, keeps the session). */
+function reachable(ok: boolean): void {
+  if (ok === serverReachable) return;
+  serverReachable = ok;
+  window.dispatchEvent(new Event(ok ? "leadflow:online" : "leadflow:offline"));
 }
 
 /** Build a query string, leaving out empty values. */

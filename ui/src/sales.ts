@@ -17,6 +17,8 @@ export interface Handoff {
   lead_id: string;
   rep_id: string | null;
   team: string | null;
+  rep_name?: string | null;
+  team_name?: string | null;
   status: string;
   flow_id?: string | null;
   step?: string | null;
@@ -61,3 +63,10 @@ export function slaText(h: Pick<Handoff, "sla_due_at" | "sla_status" | "status">
   return h.sla_status === "breached" || left.startsWith("overdue") ? `SLA breached, ${left}` : `SLA ${left}`;
 }
 
+
+/** Open handoffs first, soonest SLA deadline first; then the rest, newest first. */
+export function sortForInbox(list: Handoff[]): Handoff[] {
+  const due = (h: Handoff) => (h.sla_due_at ? Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(h.sla_due_at) ? h.sla_due_at : `${h.sla_due_at}Z`) : Infinity);
+  const rank = (h: Handoff) => (h.status === "open" ? 0 : ["accepted", "contacted"].includes(h.status) ? 1 : 2);
+  return [...list].sort((a, b) => rank(a) - rank(b) || (rank(a) < 2 ? due(a) - due(b) : String(b.created_at ?? "").localeCompare(String(a.created_at ?? ""))));
+}

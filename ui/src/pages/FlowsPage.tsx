@@ -1,7 +1,8 @@
 /** All flows, a form to start a new one, and import of a flow file. */
 import { useRef, useState, type ChangeEvent, type FormEvent } from "react";
 import { api, ApiError } from "../api";
-import { parseApiDate } from "../durations";
+import { ErrorState, Skeleton } from "../ui";
+import { relative } from "../words";
 import { useApi } from "../hooks";
 import { Link, navigate } from "../router";
 
@@ -10,6 +11,7 @@ interface FlowSummary {
   name: string;
   description?: string;
   latest_version: number | null;
+  draft_changed?: boolean;
   updated_at: string | null;
   running: number;
 }
@@ -64,23 +66,27 @@ export function FlowsPage() {
   return (
     <section className="flows-page">
       <h1>Flows</h1>
-      {flows.error && <p className="error" role="alert">{flows.error.detail}</p>}
+      {flows.error && <ErrorState error={flows.error} onRetry={flows.reload} />}
+      {!flows.data && !flows.error && <Skeleton rows={4} label="Loading flows" />}
       {flows.data && (
-        <table data-testid="flows-table">
+        <table data-testid="flows-table" className="responsive">
           <thead>
-            <tr><th>Flow</th><th>Published</th><th>Running</th><th>Updated</th><th></th></tr>
+            <tr><th>Flow</th><th>Version</th><th>Leads in it</th><th>Edited</th><th></th></tr>
           </thead>
           <tbody>
             {flows.data.length === 0 && <tr><td colSpan={5} className="muted">No flows yet: start one below.</td></tr>}
             {flows.data.map((f) => (
               <tr key={f.id}>
-                <td>
+                <td data-label="Flow">
                   <Link to={`/flows/${encodeURIComponent(f.id)}`}>{f.name || f.id}</Link>
-                  <div className="muted small">{f.id}{f.description ? ` · ${f.description}` : ""}</div>
+                  {f.description ? <div className="muted small">{f.description}</div> : null}
                 </td>
-                <td>{f.latest_version ? `v${f.latest_version}` : <span className="muted">draft only</span>}</td>
-                <td>{f.running ?? 0}</td>
-                <td>{f.updated_at ? parseApiDate(f.updated_at).toLocaleString() : ""}</td>
+                <td data-label="Version" data-testid={`flow-version-${f.id}`}>
+                  {f.latest_version ? <>v{f.latest_version} live</> : <span className="muted">never published</span>}
+                  {f.latest_version && f.draft_changed ? <span className="pill due_soon"> draft has unpublished changes</span> : null}
+                </td>
+                <td data-label="Leads in it">{f.running ?? 0} running</td>
+                <td data-label="Edited">{f.updated_at ? relative(f.updated_at) : ""}</td>
                 <td>
                   {f.latest_version ? <Link to={`/flows/${encodeURIComponent(f.id)}/live`}>Live map</Link> : null}
                 </td>

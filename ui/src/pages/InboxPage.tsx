@@ -8,7 +8,9 @@ import { parseApiDate } from "../durations";
 import { useApi, useNow } from "../hooks";
 import { Link } from "../router";
 import { useSession } from "../session";
-import { slaText, topReasons, type Handoff } from "../sales";
+import { slaText, sortForInbox, topReasons, type Handoff } from "../sales";
+import { Empty, ErrorState, Skeleton } from "../ui";
+import { dayTime, dueInWords } from "../words";
 import { RejectReasonForm } from "../loop/RejectReasonForm";
 
 const STATUSES = ["", "open", "accepted", "contacted", "qualified", "rejected", "disqualified"];
@@ -41,8 +43,10 @@ export function InboxPage() {
   const [repId, setRepId] = useState("");
   const handoffs = useApi<Handoff[]>(`/handoffs${query({ status, rep_id: isSales ? undefined : repId })}`, 5000);
   // Reps for the filter: an admin key may list them; otherwise the filter is a text field.
-  const reps = useApi<{ id: string; name?: string }[]>(meta.role === "admin" ? "/reps" : null);
+  const reps = useApi<{ id: string; name?: string }[]>(isSales ? null : "/reps");
   const now = useNow(1000);
+  const flows = useApi<{ id: string; name: string }[]>(isSales ? null : "/flows");
+  const flowName = (fid: string) => flows.data?.find((f) => f.id === fid)?.name || fid;
   const [rejecting, setRejecting] = useState<string | null>(null);
   const [message, setMessage] = useState<{ text: string; bad?: boolean } | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
@@ -62,6 +66,13 @@ export function InboxPage() {
     }
   };
 
+  const list = handoffs.data ? sortForInbox(handoffs.data) : null;
+  const groups: [string, string, Handoff[]][] = list ? [
+    ["open", "Waiting for first touch (soonest SLA first)", list.filter((h) => h.status === "open")],
+    ["working", "In progress", list.filter((h) => ["accepted", "contacted"].includes(h.status))],
+    ["closed", "Done", list.filter((h) => !["open", "accepted", "contacted"].includes(h.status))],
+  ] : [];
+
   return (
     <section className="inbox">
       <h1>{isSales ? "My handoffs" : "Sales inbox"}</h1>
@@ -73,23 +84,25 @@ export function InboxPage() {
         {!isSales && (
           <>
             <label htmlFor="inbox-rep">Rep</label>
-            {meta.role === "admin" && !reps.error ? (
+            {!reps.error ? (
               <select id="inbox-rep" value={repId} onChange={(e) => setRepId(e.target.value)}>
                 <option value="">everyone</option>
-                {(reps.data ?? []).map((r) => <option key={r.id} value={r.id}>{r.name ? `${r.name} (${r.id})` : r.id}</option>)}
+                {(reps.data ?? []).map((r) => <option key={r.id} value={r.id}>{r.name || r.id}</option>)}
               </select>
-            ) : (
-              <input id="inbox-rep" value={repId} placeholder="rep id" onChange={(e) => setRepId(e.target.value)} />
-            )}
+            ) : null}
           </>
         )}
       </div>
       {!canAct && <p className="muted small">Marketing sees every handoff; accepting or rejecting one takes a sales key.</p>}
       {message && <p role="status" className={message.bad ? "error" : "notice"} data-testid="inbox-message">{message.text}</p>}
-      {handoffs.error && <p className="error" role="alert">{handoffs.error.detail}</p>}
-      {handoffs.data?.length === 0 && <p className="muted">No handoffs{status ? ` that are ${status}` : ""}.</p>}
+      {handoffs.error && <ErrorState error={handoffs.error} onRetry={handoffs.reload} />}
+      {!handoffs.data && !handoffs.error && <Skeleton rows={6} label="Loading handoffs" />}
+      {handoffs.data?.length === 0 && <Empty><p>No handoffs{status ? ` that are ${status}` : ""} yet. Hot leads appear here as flows hand them to sales.</p></Empty>}
+      {groups.filter(([, , items]) => items.length).map(([key, title, items]) => (
+      <section key={key} aria-label={title} data-testid={`inbox-${key}`}>
+      <h2 className="group-title">{title} <span className="muted">({items.length})</span></h2>
       <ul className="handoffs" data-testid="handoffs">
-        {handoffs.data?.map((h) => {
+        {items.map((h) => {
           const lead = h.lead;
           const name = [lead?.first_name, lead?.last_name].filter(Boolean).join(" ");
           const escalations = Array.isArray(h.escalations) ? h.escalations.length : h.escalations ?? 0;
@@ -101,14 +114,14 @@ export function InboxPage() {
               <div className="handoff-main">
                 <h2>
                   <Link to={`/leads/${encodeURIComponent(h.lead_id)}`}>{name || lead?.email || (lead ? h.lead_id : "erased lead")}</Link>{" "}
-                  {lead?.temperature && <span className={`pill ${lead.temperature}`}>{lead.temperature}</span>}
+                  {lead?.temperature && !["rejected", "disqualified"].includes(h.status) && <span className={`pill ${lead.temperature}`}>{lead.temperature}</span>}
                 </h2>
                 <p className="small">{[lead?.title, lead?.company, lead?.email].filter(Boolean).join(" · ")}</p>
                 <p className="small">
                   Score <strong data-testid={`handoff-score-${h.id}`}>{lead?.score ?? "–"}</strong>
-                  {lead?.stage ? ` · ${lead.stage}` : ""} · team {h.team ?? "–"} · rep {h.rep_id ?? "unassigned"}
+                  {lead?.stage ? ` · ${lead.stage}` : ""} · {h.team_name ?? h.team ?? "no team"} · {h.rep_id ? h.rep_name ?? h.rep_id : "not assigned yet"}
                   {escalations ? ` · escalated ${escalations}×` : ""}
-                  {h.flow_id ? <> · from {isSales ? h.flow_id : <Link to={`/flows/${encodeURIComponent(h.flow_id)}/live`}>{h.flow_id}</Link>}</> : null}
+                  {h.flow_id ? <> · from {isSales ? flowName(h.flow_id) : <Link to={`/flows/${encodeURIComponent(h.flow_id)}/live`}>{flowName(h.flow_id)}</Link>}</> : null}
                 </p>
                 {reasons.length > 0 && (
                   <details className="why" open={lead?.temperature === "hot"}>
@@ -129,6 +142,9 @@ export function InboxPage() {
                 {sla && (
                   <span className={`countdown sla-${h.sla_status}`} data-testid={`handoff-sla-${h.id}`}
                     title={h.sla_due_at ? `SLA due ${parseApiDate(h.sla_due_at).toLocaleString()}` : undefined}>{sla}</span>
+                )}
+                {h.sla_due_at && h.status === "open" && (
+                  <span className="small" data-testid={`handoff-due-${h.id}`}>{dueInWords(h.sla_due_at, now)} · {dayTime(h.sla_due_at, now)}</span>
                 )}
                 {h.sla_status && !["met", "on_time"].includes(h.sla_status) && (
                   <span className="small muted">{h.sla_status.replace("_", " ")}</span>
@@ -151,6 +167,8 @@ export function InboxPage() {
           );
         })}
       </ul>
+      </section>
+      ))}
     </section>
   );
 }

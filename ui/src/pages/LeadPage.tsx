@@ -3,7 +3,11 @@ import { parseApiDate } from "../durations";
 import { useApi } from "../hooks";
 import { Link } from "../router";
 import { temporalLink, useSession } from "../session";
-import { download, type ApiError } from "../api";
+import { api, download, type ApiError } from "../api";
+import { useNow } from "../hooks";
+import { ErrorState, Notice, Skeleton } from "../ui";
+import { dayTime, dedupeTimeline, relative, timelineIcon, timelineSentence, type TimelineEntry } from "../words";
+import type { FormEvent } from "react";
 import type { BreakdownRow } from "../sales";
 import { useState } from "react";
 import { BarChart } from "./charts";
@@ -45,12 +49,6 @@ interface Lead {
   likelihood_factors?: Factor[];
 }
 
-interface TimelineEntry {
-  at: string;
-  kind: string;
-  type: string;
-  data?: unknown;
-}
 
 /** The breakdown may be a map (reason → points) or a list of {reason/label, points}; show either. */
 function breakdownRows(value: unknown): [string, number][] {
@@ -82,8 +80,12 @@ export function LeadPage({ leadId }: { leadId: string }) {
   const lead = useApi<Lead>(`/leads/${id}`, 5000);
   const [exportError, setExportError] = useState<string | null>(null);
   const timeline = useApi<TimelineEntry[]>(`/leads/${id}/timeline`, 5000);
-  if (lead.error) return <p className="error" role="alert">{lead.error.status === 404 ? `There is no lead "${leadId}".` : lead.error.detail}</p>;
-  if (!lead.data) return <p>Loading…</p>;
+  const flows = useApi<{ id: string; name: string; latest_version: number | null }[]>(meta.role === "sales" ? null : "/flows");
+  const reps = useApi<{ id: string; name: string }[]>("/reps");
+  const now = useNow(30_000);
+  const flowNames = Object.fromEntries((flows.data ?? []).map((f) => [f.id, f.name || f.id]));
+  if (lead.error && !lead.data) return lead.error.status === 404 ? <p className="error" role="alert">There is no lead “{leadId}”.</p> : <ErrorState error={lead.error} onRetry={lead.reload} />;
+  if (!lead.data) return <Skeleton rows={8} label="Loading the lead" />;
   const l = lead.data;
   const name = [l.first_name, l.last_name].filter(Boolean).join(" ");
   const breakdown = breakdownRows(l.score_breakdown);
@@ -96,13 +98,13 @@ export function LeadPage({ leadId }: { leadId: string }) {
           <dl className="props">
             {([
               ["E-mail", l.email], ["Company", l.company], ["Title", l.title], ["Country", l.country],
-              ["Time zone", l.timezone], ["Source", l.source], ["Stage", l.stage], ["Owner", l.owner],
+              ["Time zone", l.timezone], ["Source", l.source], ["Stage", l.stage], ["Owner", l.owner ? reps.data?.find((r) => r.id === l.owner)?.name ?? l.owner : null],
               ["Tags", (l.tags ?? []).join(", ")],
             ] as [string, unknown][]).map(([k, v]) => (
               <div key={k}><dt>{k}</dt><dd>{v ? String(v) : <span className="muted">—</span>}</dd></div>
             ))}
             {Object.entries(l.fields ?? {}).map(([k, v]) => (
-              <div key={k}><dt>fields.{k}</dt><dd>{typeof v === "string" ? v : JSON.stringify(v)}</dd></div>
+              <div key={k}><dt>{k.replace(/_/g, " ")}</dt><dd>{typeof v === "string" ? v : JSON.stringify(v)}</dd></div>
             ))}
           </dl>
         </div>
@@ -142,33 +144,41 @@ export function LeadPage({ leadId }: { leadId: string }) {
             return (
               <tr key={j.journey_id}>
                 {/* Flows are marketing's: a sales key reads the flow id only. */}
-                <td>{meta.role === "sales" ? j.flow_id : <Link to={`/flows/${encodeURIComponent(j.flow_id)}/live?version=${j.version}`}>{j.flow_id}</Link>}</td>
+                <td>{meta.role === "sales" ? flowNames[j.flow_id] ?? j.flow_id : <Link to={`/flows/${encodeURIComponent(j.flow_id)}/live?version=${j.version}`}>{flowNames[j.flow_id] ?? j.flow_id}</Link>}</td>
                 <td>v{j.version}</td>
                 <td data-testid={`journey-step-${j.flow_id}`}>{j.step ?? ""}</td>
                 <td><span className={`pill ${j.status}`}>{j.status}</span>{" "}
                   {j.status === "running" && meta.role !== "sales" && (
                     <ExitFromFlow leadId={l.id} leadName={l.first_name || l.email} flowId={j.flow_id} onDone={lead.reload} />
                   )}</td>
-                <td>{when(j.started_at)}</td>
-                <td>{when(j.ended_at)}</td>
+                <td>{j.started_at ? dayTime(j.started_at, now) : ""}</td>
+                <td>{j.ended_at ? dayTime(j.ended_at, now) : ""}</td>
                 <td>{link ? <a href={link} target="_blank" rel="noreferrer">Temporal Web UI</a> : <span className="muted">{j.workflow_id}</span>}</td>
               </tr>
             );
           })}
         </tbody>
       </table>
+      {meta.role !== "sales" && <LeadActions leadId={leadId} flows={flows.data ?? []} onDone={() => { lead.reload(); timeline.reload(); }} />}
+      {meta.role === "sales" && <NoteForm leadId={leadId} onDone={timeline.reload} />}
       <h2>Timeline</h2>
-      {timeline.error && <p className="error">{timeline.error.detail}</p>}
+      {timeline.error && <ErrorState error={timeline.error} onRetry={timeline.reload} />}
+      {!timeline.data && !timeline.error && <Skeleton rows={4} />}
       <ol className="timeline" data-testid="timeline">
-        {(timeline.data ?? []).map((t, i) => (
-          <li key={i}>
-            <time dateTime={t.at}>{when(t.at)}</time> <span className={`pill tl-${t.kind}`}>{t.kind}</span> <strong>{t.type}</strong>
-            {t.data !== undefined && t.data !== null && Object.keys(t.data as object).length > 0 && (
-              <code className="small"> {JSON.stringify(t.data)}</code>
-            )}
+        {dedupeTimeline(timeline.data ?? []).slice().reverse().map((t, i) => (
+          <li key={i} className={`tl-${t.kind}`}>
+            <span className="tl-icon" aria-hidden>{timelineIcon(t)}</span>
+            <div className="tl-body">
+              <span className="tl-sentence">{timelineSentence(t, { flows: flowNames, reps: Object.fromEntries((reps.data ?? []).map((r) => [r.id, r.name])) })}</span>
+              <time dateTime={t.at} title={when(t.at)} className="small muted"> · {relative(t.at, now)}</time>
+              <details className="raw">
+                <summary className="small muted">raw event</summary>
+                <pre className="json small">{JSON.stringify({ type: t.type, kind: t.kind, at: t.at, ...(t.data ?? {}) }, null, 2)}</pre>
+              </details>
+            </div>
           </li>
         ))}
-        {timeline.data && timeline.data.length === 0 && <li className="muted">Nothing yet.</li>}
+        {timeline.data && timeline.data.length === 0 && <li className="muted">Nothing has happened to this lead yet.</li>}
       </ol>
       <p className="row">
         <Link to={`/outbox?lead_id=${id}`}>E-mails sent to this lead</Link>
@@ -179,5 +189,77 @@ export function LeadPage({ leadId }: { leadId: string }) {
       </p>
       {exportError && <p className="error" role="alert">{exportError}</p>}
     </section>
+  );
+}
+
+const STAGES = ["subscriber", "lead", "MQL", "SAL", "SQL", "opportunity", "customer", "recycled", "disqualified"];
+
+function LeadActions({ leadId, flows, onDone }: { leadId: string; flows: { id: string; name: string; latest_version: number | null }[]; onDone: () => void }) {
+  const id = encodeURIComponent(leadId);
+  const [flow, setFlow] = useState("");
+  const [stage, setStage] = useState("");
+  const [reason, setReason] = useState("");
+  const [message, setMessage] = useState<{ text: string; bad?: boolean } | null>(null);
+  const run = async (what: string, call: () => Promise<unknown>) => {
+    setMessage(null);
+    try {
+      await call();
+      setMessage({ text: what });
+      onDone();
+    } catch (err) {
+      setMessage({ text: (err as ApiError).detail, bad: true });
+    }
+  };
+  const published = flows.filter((f) => f.latest_version);
+  return (
+    <div className="cards lead-actions" data-testid="lead-actions">
+      <form className="card" aria-label="Enrol in a flow" onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        void run(`Enrolled in ${published.find((f) => f.id === flow)?.name ?? flow}.`, () => api(`/flows/${encodeURIComponent(flow)}/enroll`, { body: { lead_id: leadId } }));
+      }}>
+        <h2>Enrol in a flow</h2>
+        <label htmlFor="enrol-flow">Flow</label>
+        <select id="enrol-flow" value={flow} required onChange={(e) => setFlow(e.target.value)}>
+          <option value="">pick a published flow</option>
+          {published.map((f) => <option key={f.id} value={f.id}>{f.name || f.id}</option>)}
+        </select>
+        <button type="submit" data-testid="enrol-submit">Enrol</button>
+      </form>
+      <form className="card" aria-label="Change the stage" onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        void run(`Stage changed to ${stage}.`, () => api(`/leads/${id}/stage`, { body: { stage, reason: reason || "changed in the studio" } }));
+      }}>
+        <h2>Change the stage</h2>
+        <label htmlFor="stage-to">New stage</label>
+        <select id="stage-to" value={stage} required onChange={(e) => setStage(e.target.value)}>
+          <option value="">pick a stage</option>
+          {STAGES.map((s) => <option key={s}>{s}</option>)}
+        </select>
+        <label htmlFor="stage-reason">Why</label>
+        <input id="stage-reason" value={reason} placeholder="e.g. opportunity opened in the CRM" onChange={(e) => setReason(e.target.value)} />
+        <button type="submit" data-testid="stage-submit">Change stage</button>
+      </form>
+      <NoteForm leadId={leadId} onDone={onDone} />
+      <Notice message={message} />
+    </div>
+  );
+}
+
+function NoteForm({ leadId, onDone }: { leadId: string; onDone: () => void }) {
+  const [text, setText] = useState("");
+  const [message, setMessage] = useState<{ text: string; bad?: boolean } | null>(null);
+  return (
+    <form className="card" aria-label="Add a note" onSubmit={(e: FormEvent) => {
+      e.preventDefault();
+      api(`/leads/${encodeURIComponent(leadId)}/notes`, { body: { text } })
+        .then(() => { setText(""); setMessage({ text: "Note added to the timeline." }); onDone(); })
+        .catch((err: ApiError) => setMessage({ text: err.detail, bad: true }));
+    }}>
+      <h2>Add a note</h2>
+      <label htmlFor="note-text">Note</label>
+      <textarea id="note-text" data-testid="note-text" rows={3} required value={text} onChange={(e) => setText(e.target.value)} />
+      <button type="submit" data-testid="note-submit">Add note</button>
+      <Notice message={message} />
+    </form>
   );
 }

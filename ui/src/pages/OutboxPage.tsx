@@ -1,7 +1,9 @@
 /** The outbox: e-mails the local backend captured, rendered as the lead sees them. */
 import { useState } from "react";
 import { query } from "../api";
-import { parseApiDate } from "../durations";
+import { withoutTracking } from "../mail";
+import { ErrorState, Skeleton } from "../ui";
+import { dayTime } from "../words";
 import { useApi } from "../hooks";
 import { Link, useLocation } from "../router";
 
@@ -19,6 +21,11 @@ interface OutboxMail {
   text: string | null;
 }
 
+/** A rendered mail in a sandboxed frame (no scripts, no tracking). */
+export function MailFrame({ html, title }: { html: string | null; title: string }) {
+  return <iframe title={title} sandbox="" srcDoc={withoutTracking(html ?? "<p>(no HTML part)</p>")} className="mail-frame" />;
+}
+
 export function OutboxPage() {
   const { params } = useLocation();
   const [leadId, setLeadId] = useState(params.get("lead_id") ?? "");
@@ -27,17 +34,23 @@ export function OutboxPage() {
   const [openId, setOpenId] = useState<string | null>(null);
   const [view, setView] = useState<"html" | "text">("html");
   const open = mails.data?.find((m) => m.send_id === openId) ?? mails.data?.[0] ?? null;
+  const flows = useApi<{ id: string; name: string }[]>("/flows");
+  const flowName = (fid: string | null) => (fid ? flows.data?.find((f) => f.id === fid)?.name ?? fid : "");
 
   return (
     <section className="outbox">
       <h1>Outbox</h1>
       <div className="row">
-        <label htmlFor="outbox-lead">Lead id</label>
-        <input id="outbox-lead" value={leadId} onChange={(e) => setLeadId(e.target.value)} />
-        <label htmlFor="outbox-flow">Flow id</label>
-        <input id="outbox-flow" value={flowId} onChange={(e) => setFlowId(e.target.value)} />
+        <label htmlFor="outbox-flow">Flow</label>
+        <select id="outbox-flow" value={flowId} onChange={(e) => setFlowId(e.target.value)}>
+          <option value="">all flows</option>
+          {flowId && !flows.data?.some((f) => f.id === flowId) && <option value={flowId}>{flowId}</option>}
+          {(flows.data ?? []).map((f) => <option key={f.id} value={f.id}>{f.name || f.id}</option>)}
+        </select>
+        {leadId && <span className="pill">one lead <button type="button" className="link-button" onClick={() => setLeadId("")}>show all</button></span>}
       </div>
-      {mails.error && <p className="error" role="alert">{mails.error.detail}</p>}
+      {mails.error && !mails.data && <ErrorState error={mails.error} onRetry={mails.reload} />}
+      {!mails.data && !mails.error && <Skeleton rows={5} />}
       <div className="split-view">
         <ul className="mail-list" aria-label="Sent e-mails" data-testid="outbox-list">
           {mails.data?.length === 0 && <li className="muted">No e-mails yet.</li>}
@@ -46,8 +59,8 @@ export function OutboxPage() {
               <button type="button" className={`mail-item${open?.send_id === m.send_id ? " active" : ""}`}
                 aria-pressed={open?.send_id === m.send_id} onClick={() => setOpenId(m.send_id)}>
                 <strong>{m.subject}</strong>
-                <span className="small">to {m.to} · {parseApiDate(m.sent_at).toLocaleString()}</span>
-                <span className="small muted">{[m.flow_id, m.step, m.template, m.status].filter(Boolean).join(" · ")}</span>
+                <span className="small">to {m.to} · {dayTime(m.sent_at)}</span>
+                <span className="small muted">{[flowName(m.flow_id), m.step, m.status !== "sent" ? m.status : ""].filter(Boolean).join(" · ")}</span>
               </button>
             </li>
           ))}
@@ -57,15 +70,14 @@ export function OutboxPage() {
             <header>
               <h2>{open.subject}</h2>
               <p className="small">To {open.to}{open.lead_id && <> · <Link to={`/leads/${encodeURIComponent(open.lead_id)}`}>lead</Link></>}
-                {open.flow_id && <> · <Link to={`/flows/${encodeURIComponent(open.flow_id)}/live`}>{open.flow_id}</Link>{open.step ? ` / ${open.step}` : ""}</>}</p>
+                {open.flow_id && <> · <Link to={`/flows/${encodeURIComponent(open.flow_id)}/live`}>{flowName(open.flow_id)}</Link>{open.step ? ` / ${open.step}` : ""}</>}</p>
               <div role="tablist" className="tabs" aria-label="Format">
                 <button role="tab" type="button" aria-selected={view === "html"} onClick={() => setView("html")}>HTML</button>
                 <button role="tab" type="button" aria-selected={view === "text"} onClick={() => setView("text")}>Plain text</button>
               </div>
             </header>
             {view === "html" ? (
-              // A sandboxed frame: the mail's HTML is shown as the lead sees it but cannot run scripts here.
-              <iframe title={`Rendered e-mail: ${open.subject}`} sandbox="" srcDoc={open.html ?? "<p>(no HTML part)</p>"} className="mail-frame" />
+              <MailFrame title={`Rendered e-mail: ${open.subject}`} html={open.html} />
             ) : (
               <pre className="mail-text">{open.text ?? "(no text part)"}</pre>
             )}

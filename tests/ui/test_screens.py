@@ -1,0 +1,342 @@
+"""The studio's screens as marketers and reps use them, in Chromium against a live `leadflow dev`.
+
+Every screen is opened at 1440 and 390 px, screenshotted under test-artifacts/screenshots/ and
+checked for horizontal overflow. The stack, browser and signed-in page fixtures are the ones of
+test_studio.py (one live stack for this module).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.ui.test_studio import (  # noqa: F401  (pytest fixtures)
+    SHOTS,
+    Stack,
+    _eventually,
+    browser,
+    page,
+    stack,
+)
+
+pytestmark = pytest.mark.ui
+
+OVERFLOW = """() => {
+  const width = window.innerWidth;
+  const wide = [];
+  if (document.documentElement.scrollWidth > width) wide.push('document ' + document.documentElement.scrollWidth);
+  for (const el of document.querySelectorAll('body *')) {
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height) continue;
+    if (el.closest('.react-flow__viewport, .react-flow__minimap, .react-flow__edges, svg, [hidden], details:not([open]) > :not(summary)')) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || style.display === 'none') continue;
+    // Content inside a scrolling box (a wide table that scrolls) does not widen the page.
+    let clipped = false;
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const s = getComputedStyle(p);
+      if (['auto', 'scroll', 'hidden', 'clip'].includes(s.overflowX)) { clipped = true; break; }
+    }
+    if (!clipped && box.right > width + 1) wide.push(el.tagName + '.' + el.className + ' ' + Math.round(box.right));
+  }
+  return wide.slice(0, 8);
+}"""
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def settle(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until no skeleton is left (every list has its first answer)."""
+    page.wait_for_load_state("networkidle")
+    deadline = time.monotonic() + 15
+    while page.locator('[data-testid="skeleton"]').count() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def _seed(stack: Stack) -> dict[str, str]:
+    """A published flow with a lead in it, a rep and a team: every screen has something to show."""
+    suffix = uuid.uuid4().hex[:6]
+    rep = stack.http.post("/api/reps", json={"id": f"sam-{suffix}", "email": f"sam-{suffix}@example.com",
+                                             "name": "Sam Seller", "timezone": "Europe/Berlin"})
+    assert rep.status_code == 201, rep.text
+    team = stack.http.post("/api/teams", json={"id": f"inside-{suffix}", "name": "Inside sales",
+                                               "members": [f"sam-{suffix}"], "routing": "round_robin"})
+    assert team.status_code == 201, team.text
+    flow_id = f"screens-{suffix}"
+    doc = {"id": flow_id, "name": "Screens nurture", "start": "welcome", "steps": {
+        "welcome": {"type": "email", "template": "trial-welcome", "next": "pause"},
+        "pause": {"type": "wait", "duration": "P2D", "next": "done"},
+        "done": {"type": "exit"}}}
+    assert stack.http.post("/api/flows", json=doc).status_code == 201
+    assert stack.http.post(f"/api/flows/{flow_id}/publish", json={"note": "v1"}).status_code == 201
+    lead = stack.http.post("/api/leads", json={
+        "email": f"lin-{suffix}@example.com", "first_name": "Lin", "last_name": "Screens", "company": "Acme",
+        "consent": {"status": "granted", "source": "e2e", "text_version": "v1"}})
+    assert lead.status_code == 201, lead.text
+    lead_id = lead.json()["id"]
+    assert stack.http.post(f"/api/flows/{flow_id}/enroll", json={"lead_id": lead_id}).status_code == 201
+    _eventually(lambda: stack.http.get(f"/api/flows/{flow_id}/stats").json()["steps"]["pause"]["waiting"],
+                lambda n: n == 1, "the lead waiting at pause")
+    return {"flow": flow_id, "lead": lead_id, "rep": f"sam-{suffix}", "team": f"inside-{suffix}"}
+
+
+@pytest.fixture(scope="module")
+def seeded(stack: Stack) -> dict[str, str]:
+    return _seed(stack)
+
+
+SCREENS = [
+    ("flows", "/flows"), ("leads", "/leads"), ("templates", "/templates"),
+    ("template-editor", "/templates/trial-welcome"), ("outbox", "/outbox"), ("inbox", "/inbox"),
+    ("team", "/team"), ("reports", "/reports"), ("scoring", "/scoring"), ("forms", "/forms"),
+    ("keys", "/keys"), ("settings", "/settings"), ("lead", "/leads/{lead}"), ("editor", "/flows/{flow}"),
+    ("live", "/flows/{flow}/live"), ("versions", "/flows/{flow}/versions"),
+]
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_every_screen_fits_the_window(page, stack: Stack, seeded: dict[str, str], width: int) -> None:  # type: ignore[no-untyped-def]
+    page.set_viewport_size({"width": width, "height": 900})
+    problems = {}
+    for name, path in SCREENS:
+        page.goto(stack.base + path.format(**seeded))
+        settle(page)
+        if width < 900:
+            # The navigation is folded into a menu that opens without widening the page.
+            page.get_by_test_id("menu-button").click()
+            assert page.get_by_role("navigation", name="Main").get_by_role("link", name="Flows").is_visible()
+        shot(page, f"30-{name}-{width}")
+        wide = page.evaluate(OVERFLOW)
+        if wide:
+            problems[name] = wide
+    assert not problems, f"elements wider than {width} px: {problems}"
+
+
+def test_a_marketer_sets_up_the_sales_team(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    suffix = uuid.uuid4().hex[:5]
+    page.goto(stack.base + "/team")
+    page.get_by_test_id("rep-new").click()
+    form = page.get_by_test_id("rep-form")
+    form.get_by_label("Name").fill(f"Rita Rep {suffix}")
+    form.get_by_label("E-mail").fill(f"rita-{suffix}@example.com")
+    form.get_by_label("Time zone").select_option("Europe/Berlin")
+    page.get_by_test_id("rep-save").click()
+    expect(page.get_by_test_id("reps-table")).to_contain_text(f"Rita Rep {suffix}")
+
+    page.get_by_test_id("team-new").click()
+    team = page.get_by_test_id("team-form")
+    team.get_by_label("Team name").fill(f"EMEA {suffix}")
+    team.get_by_label(f"Rita Rep {suffix}").check()
+    team.get_by_label("By territory").check()
+    team.get_by_role("button", name="Add a rule").click()
+    team.get_by_label("Value").fill("DE")
+    team.get_by_label("Rep", exact=True).select_option(label=f"Rita Rep {suffix}")
+    team.get_by_label("Holidays").fill("2026-12-25")
+    page.get_by_test_id("team-save").click()
+    row = page.get_by_test_id("teams-table").locator("tr", has_text=f"EMEA {suffix}")
+    expect(row).to_contain_text(f"Rita Rep {suffix}")
+    expect(row).to_contain_text(f"country eq DE → Rita Rep {suffix}")
+    expect(row).to_contain_text("mon, tue, wed, thu, fri 09:00–17:00")
+    saved = next(t for t in stack.http.get("/api/teams").json() if t["name"] == f"EMEA {suffix}")
+    assert saved["calendar"]["holidays"] == ["2026-12-25"]
+    assert saved["routing"]["territory"][0]["when"] == {"field": "country", "op": "eq", "value": "DE"}
+    shot(page, "31-team-created")
+
+
+def test_a_template_is_written_previewed_and_sent_to_yourself(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    name = f"hello-{uuid.uuid4().hex[:6]}"
+    page.goto(stack.base + "/templates")
+    page.get_by_test_id("new-template-name").fill(name)
+    page.get_by_role("button", name="Create").click()
+    page.get_by_test_id("tpl-subject").fill("Hello {{ lead.first_name }}")
+    html = page.get_by_test_id("tpl-html").input_value().replace("Write your message here.", "Welcome aboard, {{ lead.company }}!")
+    page.get_by_test_id("tpl-html").fill(html)
+    # The live preview renders what is typed, for the sample lead.
+    expect(page.get_by_test_id("tpl-preview-subject")).to_have_text("Hello Jamie")
+    expect(page.frame_locator("iframe.mail-frame").locator("body")).to_contain_text("Welcome aboard, Example Corp!")
+    # A mistake is named in a sentence, not a stack trace.
+    page.get_by_test_id("tpl-subject").fill("Hello {{ lead.first_name ")
+    expect(page.get_by_test_id("tpl-preview-problems")).to_contain_text("subject does not render")
+    page.get_by_test_id("tpl-subject").fill("Hello {{ lead.first_name }}")
+    page.get_by_test_id("tpl-save").click()
+    expect(page.get_by_test_id("notice")).to_contain_text("Saved")
+    assert stack.http.get(f"/api/templates/{name}").json()["subject"] == "Hello {{ lead.first_name }}"
+    shot(page, "32-template-editor")
+
+    page.get_by_label("Send a test to").fill("me@example.com")
+    page.get_by_test_id("tpl-test-send").click()
+    expect(page.get_by_test_id("notice")).to_contain_text("Test sent to me@example.com")
+    mails = _eventually(lambda: [m for m in stack.http.get("/api/outbox").json() if m["to"] == "me@example.com"],
+                        bool, "the test mail")
+    assert mails[0]["subject"] == "[Test] Hello Jamie" and mails[0]["lead_id"] is None
+
+
+def test_workspace_forms_and_keys_screens_save(page, stack: Stack, seeded: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page.goto(stack.base + "/settings")
+    page.get_by_label("Postal address").fill("Acme GmbH, Hauptstr. 1, Berlin")
+    page.get_by_label("Send only within a window").check()
+    page.get_by_test_id("ws-save").click()
+    expect(page.get_by_test_id("notice")).to_contain_text("Saved")
+    ws = stack.http.get("/api/settings/workspace").json()
+    assert ws["postal_address"] == "Acme GmbH, Hauptstr. 1, Berlin"
+    assert ws["send_window"] == {"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "17:00"}
+    # Mail rendering uses it.
+    preview = stack.http.get("/api/templates/trial-welcome/preview").json()
+    assert "Hauptstr. 1" in preview["html"]
+    assert stack.http.put("/api/settings/workspace", json={"send_window": None}).status_code == 200
+
+    page.goto(stack.base + "/forms")
+    page.get_by_test_id("new-form-name").fill("webinar")
+    page.get_by_role("button", name="Add", exact=True).click()
+    card = page.get_by_test_id("form-webinar")
+    card.get_by_label("Double opt-in").check()
+    card.get_by_label("Consent wording version").fill("2026-12")
+    card.get_by_role("button", name="Save").click()
+    expect(card.get_by_test_id("notice")).to_contain_text("Saved")
+    assert stack.http.get("/api/forms/webinar").json()["consent_text_version"] == "2026-12"
+
+    if not stack.has_route("get", "/api/keys"):
+        pytest.skip("GET /api/keys is not on this server yet")
+    page.goto(stack.base + "/keys")
+    page.get_by_label("Role").select_option("sales")
+    page.get_by_label("Rep", exact=True).select_option(seeded["rep"])
+    page.get_by_label("Label").fill("Sam's laptop")
+    page.get_by_test_id("key-create").click()
+    expect(page.get_by_test_id("key-created")).to_contain_text("lf_")
+    row = page.get_by_test_id("keys-table").locator("tr", has_text="Sam's laptop")
+    expect(row).to_contain_text("Sam Seller")
+    page.on("dialog", lambda d: d.accept())
+    row.get_by_role("button", name="Revoke").click()
+    expect(row).to_contain_text("revoked")
+    shot(page, "33-keys")
+
+
+def test_leads_are_created_imported_and_worked(page, stack: Stack, seeded: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    suffix = uuid.uuid4().hex[:6]
+    page.goto(stack.base + "/leads")
+    page.get_by_test_id("lead-new").click()
+    page.get_by_label("E-mail", exact=True).fill(f"new-{suffix}@example.com")
+    page.get_by_label("First name").fill("Nia")
+    page.get_by_label("Company").fill("Initech")
+    page.get_by_test_id("lead-create").click()
+    page.wait_for_url("**/leads/*")
+    expect(page.get_by_test_id("lead-page")).to_contain_text("Nia")
+
+    page.get_by_label("Flow", exact=True).select_option(label="Screens nurture")
+    page.get_by_test_id("enrol-submit").click()
+    expect(page.get_by_test_id("notice").first).to_contain_text("Enrolled in Screens nurture")
+    page.get_by_label("New stage").select_option("MQL")
+    page.get_by_test_id("stage-submit").click()
+    page.get_by_test_id("note-text").fill("Called, wants a demo next week")
+    page.get_by_test_id("note-submit").click()
+    timeline = page.get_by_test_id("timeline")
+    expect(timeline).to_contain_text("Note: Called, wants a demo next week", timeout=15_000)
+    expect(timeline).to_contain_text("Stage lead → MQL")
+    expect(page.get_by_role("cell", name="Screens nurture")).to_be_visible()
+    # Sentences, with the raw event one click away.
+    expect(timeline.locator("pre.json").first).to_be_hidden()
+    timeline.locator("summary", has_text="raw event").first.click()
+    expect(timeline.locator("pre.json").first).to_be_visible()
+    assert "journey_id" not in timeline.locator(".tl-sentence").all_inner_texts().__str__()
+    shot(page, "34-lead-worked")
+
+    page.goto(stack.base + "/leads")
+    csv = f"email,first_name,company\nok-{suffix}@example.com,Oli,Acme\nnot-an-email,Bad,Row\n"
+    path = SHOTS.parent / f"import-{suffix}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(csv)
+    page.get_by_label("CSV file to import").set_input_files(str(path))
+    report = page.get_by_test_id("import-report")
+    expect(report).to_contain_text("1 created")
+    expect(report).to_contain_text("1 rejected")
+    expect(report.locator("td", has_text="not-an-email")).to_be_visible()
+    shot(page, "35-import-report")
+
+
+def test_an_outage_keeps_the_session_and_says_so(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page.route("**/api/**", lambda route: route.abort())
+    page.reload()
+    expect(page.get_by_test_id("server-down")).to_contain_text("Cannot reach the Leadflow server")
+    expect(page.get_by_label("API key")).to_have_count(0)
+    shot(page, "36-server-down")
+    page.unroute("**/api/**")
+    page.route("**/api/**", lambda route: route.fulfill(status=503, json={"error": "Unavailable", "detail": "down"}))
+    page.get_by_role("button", name="Try again now").click()
+    expect(page.get_by_test_id("server-down")).to_contain_text("503")
+    page.unroute("**/api/**")
+    page.get_by_role("button", name="Try again now").click()
+    expect(page.get_by_role("heading", name="Flows")).to_be_visible()
+    # While signed in: a banner, not the sign-in form.
+    page.route("**/api/**", lambda route: route.abort())
+    page.get_by_role("link", name="Leads").click()
+    expect(page.get_by_test_id("offline-banner")).to_be_visible()
+    expect(page.get_by_test_id("error-state").first).to_contain_text("cannot be reached")
+    page.unroute("**/api/**")
+
+
+def test_previewing_a_mail_in_the_outbox_is_not_an_open(page, stack: Stack, seeded: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    mail = _eventually(lambda: stack.http.get("/api/outbox", params={"lead_id": seeded["lead"]}).json(), bool, "the mail")
+    assert "/t/o/" in (mail[0]["html"] or ""), "the outbox mail should carry the open pixel"
+    tracking: list[str] = []
+    page.on("request", lambda r: tracking.append(r.url) if "/t/o/" in r.url or "/t/c/" in r.url else None)
+    page.goto(f"{stack.base}/outbox?lead_id={seeded['lead']}")
+    frame = page.frame_locator("iframe.mail-frame")
+    expect(frame.locator("body")).to_contain_text("Lin")
+    assert "/t/o/" not in page.locator("iframe.mail-frame").get_attribute("srcdoc")
+    page.wait_for_timeout(1500)
+    assert tracking == []
+    timeline = stack.http.get(f"/api/leads/{seeded['lead']}/timeline").json()
+    assert not [t for t in timeline if t["type"] == "email.opened"]
+
+
+def test_the_inbox_sorts_by_sla_and_names_people(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    now = datetime.now(UTC)
+
+    def handoff(hid: str, status: str, due_minutes: int, temperature: str = "hot") -> dict:
+        return {"id": hid, "lead_id": f"lead-{hid}", "rep_id": "rep-1", "rep_name": "Rita Rep", "team": "inside",
+                "team_name": "Inside sales", "status": status, "created_at": now.isoformat(),
+                "sla_due_at": (now + timedelta(minutes=due_minutes)).replace(tzinfo=None).isoformat(),
+                "sla_status": "on_time", "escalations": [],
+                "lead": {"email": f"{hid}@example.com", "first_name": hid.title(), "score": 70, "temperature": temperature}}
+
+    items = [handoff("later", "open", 300), handoff("accepted", "accepted", 30), handoff("sooner", "open", 45),
+             handoff("gone", "rejected", 10)]
+    page.route(re.compile(r".*/api/handoffs(\?.*)?$"), lambda route: route.fulfill(json=items))
+    page.get_by_role("link", name="Sales inbox").click()
+    open_list = page.get_by_test_id("inbox-open").locator("li.handoff")
+    expect(open_list).to_have_count(2)
+    expect(open_list.nth(0)).to_contain_text("Sooner")
+    expect(open_list.nth(1)).to_contain_text("Later")
+    expect(open_list.nth(0)).to_contain_text("Rita Rep")
+    expect(open_list.nth(0)).to_contain_text("Inside sales")
+    expect(page.get_by_test_id("handoff-due-sooner")).to_contain_text(re.compile(r"due in (44|45) min"))
+    expect(page.get_by_test_id("inbox-working")).to_contain_text("Accepted")
+    closed = page.get_by_test_id("inbox-closed")
+    expect(closed.get_by_test_id("handoff-gone")).not_to_contain_text("hot")
+    expect(closed.get_by_test_id("reject-gone")).to_have_count(0)
+    assert "rep-1" not in page.get_by_test_id("inbox-open").inner_text()
+    shot(page, "37-inbox-sorted")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate(OVERFLOW) == []
+    shot(page, "37b-inbox-390")

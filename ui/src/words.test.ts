@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { withoutTracking } from "./mail";
+import { sortForInbox, type Handoff } from "./sales";
+import { dayTime, dedupeTimeline, diffInWords, dueInWords, problemPlace, relative, spanInWords, stepEssence, timelineSentence, waitingReason } from "./words";
+
+const now = new Date("2026-12-03T07:55:00Z");
+
+describe("times in words", () => {
+  it("says spans with two units at most", () => {
+    expect(spanInWords(2 * 3600_000 + 10 * 60_000)).toBe("2 h 10 min");
+    expect(spanInWords(3 * 86400_000 + 4 * 3600_000 + 5000)).toBe("3 d 4 h");
+    expect(spanInWords(45_000)).toBe("45 s");
+  });
+  it("says due and relative times", () => {
+    expect(dueInWords("2026-12-03T10:05:00", now)).toBe("due in 2 h 10 min");
+    expect(dueInWords("2026-12-03T07:43:00Z", now)).toBe("overdue by 12 min");
+    expect(relative("2026-12-03T07:50:00Z", now)).toBe("5 min ago");
+  });
+  it("names the weekday within a week", () => {
+    expect(dayTime("2026-12-03T09:00:00Z", now, "UTC")).toBe("today 09:00");
+    expect(dayTime("2026-12-04T14:00:00Z", now, "UTC")).toBe("Fri 14:00");
+    expect(dayTime("2026-12-24T14:00:00Z", now, "UTC")).toBe("24 Dec 14:00");
+  });
+});
+
+describe("steps in words", () => {
+  it("gives each step's essence", () => {
+    expect(stepEssence({ type: "wait", duration: "P2D" })).toBe("Wait 2 days");
+    expect(stepEssence({ type: "email", template: "trial-welcome" }, { "trial-welcome": "Welcome to the trial" })).toBe("E-mail: Welcome to the trial");
+    expect(stepEssence({ type: "handoff", team: "inside", sla: "PT4H" }, {}, { teams: { inside: "Inside sales" } })).toBe("Hand off to Inside sales, SLA 4 hours");
+  });
+  it("places problems in words", () => {
+    expect(problemPlace("steps.wait.duration")).toBe("Step “wait”, the wait");
+    expect(problemPlace("send_window.days[0]")).toBe("Flow settings, send_window");
+  });
+  it("diffs two documents in sentences", () => {
+    const a = { id: "f", steps: { w: { type: "wait", duration: "P2D", next: "x" }, x: { type: "exit" }, old: { type: "exit" } } };
+    const b = { id: "f", steps: { w: { type: "wait", duration: "P3D", next: "x" }, x: { type: "exit" }, n: { type: "wait", duration: "PT4H" } } };
+    expect(diffInWords(a, b)).toEqual(["Added step “n”: Wait 4 hours", "Removed step “old”", "Changed step “w”: Wait 2 days → Wait 3 days"]);
+  });
+});
+
+describe("why a lead waits", () => {
+  it("explains each kind of wait", () => {
+    expect(waitingReason({ kind: "held", reason: "send window", until: "2026-12-03T09:00:00Z" }, now)).toMatch(/^waiting for the send window to open today \d\d:00$/);
+    expect(waitingReason({ kind: "wait_for", event: "email.clicked" }, now)).toBe("waiting for email.clicked");
+    expect(waitingReason({ kind: "held", reason: "frequency cap", until: "2026-12-04T14:00:00Z" }, now)).toMatch(/^held by the frequency cap until Fri \d\d:00$/);
+  });
+});
+
+describe("the timeline", () => {
+  it("reads as sentences with names, and lists a score change once", () => {
+    const entries = [
+      { at: "2026-12-03T07:00:00", kind: "score", type: "score.changed", data: { old: 20, new: 60 } },
+      { at: "2026-12-03T07:00:00", kind: "event", type: "score.changed", data: { event_id: "e", properties: { old: 20, new: 60 } } },
+      { at: "2026-12-03T07:01:00", kind: "handoff", type: "handoff.assigned", data: { rep_id: "r1", reason: "round robin" } },
+    ];
+    const kept = dedupeTimeline(entries);
+    expect(kept).toHaveLength(2);
+    expect(timelineSentence(kept[0])).toBe("Score 20 → 60 (+40)");
+    expect(timelineSentence(kept[1], { reps: { r1: "Rita Rep" } })).toBe("Assigned to Rita Rep (round robin)");
+    expect(timelineSentence({ at: "", kind: "event", type: "demo.requested", data: {} })).toBe("Requested a demo");
+  });
+});
+
+describe("the inbox and the outbox", () => {
+  it("puts open handoffs first, soonest SLA first", () => {
+    const h = (id: string, status: string, due: string) => ({ id, status, sla_due_at: due } as unknown as Handoff);
+    const sorted = sortForInbox([h("a", "accepted", "2026-12-03T08:00:00"), h("b", "open", "2026-12-03T12:00:00"), h("c", "open", "2026-12-03T09:00:00")]);
+    expect(sorted.map((x) => x.id)).toEqual(["c", "b", "a"]);
+  });
+  it("strips the open pixel and disarms tracked links", () => {
+    const html = '<html><head></head><body><a href="http://x/t/c/abc">go</a><img src="http://x/t/o/tok.gif" width="1"></body></html>';
+    const safe = withoutTracking(html);
+    expect(safe).not.toContain("/t/o/");
+    expect(safe).not.toContain("/t/c/");
+    expect(safe).toContain("Content-Security-Policy");
+  });
+});
