@@ -13,8 +13,8 @@ from sqlmodel import Session
 
 from leadflow.config import Settings, get_settings
 from leadflow.errors import Invalid
-from leadflow.models import AppSetting, utcnow
 from leadflow.journeys.validate import validate_flow
+from leadflow.models import AppSetting, utcnow
 
 __all__ = ["save_workspace", "sender_address", "workspace"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-
 from leadflow.api.deps import AdminDep, JsonBody, SessionDep
+
 from leadflow.errors import BadRequest
 from leadflow.workspace import save_workspace, workspace
 

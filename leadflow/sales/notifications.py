@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, select
 
-from leadflow.sales.business_calendar import as_utc
 from leadflow.config import get_settings
 from leadflow.db import session_scope
 from leadflow.models import EmailMessage, Handoff, Lead, Rep, utcnow
+from leadflow.sales.business_calendar import as_utc
 
 __all__ = ["NotifyInput", "due_in_words", "handoff_message", "send_notification"]
 

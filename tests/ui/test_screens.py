@@ -14,14 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.ui.test_studio import (  # noqa: F401  (pytest fixtures)
-    SHOTS,
-    Stack,
-    _eventually,
-    browser,
-    page,
-    stack,
-)
+from tests.ui.test_studio import SHOTS, Stack, _eventually
 
 pytestmark = pytest.mark.ui
 

@@ -9,6 +9,10 @@ interface FormConfig {
   double_opt_in: boolean;
   consent_text_version: string | null;
   redirect_url: string | null;
+  rate_limit?: number | null;
+  rate_window_seconds?: number | null;
+  /** Not declared on the server yet: saving declares it (capture answers 404 until then). */
+  isNew?: boolean;
 }
 
 export function FormsPage() {
@@ -51,7 +55,10 @@ function FormCard({ name }: { name: string }) {
   const [error, setError] = useState<ApiError | null>(null);
   const [message, setMessage] = useState<{ text: string; bad?: boolean } | null>(null);
   useEffect(() => {
-    api<FormConfig>(`/forms/${encodeURIComponent(name)}`).then(setConfig).catch(setError);
+    api<FormConfig>(`/forms/${encodeURIComponent(name)}`).then(setConfig).catch((err: ApiError) => {
+      if (err.status === 404) setConfig({ form: name, double_opt_in: false, consent_text_version: null, redirect_url: null, isNew: true });
+      else setError(err);
+    });
   }, [name]);
 
   const save = async (event: FormEvent) => {
@@ -60,7 +67,12 @@ function FormCard({ name }: { name: string }) {
     try {
       const saved = await api<FormConfig>(`/forms/${encodeURIComponent(name)}`, {
         method: "PUT",
-        body: { double_opt_in: config.double_opt_in, consent_text_version: config.consent_text_version || null, redirect_url: config.redirect_url || null },
+        body: {
+          double_opt_in: config.double_opt_in, consent_text_version: config.consent_text_version || null,
+          redirect_url: config.redirect_url || null,
+          ...(config.rate_limit ? { rate_limit: config.rate_limit } : {}),
+          ...(config.rate_window_seconds ? { rate_window_seconds: config.rate_window_seconds } : {}),
+        },
       });
       setConfig(saved);
       setMessage({ text: "Saved." });
@@ -73,6 +85,7 @@ function FormCard({ name }: { name: string }) {
   return (
     <form className="card" onSubmit={save} aria-label={`Form ${name}`} data-testid={`form-${name}`}>
       <h2>{name}</h2>
+      {config?.isNew && <p className="small muted">New: this form takes submissions once saved.</p>}
       {error && <ErrorState error={error} />}
       {!config && !error && <Skeleton rows={3} />}
       {config && (
@@ -85,6 +98,9 @@ function FormCard({ name }: { name: string }) {
           <input id={`form-${name}-consent`} value={config.consent_text_version ?? ""} placeholder="e.g. 2026-11" onChange={(e) => setConfig({ ...config, consent_text_version: e.target.value })} />
           <label htmlFor={`form-${name}-redirect`}>After submitting, go to (https://…)</label>
           <input id={`form-${name}-redirect`} type="url" value={config.redirect_url ?? ""} onChange={(e) => setConfig({ ...config, redirect_url: e.target.value })} />
+          {config.rate_limit ? (
+            <p className="small muted">At most {config.rate_limit} submissions per visitor every {Math.round((config.rate_window_seconds ?? 60) / 60)} min.</p>
+          ) : null}
           <button type="submit" className="primary">Save</button>
           <Notice message={message} />
         </>
