@@ -133,6 +133,9 @@ def _claim(db_url: str | None, ids: list[int] | None, limit: int) -> list[Tempor
         stmt = select(TemporalIntent).where(col(TemporalIntent.delivered_at).is_(None))
         if ids is not None:
             stmt = stmt.where(col(TemporalIntent.id).in_(ids))
+        else:
+            # only what is due: rows waiting out a backoff must not crowd the batch
+            stmt = stmt.where(col(TemporalIntent.next_attempt_at) <= now)
         rows = list(session.exec(stmt.order_by(col(TemporalIntent.id)).limit(limit)).all())
         if not rows:
             return []

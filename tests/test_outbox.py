@@ -236,3 +236,30 @@ async def test_delivery_keeps_the_order_of_one_workflow(
         await deliver(time_env.client, db_url, ids=signal.intent_ids)
         done = await ended(db_url, j.id)
     assert done.status == "completed" and len(sent_mails(db_url, lead_id)) == 1
+
+
+async def test_an_exit_while_temporal_is_down_holds_even_if_a_timer_fires_first(
+        time_env: WorkflowEnvironment, db_url: str, task_queue: str,
+        down_api: httpx.AsyncClient) -> None:
+    from datetime import timedelta
+
+    publish_flow(db_url, {**FLOW, "steps": {
+        "mail": {"type": "email", "template": "trial-welcome", "next": "pause"},
+        "pause": {"type": "wait", "duration": "P1D", "next": "again"},
+        "again": {"type": "email", "template": "trial-tips", "next": "end"},
+        "end": {"type": "exit"}}})
+    lead_id = make_lead(db_url, consent=GRANTED)
+    with session_scope(db_url) as session:
+        key = create_key(session, role="marketer")
+    async with running_worker(time_env.client, db_url, task_queue):
+        jid = await enrol_lead(time_env.client, db_url, "hello", lead_id)
+        await eventually(lambda: journey(db_url, jid).current_step == "pause", what="the wait")
+        out = await down_api.post(f"/api/leads/{lead_id}/flows/hello/exit", headers=bearer(key))
+        assert out.status_code == 200, out.text
+        assert journey(db_url, jid).status == "exited", "recorded at once"
+        await time_env.sleep(timedelta(days=1, minutes=1))  # the wait ends before the exit arrives
+        await eventually(lambda: journey(db_url, jid).current_step == "end", what="the rest")
+        await temporal_back(time_env, db_url, lambda: not pending(db_url))
+        result = await time_env.client.get_workflow_handle(jid).result()
+    assert [m.template for m in sent_mails(db_url, lead_id)] == ["trial-welcome"]
+    assert journey(db_url, jid).status == "exited" and result["status"] in ("exited", "completed")

@@ -112,7 +112,10 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
     now = current_time()
     where = {"flow_id": inp.flow_id, "step": inp.step, "send_id": inp.send_id}
     with session_scope(db_url) as session:
-        record_trail(session, inp)
+        journey = record_trail(session, inp)
+        if journey is not None and journey.status == "exited":
+            # the lead left (exit_journey) before the workflow heard of it: nothing goes out
+            return {"status": "skipped", "reason": "exited"}
         message = session.exec(select(EmailMessage).where(EmailMessage.send_id == inp.send_id)).first()
         if message is not None and message.status in FINAL_STATUSES:
             return {"status": message.status}
