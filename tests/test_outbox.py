@@ -19,7 +19,6 @@ import httpx
 import pytest
 import pytest_asyncio
 from leadflow.api.main import create_app
-from leadflow.journeys.reconcile import reconcile
 from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 
@@ -28,6 +27,7 @@ from leadflow.config import reset_settings
 from leadflow.db import session_scope
 from leadflow.intents import deliver, drain_forever
 from leadflow.journeys.enrolment import enrol
+from leadflow.journeys.reconcile import reconcile
 from leadflow.models import Event, TemporalIntent
 from tests.handoff_support import HANDOFF_FLOW, rep, seed_team, the_handoff
 from tests.helpers import (
