@@ -825,7 +825,7 @@ def cmd_leads_import(args: argparse.Namespace) -> int:
                 with session_scope(url) as session:
                     report, plan = import_csv(session, header + b"".join(chunk))
                     plan.record(session)
-                await run_dispatch(client, plan, url)
+                await run_dispatch(client, plan, url, background=False)
                 totals["created"] += report.created
                 totals["updated"] += report.updated
                 totals["rejected"] += len(report.rejected)

@@ -189,11 +189,15 @@ def ingest_events(session: Session, items: list[EventIn]) -> tuple[list[dict[str
     return results, dispatch_stored_events(session, to_dispatch)
 
 
+_SENDING: set[asyncio.Task[None]] = set()  # deliveries running after their request answered
+
+
 async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
-                       concurrency: int = 32) -> None:
+                       concurrency: int = 32, *, background: bool = True) -> None:
     """Deliver the plan to Temporal.
 
-    A recorded plan (:meth:`Dispatch.record`) is delivered from the outbox, best effort: what
+    A recorded plan (:meth:`Dispatch.record`) is delivered from the outbox, best effort and (by
+    default) in the background, so a request answers without waiting for Temporal: what
     Temporal does not take now (``client`` None, or unreachable) the drainer delivers later, so
     this never raises for Temporal's sake. An unrecorded plan (activities in the worker, which
     Temporal retries as a whole) is started and signalled directly, then its events marked
@@ -206,11 +210,20 @@ async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
             return
         from leadflow.intents import deliver
 
-        try:
-            await asyncio.wait_for(deliver(client, db_url, ids=plan.intent_ids,
-                                           concurrency=concurrency), timeout=10)
-        except Exception as exc:  # noqa: BLE001 - left in the outbox: the drainer delivers it
-            log.info("delivery deferred to the outbox drainer: %s", type(exc).__name__)
+        async def send() -> None:
+            try:
+                await asyncio.wait_for(deliver(client, db_url, ids=plan.intent_ids,
+                                               concurrency=concurrency), timeout=10)
+            except Exception as exc:  # noqa: BLE001 - left in the outbox: the drainer sends it
+                log.info("delivery deferred to the outbox drainer: %s", type(exc).__name__)
+
+        if not background:
+            await send()
+            return
+        # The write is durable already: the answer does not wait for Temporal's round trips.
+        task = asyncio.get_running_loop().create_task(send())
+        _SENDING.add(task)
+        task.add_done_callback(_SENDING.discard)
         return
     from leadflow.metrics import record_journey_started
 
