@@ -97,6 +97,8 @@ export function SimulatePanel({ flowId }: { flowId: string }) {
 }
 
 function Answer({ result, doc, flowId }: { result: Simulation; doc: FlowDoc | null; flowId: string }) {
+  const teamList = useApi<{ id: string; name: string }[]>("/teams");
+  const teamName = (id: string) => teamList.data?.find((t) => t.id === id)?.name ?? id;
   const e = result.emails;
   const weeks: [string, number][] = e.per_week.map((n, i) => [`week ${i + 1}`, n]);
   const teams = Object.entries(result.handoffs.per_team_per_business_day);
@@ -125,7 +127,7 @@ function Answer({ result, doc, flowId }: { result: Simulation; doc: FlowDoc | nu
       <div className="simulate-charts">
         <BarChart label="E-mails sent per week (all leads)" rows={weeks} />
         <BarChart label="Leads by the e-mails they got in their busiest week" rows={busiestWeekRows(e.busiest_week_per_lead)} unit=" leads" />
-        {teams.map(([team, days]) => <TeamChart key={team} team={team} days={days} />)}
+        {teams.map(([team, days]) => <TeamChart key={team} team={team} name={teamName(team)} days={days} />)}
       </div>
       <h3>Most common paths</h3>
       <ol className="simulate-paths" data-testid="sim-paths">
@@ -138,7 +140,7 @@ function Answer({ result, doc, flowId }: { result: Simulation; doc: FlowDoc | nu
 }
 
 /** Hand-offs per business day as columns, with the team's capacity as a line. */
-function TeamChart({ team, days }: { team: string; days: TeamDays }) {
+function TeamChart({ team, name, days }: { team: string; name: string; days: TeamDays }) {
   const width = 560;
   const height = 150;
   const pad = 24;
@@ -146,7 +148,7 @@ function TeamChart({ team, days }: { team: string; days: TeamDays }) {
   const w = days.days.length ? (width - pad) / days.days.length : 0;
   const y = (v: number) => height - pad - (v / max) * (height - 2 * pad);
   const over = days.days_over_capacity;
-  const label = `Hand-offs to ${team} per business day`;
+  const label = `Hand-offs to ${name} per business day`;
   return (
     <figure className="chart" data-testid={`sim-team-${team}`}>
       <svg role="img" aria-label={label} viewBox={`0 0 ${width} ${height}`} width="100%">
