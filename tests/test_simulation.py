@@ -117,6 +117,7 @@ def test_two_processes_give_the_answer_one_gives() -> None:
     ({"sales": {"respond_within": "soon"}}, "sales.respond_within"),
     ({"profile": {"country": []}}, "profile"),
     ({"unknown": 1}, "unknown"),
+    ({"days": 10, "enrol_over_days": 20}, "enrol_over_days"),
 ])
 def test_bad_requests_are_refused_with_the_path(body: dict[str, Any], path: str) -> None:
     with pytest.raises(Invalid) as caught:

@@ -48,7 +48,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from leadflow.errors import Invalid
 from leadflow.journeys.conditions import evaluate
@@ -161,6 +168,15 @@ class SimulationRequest(_Strict):
             raise ValueError('leads is a number of synthetic leads or "sample" for real ones')  # noqa: TRY004 - pydantic reports ValueErrors
         if not 1 <= value <= MAX_LEADS:
             raise ValueError(f"simulate between 1 and {MAX_LEADS:,} leads")
+        return value
+
+    @field_validator("enrol_over_days")
+    @classmethod
+    def _enrolled_within_the_run(cls, value: float, info: ValidationInfo) -> float:
+        days = info.data.get("days")
+        if days is not None and value > days:
+            raise ValueError(f"enrol_over_days ({value:g}) cannot exceed days ({days}): every "
+                             "lead must enter the flow during the run")
         return value
 
     @field_validator("profile")
