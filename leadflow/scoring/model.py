@@ -509,8 +509,9 @@ def _display(score: float) -> float:
     return math.floor(score * 100 + 0.5 + 1e-6) / 100
 
 
-# A shown score reaches a threshold T once the exact one reaches T - half a cent.
-_HALF_CENT = 0.005
+# A shown score reaches a threshold T once the exact one reaches T - half a cent, less the
+# 1e-8 that _display's epsilon adds (59.99499999 already shows as 60).
+_HALF_CENT = 0.005 + 1e-8
 
 
 def _fit_points(lead: Mapping[str, Any], compiled: _Compiled, rows: list[dict[str, Any]] | None
@@ -726,8 +727,12 @@ def seconds_to_temperature_change(fit: float, behavior: float,
     except OverflowError:
         return None
 
+    # Summed event by event (as score_lead does) the score can differ from this closed form in
+    # its last bits: count a change only once it holds a hair past the edge.
+    margin = 1e-12 if behavior > 0 else -1e-12
+
     def changed(after_ms: int) -> bool:
-        score = fit + behavior * 2.0 ** (-(after_ms / 1000) / half_life)
+        score = fit + behavior * 2.0 ** (-(after_ms / 1000) / half_life) + margin
         return _temperature(_display(max(0.0, score)), compiled) != current
 
     # Float rounding can put the shown score a hair either side of the edge at that moment:
