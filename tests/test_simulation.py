@@ -391,3 +391,21 @@ def test_the_cli_simulates_a_stored_flow_by_id(tmp_path: Path) -> None:
     assert json.loads(out.stdout)["version"] == 1
     missing = cli("flows", "simulate", "no-such-flow", "--leads", "10")
     assert missing.returncode == 2 and "no-such-flow" in missing.stderr
+
+
+def test_a_sampled_lead_s_recent_mails_count_against_the_cap(db_url: str) -> None:
+    from leadflow.journeys.simulation import sample_leads
+    from leadflow.models import EmailMessage
+
+    lead_id = make_lead(db_url, "busy@example.com", consent={"status": "granted"})
+    with session_scope(db_url) as session:
+        session.add_all([EmailMessage(send_id=f"earlier-{i}", lead_id=lead_id, status="sent",
+                                      sent_at=START - timedelta(days=1)) for i in range(3)])
+    with session_scope(db_url) as session:
+        seeds = sample_leads(session, 1, START)
+    assert len(seeds[0].sent_before) == 3
+    req = parse_request({"leads": "sample", "days": 30, "start": START.isoformat()})
+    result = run_simulation(MAILS, req, world(), seeds=seeds)
+    assert result["emails"]["sent"] == 5, "the earlier mails are not this flow's"
+    assert result["emails"]["postponed"] == 2, "the first mail waits for the earlier ones to age"
+    assert leads_as_stored(db_url) and row_counts(db_url)["emailmessage"] == 3

@@ -62,7 +62,13 @@ from leadflow.journeys.conditions import evaluate
 from leadflow.journeys.durations import parse_duration
 from leadflow.journeys.engine import JourneyState, advance
 from leadflow.leads.lifecycle import can_transition, stage_rank
-from leadflow.mail.policy import cap_reopens_after, earliest_send, lead_zone, window_openings
+from leadflow.mail.policy import (
+    cap_reopens_after,
+    capped_mail_times,
+    earliest_send,
+    lead_zone,
+    window_openings,
+)
 from leadflow.sales.business_calendar import BusinessCalendar
 from leadflow.scoring.model import (
     compiled_model,
@@ -246,6 +252,9 @@ class LeadSeed:
     fresh: bool = False
     # Which profile values it drew: leads that drew the same have the same fit and zone.
     profile_key: tuple[int, ...] | None = None
+    # POSIX times of a real lead's mails in the cap period before the start (any flow): they
+    # count against the frequency cap as live, not in the simulation's own mail figures.
+    sent_before: tuple[float, ...] = ()
 
 
 def engagement_draw(seed: int, send_id: str, kind: str) -> float:
@@ -415,9 +424,9 @@ def _seconds(text: str) -> float:
 class _Lead:
     """One lead during its run: the view conditions read, its running score, its mail times."""
 
-    __slots__ = ("arrivals", "behavior", "blocked", "ctx", "decay_at", "enrolled", "fit", "id",
-                 "inbox", "is_mql", "mails", "refits", "scored_at", "sent", "seq", "view",
-                 "window_opens")
+    __slots__ = ("arrivals", "behavior", "blocked", "capped", "ctx", "decay_at", "enrolled",
+                 "fit", "id", "inbox", "is_mql", "mails", "refits", "scored_at", "sent", "seq",
+                 "view", "window_opens")
 
     def __init__(self, ctx: _Context, seed: LeadSeed, enrolled: float) -> None:
         self.ctx = ctx
@@ -436,6 +445,8 @@ class _Lead:
         self.behavior = seed.behavior
         self.scored_at = enrolled
         self.sent: list[float] = []
+        # What the frequency cap counts: earlier mails of a real lead, then this run's.
+        self.capped: list[float] = list(seed.sent_before)
         self.mails: list[tuple[str, str]] = []  # (send id, template), kept when tracing
         self.inbox: list[dict[str, Any]] = []
         self.arrivals: list[tuple[float, int, dict[str, Any]]] = []
@@ -673,14 +684,15 @@ def _perform(ctx: _Context, lead: _Lead, state: JourneyState, cmd: Any, now: flo
         if lead.blocked:
             totals.skipped += 1
             return {"status": "skipped", "reason": lead.blocked}, now
-        sent = lead.sent
+        sent, capped = lead.sent, lead.capped
         later = earliest_send(
-            now, lambda moment: cap_reopens_after(sent, moment, ctx.cap, ctx.cap_period),
+            now, lambda moment: cap_reopens_after(capped, moment, ctx.cap, ctx.cap_period),
             lead.window_opens or _never)
         if later is not None:
             totals.postponed += 1
             return {"status": "postponed", "retry_at": later[0], "reason": later[1]}, now
         sent.append(now)
+        capped.append(now)
         totals.sent += 1
         send_id = cmd.send_id
         if ctx.trace is not None:
@@ -971,9 +983,10 @@ def load_world(session: Any) -> World:
 def sample_leads(session: Any, seed: int, at: datetime, limit: int = MAX_SAMPLE
                  ) -> list[LeadSeed]:
     """Up to ``limit`` real leads (a seeded sample when there are more), as they are now:
-    their fields, mail block and behaviour points. Reads only."""
+    their fields, mail block, behaviour points and recent mails. Reads only."""
     from sqlmodel import col, select
 
+    from leadflow.config import get_settings
     from leadflow.leads.consent import mail_block_reason
     from leadflow.leads.records import lead_view
     from leadflow.models import Lead
@@ -989,12 +1002,16 @@ def sample_leads(session: Any, seed: int, at: datetime, limit: int = MAX_SAMPLE
         chunk = ids[first:first + 500]
         rows = {lead.id: lead for lead in session.exec(select(Lead).where(col(Lead.id).in_(chunk)))}
         events = load_scored_events(session, chunk, model)
+        since = at - timedelta(days=get_settings().frequency_cap_days)
+        recent = {lead_id: [t.timestamp() for t in times if since < t <= at]
+                  for lead_id, times in capped_mail_times(session, chunk).items()}
         for lead_id in chunk:
             lead = rows[lead_id]
             view = lead_view(lead)
             scored = score_lead(view, events.get(lead_id, []), model.doc, at, explain=False)
             seeds.append(LeadSeed(lead_id, view, mail_block_reason(session, lead),
-                                  scored.behavior_exact))
+                                  scored.behavior_exact,
+                                  sent_before=tuple(sorted(recent.get(lead_id, ())))))
     return seeds
 
 

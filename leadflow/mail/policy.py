@@ -13,7 +13,7 @@ are resolved with :mod:`zoneinfo`, so a window of 09:00 stays 09:00 local across
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +29,7 @@ from leadflow.models import EmailMessage, Lead
 __all__ = [
     "cap_reopens_after",
     "cap_reopens_at",
+    "capped_mail_times",
     "country_timezone",
     "current_time",
     "earliest_send",
@@ -161,15 +162,27 @@ def cap_reopens_at(session: Session, lead_id: str, now: datetime, *, exclude_sen
     cap, period = settings.frequency_cap, timedelta(days=settings.frequency_cap_days)
     if cap <= 0:
         return None
-    now = as_utc(now)
+    sent = capped_mail_times(session, [lead_id], exclude_send_id=exclude_send_id).get(lead_id, [])
+    return cap_reopens_after(sent, as_utc(now), cap, period)
+
+
+def capped_mail_times(session: Session, lead_ids: Sequence[str], *,
+                      exclude_send_id: str | None = None) -> dict[str, list[datetime]]:
+    """When each lead's mails that count against the frequency cap went out (aware UTC): sent
+    or being handed over, marketing (not internal) mail, in any flow."""
     when = func.coalesce(EmailMessage.sent_at, EmailMessage.last_attempt_at)
-    sent = [as_utc(t) for t in session.exec(
-        select(when).where(EmailMessage.lead_id == lead_id,
-                           col(EmailMessage.internal).is_(False),
-                           col(EmailMessage.status).in_(("sent", "sending")),
-                           EmailMessage.send_id != exclude_send_id)
-    ).all() if t is not None]
-    return cap_reopens_after(sent, now, cap, period)
+    query = select(EmailMessage.lead_id, when).where(
+        col(EmailMessage.lead_id).in_(lead_ids) if len(lead_ids) != 1
+        else EmailMessage.lead_id == lead_ids[0],
+        col(EmailMessage.internal).is_(False),
+        col(EmailMessage.status).in_(("sent", "sending")))
+    if exclude_send_id is not None:
+        query = query.where(EmailMessage.send_id != exclude_send_id)
+    found: dict[str, list[datetime]] = {}
+    for lead_id, moment in session.exec(query).all():
+        if moment is not None and lead_id is not None:
+            found.setdefault(lead_id, []).append(as_utc(moment))
+    return found
 
 
 def cap_reopens_after(sent: Iterable[Moment], now: Moment, cap: int, period: Any) -> Moment | None:
