@@ -365,7 +365,9 @@ def test_every_step_type_can_be_added_and_edited_from_the_keyboard(page, stack: 
         expect(page.get_by_test_id("step-panel")).to_be_visible()
         assert page.evaluate(UNLABELLED_CONTROLS) == [], kind
     # Connect by keyboard through the side panel: the handoff continues at the exit.
-    page.get_by_test_id("node-handoff").click()
+    # (by focus and Enter: with nine steps the node may sit under the editor's overlays)
+    page.locator('.react-flow__node[data-id="handoff"]').focus()
+    page.keyboard.press("Enter")
     page.get_by_test_id("target-next").select_option("exit")
     expect(page.locator('[data-testid="rf__edge-handoff:next"]')).to_have_count(1)
     # A node takes focus and is selected with Enter, like any control.
