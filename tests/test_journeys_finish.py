@@ -329,3 +329,36 @@ async def test_from_step_counts_only_engagement_with_that_steps_mail() -> None:
     advance(flow, state, {**click_a, "step": "b"}, 2.0)  # clicked before the wait began
     cmd = advance(flow, state, {"kind": "result", "value": {"status": "sent"}}, 3.0)
     assert cmd.kind == "finish" and cmd.step == "yes"
+
+
+DOWN: dict[str, int] = {"calls": 0}
+
+
+@activity.defn(name="send_email")
+async def provider_down(inp: Any) -> dict[str, Any]:
+    DOWN["calls"] += 1
+    raise ApplicationError("the provider did not answer", type="TransientDeliveryError")
+
+
+async def test_a_transient_error_retries_with_backoff_then_fails_the_journey_after_a_day(
+        time_env: WorkflowEnvironment, db_url: str, task_queue: str) -> None:
+    from temporalio.worker import Worker
+
+    from leadflow.cli.wiring import WORKFLOWS, activities_for
+
+    DOWN["calls"] = 0
+    publish_flow(db_url, {"id": "down", "name": "Down", "start": "welcome", "steps": {
+        "welcome": {"type": "email", "template": "trial-welcome", "next": "end"},
+        "end": {"type": "exit"}}})
+    lead_id = make_lead(db_url, consent=GRANTED)
+    others = [a for a in activities_for(db_url, time_env.client)
+              if a.__temporal_activity_definition.name != "send_email"]
+    async with Worker(time_env.client, task_queue=task_queue, workflows=WORKFLOWS(),
+                      activities=[*others, provider_down]):
+        jid = await enrol_lead(time_env.client, db_url, "down", lead_id)
+        await eventually(lambda: DOWN["calls"] >= 3, what="a few attempts")
+        assert journey(db_url, jid).status == "running", "transient: retried, not failed"
+        await time_env.sleep(timedelta(days=1, hours=1))
+        failed = await ended(db_url, jid, timeout=60)
+    assert failed.status == "failed" and "kept failing" in (failed.exit_reason or "")
+    assert 10 < DOWN["calls"] < 1000, "backoff: a bounded number of attempts over the day"
