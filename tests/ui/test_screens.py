@@ -333,3 +333,71 @@ def test_the_inbox_sorts_by_sla_and_names_people(page, stack: Stack) -> None:  #
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate(OVERFLOW) == []
     shot(page, "37b-inbox-390")
+
+
+ZOOM = """() => {
+  const t = getComputedStyle(document.querySelector('%s .react-flow__viewport')).transform;
+  return t === 'none' ? 1 : new DOMMatrix(t).a;
+}"""
+
+
+def _inside(page, node: str, canvas: str) -> bool:  # type: ignore[no-untyped-def]
+    box = page.get_by_test_id(node).bounding_box()
+    area = page.get_by_test_id(canvas).bounding_box()
+    return bool(box and area and box["x"] >= area["x"] - 1 and box["y"] >= area["y"] - 1
+                and box["x"] + box["width"] <= area["x"] + area["width"] + 1
+                and box["y"] + box["height"] <= area["y"] + area["height"] + 1)
+
+
+def test_the_canvas_is_readable_and_explains_itself(page, stack: Stack, seeded: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    flow_id = seeded["flow"]
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"{stack.base}/flows/{flow_id}")
+    node = page.get_by_test_id("node-welcome")
+    # Cards say what each step does, in words, with the template's subject.
+    expect(node).to_contain_text("E-mail: Welcome to your trial")
+    expect(page.get_by_test_id("node-pause")).to_contain_text("Wait 2 days")
+    page.wait_for_timeout(400)
+    assert page.evaluate(ZOOM % '[data-testid="canvas"]') >= 0.8
+    assert _inside(page, "node-welcome", "canvas")
+    expect(page.locator(".react-flow__minimap")).to_be_hidden()  # out of the way at 1024 px
+    shot(page, "38-editor-1024")
+
+    # The "+" on an outgoing handle adds the next step, connected.
+    assert page.get_by_test_id("add-after-done-next").count() == 0  # an exit has no outgoing handle
+    page.get_by_test_id("add-after-pause-next").select_option("email")
+    expect(page.locator('[data-testid="rf__edge-pause:next"]')).to_have_count(1)
+    expect(page.get_by_test_id("node-email")).to_be_visible()
+    # The draft now differs from version 1: a banner says how, in words.
+    banner = page.get_by_test_id("unpublished-banner")
+    expect(banner).to_contain_text("Unpublished changes")
+    banner.locator("summary").click()
+    expect(banner).to_contain_text("Added step “email”")
+    expect(banner).to_contain_text("Changed where step “pause” leads")
+
+    # The live map at 1024 px: the start step is in view, counts are large, and leads say why they wait.
+    page.goto(f"{stack.base}/flows/{flow_id}/live")
+    expect(page.get_by_test_id("waiting-pause")).to_contain_text("1 waiting")
+    page.wait_for_timeout(400)
+    assert _inside(page, "node-welcome", "live-canvas")
+    page.get_by_test_id("node-pause").click()
+    why = page.get_by_test_id(f"why-{seeded['lead']}")
+    expect(why).to_contain_text("waiting until")
+    expect(page.get_by_test_id("waiting-leads")).to_contain_text("Lin Screens")
+    shot(page, "39-live-1024")
+
+    # Publishing says how many leads stay on the older version, with the way to move them.
+    page.goto(f"{stack.base}/flows/{flow_id}")
+    page.get_by_test_id("node-email").click()
+    page.get_by_test_id("field-template").select_option("trial-welcome")
+    page.get_by_test_id("target-next").select_option("done")
+    expect(page.get_by_test_id("problem-count")).to_have_text("✓ Valid")
+    page.get_by_test_id("publish-open").click()
+    page.get_by_test_id("publish-submit").click()
+    older = page.get_by_test_id("published-older")
+    expect(older).to_contain_text("1 lead stays on older versions")
+    expect(older.get_by_role("link", name="Move them to version 2")).to_have_attribute("href", f"/flows/{flow_id}/migrate")
+    page.get_by_role("link", name="Flows").first.click()
+    expect(page.get_by_test_id(f"flow-version-{flow_id}")).to_contain_text("v2 live")

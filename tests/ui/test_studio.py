@@ -207,7 +207,8 @@ def test_build_validate_fix_publish_and_watch_a_lead_move(page, stack: Stack) ->
     # Publishing is refused while it remains.
     page.get_by_test_id("publish-open").click()
     page.get_by_test_id("publish-submit").click()
-    expect(page.get_by_test_id("publish-refused")).to_contain_text("steps.wait.duration")
+    # In words: the sentence, and where it is as a link to the step.
+    expect(page.get_by_test_id("publish-refused")).to_contain_text("Step “wait”, the wait")
     page.get_by_role("button", name="Cancel").click()
 
     # Fix it in the side panel, in words.
@@ -250,7 +251,9 @@ def test_build_validate_fix_publish_and_watch_a_lead_move(page, stack: Stack) ->
 
     # Clicking the node lists the leads waiting there, each linking to its page.
     page.get_by_test_id("node-wait").click()
-    page.get_by_test_id("waiting-leads").get_by_role("link", name=email).click()
+    waiting = page.get_by_test_id("waiting-leads")
+    expect(waiting.get_by_test_id(f"why-{lead_id}")).to_contain_text("waiting until")  # why it waits
+    waiting.get_by_role("link", name="Ada").click()
     page.wait_for_url(f"**/leads/{lead_id}")
     expect(page.get_by_test_id("lead-page")).to_contain_text(email)
     expect(page.get_by_role("cell", name="Studio e2e")).to_be_visible()  # the flow by its name
@@ -321,7 +324,7 @@ def test_editor_draws_a_bookmarked_flow_and_edits_both_ways(page, stack: Stack) 
     expect(page.get_by_test_id("node-shout")).to_be_visible()
     expect(page.get_by_test_id("node-problems-shout")).to_be_visible()
     page.get_by_test_id("tab-problems").click()
-    expect(page.get_by_test_id("problem-list")).to_contain_text("steps.shout.next")
+    expect(page.get_by_test_id("problem-list")).to_contain_text("Step “shout”, the next step")
     shot(page, "08-editor-json-edit")
 
     # An edge is removed from the keyboard too: focus it, select it, delete it.
@@ -691,11 +694,11 @@ def test_panels_pick_teams_reps_and_templates_from_the_server(page, stack: Stack
     team = page.get_by_test_id("field-team")
     expect(team.locator("option", has_text="Pickers (pick-")).to_have_text(f"Pickers (pick-{suffix}) · 1 rep")
     team.select_option(f"pick-{suffix}")
-    expect(page.get_by_test_id("node-sales")).to_contain_text(f"team pick-{suffix}")
+    expect(page.get_by_test_id("node-sales")).to_contain_text("Hand off to Pickers")
     shot(page, "18-pickers")
     # Naming one rep instead drops the team: a handoff names one or the other.
     page.get_by_test_id("field-rep").select_option(f"ann-{suffix}")
-    expect(page.get_by_test_id("node-sales")).to_contain_text(f"rep ann-{suffix}")
+    expect(page.get_by_test_id("node-sales")).to_contain_text("Hand off to Ann Picker")
     expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
     saved = _eventually(lambda: stack.http.get(f"/api/flows/{flow_id}").json()["steps"],
                         lambda steps: steps["sales"].get("rep") == f"ann-{suffix}", "the saved draft")

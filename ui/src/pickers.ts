@@ -15,5 +15,10 @@ export function pickerChoices(templates: TemplateRow[], teams: TeamRow[], reps: 
       return [t.id, `${named(t.id, t.name)} · ${n} rep${n === 1 ? "" : "s"}`];
     }),
     reps: reps.filter((r) => r.active !== false).map((r) => [r.id, named(r.id, r.name)]),
+    words: {
+      subjects: Object.fromEntries(templates.filter((t) => t.subject).map((t) => [t.name, String(t.subject)])),
+      teams: Object.fromEntries(teams.map((t) => [t.id, t.name || t.id])),
+      reps: Object.fromEntries(reps.map((r) => [r.id, r.name || r.id])),
+    },
   };
 }

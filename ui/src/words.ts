@@ -71,7 +71,8 @@ export function stepEssence(step: unknown, subjects: TemplateNames = {}, names: 
   switch (step.type) {
     case "email": {
       const t = str(step.template);
-      const subject = str(step.subject) || (t ? subjects[t] : "") || t;
+      const subject = (str(step.subject) || (t ? subjects[t] : "") || t)
+        .replace(/\{\{\s*lead\.(\w+)[^}]*\}\}/g, (_, f: string) => `‹${f.replace(/_/g, " ")}›`);
       return subject ? `E-mail: ${subject}` : "E-mail: pick a template";
     }
     case "wait":

@@ -21,6 +21,7 @@ import {
   connect,
   freshId,
   newStep,
+  outgoingHandles,
   pasteSteps,
   removeSteps,
   renameStep,
@@ -29,7 +30,8 @@ import {
   type FlowDoc,
   type Json,
 } from "../graph";
-import { buildCanvas } from "./canvas";
+import { buildCanvas, readableView } from "./canvas";
+import { diffInWords } from "../words";
 import { FlowSettings } from "./FlowSettings";
 import { JsonPane } from "./JsonPane";
 import { currentRoutes, layoutWithRoutes, NODE_WIDTH, placeMissing, saveDirection, savedDirection, type Direction, type Positions, type Routes } from "./layout";
@@ -57,6 +59,8 @@ export interface EditorProps {
   initialPositions: Positions;
   pickers: Pickers;
   onPublished: (version: number) => void;
+  /** The version just published from this page (the banner compares with it). */
+  published?: number | null;
 }
 
 export function Editor(props: EditorProps) {
@@ -67,12 +71,16 @@ export function Editor(props: EditorProps) {
   );
 }
 
+function canvasBox(): DOMRect | undefined {
+  return document.querySelector('[data-testid="canvas"] .react-flow')?.getBoundingClientRect();
+}
+
 function isTyping(target: EventTarget | null): boolean {
   const el = target as HTMLElement | null;
   return !!el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT" || el.isContentEditable);
 }
 
-function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublished }: EditorProps) {
+function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublished, published }: EditorProps) {
   const flow = useReactFlow();
   const [history, setHistory] = useState<History>({ past: [], doc: initialDoc, future: [], lastKey: null, lastAt: 0 });
   const doc = history.doc;
@@ -98,6 +106,8 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
   selectedRef.current = selected;
   const positionsRef = useRef(positions);
   positionsRef.current = positions;
+  const directionRef = useRef(direction);
+  directionRef.current = direction;
 
   /** Apply an edit; consecutive edits with the same key within 1.5 s are one undo step. */
   const change = useCallback((next: FlowDoc, key?: string) => {
@@ -114,6 +124,21 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
   const redo = useCallback(() => setHistory((h) => (h.future.length
     ? { past: [...h.past, h.doc], doc: h.future[0], future: h.future.slice(1), lastKey: null, lastAt: 0 }
     : h)), []);
+
+  /** The "+" on an outgoing handle: a new step of `type` below (or beside) it, connected. */
+  const addAfter = useCallback((source: string, handle: string, type: string) => {
+    const current = latestDoc.current;
+    const id = freshId(current, type.replace("_", "-"));
+    const from = positionsRef.current[source] ?? { x: 0, y: 0 };
+    const handles = outgoingHandles(stepsOf(current)[source]);
+    const offset = (handles.indexOf(handle) - (handles.length - 1) / 2) * (NODE_WIDTH + 40);
+    const across = directionRef.current === "RIGHT";
+    const where = across ? { x: from.x + NODE_WIDTH + 120, y: from.y + offset / 2 } : { x: from.x + offset, y: from.y + 200 };
+    setPositions((p) => ({ ...p, [id]: where }));
+    change(connect(addStep(current, id, newStep(type)), source, handle, id));
+    setSelected(new Set([id]));
+    setTab("inspect");
+  }, [change]);
 
   // Autosave the draft, invalid or not, so work in progress is never lost.
   const saveNow = useCallback(async (toSave: FlowDoc) => {
@@ -174,7 +199,7 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
         if (cancelled) return;
         setLaid(result);
         setPositions((current) => ({ ...result.positions, ...current }));
-        window.setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1 }), 50);
+        window.setTimeout(() => readableView(flow, canvasBox(), doc.start), 50);
       });
       return () => {
         cancelled = true;
@@ -217,8 +242,8 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
 
   const placed = useMemo(() => placeProblems(problems, Object.keys(stepsOf(doc))), [problems, doc]);
   const { nodes, edges } = useMemo(
-    () => buildCanvas({ doc, positions, placed, selected, selectedEdge, measured, direction, routes }),
-    [doc, positions, placed, selected, selectedEdge, measured, direction, routes],
+    () => buildCanvas({ doc, positions, placed, selected, selectedEdge, measured, direction, routes, words: pickers.words, onAdd: addAfter }),
+    [doc, positions, placed, selected, selectedEdge, measured, direction, routes, pickers.words, addAfter],
   );
 
   const onNodesChange = useCallback((changes: NodeChange<StepFlowNode>[]) => {
@@ -328,7 +353,7 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
     const result = await layoutWithRoutes(graph.nodes, graph.edges, doc.start, to, measured);
     setLaid(result);
     setPositions(result.positions);
-    window.setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1, duration: 300 }), 50);
+    window.setTimeout(() => readableView(flow, canvasBox(), doc.start), 50);
   }, [graph, doc.start, flow, direction, flowId, measured]);
 
   // Keyboard shortcuts, unless the user is typing in a field.
@@ -377,6 +402,20 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
     if (p) flow.setCenter(p.x + NODE_WIDTH / 2, p.y + 50, { zoom: Math.max(flow.getZoom(), 0.9), duration: 300 });
   };
 
+  // What the latest published version says, to show the draft's unpublished changes in words.
+  const [live, setLive] = useState<{ version: number; document: FlowDoc } | null | undefined>(undefined);
+  useEffect(() => {
+    const id = encodeURIComponent(flowId);
+    api<{ version: number }[]>(`/flows/${id}/versions`)
+      .then((list) => {
+        const newest = list.length ? Math.max(...list.map((v) => v.version)) : null;
+        if (newest === null) return setLive(null);
+        return api<{ version: number; document: FlowDoc }>(`/flows/${id}/versions/${newest}`).then(setLive);
+      })
+      .catch(() => setLive(undefined));
+  }, [flowId, published]);
+  const changes = useMemo(() => (live ? diffInWords(live.document, doc, pickers.words?.subjects) : []), [live, doc, pickers.words]);
+
   const single = selected.size === 1 ? [...selected][0] : null;
   const saveLabel = save === "saved" ? "All changes saved" : save === "pending" ? "Unsaved changes…" : save === "saving" ? "Saving…" : `Save failed: ${save.error}`;
 
@@ -401,6 +440,16 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
         <button type="button" className="primary" data-testid="publish-open" onClick={() => setPublishing(true)}>Publish…</button>
         {notice && <span className="notice" role="status">{notice}</span>}
       </div>
+      {live && changes.length > 0 && (
+        <details className="banner unpublished" data-testid="unpublished-banner">
+          <summary><strong>Unpublished changes</strong>: leads run version {live.version} until you publish.
+            {" "}{changes.length} change{changes.length === 1 ? "" : "s"} (show)</summary>
+          <ul>{changes.map((c, i) => <li key={i}>{c}</li>)}</ul>
+        </details>
+      )}
+      {live === null && Object.keys(stepsOf(doc)).length > 0 && (
+        <p className="banner unpublished" data-testid="unpublished-banner">Not published yet: no lead runs this flow until you publish it.</p>
+      )}
       <div className="editor-body">
         <Palette onAdd={(type) => addAt(type)} />
         <div className="canvas" onDrop={onDrop} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }}
@@ -423,15 +472,18 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
               setSelectedEdge(null);
             }}
             deleteKeyCode={["Backspace", "Delete"]}
-            // Fit a drawn flow once; an empty canvas keeps its viewport so dropped steps stay where they land.
-            fitView={hadSteps.current}
-            fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
+            // A drawn flow opens at a readable size (100 %, fitted only when that stays readable);
+            // an empty canvas keeps its viewport so dropped steps stay where they land.
+            onInit={(instance) => {
+              if (hadSteps.current) window.setTimeout(() => readableView(instance, canvasBox(), latestDoc.current.start), 30);
+            }}
+            connectionRadius={48}
             minZoom={0.2}
             proOptions={{ hideAttribution: true }}
           >
             <Background gap={16} />
             <Controls />
-            <MiniMap pannable zoomable ariaLabel="Overview of the flow" />
+            <MiniMap pannable zoomable ariaLabel="Overview of the flow" className="minimap" />
           </ReactFlow>
         </div>
         <div className="side">

@@ -2,11 +2,13 @@
 import { Background, Controls, ReactFlow, ReactFlowProvider } from "@xyflow/react";
 import { useEffect, useMemo, useState } from "react";
 import { api } from "../api";
-import { parseApiDate } from "../durations";
+import { useNow } from "../hooks";
+import { usePickers } from "../pages/FlowStudio";
+import { dayTime, waitingReason } from "../words";
 import { stepsOf, toGraph, type FlowDoc } from "../graph";
 import { useApi } from "../hooks";
 import { Link, navigate, useLocation } from "../router";
-import { buildCanvas } from "./canvas";
+import { buildCanvas, readableView } from "./canvas";
 import { currentRoutes, layoutWithRoutes, placeMissing, savedDirection, type Positions, type Routes } from "./layout";
 import { edgeTypes } from "./RoutedEdge";
 import { nodeTypes, type StepStats } from "./StepNode";
@@ -16,14 +18,17 @@ interface Stats {
   version: number;
   journeys: Record<string, number>;
   steps: Record<string, StepStats>;
+  transitions?: Record<string, Record<string, number>>;
 }
 
 interface WaitingLead {
   lead_id: string;
   email: string;
+  name?: string | null;
   journey_id: string;
   version: number;
   since: string;
+  waiting?: { kind?: string; until?: string | null; event?: string | null; reason?: string | null };
 }
 
 export function LiveMap({ flowId }: { flowId: string }) {
@@ -37,6 +42,7 @@ export function LiveMap({ flowId }: { flowId: string }) {
   const [layout, setLayout] = useState<Positions | null>(null);
   const [routes, setRoutes] = useState<Routes>({});
   const [step, setStep] = useState<string | null>(null);
+  const pickers = usePickers();
 
   const doc = versionDoc.data?.document ?? null;
   useEffect(() => {
@@ -61,8 +67,8 @@ export function LiveMap({ flowId }: { flowId: string }) {
   }, [doc, id]);
 
   const canvas = useMemo(
-    () => (doc && layout ? buildCanvas({ doc, positions: layout, routes, direction: savedDirection(flowId), stats: stats.data?.steps ?? {}, selected: new Set(step ? [step] : []) }) : null),
-    [doc, layout, routes, stats.data, step],
+    () => (doc && layout ? buildCanvas({ doc, positions: layout, routes, direction: savedDirection(flowId), stats: stats.data?.steps ?? {}, selected: new Set(step ? [step] : []), words: pickers.words, transitions: stats.data?.transitions }) : null),
+    [doc, layout, routes, stats.data, step, pickers.words],
   );
 
   if (versions.data && !versions.data.length) {
@@ -91,7 +97,9 @@ export function LiveMap({ flowId }: { flowId: string }) {
           {canvas && (
             <ReactFlowProvider>
               <ReactFlow nodes={canvas.nodes} edges={canvas.edges} nodeTypes={nodeTypes} edgeTypes={edgeTypes} nodesDraggable={false}
-                nodesConnectable={false} fitView fitViewOptions={{ padding: 0.2, maxZoom: 1 }} proOptions={{ hideAttribution: true }}
+                nodesConnectable={false} proOptions={{ hideAttribution: true }}
+                // Readable on open, the start step always in view (never cut off at small widths).
+                onInit={(instance) => window.setTimeout(() => readableView(instance, document.querySelector('[data-testid="live-canvas"] .react-flow')?.getBoundingClientRect(), doc?.start), 30)}
                 onNodeClick={(_, node) => setStep(node.id)} onPaneClick={() => setStep(null)} deleteKeyCode={null}
                 onNodesChange={(changes) => {
                   // Enter on a focused node selects it: list its leads, as a click does.
@@ -121,24 +129,28 @@ export function LiveMap({ flowId }: { flowId: string }) {
 
 function WaitingLeads({ flowId, step, stats }: { flowId: string; step: string; stats?: StepStats }) {
   const leads = useApi<WaitingLead[]>(`/flows/${encodeURIComponent(flowId)}/steps/${encodeURIComponent(step)}/leads`, 3000);
+  const now = useNow(30_000);
   return (
     <section className="panel" aria-label={`Leads waiting at ${step}`} data-testid="waiting-leads">
-      <h2>Waiting at <code>{step}</code></h2>
+      <h2>At step “{step}”</h2>
       {stats && (
         <dl className="stats">
-          {Object.entries(stats).map(([k, v]) => (
+          {Object.entries(stats).filter(([, v]) => typeof v === "number" || v === null).map(([k, v]) => (
             <div key={k}><dt>{k.replace(/_/g, " ")}</dt><dd>{v == null ? "–" : k.endsWith("rate") && typeof v === "number" ? `${Math.round(v * (v <= 1 ? 100 : 1))}%` : String(v)}</dd></div>
           ))}
         </dl>
       )}
+      <h3>Leads here now, and why they wait</h3>
       {leads.error && <p className="error">{leads.error.detail}</p>}
       {leads.data && !leads.data.length && <p className="muted">No lead is waiting here now.</p>}
       {leads.data && leads.data.length > 0 && (
         <ul className="lead-list">
           {leads.data.map((l) => (
             <li key={l.journey_id}>
-              <Link to={`/leads/${encodeURIComponent(l.lead_id)}`}>{l.email || l.lead_id}</Link>
-              <span className="muted small"> v{l.version}, since {parseApiDate(l.since).toLocaleString()}</span>
+              <Link to={`/leads/${encodeURIComponent(l.lead_id)}`}>{l.name || l.email || l.lead_id}</Link>
+              {l.name && <span className="muted small"> {l.email}</span>}
+              <div className="small" data-testid={`why-${l.lead_id}`}>{waitingReason(l.waiting, now) || "waiting"}
+                <span className="muted"> · here since {dayTime(l.since, now)}{l.version ? `, version ${l.version}` : ""}</span></div>
             </li>
           ))}
         </ul>

@@ -1,5 +1,6 @@
-/** The validator's problems as a list; each can take the user to the step it concerns. */
+/** The validator's problems as plain sentences; where each is, as a link that takes the user there. */
 import type { Problem } from "../api";
+import { problemPlace, problemSentence } from "../words";
 
 export function ProblemList({ problems, onPick }: { problems: Problem[]; onPick?: (p: Problem) => void }) {
   if (!problems.length) return <p className="good" data-testid="no-problems">No problems: this flow can be published.</p>;
@@ -7,12 +8,12 @@ export function ProblemList({ problems, onPick }: { problems: Problem[]; onPick?
     <ul className="problem-list" data-testid="problem-list" aria-label="Validation problems">
       {problems.map((p, i) => (
         <li key={i}>
+          <span className="problem-sentence">{problemSentence(p)}</span>{" "}
           {onPick ? (
-            <button type="button" className="link-button" onClick={() => onPick(p)}>
-              <code>{p.path || "(flow)"}</code>
+            <button type="button" className="link-button small" title={p.path || "the flow"} data-path={p.path} onClick={() => onPick(p)}>
+              {problemPlace(p.path ?? "")}
             </button>
-          ) : <code>{p.path || "(flow)"}</code>}{" "}
-          {p.message}
+          ) : <span className="small muted" data-path={p.path}>{problemPlace(p.path ?? "")}</span>}
         </li>
       ))}
     </ul>

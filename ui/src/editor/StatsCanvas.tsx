@@ -34,7 +34,7 @@ export function StatsCanvas({ flowId, doc, stats, className, testId, label }: {
       {canvas && (
         <ReactFlowProvider>
           <ReactFlow nodes={canvas.nodes} edges={canvas.edges} nodeTypes={nodeTypes} edgeTypes={edgeTypes} nodesDraggable={false}
-            nodesConnectable={false} fitView fitViewOptions={{ padding: 0.2, maxZoom: 1 }} proOptions={{ hideAttribution: true }} deleteKeyCode={null}>
+            nodesConnectable={false} fitView fitViewOptions={{ padding: 0.15, maxZoom: 1, minZoom: 0.6 }} proOptions={{ hideAttribution: true }} deleteKeyCode={null}>
             <Background gap={16} />
           </ReactFlow>
         </ReactFlowProvider>

@@ -4,6 +4,7 @@ import { memo } from "react";
 import type { Problem } from "../api";
 import { durationInWords } from "../durations";
 import { handleLabel, isObject, outgoingHandles, type Json } from "../graph";
+import { stepEssence } from "../words";
 
 export interface StepStats {
   waiting?: number;
@@ -18,7 +19,23 @@ export interface StepStats {
   conversions?: number;
   /** Counts from a simulation: entered and waiting at its end, not live ones. */
   simulated?: boolean;
+  /** Leads whose next send waits, by reason (paused flow, send window, frequency cap, consent). */
+  held?: Partial<Record<"paused" | "send_window" | "frequency_cap" | "consent", number>>;
 }
+
+/** Words the cards use: template subjects, team and rep names. */
+export interface StepWords {
+  subjects?: Record<string, string>;
+  teams?: Record<string, string>;
+  reps?: Record<string, string>;
+}
+
+const HELD_WORDS: Record<string, string> = {
+  paused: "flow paused", send_window: "send window", frequency_cap: "frequency cap", consent: "no consent",
+};
+
+/** The kinds of step the "+" on an outgoing handle offers. */
+const ADDABLE = ["email", "wait", "wait_for", "branch", "split", "update", "handoff", "notify", "exit"];
 
 export type StepNodeData = {
   stepId: string;
@@ -30,6 +47,8 @@ export type StepNodeData = {
   direction?: "DOWN" | "RIGHT";
   problems: Problem[];
   stats?: StepStats;
+  words?: StepWords;
+  onAdd?: (stepId: string, handle: string, type: string) => void;
 };
 
 export type StepFlowNode = Node<StepNodeData, "step">;
@@ -112,6 +131,7 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
       <div className="step-head">
         <span className="icon" aria-hidden>{KIND_ICONS[data.kind] ?? "?"}</span>
         <span className="kind">{KIND_LABELS[data.kind] ?? data.kind}</span>
+        <span className="step-id">{data.stepId}</span>
         {data.isStart && <span className="badge start">start</span>}
         {data.problems.length > 0 && (
           <span className="badge problem" data-testid={`node-problems-${data.stepId}`} title={data.problems.map((p) => p.message).join("\n")}>
@@ -119,8 +139,7 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
           </span>
         )}
       </div>
-      <div className="step-id">{data.stepId}</div>
-      <div className="step-summary">{stepSummary(data.step)}</div>
+      <div className="step-title">{stepEssence(data.step, data.words?.subjects, data.words)}</div>
       {data.problems.length > 0 && <div className="step-problem">{data.problems[0].message}</div>}
       {stats?.simulated && (
         <div className="step-stats simulated" data-testid={`sim-stats-${data.stepId}`}>
@@ -128,16 +147,7 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
           <span title="leads still here when the simulation ended">● {stats.waiting ?? 0} waiting at the end</span>
         </div>
       )}
-      {stats && !stats.simulated && (
-        <div className="step-stats" data-testid={`stats-${data.stepId}`}>
-          <span title="leads waiting here now" data-testid={`waiting-${data.stepId}`}>● {stats.waiting ?? 0} waiting</span>
-          <span title="leads that passed">→ {stats.passed ?? 0} passed</span>
-          {data.kind === "email" && (
-            <span title="e-mails sent, open and click rates">✉ {stats.emails_sent ?? 0} · open {pct(stats.open_rate)} · click {pct(stats.click_rate)}</span>
-          )}
-          {data.kind === "exit" && <span title="exits and conversions">■ {stats.exits ?? 0} exits · ★ {stats.conversions ?? 0} conv.</span>}
-        </div>
-      )}
+      {stats && !stats.simulated && <LiveCounts kind={data.kind} stepId={data.stepId} stats={stats} />}
       <div className="handles">
         {handles.map((h, i) => (
           <Handle key={h} id={h} type="source" position={across ? Position.Right : Position.Bottom}
@@ -145,9 +155,50 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
             className={`handle-${h.split(".")[0]}`} aria-label={`${data.stepId}: ${handleLabel(h, data.step)}`}
             data-testid={`handle-${data.stepId}-${h}`}>
             <span className="handle-label">{handleLabel(h, data.step)}</span>
+            {data.onAdd && (
+              <select className="add-next nodrag" aria-label={`Add a step after ${data.stepId}: ${handleLabel(h, data.step)}`} value=""
+                data-testid={`add-after-${data.stepId}-${h}`} title="Add the next step here"
+                onChange={(e) => e.target.value && data.onAdd?.(data.stepId, h, e.target.value)}>
+                <option value="">+</option>
+                {ADDABLE.map((k) => <option key={k} value={k}>{KIND_LABELS[k]}</option>)}
+              </select>
+            )}
           </Handle>
         ))}
       </div>
+    </div>
+  );
+}
+
+/** Live counts as large numbers and bars: waiting, held (with why), passed, converted. */
+function LiveCounts({ kind, stepId, stats }: { kind: string; stepId: string; stats: StepStats }) {
+  const held = Object.entries(stats.held ?? {}).filter(([, n]) => n);
+  const heldTotal = held.reduce((a, [, n]) => a + (n ?? 0), 0);
+  const waiting = Math.max(0, (stats.waiting ?? 0) - heldTotal);
+  const rows: [string, number, string][] = [
+    ["waiting", waiting, "bar-waiting"],
+    ["held", heldTotal, "bar-held"],
+    ["passed", stats.passed ?? 0, "bar-passed"],
+  ];
+  if (kind === "exit") rows.push(["converted", stats.conversions ?? 0, "bar-converted"]);
+  const max = Math.max(1, ...rows.map(([, n]) => n));
+  return (
+    <div className="step-stats" data-testid={`stats-${stepId}`}>
+      <div className="big-count" data-testid={`waiting-${stepId}`} title="leads at this step now">
+        <strong>{stats.waiting ?? 0}</strong> waiting
+      </div>
+      {rows.map(([label, n, cls]) => (
+        <div key={label} className="bar-row" title={`${n} ${label}`}>
+          <span className="bar-label">{label}</span>
+          <span className="bar-track"><span className={`bar-fill ${cls}`} style={{ width: `${(n / max) * 100}%` }} /></span>
+          <span className="bar-n">{n}</span>
+        </div>
+      ))}
+      {held.length > 0 && <div className="held-why" data-testid={`held-${stepId}`}>held: {held.map(([k, n]) => `${n} ${HELD_WORDS[k] ?? k}`).join(", ")}</div>}
+      {kind === "email" && (
+        <span className="small" title="e-mails sent, open and click rates">✉ {stats.emails_sent ?? 0} sent · open {pct(stats.open_rate)} · click {pct(stats.click_rate)}</span>
+      )}
+      {kind === "exit" && <span className="small" title="exits and conversions">■ {stats.exits ?? 0} exits · ★ {stats.conversions ?? 0} conv.</span>}
     </div>
   );
 }

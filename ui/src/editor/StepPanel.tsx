@@ -1,4 +1,6 @@
 /** The side panel: edit one step's fields with labelled controls and pickers. */
+import type { StepWords } from "./StepNode";
+import { problemPlace, problemSentence } from "../words";
 import { useEffect, useState } from "react";
 import type { Problem } from "../api";
 import { getTarget, handleLabel, isObject, outgoingHandles, stepsOf, type FlowDoc, type Json, type JsonObject } from "../graph";
@@ -25,6 +27,8 @@ export interface Pickers {
   templates: [string, string][];
   teams: [string, string][];
   reps: [string, string][];
+  /** Subjects and names for the canvas cards' words. */
+  words?: StepWords;
 }
 
 interface Props {
@@ -88,7 +92,7 @@ export function StepPanel({ doc, stepId, problems, pickers, change, onRename, on
       <h2>{KIND_LABELS[kind] ?? kind} <span className="muted">step</span></h2>
       {about().length > 0 && (
         <ul className="problem-list compact">
-          {problems.map((p, i) => <li key={i}><code>{p.path}</code> {p.message}</li>)}
+          {problems.map((p, i) => <li key={i} title={p.path}>{problemSentence(p)} <span className="small muted">({problemPlace(p.path ?? "")})</span></li>)}
         </ul>
       )}
       <div className="field">

@@ -1,9 +1,9 @@
 /** Turn a flow document into React Flow nodes and edges (shared by the editor and the live map). */
-import { MarkerType, type Edge } from "@xyflow/react";
+import { MarkerType, type Edge, type Node, type ReactFlowInstance } from "@xyflow/react";
 import { isObject, stepsOf, toGraph, type FlowDoc } from "../graph";
 import { NODE_WIDTH, type Direction, type Positions, type Routes } from "./layout";
 import type { PlacedProblems } from "./problems";
-import type { StepFlowNode, StepStats } from "./StepNode";
+import type { StepFlowNode, StepStats, StepWords } from "./StepNode";
 
 export interface CanvasInput {
   doc: FlowDoc;
@@ -17,6 +17,44 @@ export interface CanvasInput {
   direction?: Direction;
   /** Routes from the last automatic layout, for edges whose steps have not moved since. */
   routes?: Routes;
+  /** Words for the cards: template subjects, team and rep names. */
+  words?: StepWords;
+  /** Live map: how leads left each step (`{from: {to: n}}`), shown as percentages on edges. */
+  transitions?: Record<string, Record<string, number>>;
+  /** Editor: add a step after `stepId` on outcome `handle` (the "+" on each outgoing handle). */
+  onAdd?: (stepId: string, handle: string, type: string) => void;
+}
+
+/** Percentages on the edges leaving a branch or split, from the live transitions. */
+export function edgeShare(transitions: Record<string, Record<string, number>> | undefined, source: string, target: string): number | null {
+  const out = transitions?.[source];
+  if (!out) return null;
+  const total = Object.values(out).reduce((a, b) => a + b, 0);
+  return total ? Math.round(((out[target] ?? 0) / total) * 100) : null;
+}
+
+const READABLE_ZOOM = 0.8;
+
+/**
+ * Open a flow at a readable size: at 100 % when it fits the canvas (centred), fitted when the
+ * fit keeps the text readable, else at 100 % with the start step in view at the top.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function readableView(flow: ReactFlowInstance<any, any>, box: DOMRect | undefined, startId: unknown): void {
+  const nodes = flow.getNodes();
+  if (!nodes.length || !box) return;
+  const bounds = flow.getNodesBounds(nodes);
+  const pad = 40;
+  const fit = Math.min((box.width - 2 * pad) / Math.max(bounds.width, 1), (box.height - 2 * pad) / Math.max(bounds.height, 1));
+  if (fit >= READABLE_ZOOM) {
+    void flow.fitView({ padding: 0.15, maxZoom: 1, minZoom: READABLE_ZOOM });
+    return;
+  }
+  const start: Node = nodes.find((n: Node) => n.id === startId) ?? nodes.reduce((a: Node, b: Node) => (a.position.y <= b.position.y ? a : b));
+  const width = start.measured?.width ?? NODE_WIDTH;
+  // The start step in view, centred across; the rest is a scroll (pan) away.
+  const x = bounds.width + 2 * pad <= box.width ? box.width / 2 - (bounds.x + bounds.width / 2) : box.width / 2 - (start.position.x + width / 2);
+  void flow.setViewport({ x, y: pad - start.position.y, zoom: 1 });
 }
 
 export function buildCanvas(input: CanvasInput): { nodes: StepFlowNode[]; edges: Edge[] } {
@@ -36,6 +74,8 @@ export function buildCanvas(input: CanvasInput): { nodes: StepFlowNode[]; edges:
       direction: input.direction ?? "DOWN",
       problems: input.placed?.byStep.get(node.id) ?? [],
       stats: input.stats ? input.stats[node.id] ?? {} : undefined,
+      words: input.words,
+      onAdd: input.onAdd,
     },
   }));
   const edges: Edge[] = graph.edges.map((edge) => {
@@ -48,7 +88,11 @@ export function buildCanvas(input: CanvasInput): { nodes: StepFlowNode[]; edges:
       source: edge.source,
       target: edge.target,
       sourceHandle: edge.handle,
-      label: problems.length ? `⚠ ${edge.label}` : edge.label,
+      label: (() => {
+        const share = kind === "branch" || kind === "split" ? edgeShare(input.transitions, edge.source, edge.target) : null;
+        const text = share === null ? edge.label : `${edge.label} · ${share}%`;
+        return problems.length ? `⚠ ${text}` : text;
+      })(),
       selected: input.selectedEdge === edge.id,
       className: `edge-${edge.handle.split(".")[0]} edge-from-${kind}${problems.length ? " has-problem" : ""}`,
       markerEnd: { type: MarkerType.ArrowClosed, width: 18, height: 18 },

@@ -36,7 +36,17 @@ export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [published, setPublished] = useState<number | null>(null);
+  const [onOlder, setOnOlder] = useState<number | null>(null);
   const pickers = usePickers();
+
+  // After a publish: how many leads stay on older versions (they finish the version they started).
+  useEffect(() => {
+    if (published === null) return;
+    setOnOlder(null);
+    api<{ version: number; running: number }[]>(`/flows/${encodeURIComponent(flowId)}/versions`)
+      .then((list) => setOnOlder(list.filter((v) => v.version < published).reduce((a, v) => a + (v.running ?? 0), 0)))
+      .catch(() => undefined);
+  }, [published, flowId]);
 
   useEffect(() => {
     // Loaded on every tab (the header shows the flow's name); the editor starts from a fresh copy.
@@ -68,6 +78,11 @@ export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
         {published !== null && (
           <p className="good" role="status" data-testid="published">
             Published version {published}. <Link to={`${base}/live`}>Watch it on the live map</Link>
+            {onOlder !== null && onOlder > 0 && (
+              <span data-testid="published-older"> · {onOlder} lead{onOlder === 1 ? " stays" : "s stay"} on older versions.{" "}
+                <Link to={`${base}/migrate`}>Move them to version {published}</Link></span>
+            )}
+            {onOlder === 0 && published > 1 && <span data-testid="published-older"> · No lead is on an older version.</span>}
           </p>
         )}
       </header>
@@ -75,7 +90,7 @@ export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
       {tab === "editor" && !error && !loaded && <p>Loading…</p>}
       {tab === "editor" && loaded && (
         <Editor flowId={flowId} initialDoc={loaded.doc} initialPositions={loaded.positions} pickers={pickers}
-          onPublished={setPublished} />
+          onPublished={setPublished} published={published} />
       )}
       {tab === "versions" && <Versions flowId={flowId} />}
       {tab === "live" && <LiveMap flowId={flowId} />}
