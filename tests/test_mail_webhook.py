@@ -26,7 +26,10 @@ from leadflow.models import Event, Lead
 from tests.fakes import WebhookSigner, sendgrid_event
 from tests.helpers import GRANTED
 
-VECTOR_DIR = Path("/work/shared/testdata/sendgrid")
+# shared/ lies beside the checkout (CI copies it there); /work/shared on a developer's machine.
+VECTOR_DIR = next((d for d in (Path(__file__).resolve().parents[2] / "shared/testdata/sendgrid",
+                               Path("/work/shared/testdata/sendgrid")) if d.is_dir()),
+                  Path("/work/shared/testdata/sendgrid"))
 
 
 @pytest.fixture(scope="module")
