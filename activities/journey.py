@@ -55,6 +55,7 @@ class JourneyActivities:
     def __init__(self, db_url: str, client: Client | None) -> None:
         self.db_url = db_url
         self.client = client
+        self._documents: dict[tuple[str, int], dict[str, Any]] = {}
 
     async def _thread(self, fn: Any, *args: Any) -> Any:
         return await asyncio.to_thread(fn, self.db_url, *args)
@@ -78,7 +79,16 @@ class JourneyActivities:
 
     @activity.defn(name="load_flow")
     async def load_flow(self, inp: StepInput) -> dict[str, Any]:
-        return await asyncio.to_thread(load_version_document, self.db_url, inp.flow_id, inp.version)
+        # Versions never change: a document this worker has read is answered at once, without
+        # waiting for a thread behind the step activities (the journey's first task waits on it).
+        key = (inp.flow_id, inp.version)
+        doc = self._documents.get(key)
+        if doc is None:
+            doc = await asyncio.to_thread(load_version_document, self.db_url, *key)
+            if len(self._documents) >= 512:
+                self._documents.clear()
+            self._documents[key] = doc
+        return doc
 
     @activity.defn(name="record_progress")
     async def record_progress(self, inp: StepInput) -> None:

@@ -431,6 +431,32 @@ async def journey_migrated(r: Recorder) -> list[tuple[str, str | None]]:
     return [(f"migration-{mid}", None), (jid, "run1"), (jid, "latest")]
 
 
+@scenario
+async def journey_local_steps(r: Recorder) -> list[tuple[str, str | None]]:
+    """Quick database work as local activities: a branch, a wait_for ``where`` checked twice,
+    an e-mail, progress before a wait, ``exit_when`` on a lead change, and the finish."""
+    r.flow({"id": "rec-local", "name": "Local", "start": "route",
+            "exit_when": {"has_tag": "stop"},
+            "steps": {"route": {"type": "branch", "cases": [
+                {"when": {"field": "country", "op": "in", "value": ["DE"]}, "next": "await"}],
+                "else": "await"},
+                "await": {"type": "wait_for", "event": "order.placed", "timeout": "P3D",
+                          "where": {"field": "properties.amount", "op": "gt", "value": 100},
+                          "next": "thanks", "on_timeout": "end"},
+                "thanks": {"type": "email", "template": "trial-welcome", "next": "rest"},
+                "rest": {"type": "wait", "duration": "P1D", "next": "end"},
+                "end": {"type": "exit"}}})
+    lead_id = r.lead("local@example.com", country="de")
+    jid = await r.enrol("rec-local", lead_id)
+    await r.at_step(jid, "await")
+    await r.event(lead_id, "order.placed", amount=5)
+    await r.event(lead_id, "order.placed", amount=500)
+    await r.at_step(jid, "rest")
+    await r.env.sleep(timedelta(days=1, minutes=1))
+    await r.ended(jid)
+    return [(jid, None)]
+
+
 async def _record(names: list[str]) -> None:
     tmp = tempfile.mkdtemp()
     url = f"sqlite:///{tmp}/app.db"
