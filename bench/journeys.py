@@ -8,6 +8,11 @@ Run alone with ``python bench/journeys.py [--quick]``, or through ``bench/run``.
   activities (the least a three-step workflow costs). Ratio = ours / baseline (goal >= 0.7).
 * the resident memory of a ``leadflow worker`` process holding 10,000 leads (quick: 1,000)
   waiting in a 30-day timer, beside the same worker idle.
+* not in ``bench/run`` (it takes long): ``python bench/journeys.py --waiting 100000
+  [--cache 2000]`` enrols that many leads in the 30-day wait on one ``leadflow worker`` process
+  whose workflow cache is ``--cache`` (``LEADFLOW_WORKER_CACHE``), then prints the worker's
+  RSS and the p50/p99 of ``GET /api/leads/{id}`` (random leads, through the API in process)
+  while the worker holds them.
 """
 
 from __future__ import annotations
@@ -132,9 +137,36 @@ def _spawn_worker(log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
-async def worker_rss(be: BenchEnv, n: int) -> tuple[float, float]:
-    """RSS (MiB) of a ``leadflow worker`` process idle, then with ``n`` leads in a timer."""
+async def _lead_reads(ids: list[str], samples: int) -> list[float]:
+    """Seconds each of ``samples`` ``GET /api/leads/{id}`` took (random leads of ``ids``)."""
+    import random
+
+    import httpx
+    from leadflow.api.main import create_app
+
+    from bench._env import ADMIN_KEY
+
+    app = create_app()
+    took = []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench",
+                                 headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as http:
+        for lead_id in random.sample(ids, min(samples, len(ids))):
+            started = time.perf_counter()
+            response = await http.get(f"/api/leads/{lead_id}")
+            took.append(time.perf_counter() - started)
+            assert response.status_code == 200, response.text
+    return sorted(took)
+
+
+async def worker_rss(be: BenchEnv, n: int, cache: int | None = None,
+                     reads: int = 0) -> tuple[float, float]:
+    """RSS (MiB) of a ``leadflow worker`` process idle, then with ``n`` leads in a timer.
+
+    ``cache``: the worker's workflow cache (``LEADFLOW_WORKER_CACHE``); ``reads``: that many
+    ``GET /api/leads/{id}`` timed meanwhile, their p50/p99 printed."""
     env = {**os.environ, "LEADFLOW_TEMPORAL_ADDRESS": be.temporal_address}
+    if cache is not None:
+        env["LEADFLOW_WORKER_CACHE"] = str(cache)
     log_path = be.home / "worker.log"
     worker = _spawn_worker(log_path, env)
     try:
@@ -147,7 +179,15 @@ async def worker_rss(be: BenchEnv, n: int) -> tuple[float, float]:
         await _until(lambda: _count(be.db_url, LONG_WAIT["id"], current_step="wait") >= n,
                      60 + n / 10)
         await asyncio.sleep(2)
-        return rss_bytes(worker.pid) / 2**20, idle
+        rss = rss_bytes(worker.pid) / 2**20
+        if reads:
+            took = await _lead_reads(lead_ids, reads)
+            p50, p99 = took[len(took) // 2], took[min(len(took) - 1, int(len(took) * 0.99))]
+            print(f"{n:,} leads waiting, worker cache {cache}: RSS {rss:.1f} MiB "
+                  f"(idle {idle:.1f}); GET /api/leads/{{id}} p50 {p50 * 1000:.1f} ms, "
+                  f"p99 {p99 * 1000:.1f} ms ({len(took)} reads)", flush=True)
+            rss = max(rss, rss_bytes(worker.pid) / 2**20)
+        return rss, idle
     finally:
         worker.terminate()
         try:
@@ -186,8 +226,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes")
+    parser.add_argument("--waiting", type=int, help="only the many-leads-in-timers case: "
+                        "this many leads (e.g. 100000)")
+    parser.add_argument("--cache", type=int, default=None,
+                        help="the worker's workflow cache for --waiting (LEADFLOW_WORKER_CACHE)")
+    parser.add_argument("--reads", type=int, default=1000, help="GET /api/leads/{id} to time")
     args = parser.parse_args()
+    if args.waiting:
+        asyncio.run(_many_waiting(args.waiting, args.cache, args.reads))
+        return
     print_table(asyncio.run(run(args.quick)), title="journeys")
+
+
+async def _many_waiting(n: int, cache: int | None, reads: int) -> None:
+    async with bench_env() as be:
+        publish(be.db_url, LONG_WAIT)
+        started = time.perf_counter()
+        await worker_rss(be, n, cache=cache, reads=reads)
+        print(f"in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_ui_url: str | None = None
     task_queue: str = "leadflow"
+    # Workflows a worker keeps in memory (LEADFLOW_WORKER_CACHE). A journey waiting in a timer
+    # does not need to stay cached: an evicted one is replayed from its history when it wakes.
+    # The cache bounds a worker's memory however many leads wait (bench/journeys.py).
+    worker_cache: int = Field(default=2000, ge=0)
     # The outbox drainer (leadflow.intents) in the API and worker processes, and how often it
     # runs the reconciler (seconds; 0: never, run `leadflow doctor` instead).
     outbox_drain: bool = True

@@ -58,7 +58,7 @@ def activities_for(db_url: str, client: Client | None) -> list[Any]:
 
 
 def build_worker(client: Client, settings: Settings | None = None, *, task_queue: str | None = None,
-                 db_url: str | None = None, max_cached_workflows: int = 2000,
+                 db_url: str | None = None, max_cached_workflows: int | None = None,
                  **kwargs: Any) -> Worker:
     """A worker running every Leadflow workflow and activity.
 
@@ -77,7 +77,8 @@ def build_worker(client: Client, settings: Settings | None = None, *, task_queue
         task_queue=task_queue or settings.task_queue,
         workflows=_workflows(),
         activities=activities_for(db_url, client),
-        max_cached_workflows=max_cached_workflows,
+        max_cached_workflows=(settings.worker_cache if max_cached_workflows is None
+                              else max_cached_workflows),
         max_concurrent_activities=64,
         **kwargs,
     )
