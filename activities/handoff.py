@@ -16,14 +16,9 @@ from temporalio.exceptions import ApplicationError
 
 from leadflow.errors import ProviderRefused, TransientDeliveryError
 from leadflow.sales import handoffs
-from leadflow.sales.handoffs import (
-    EscalateInput,
-    OpenInput,
-    ReassignInput,
-    RemindInput,
-    WithdrawInput,
-)
+from leadflow.sales.handoffs import EscalateInput, ReassignInput, RemindInput, WithdrawInput
 from leadflow.sales.notifications import NotifyInput, send_notification
+from leadflow.temporal import HandoffInput
 
 __all__ = ["HandoffActivities", "activities_for"]
 
@@ -39,7 +34,7 @@ class HandoffActivities:
         return await asyncio.to_thread(fn, self.db_url, *args)
 
     @activity.defn(name="open_handoff")
-    async def open_handoff(self, inp: OpenInput) -> dict[str, Any]:
+    async def open_handoff(self, inp: HandoffInput) -> dict[str, Any]:
         """Create, assign and time the handoff (idempotent)."""
         return await self._thread(handoffs.open_handoff, inp)
 

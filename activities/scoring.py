@@ -13,7 +13,8 @@ from temporalio import activity
 from temporalio.client import Client
 
 from leadflow.leads.events import Dispatch, run_dispatch
-from leadflow.scoring.timers import RescoreBatchInput, RescoreInput, rescore_batch, rescore_due
+from leadflow.scoring.timers import rescore_batch, rescore_due
+from leadflow.temporal import RescoreBatchInput, RescoreInput
 
 __all__ = ["ScoringActivities", "activities_for"]
 

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from leadflow.auth import Principal, authenticate, require_role
 from leadflow.db import get_engine
 from leadflow.errors import Unavailable
+from leadflow.leads.events import Dispatch, run_dispatch
 
 __all__ = [
     "AdminDep",
@@ -82,6 +83,18 @@ async def get_temporal_or_none(request: Request) -> Any:
 
 
 OptionalTemporalDep = Annotated[Any, Depends(get_temporal_or_none)]
+
+
+async def dispatch(request: Request, plan: Dispatch, client: Any = None) -> None:
+    """The API's one way to Temporal: deliver what a use case returned, after its commit.
+
+    ``client`` is the route's client when it holds one; otherwise a client is fetched only if
+    the plan needs Temporal (starts, signals or score timers), and a recorded plan that Temporal
+    cannot take now stays in the outbox for the drainer. Events are marked in the app's database.
+    """
+    if client is None and plan.needs_temporal:
+        client = await request.app.state.temporal.get_or_none()
+    await run_dispatch(client, plan, request.app.state.db_url)
 
 
 class TemporalHolder:

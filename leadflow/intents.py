@@ -86,7 +86,7 @@ def record(session: Session, plan: Any) -> list[int]:
     earliest: dict[str, float] = {}
     for lead_id, due in plan.score_timers:
         earliest[lead_id] = min(due, earliest.get(lead_id, due))
-    from leadflow.scoring.timers import score_workflow_id
+    from leadflow.temporal import score_workflow_id
 
     for lead_id, due in earliest.items():
         rows.append(TemporalIntent(kind="score_timer", workflow_id=score_workflow_id(lead_id),
@@ -212,7 +212,7 @@ async def _send(client: Any, row: TemporalIntent) -> str:
         if row.kind == "score_timer":
             from temporalio.common import WorkflowIDReusePolicy
 
-            from leadflow.scoring.timers import LEAD_SCORE_WORKFLOW, REARM_SIGNAL, LeadScoreInput
+            from leadflow.temporal import LEAD_SCORE_WORKFLOW, REARM_SIGNAL, LeadScoreInput
 
             try:
                 await client.start_workflow(

@@ -1,11 +1,16 @@
-"""Temporal wiring shared by the API, the worker and the CLI: client, names and ids.
+"""The Temporal contracts, shared by workflows, activities, the API and the CLI.
+
+Workflow, signal, query and update names, workflow inputs (ids only, never personal data),
+workflow ids and the client helpers that start and signal workflows by name.
 
 Workflows are started and signalled by name, so the core never imports ``workflows/``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,31 +27,49 @@ __all__ = [
     "EVENT_SIGNAL",
     "EXIT_REASONS",
     "EXIT_SIGNAL",
+    "HANDOFF_SIGNAL",
     "HANDOFF_WITHDRAWN",
     "HANDOFF_WORKFLOW",
     "JOURNEY_WORKFLOW",
+    "LEAD_SCORE_WORKFLOW",
     "MIGRATE_UPDATE",
     "MIGRATION_WORKFLOW",
+    "REARM_SIGNAL",
     "RECYCLE_WORKFLOW",
+    "RESCORE_ALL_WORKFLOW",
     "RETRY_UPDATE",
     "STEP_QUERY",
+    "HandoffInput",
     "JourneyInput",
+    "LeadScoreInput",
     "MigrationJobInput",
     "RecycleInput",
+    "RescoreAllInput",
+    "RescoreBatchInput",
+    "RescoreInput",
+    "arm_score_timer",
+    "arm_score_timers",
     "connect",
     "failure_reason",
     "journey_id",
     "recycle_id",
+    "rescore_all_workflow_id",
+    "score_workflow_id",
     "signal_journey",
     "start_journey",
     "start_migration_job",
     "start_recycle",
+    "start_rescore_all",
 ]
 
 log = logging.getLogger(__name__)
 
 JOURNEY_WORKFLOW = "JourneyWorkflow"
 HANDOFF_WORKFLOW = "HandoffWorkflow"
+HANDOFF_SIGNAL = "handoff_action"  # a rep's answer (accept, reject, ...) or a reassignment
+LEAD_SCORE_WORKFLOW = "LeadScoreWorkflow"
+RESCORE_ALL_WORKFLOW = "RescoreAllWorkflow"
+REARM_SIGNAL = "rearm"  # a lead's score timer: {"due": POSIX seconds}
 EVENT_SIGNAL = "journey_event"
 # The exit signal: ``{"reason": one of EXIT_REASONS}``. It ends the journey whatever it is
 # doing: a running action is cancelled, a handoff child withdraws its handoff and tells the rep.
@@ -127,6 +150,65 @@ def failure_reason(err: BaseException, action: str = "") -> str:
         return f"The {label} kept failing for a day (timed out); retry it once the cause is fixed."
     kind = cause.type if isinstance(cause, ApplicationError) and cause.type else "error"
     return f"The {label} kept failing ({kind}); retry it once the cause is fixed."
+
+
+@dataclass
+class HandoffInput:
+    """A journey's handoff step: the handoff workflow's input (ids and the step, never personal
+    data); with ``at`` (workflow time) also the ``open_handoff`` activity's."""
+
+    journey_id: str
+    lead_id: str
+    flow_id: str
+    version: int
+    step: str
+    visit: int = 1
+    at: str | None = None
+
+
+def score_workflow_id(lead_id: str) -> str:
+    """The id of the lead's temperature timer workflow."""
+    return f"score-{lead_id}"
+
+
+def rescore_all_workflow_id(version: int) -> str:
+    """The id of the job re-scoring every lead with model ``version``."""
+    return f"rescore-all-v{version}"
+
+
+@dataclass
+class LeadScoreInput:
+    """A lead's timer: ``due`` is a POSIX timestamp (set again on continue-as-new)."""
+
+    lead_id: str
+    due: float | None = None
+    wakes: int = 0
+
+
+@dataclass
+class RescoreInput:
+    """Rescore one lead at ``at`` (POSIX seconds, the workflow's clock)."""
+
+    lead_id: str
+    at: float
+
+
+@dataclass
+class RescoreAllInput:
+    """Re-score every lead with model ``version``, from the lead id after ``after_id`` on."""
+
+    version: int
+    after_id: str = ""
+    batch_size: int = 500
+    done: int = 0
+
+
+@dataclass
+class RescoreBatchInput:
+    version: int
+    after_id: str
+    batch_size: int
+    at: float
 
 
 def journey_id(flow_id: str, lead_id: str, seq: int) -> str:
@@ -211,3 +293,44 @@ async def start_recycle(client: Client, inp: RecycleInput, settings: Settings | 
     except RPCError as exc:
         raise Unavailable(f"Temporal did not start the recycle timer: {exc}") from exc
     return True
+
+
+async def arm_score_timer(client: Client, lead_id: str, due: float) -> None:
+    """Make the lead's timer fire at ``due`` at the latest (signal-with-start)."""
+    settings = get_settings()
+    try:
+        await client.start_workflow(
+            LEAD_SCORE_WORKFLOW, LeadScoreInput(lead_id), id=score_workflow_id(lead_id),
+            task_queue=settings.task_queue, id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            start_signal=REARM_SIGNAL, start_signal_args=[{"due": due}])
+    except (RPCError, WorkflowAlreadyStartedError) as exc:
+        # The change is stored; the timer is only late if this fails, and the next event re-arms.
+        log.warning("could not arm the score timer of lead %s: %s", lead_id, exc)
+
+
+async def arm_score_timers(client: Client, timers: Iterable[tuple[str, float]],
+                           concurrency: int = 32) -> None:
+    """Arm many leads' timers; for a lead named twice the earliest moment counts."""
+    earliest: dict[str, float] = {}
+    for lead_id, due in timers:
+        earliest[lead_id] = min(due, earliest.get(lead_id, due))
+    gate = asyncio.Semaphore(concurrency)
+
+    async def arm(lead_id: str, due: float) -> None:
+        async with gate:
+            await arm_score_timer(client, lead_id, due)
+
+    await asyncio.gather(*(arm(lead_id, due) for lead_id, due in earliest.items()))
+
+
+async def start_rescore_all(client: Client, version: int, batch_size: int = 500) -> str:
+    """Start the background job re-scoring every lead with ``version``; returns its id."""
+    workflow_id = rescore_all_workflow_id(version)
+    try:
+        await client.start_workflow(
+            RESCORE_ALL_WORKFLOW, RescoreAllInput(version, batch_size=batch_size), id=workflow_id,
+            task_queue=get_settings().task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+    except WorkflowAlreadyStartedError:
+        pass
+    return workflow_id

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from leadflow.workflows.handoff import HANDOFF_SIGNAL
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -14,7 +13,7 @@ from leadflow.db import session_scope
 from leadflow.models import Handoff
 from leadflow.sales.business_calendar import as_utc
 from leadflow.sales.loop import apply_action
-from leadflow.temporal import signal_journey
+from leadflow.temporal import HANDOFF_SIGNAL, signal_journey
 from tests.handoff_support import (
     HANDOFF_FLOW,
     assignments,
@@ -144,10 +143,8 @@ async def test_reject_resumes_the_journey_at_on_rejected(
 
 async def test_capacity_holds_under_200_simultaneous_hot_leads(
         time_env: WorkflowEnvironment, db_url: str, task_queue: str) -> None:
-    from leadflow.workflows.handoff import HandoffInput
-
     from leadflow.models import Lead
-    from leadflow.temporal import HANDOFF_WORKFLOW
+    from leadflow.temporal import HANDOFF_WORKFLOW, HandoffInput
 
     seed_team(db_url, [rep("ann", capacity=70), rep("bob", capacity=50), rep("cy", capacity=30)])
     flow = {**HANDOFF_FLOW, "id": "burst",

@@ -9,10 +9,10 @@ from datetime import timedelta
 import httpx
 import pytest
 import pytest_asyncio
+from leadflow.api.main import create_app
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
-from leadflow.api.main import create_app
 from leadflow.auth import create_key
 from leadflow.config import reset_settings
 from leadflow.db import session_scope

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from sqlmodel import col, func, select
 
-from leadflow.journeys.conditions import condition_problems, evaluate
 from leadflow.db import session_scope
+from leadflow.journeys.conditions import condition_problems, evaluate
 from leadflow.models import Lead, PredictiveModel
 from leadflow.scoring.predictive import active_predictive, lead_likelihood, suggestions, train
 from leadflow.scoring.service import active_model, save_model

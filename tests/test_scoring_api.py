@@ -18,7 +18,7 @@ from leadflow.db import session_scope
 from leadflow.models import Lead, TimelineEntry
 from leadflow.scoring.model import DEFAULT_SCORING_MODEL
 from leadflow.scoring.service import save_model
-from leadflow.scoring.timers import start_rescore_all
+from leadflow.temporal import start_rescore_all
 from tests.helpers import running_worker
 from tests.test_temperature import stop_timers
 

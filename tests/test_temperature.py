@@ -23,7 +23,7 @@ from leadflow.db import session_scope
 from leadflow.leads.events import EventIn, ingest_events, run_dispatch
 from leadflow.models import Event, Journey, Lead, StageChange, utcnow
 from leadflow.scoring.model import DEFAULT_SCORING_MODEL, EventView, next_temperature_change
-from leadflow.scoring.timers import score_workflow_id
+from leadflow.temporal import score_workflow_id
 from tests.helpers import (
     at_step,
     ended,

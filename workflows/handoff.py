@@ -26,19 +26,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from leadflow.sales.handoffs import (
-        EscalateInput,
-        OpenInput,
-        ReassignInput,
-        RemindInput,
-        WithdrawInput,
-    )
+    from leadflow.sales.handoffs import EscalateInput, ReassignInput, RemindInput, WithdrawInput
     from leadflow.sales.notifications import NotifyInput
-    from leadflow.temporal import HANDOFF_WITHDRAWN, HANDOFF_WORKFLOW
+    from leadflow.temporal import HANDOFF_SIGNAL, HANDOFF_WITHDRAWN, HANDOFF_WORKFLOW, HandoffInput
 
-__all__ = ["HANDOFF_SIGNAL", "HandoffInput", "HandoffWorkflow"]
+__all__ = ["HandoffWorkflow"]
 
-HANDOFF_SIGNAL = "handoff_action"
 # Transient errors retry with backoff for at most a day; then the handoff (and its journey)
 # fails, and the marketer can retry it from the journey.
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5),
@@ -52,18 +45,6 @@ NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2),
 NOTIFY_GRACE = timedelta(seconds=10)
 ACCEPTING = ("accept", "contacted", "qualify")
 REJECTING = ("reject", "disqualify")
-
-
-@dataclass
-class HandoffInput:
-    """What the journey hands over: ids and the step, never personal data."""
-
-    journey_id: str
-    lead_id: str
-    flow_id: str
-    version: int
-    step: str
-    visit: int = 1
 
 
 @dataclass
@@ -138,7 +119,7 @@ class HandoffWorkflow:
             return await self._finish(HANDOFF_WITHDRAWN, "withdraw", hid)
 
     async def _handle(self, inp: HandoffInput) -> dict[str, Any]:
-        opened = await self._run("open_handoff", OpenInput(
+        opened = await self._run("open_handoff", HandoffInput(
             journey_id=inp.journey_id, lead_id=inp.lead_id, flow_id=inp.flow_id,
             version=inp.version, step=inp.step, visit=inp.visit, at=self._now()))
         hid = self._hid = opened["handoff_id"]

@@ -36,8 +36,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from leadflow.workflows.handoff import HandoffInput
-
     from leadflow.journeys.actions import StepInput
     from leadflow.journeys.engine import Command, JourneyState, advance
     from leadflow.journeys.migration import Move, MoveInput, Position, Request, plan, templates_sent
@@ -49,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         MIGRATE_UPDATE,
         RETRY_UPDATE,
         STEP_QUERY,
+        HandoffInput,
         JourneyInput,
         failure_reason,
     )

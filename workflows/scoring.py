@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from leadflow.scoring.timers import (
+    from leadflow.temporal import (
         LEAD_SCORE_WORKFLOW,
         REARM_SIGNAL,
         RESCORE_ALL_WORKFLOW,

@@ -8,12 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from leadflow.api.bodies import raw_body_doc, schema_ref
-from leadflow.api.deps import MarketerDep, OptionalTemporalDep
+from leadflow.api.deps import MarketerDep, OptionalTemporalDep, dispatch
 from pydantic import TypeAdapter, ValidationError
 
 from leadflow.db import session_scope
 from leadflow.errors import BadRequest, Invalid
-from leadflow.leads.events import EventIn, ingest_events, run_dispatch
+from leadflow.leads.events import EventIn, ingest_events
 
 router = APIRouter(prefix="/api", tags=["events"], strict_content_type=False)
 _BATCH = TypeAdapter(list[EventIn])
@@ -56,7 +56,7 @@ async def post_events(request: Request, _: MarketerDep, client: OptionalTemporal
     with session_scope(request.app.state.db_url) as session:
         results, plan = ingest_events(session, items)
         plan.record(session)
-    await run_dispatch(client, plan, request.app.state.db_url)
+    await dispatch(request, plan, client)
     accepted = sum(1 for r in results if not r["duplicate"])
     body: dict[str, Any] = {"accepted": accepted, "duplicates": len(results) - accepted,
                             "events": results}

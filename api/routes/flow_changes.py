@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from leadflow.api.deps import MarketerDep, OptionalTemporalDep, SessionDep, TemporalDep
+from leadflow.api.deps import MarketerDep, OptionalTemporalDep, SessionDep, TemporalDep, dispatch
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow.db import session_scope
@@ -24,7 +24,6 @@ from leadflow.journeys.flow_changes import (
     stop_flow,
 )
 from leadflow.journeys.migration import Request as MigrationRequest
-from leadflow.leads.events import run_dispatch
 from leadflow.models import FlowMigration
 from leadflow.temporal import MigrationJobInput, start_migration_job
 
@@ -50,7 +49,7 @@ async def _commit_then_signal(request: Request, client: Any, change: Any,
         result, plan = change(session, *args)
         if not plan.recorded:
             plan.record(session)  # the outbox: delivered now, or once Temporal is back
-    await run_dispatch(client, plan, request.app.state.db_url)
+    await dispatch(request, plan, client)
     return result  # type: ignore[no-any-return]
 
 

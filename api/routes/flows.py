@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from leadflow.api.bodies import body_doc
-from leadflow.api.deps import JsonBody, MarketerDep, OptionalTemporalDep, SessionDep
+from leadflow.api.deps import JsonBody, MarketerDep, OptionalTemporalDep, SessionDep, dispatch
 from pydantic import BaseModel, ConfigDict
 
 from leadflow.db import session_scope
@@ -26,7 +26,7 @@ from leadflow.journeys.flows import (
     save_draft,
 )
 from leadflow.journeys.simulation import SimulationRequest, simulate_flow
-from leadflow.leads.events import Dispatch, run_dispatch
+from leadflow.leads.events import Dispatch
 
 router = APIRouter(prefix="/api", tags=["flows"], strict_content_type=False)
 
@@ -163,7 +163,7 @@ async def enroll(flow_id: str, body: EnrolBody, request: Request, _: MarketerDep
         journey = enrol(session, lead_id=body.lead_id, flow_id=flow_id)
         inp = journey_input(journey)
         plan = Dispatch(starts=[inp]).record(session)
-    await run_dispatch(client, plan, request.app.state.db_url)
+    await dispatch(request, plan, client)
     return {"journey_id": inp.journey_id, "workflow_id": inp.journey_id, "lead_id": inp.lead_id,
             "flow_id": flow_id, "version": inp.version, "status": "running"}
 

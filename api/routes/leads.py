@@ -11,6 +11,7 @@ from leadflow.api.deps import (
     OptionalTemporalDep,
     SalesOrMarketerDep,
     SessionDep,
+    dispatch,
 )
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, func, or_, select
@@ -18,14 +19,8 @@ from sqlmodel import Session, col, func, or_, select
 from leadflow.auth import Principal
 from leadflow.db import session_scope
 from leadflow.errors import Forbidden, Invalid
-from leadflow.leads.events import (
-    dispatch_event,
-    ingest_lead,
-    plan_for_lead_change,
-    record_event,
-    run_dispatch,
-)
-from leadflow.leads.records import LeadCreate, get_lead, lead_public
+from leadflow.leads.events import dispatch_event, ingest_lead, plan_for_lead_change
+from leadflow.leads.records import LeadCreate, get_lead, lead_public, record_event
 from leadflow.leads.stages import change_stage
 from leadflow.models import Handoff, Lead, TimelineEntry
 from leadflow.scoring.predictive import lead_likelihood
@@ -60,17 +55,17 @@ async def read_csv_upload(request: Request) -> bytes:
 
 
 @router.post("/leads")
-async def create_or_update_lead(body: LeadCreate, _: MarketerDep,
+async def create_or_update_lead(body: LeadCreate, request: Request, _: MarketerDep,
                                 client: OptionalTemporalDep) -> Any:
     """Create a lead, or update the one with this e-mail; new leads enter `lead.created` flows."""
     from fastapi.responses import JSONResponse
 
-    with session_scope() as session:
+    with session_scope(request.app.state.db_url) as session:
         lead, created, plan = ingest_lead(session, body)
         plan.record(session)
         lead_id = lead.id
-    await run_dispatch(client, plan)
-    with session_scope() as session:
+    await dispatch(request, plan, client)
+    with session_scope(request.app.state.db_url) as session:
         body_out = lead_public(session, get_lead(session, lead_id))
     return JSONResponse(body_out, status_code=201 if created else 200)
 
@@ -91,7 +86,7 @@ async def import_leads(request: Request, _: MarketerDep,
     with session_scope(request.app.state.db_url) as session:
         report, plan = import_csv(session, content)
         plan.record(session)
-    await run_dispatch(client, plan, request.app.state.db_url)
+    await dispatch(request, plan, client)
     return report.public()
 
 
@@ -176,10 +171,10 @@ async def retry_failed_journey(lead_id: str, flow_id: str, request: Request, _: 
 
 
 @router.post("/leads/{lead_id}/stage")
-async def move_stage(lead_id: str, body: StageMove, principal: MarketerDep,
+async def move_stage(lead_id: str, body: StageMove, request: Request, principal: MarketerDep,
                      client: OptionalTemporalDep) -> dict[str, Any]:
     """A stage change made elsewhere (CRM); 409 when the transition is not allowed."""
-    with session_scope() as session:
+    with session_scope(request.app.state.db_url) as session:
         lead = get_lead(session, lead_id)
         old = lead.stage
         changed = change_stage(session, lead, body.stage, cause=body.reason or "api",
@@ -191,5 +186,5 @@ async def move_stage(lead_id: str, body: StageMove, principal: MarketerDep,
             plan.extend(dispatch_event(session, lead, event))
         plan.record(session)
         out = lead_public(session, lead)
-    await run_dispatch(client, plan)
+    await dispatch(request, plan, client)
     return out

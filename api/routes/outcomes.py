@@ -14,6 +14,7 @@ from leadflow.api.deps import (
     SalesOrMarketerDep,
     SessionDep,
     TemporalDep,
+    dispatch,
 )
 from leadflow.api.routes.leads import check_lead_access, read_csv_upload
 from leadflow.api.routes.reports import _moment
@@ -22,14 +23,8 @@ from sqlmodel import Session, col, select
 
 from leadflow.db import session_scope
 from leadflow.errors import BadRequest, Invalid, NotFound
-from leadflow.leads.events import (
-    Dispatch,
-    dispatch_event,
-    plan_for_lead_change,
-    record_event,
-    run_dispatch,
-)
-from leadflow.leads.records import get_lead
+from leadflow.leads.events import Dispatch, dispatch_event, plan_for_lead_change
+from leadflow.leads.records import get_lead, record_event
 from leadflow.models import Lead, Outcome, PredictiveModel, utcnow
 from leadflow.sales.outcomes import (
     OutcomeIn,
@@ -114,7 +109,7 @@ async def post_outcome(lead_id: str, body: OutcomeIn, request: Request,
                                         via="sales" if principal.role == "sales" else "api")
         plan = _stage_plan(session, lead, old_stage, f"outcome {body.outcome}")
         out = {**outcome_public(row), "stage": lead.stage}
-    await run_dispatch(client, plan, db_url)
+    await dispatch(request, plan, client)
     return out
 
 
@@ -146,7 +141,7 @@ async def import_outcomes(request: Request, principal: MarketerDep,
         plan = Dispatch()
         for lead, old in moved:
             plan.extend(_stage_plan(session, lead, old, "outcome import"))
-    await run_dispatch(client, plan, db_url)
+    await dispatch(request, plan, client)
     return report
 
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from leadflow.api.deps import AdminDep
+from leadflow.api.deps import AdminDep, dispatch
 
 from leadflow.db import checkpoint_wal, session_scope
-from leadflow.leads.events import Dispatch, run_dispatch
+from leadflow.leads.events import Dispatch
 from leadflow.leads.privacy import erase_lead, export_lead
 
 router = APIRouter(prefix="/api/leads", tags=["privacy"], strict_content_type=False)
@@ -36,5 +36,5 @@ async def erase(lead_id: str, request: Request, principal: AdminDep) -> Response
 
     plan = await run_in_threadpool(run)
     # recorded in the outbox with the erasure: delivered now if Temporal answers, else later
-    await run_dispatch(await request.app.state.temporal.get_or_none(), plan, db_url)
+    await dispatch(request, plan)
     return Response(status_code=204)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from leadflow.api.bodies import raw_body_doc
-from leadflow.api.deps import MarketerDep, SessionDep
+from leadflow.api.deps import MarketerDep, SessionDep, dispatch
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow.client_address import client_address
@@ -38,7 +38,6 @@ from leadflow.leads.events import (
     Dispatch,
     dispatch_stored_events,
     plan_for_lead_change,
-    run_dispatch,
 )
 from leadflow.mail.engagement import record_click, record_open
 from leadflow.mail.tracking import PIXEL_GIF, read_token
@@ -54,9 +53,7 @@ async def _dispatch(request: Request, plan: Dispatch, *, best_effort: bool = Fal
     with ``best_effort`` an unrecorded one is left undispatched (the reconciler dispatches
     stored events) instead of failing the visitor's click."""
     try:
-        client = await request.app.state.temporal.get_or_none() \
-            if plan.starts or plan.signals or plan.score_timers else None
-        await run_dispatch(client, plan, request.app.state.db_url)
+        await dispatch(request, plan)
     except Exception:
         if not best_effort:
             raise

@@ -16,8 +16,8 @@ from leadflow.api.deps import (
     SalesDep,
     SalesOrMarketerDep,
     SessionDep,
+    dispatch,
 )
-from leadflow.workflows.handoff import HANDOFF_SIGNAL
 
 from leadflow.db import session_scope
 from leadflow.errors import BadRequest, NotFound
@@ -26,9 +26,8 @@ from leadflow.leads.events import (
     Dispatch,
     dispatch_stored_events,
     plan_for_lead_change,
-    record_event,
-    run_dispatch,
 )
+from leadflow.leads.records import record_event
 from leadflow.models import Lead, Rep, Team
 from leadflow.sales.admin import (
     delete_rep,
@@ -41,7 +40,7 @@ from leadflow.sales.admin import (
 )
 from leadflow.sales.loop import apply_action, get_handoff, handoff_public, list_handoffs
 from leadflow.sales.sla_report import sla_report
-from leadflow.temporal import RecycleInput
+from leadflow.temporal import HANDOFF_SIGNAL, RecycleInput
 
 router = APIRouter(prefix="/api", tags=["sales"], strict_content_type=False)
 
@@ -86,7 +85,7 @@ async def update_rep(rep_id: str, body: JsonBody, request: Request, _: AdminDep,
         plan = Dispatch(signals=[(hid, HANDOFF_SIGNAL, {"action": "reassign", "rep_id": rep_id,
                                                         "reason": "out of office"})
                                  for hid in moving]).record(session)
-    await run_dispatch(client, plan, request.app.state.db_url)
+    await dispatch(request, plan, client)
     return {**out, "reassigning": moving}
 
 
@@ -211,7 +210,7 @@ async def act_on_handoff(handoff_id: str, action: str, request: Request, princip
 
             plan.intent_ids.append(record_recycle(
                 session, RecycleInput(lead_id=h.lead_id, handoff_id=h.id, **recycle)))
-    await run_dispatch(client, plan, db_url)
+    await dispatch(request, plan, client)
     return out
 
 

@@ -17,7 +17,7 @@ from leadflow.scoring.service import (
     model_public,
     save_model,
 )
-from leadflow.scoring.timers import start_rescore_all
+from leadflow.temporal import start_rescore_all
 
 router = APIRouter(prefix="/api", tags=["scoring"], strict_content_type=False)
 

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from leadflow.api.bodies import raw_body_doc
+from leadflow.api.deps import dispatch
 
 from leadflow.db import session_scope
-from leadflow.leads.events import Dispatch, dispatch_stored_events, run_dispatch
+from leadflow.leads.events import Dispatch, dispatch_stored_events
 from leadflow.mail.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -51,7 +52,5 @@ async def sendgrid_events(request: Request) -> dict[str, Any]:
     db_url = request.app.state.db_url
     # Bulk database work off the event loop: a batch of thousands must not stall other requests.
     counts, plan = await run_in_threadpool(_store, db_url, body)
-    needs_temporal = plan.starts or plan.signals or plan.score_timers
-    client = await request.app.state.temporal.get_or_none() if needs_temporal else None
-    await run_dispatch(client, plan, db_url)
+    await dispatch(request, plan)
     return counts

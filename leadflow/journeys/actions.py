@@ -221,7 +221,8 @@ def apply_update(db_url: str, inp: StepInput) -> tuple[dict[str, Any], Any]:
     lead's temperature timer). A retry after the change was stored returns the dispatch again
     until it has been run, so nothing is lost and nothing is applied twice.
     """
-    from leadflow.leads.events import Dispatch, dispatch_stored_events, record_event
+    from leadflow.leads.events import Dispatch, dispatch_stored_events
+    from leadflow.leads.records import record_event
     from leadflow.leads.stages import change_stage
 
     step = _step(db_url, inp)

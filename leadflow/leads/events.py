@@ -15,18 +15,36 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 from sqlmodel import Session, col, select, update
 
-from leadflow.errors import NotFound
-from leadflow.journeys.enrolment import enrol_by_rules, journey_input, running_journeys
+from leadflow.errors import NotFound, Unavailable
+from leadflow.journeys.enrolment import (
+    enrol_by_rules,
+    journey_input,
+    published_latest,
+    running_journeys,
+)
 from leadflow.leads.attribution import record_touch
-from leadflow.leads.records import add_timeline
-from leadflow.models import EmailMessage, Event, Journey, Lead, utcnow
-from leadflow.temporal import EVENT_SIGNAL, JourneyInput, signal_journey, start_journey
+from leadflow.leads.records import record_event, upsert_lead
+from leadflow.models import EmailMessage, Event, Journey, Lead
+from leadflow.scoring.service import (
+    active_model,
+    derived_events,
+    load_scored_events,
+    rescore,
+    timer_of,
+)
+from leadflow.temporal import (
+    EVENT_SIGNAL,
+    JourneyInput,
+    arm_score_timers,
+    signal_journey,
+    start_journey,
+)
 
 __all__ = [
     "Dispatch",
@@ -88,18 +106,16 @@ class Dispatch:
         record(session, self)
         return self
 
+    @property
+    def needs_temporal(self) -> bool:
+        """Whether delivering the plan calls Temporal (starts, signals or score timers)."""
+        return bool(self.starts or self.signals or self.score_timers)
+
     def extend(self, other: Dispatch) -> None:
         self.starts += other.starts
         self.signals += other.signals
         self.event_ids += other.event_ids
         self.score_timers += other.score_timers
-
-
-def _aware_utc(value: datetime | None) -> datetime:
-    """An event time in UTC; a time without an offset is taken to be UTC."""
-    if value is None:
-        return utcnow()
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def journeys_for_trigger(session: Session, event_id: str) -> list[Journey]:
@@ -134,24 +150,6 @@ def dispatch_event(session: Session, lead: Lead, event: Event, *, enrol: bool = 
     plan.starts += [journey_input(j) for j in journeys_for_trigger(session, event.id)
                     if j.status == "running"]
     return plan
-
-
-def record_event(session: Session, lead: Lead, *, type_: str, properties: dict[str, Any] | None,
-                 occurred_at: datetime | None = None, event_id: str | None = None,
-                 send_id: str | None = None) -> tuple[Event, bool]:
-    """Store one event (``(event, created)``; an existing id is returned as it is)."""
-    if event_id:
-        existing = session.get(Event, event_id)
-        if existing is not None:
-            return existing, False
-    event = Event(lead_id=lead.id, type=type_, properties=properties or {},
-                  occurred_at=_aware_utc(occurred_at), send_id=send_id,
-                  **({"id": event_id} if event_id else {}))
-    session.add(event)
-    session.flush()
-    add_timeline(session, lead.id, "event", type_, at=event.occurred_at, event_id=event.id,
-                 properties=event.properties)
-    return event, True
 
 
 def ingest_events(session: Session, items: list[EventIn]) -> tuple[list[dict[str, Any]], Dispatch]:
@@ -227,6 +225,9 @@ async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
         return
     from leadflow.metrics import record_journey_started
 
+    if client is None and plan.needs_temporal:
+        # never `None.start_workflow`: say what is missing (the events stay undispatched)
+        raise Unavailable("Temporal is not reachable; this change was not recorded in the outbox.")
     gate = asyncio.Semaphore(concurrency)
 
     async def start(inp: JourneyInput) -> None:
@@ -243,8 +244,6 @@ async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
     await asyncio.gather(*(start(s) for s in starts))
     await asyncio.gather(*(signal(*s) for s in plan.signals))
     if plan.score_timers:
-        from leadflow.scoring.timers import arm_score_timers
-
         await arm_score_timers(client, plan.score_timers, concurrency)
     if plan.event_ids:
         with session_scope(db_url) as session:
@@ -258,10 +257,6 @@ def ingest_lead(session: Session, data: Any, *, actor: str = "api") -> tuple[Lea
     A new lead is scored and enrolled in ``lead.created`` flows; an updated one wakes its
     running journeys so their ``exit_when`` goals are checked at once.
     """
-    from leadflow.leads.records import upsert_lead
-    from leadflow.scoring.service import derived_events, rescore
-    from leadflow.scoring.timers import timer_of
-
     lead, created = upsert_lead(session, data, actor=actor)
     change = rescore(session, lead)
     event, _ = record_event(session, lead, type_="lead.created" if created else "lead.updated",
@@ -290,14 +285,6 @@ def dispatch_stored_events(session: Session, events: list[Event]) -> Dispatch:
     step, for ``from_step``), entry rules enrol, and each lead is rescored once, its derived
     events dispatched in turn. The events must belong to existing leads.
     """
-    from leadflow.journeys.enrolment import published_latest
-    from leadflow.scoring.service import (
-        active_model,
-        derived_events,
-        load_scored_events,
-        rescore,
-    )
-    from leadflow.scoring.timers import timer_of
 
     plan = Dispatch(event_ids=[e.id for e in events])
     if not events:

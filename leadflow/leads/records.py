@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlmodel import Session, col, select
 
 from leadflow.errors import NotFound
-from leadflow.models import Journey, Lead, TimelineEntry, utcnow
+from leadflow.models import Event, Journey, Lead, TimelineEntry, utcnow
 
 __all__ = [
     "ConsentIn",
@@ -19,6 +19,7 @@ __all__ = [
     "get_lead",
     "lead_public",
     "lead_view",
+    "record_event",
     "upsert_lead",
 ]
 
@@ -173,3 +174,28 @@ def lead_public(session: Session, lead: Lead) -> dict[str, Any]:
             for j in journeys
         ],
     }
+
+
+def _aware_utc(value: datetime | None) -> datetime:
+    """An event time in UTC; a time without an offset is taken to be UTC."""
+    if value is None:
+        return utcnow()
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def record_event(session: Session, lead: Lead, *, type_: str, properties: dict[str, Any] | None,
+                 occurred_at: datetime | None = None, event_id: str | None = None,
+                 send_id: str | None = None) -> tuple[Event, bool]:
+    """Store one event (``(event, created)``; an existing id is returned as it is)."""
+    if event_id:
+        existing = session.get(Event, event_id)
+        if existing is not None:
+            return existing, False
+    event = Event(lead_id=lead.id, type=type_, properties=properties or {},
+                  occurred_at=_aware_utc(occurred_at), send_id=send_id,
+                  **({"id": event_id} if event_id else {}))
+    session.add(event)
+    session.flush()
+    add_timeline(session, lead.id, "event", type_, at=event.occurred_at, event_id=event.id,
+                 properties=event.properties)
+    return event, True

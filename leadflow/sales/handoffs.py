@@ -48,7 +48,6 @@ __all__ = [
     "LOAD_STATUSES",
     "WITHDRAWABLE",
     "EscalateInput",
-    "OpenInput",
     "ReassignInput",
     "RemindInput",
     "WithdrawInput",
@@ -72,19 +71,6 @@ RUNGS = {1: "manager_notified", 2: "reassigned", 3: "returned_to_pool"}
 # One routing decision at a time per process: the worker runs activities in threads, and a
 # decision reads every rep's load before writing its own assignment.
 _ROUTING_LOCK = threading.Lock()
-
-
-@dataclass
-class OpenInput:
-    """Open the handoff of a journey's handoff step at workflow time ``at``."""
-
-    journey_id: str
-    lead_id: str
-    flow_id: str
-    version: int
-    step: str
-    visit: int = 1
-    at: str | None = None
 
 
 @dataclass

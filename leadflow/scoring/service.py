@@ -21,7 +21,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from leadflow.leads.lifecycle import can_transition, stage_rank
-from leadflow.leads.records import add_timeline, lead_view
+from leadflow.leads.records import add_timeline, lead_view, record_event
+from leadflow.leads.stages import change_stage
 from leadflow.models import Event, Lead, ScoringModel, utcnow
 from leadflow.scoring.model import (
     DEFAULT_SCORING_MODEL,
@@ -45,6 +46,7 @@ __all__ = [
     "model_public",
     "rescore",
     "save_model",
+    "timer_of",
 ]
 
 DEFAULT_VERSION = 0
@@ -208,7 +210,6 @@ def rescore(session: Session, lead: Lead, now: datetime | None = None, *,
                      model_version=model.version)
     if (crossed_mql and stage_rank(lead.stage) < stage_rank(_MQL)
             and can_transition(lead.stage, _MQL)):
-        from leadflow.leads.stages import change_stage
 
         change_stage(session, lead, _MQL, actor="scoring",
                      cause=f"score {result.score} reached mql_at {model.mql_at:g} "
@@ -223,7 +224,6 @@ def rescore(session: Session, lead: Lead, now: datetime | None = None, *,
 
 def derived_events(session: Session, lead: Lead, change: ScoreChange | None) -> list[Event]:
     """Events for what a rescore changed, stored so flows can wait for them or enrol by them."""
-    from leadflow.leads.events import record_event
 
     if change is None:
         return []
@@ -261,3 +261,22 @@ def list_versions(session: Session) -> list[dict[str, Any]]:
     out.append({"version": DEFAULT_VERSION, "created_at": None,
                 "current": current == DEFAULT_VERSION, "model": DEFAULT_SCORING_MODEL})
     return out
+
+
+def timer_of(lead: Lead, change: Any) -> list[tuple[str, float]]:
+    """``[(lead_id, due)]`` when the lead's timer must be armed for the rescore ``change``.
+
+    A timer already armed for an earlier moment is left alone: when it fires, the lead is
+    rescored with every event so far and the timer set again. So arming costs a call to
+    Temporal only when the next change comes sooner than planned, not on every event. The
+    caller holds the lead's row (``with_for_update``) so the check and the timer's own update
+    (:func:`rescore_due`) cannot interleave.
+    """
+    moment = getattr(change, "next_change", None)
+    if moment is None:
+        return []
+    armed = lead.score_timer_due
+    if armed is not None and armed <= moment:
+        return []
+    lead.score_timer_due = moment
+    return [(lead.id, moment.timestamp())]

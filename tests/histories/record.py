@@ -256,13 +256,11 @@ async def _opened(r: Recorder) -> Any:
 
 
 async def _act(r: Recorder, hid: str, action: str, rep_id: str, reason: str | None = None) -> None:
-    from leadflow.workflows.handoff import HANDOFF_SIGNAL
-
     from leadflow.auth import Principal
     from leadflow.db import session_scope
     from leadflow.models import Handoff
     from leadflow.sales.loop import apply_action
-    from leadflow.temporal import signal_journey
+    from leadflow.temporal import HANDOFF_SIGNAL, signal_journey
 
     with session_scope(r.url) as session:
         h = session.get(Handoff, hid)
@@ -310,10 +308,10 @@ async def handoff_rejected(r: Recorder) -> list[tuple[str, str | None]]:
 @scenario
 async def handoff_reminders_escalation(r: Recorder) -> list[tuple[str, str | None]]:
     """Reminders, an out-of-office reassignment, the escalation ladder, then contacted."""
-    from leadflow.workflows.handoff import HANDOFF_SIGNAL
     from temporalio.client import WorkflowHandle
 
     from leadflow.sales.business_calendar import as_utc
+    from leadflow.temporal import HANDOFF_SIGNAL
     from tests.handoff_support import rep, seed_team, skip_to, sleep_until, the_handoff
     from tests.helpers import eventually
 
@@ -346,7 +344,7 @@ async def handoff_reminders_escalation(r: Recorder) -> list[tuple[str, str | Non
 @scenario
 async def score_timer(r: Recorder) -> list[tuple[str, str | None]]:
     """A lead's temperature timer: armed by hot events, wakes, cools the lead, ends."""
-    from leadflow.scoring.timers import score_workflow_id
+    from leadflow.temporal import score_workflow_id
     from tests.helpers import eventually, lead
 
     lead_id = r.lead("timer@example.com")
@@ -385,7 +383,7 @@ async def rescore_all(r: Recorder) -> list[tuple[str, str | None]]:
     """Re-scoring every lead after a model change, in batches."""
     from leadflow.db import session_scope
     from leadflow.models import ScoringModel
-    from leadflow.scoring.timers import start_rescore_all
+    from leadflow.temporal import start_rescore_all
     from tests.helpers import SIMPLE_MODEL
 
     for i in range(5):
