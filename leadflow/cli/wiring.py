@@ -1,60 +1,50 @@
 """Wiring for the CLI: the worker (workflows + activities) on one task queue.
 
-This is the one place in the core that imports ``workflows/`` and ``activities/``; the rest of
-the core reaches them by name through :mod:`leadflow.temporal`.
+Beside the CLI, not in the core: the one place that imports ``workflows/`` and ``activities/``,
+listing each workflow and activity module explicitly; the core reaches workflows by name
+through :mod:`leadflow.temporal`.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from leadflow.activities import handoff as handoff_activities
+from leadflow.activities import migration as migration_activities
+from leadflow.activities import outcomes as outcomes_activities
+from leadflow.activities import scoring as scoring_activities
+from leadflow.activities.journey import JourneyActivities
 from leadflow.config import Settings, get_settings
+from leadflow.workflows.handoff import HandoffWorkflow
+from leadflow.workflows.journey import JourneyWorkflow
+from leadflow.workflows.migration import FlowMigrationWorkflow
+from leadflow.workflows.recycle import RecycleWorkflow
+from leadflow.workflows.scoring import LeadScoreWorkflow, RescoreAllWorkflow
 
-__all__ = ["WORKFLOWS", "activities_for", "build_worker"]
-
-
-# Area modules beside the journey ones: each workflow module has a ``WORKFLOWS`` list, each
-# activity module an ``activities_for(db_url, client)`` function.
-WORKFLOW_MODULES = ("leadflow.workflows.scoring", "leadflow.workflows.migration",
-                    "leadflow.workflows.recycle")
-ACTIVITY_MODULES = ("leadflow.activities.handoff", "leadflow.activities.scoring", "leadflow.activities.delivery",
-                    "leadflow.activities.migration", "leadflow.activities.outcomes")
+__all__ = ["WORKFLOWS", "activities_for", "build_worker", "workflows"]
 
 
-def _present(names: tuple[str, ...]) -> list[Any]:
-    """The modules of ``names`` that exist (an area may not be installed)."""
-    found = []
-    for name in names:
-        try:
-            found.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return found
+def workflows() -> list[Any]:
+    """Every workflow the worker runs, listed here and nowhere else."""
+    return [JourneyWorkflow, HandoffWorkflow, LeadScoreWorkflow, RescoreAllWorkflow,
+            FlowMigrationWorkflow, RecycleWorkflow]
 
 
-def _workflows() -> list[Any]:
-    from leadflow.workflows.handoff import HandoffWorkflow
-    from leadflow.workflows.journey import JourneyWorkflow
-
-    extra = [wf for module in _present(WORKFLOW_MODULES) for wf in module.WORKFLOWS]
-    return [JourneyWorkflow, HandoffWorkflow, *extra]
-
-
-WORKFLOWS = _workflows
+WORKFLOWS = workflows  # the name the tests and the replayer use
 
 
 def activities_for(db_url: str, client: Client | None) -> list[Any]:
-    from leadflow.activities.journey import JourneyActivities
-
-    acts: list[Any] = JourneyActivities(db_url, client).all()
-    for module in _present(ACTIVITY_MODULES):
-        acts += module.activities_for(db_url, client)
-    return acts
+    """Every activity the worker runs, bound to ``db_url`` and ``client``."""
+    return [
+        *JourneyActivities(db_url, client).all(),
+        *handoff_activities.activities_for(db_url, client),
+        *scoring_activities.activities_for(db_url, client),
+        *migration_activities.activities_for(db_url, client),
+        *outcomes_activities.activities_for(db_url, client),
+    ]
 
 
 def build_worker(client: Client, settings: Settings | None = None, *, task_queue: str | None = None,
@@ -75,7 +65,7 @@ def build_worker(client: Client, settings: Settings | None = None, *, task_queue
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=_workflows(),
+        workflows=workflows(),
         activities=activities_for(db_url, client),
         max_cached_workflows=(settings.worker_cache if max_cached_workflows is None
                               else max_cached_workflows),
