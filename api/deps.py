@@ -134,6 +134,20 @@ class TemporalHolder:
             return None
 
 
+def _loc(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out
+
+
+def validation_problems(errors: Any) -> list[dict[str, str]]:
+    """Pydantic's validation errors as the API's problems: ``[{"path", "message"}]``, paths
+    such as ``[3].type`` or ``steps.welcome.template`` (the one converter of the API)."""
+    return [{"path": _loc(e.get("loc", ())), "message": str(e.get("msg"))} for e in errors]
+
+
 async def json_body(request: Request) -> Any:
     """The request body parsed as JSON; 400 with a clear sentence when it is not."""
     import json

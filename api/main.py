@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from leadflow.api.body_guard import BodyGuard
-from leadflow.api.deps import TemporalHolder
+from leadflow.api.deps import TemporalHolder, validation_problems
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,14 +32,6 @@ _STATUS_NAMES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: 
 _NOT_SPA = ("/api", "/docs", "/redoc", "/openapi.json", "/u/", "/t/", "/metrics")
 
 
-def _loc(loc: Any) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
-    return out
-
-
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LeadflowError)
     async def leadflow_error(_req: Request, exc: LeadflowError) -> JSONResponse:
@@ -47,23 +39,14 @@ def _install_error_handlers(app: FastAPI) -> None:
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_req: Request, exc: RequestValidationError) -> JSONResponse:
+    @app.exception_handler(ValidationError)
+    async def validation_error(_req: Request,
+                               exc: RequestValidationError | ValidationError) -> JSONResponse:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return JSONResponse({"error": "BadRequest", "detail": "The body is not valid JSON."},
                                 status_code=400)
-        problems = [{"path": _loc(e.get("loc", ())), "message": str(e.get("msg"))} for e in errors]
-        detail = "; ".join(f"{p['path'] or 'body'}: {p['message']}" for p in problems)
-        return JSONResponse({"error": "Invalid", "detail": detail, "problems": problems},
-                            status_code=422)
-
-    @app.exception_handler(ValidationError)
-    async def model_error(_req: Request, exc: ValidationError) -> JSONResponse:
-        if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            return JSONResponse({"error": "BadRequest", "detail": "The body is not valid JSON."},
-                                status_code=400)
-        problems = [{"path": _loc(e.get("loc", ())), "message": str(e.get("msg"))}
-                    for e in exc.errors()]
+        problems = validation_problems(errors)
         detail = "; ".join(f"{p['path'] or 'body'}: {p['message']}" for p in problems)
         return JSONResponse({"error": "Invalid", "detail": detail, "problems": problems},
                             status_code=422)

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from leadflow.api.bodies import raw_body_doc, schema_ref
-from leadflow.api.deps import MarketerDep, OptionalTemporalDep, dispatch
+from leadflow.api.deps import MarketerDep, OptionalTemporalDep, dispatch, validation_problems
 from pydantic import TypeAdapter, ValidationError
 
 from leadflow.db import session_scope
@@ -18,15 +18,6 @@ from leadflow.leads.events import EventIn, ingest_events
 router = APIRouter(prefix="/api", tags=["events"], strict_content_type=False)
 _BATCH = TypeAdapter(list[EventIn])
 MAX_BATCH = 5000
-
-
-def _problems(exc: ValidationError, batch: bool) -> list[dict[str, str]]:
-    out = []
-    for e in exc.errors():
-        loc = [str(p) for p in e["loc"]]
-        path = (f"[{loc[0]}]" + "".join(f".{p}" for p in loc[1:])) if batch and loc else ".".join(loc)
-        out.append({"path": path, "message": e["msg"]})
-    return out
 
 
 @router.post("/events", status_code=202, openapi_extra=raw_body_doc({"application/json": {
@@ -46,7 +37,7 @@ async def post_events(request: Request, _: MarketerDep, client: OptionalTemporal
     try:
         items = _BATCH.validate_python(raw) if batch else [EventIn.model_validate(raw)]
     except ValidationError as exc:
-        problems = _problems(exc, batch)
+        problems = validation_problems(exc.errors())
         raise Invalid("; ".join(f"{p['path']}: {p['message']}" for p in problems),
                       problems=problems) from exc
     if not items:
