@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import isodate
 
-__all__ = ["MAX_DURATION", "format_duration", "parse_duration"]
+__all__ = ["MAX_DURATION", "parse_duration"]
 
 #: The longest wait a flow may ask for: deadlines must stay within dates Python can represent.
 MAX_DURATION = timedelta(days=3660)
@@ -35,8 +35,3 @@ def parse_duration(text: str) -> timedelta:
     if value > MAX_DURATION:
         raise ValueError(f"{text!r} is longer than ten years (P3660D); no flow waits that long")
     return value
-
-
-def format_duration(value: timedelta) -> str:
-    """The ISO 8601 form of ``value`` (``PT4H``, ``P2DT3H``)."""
-    return str(isodate.duration_isoformat(value))

@@ -39,7 +39,6 @@ __all__ = [
     "ActiveModel",
     "ScoreChange",
     "active_model",
-    "current_model",
     "derived_events",
     "list_versions",
     "load_scored_events",
@@ -126,12 +125,6 @@ def active_model(session: Session, version: int | None = None) -> ActiveModel:
     if row is None or row.version is None:
         return _active(DEFAULT_VERSION, DEFAULT_SCORING_MODEL, None)
     return _active(row.version, row.document, row.created_at)
-
-
-def current_model(session: Session) -> tuple[int, dict[str, Any]]:
-    """``(version, document)`` of the scoring model in force."""
-    active = active_model(session)
-    return active.version, active.document
 
 
 def save_model(session: Session, document: dict[str, Any]) -> ActiveModel:
