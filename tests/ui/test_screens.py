@@ -7,6 +7,7 @@ test_studio.py (one live stack for this module).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -401,3 +402,29 @@ def test_the_canvas_is_readable_and_explains_itself(page, stack: Stack, seeded: 
     expect(older.get_by_role("link", name="Move them to version 2")).to_have_attribute("href", f"/flows/{flow_id}/migrate")
     page.get_by_role("link", name="Flows").first.click()
     expect(page.get_by_test_id(f"flow-version-{flow_id}")).to_contain_text("v2 live")
+
+
+def test_the_scoring_rules_are_built_in_a_form_that_writes_the_model_json(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page.goto(stack.base + "/scoring")
+    builder = page.get_by_test_id("scoring-builder")
+    expect(builder.get_by_label("Name of fit rule 1")).to_have_value("Senior title")
+    # "any of" title tests read as one comma-separated list.
+    expect(builder.get_by_label("Values of fit rule 1")).to_have_value("VP, Head of, Director, Chief")
+    builder.get_by_test_id("fit-add").click()
+    n = len(json.loads(page.get_by_test_id("scoring-json").input_value())["fit"])
+    builder.get_by_label(f"Name of fit rule {n}").fill("Germany")
+    builder.get_by_label(f"Field of fit rule {n}").select_option("country")
+    builder.get_by_label(f"Test of fit rule {n}").select_option("eq")
+    builder.get_by_label(f"Values of fit rule {n}").fill("DE")
+    builder.get_by_label(f"Points of fit rule {n}").fill("7")
+    builder.get_by_label("Points for demo.requested").fill("45")
+    builder.get_by_label("Hot at (points)").fill("70")
+    model = json.loads(page.get_by_test_id("scoring-json").input_value())
+    assert model["fit"][-1] == {"name": "Germany", "points": 7, "when": {"field": "country", "op": "eq", "value": "DE"}}
+    assert model["behavior"]["demo.requested"] == 45 and model["temperature"]["hot"] == 70
+    page.get_by_test_id("scoring-save").click()
+    expect(page.get_by_test_id("scoring-saved")).to_contain_text("Saved version")
+    assert stack.http.get("/api/scoring").json()["model"]["fit"][-1]["name"] == "Germany"
+    shot(page, "40-scoring-builder")

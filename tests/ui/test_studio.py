@@ -661,8 +661,9 @@ def test_reports_draw_the_funnel_and_the_sla_from_the_real_reports(page, stack: 
 
     sla = stack.http.get("/api/reports/sla").json()
     expect(page.get_by_test_id("sla")).to_contain_text(f"{sla['total']['handoffs']}handoffs")
-    for rep in sla["reps"]:
-        expect(page.get_by_test_id("sla-reps")).to_contain_text(rep["rep_id"] or "(unassigned)")
+    names = {r["id"]: r["name"] for r in stack.http.get("/api/reps").json()}
+    for rep in sla["reps"]:  # by name, not id
+        expect(page.get_by_test_id("sla-reps")).to_contain_text(names.get(rep["rep_id"], rep["rep_id"]) if rep["rep_id"] else "(unassigned)")
     if sla["total"]["handoffs"]:
         expect(page.get_by_test_id("sla-reps-chart")).to_be_visible()
     shot(page, "17-reports")

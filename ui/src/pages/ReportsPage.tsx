@@ -123,8 +123,13 @@ function SlaTable({ rows, name, testId }: { rows: [string, SlaSummary][]; name: 
 
 function SlaView({ report }: { report: SlaReport }) {
   const t = report.total;
-  const reps = report.reps.map((r) => [r.rep_id ?? "(unassigned)", r] as [string, SlaSummary]);
-  const teams = report.teams.map((r) => [r.team ?? "(no team)", r] as [string, SlaSummary]);
+  // Reps and teams by name (the report carries ids).
+  const repRows = useApi<{ id: string; name: string }[]>("/reps");
+  const teamRows = useApi<{ id: string; name: string }[]>("/teams");
+  const repName = (id: string) => repRows.data?.find((r) => r.id === id)?.name ?? id;
+  const teamName = (id: string) => teamRows.data?.find((r) => r.id === id)?.name ?? id;
+  const reps = report.reps.map((r) => [r.rep_id ? repName(r.rep_id) : "(unassigned)", r] as [string, SlaSummary]);
+  const teams = report.teams.map((r) => [r.team ? teamName(r.team) : "(no team)", r] as [string, SlaSummary]);
   const bars = (rows: [string, SlaSummary][]) =>
     rows.map(([label, s]) => [label, [s.met, s.breached, s.handoffs - s.met - s.breached]] as [string, number[]]);
   const reasons = Object.entries(t.rejection_reasons ?? {});

@@ -8,6 +8,7 @@ import { useEffect, useState } from "react";
 import { api, ApiError, type Problem } from "../api";
 import { parseApiDate } from "../durations";
 import { useApi } from "../hooks";
+import { ScoringBuilder } from "./ScoringBuilder";
 import { temporalLink, useSession } from "../session";
 
 interface ModelVersion {
@@ -82,7 +83,13 @@ export function ScoringPage() {
       )}
       <div className="cards">
         <div className="card wide">
-          <label htmlFor="scoring-json"><strong>Model (JSON)</strong></label>
+          {text !== null && (() => {
+            const parsed = parseModel(text);
+            return "doc" in parsed
+              ? <ScoringBuilder model={parsed.doc} onChange={(next) => setText(JSON.stringify(next, null, 2))} />
+              : <p className="error">The JSON below does not parse: {parsed.error}</p>;
+          })()}
+          <label htmlFor="scoring-json"><strong>The same model as JSON</strong></label>
           <textarea id="scoring-json" data-testid="scoring-json" spellCheck={false} rows={26} value={text ?? ""}
             aria-invalid={problems.length || error ? true : undefined} onChange={(e) => setText(e.target.value)} />
           <div className="row">
