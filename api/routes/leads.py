@@ -63,10 +63,12 @@ async def create_or_update_lead(body: LeadCreate, request: Request, _: MarketerD
     with session_scope(request.app.state.db_url) as session:
         lead, created, plan = ingest_lead(session, body)
         plan.record(session)
-        lead_id = lead.id
+        # the answer is read back in the same transaction (as stored, not as built in memory):
+        # one transaction per request, where a second one read it after the commit
+        session.flush()
+        session.expire_all()
+        body_out = lead_public(session, get_lead(session, lead.id))
     await dispatch(request, plan, client)
-    with session_scope(request.app.state.db_url) as session:
-        body_out = lead_public(session, get_lead(session, lead_id))
     return JSONResponse(body_out, status_code=201 if created else 200)
 
 
