@@ -83,6 +83,9 @@ EARLY_PATCH = "journey-keeps-early-events"
 # activities: no task through the server, no extra workflow task; the result is a marker.
 LOCAL_PATCH = "journey-local-bookkeeping"
 LOCAL = frozenset({"record_progress", "finish_journey", "decide", "match_event", "check_exit"})
+# ... but not the progress recorded before a wait: a burst of journeys reaching their waits
+# held their workflow tasks open on it (one SQLite writer), so it is an activity again.
+PROGRESS_PATCH = "journey-progress-as-activity"
 
 
 @workflow.defn(name=JOURNEY_WORKFLOW)
@@ -219,7 +222,8 @@ class JourneyWorkflow:
             options["retry_policy"] = RETRY
         else:
             options.update(retry_policy=STEP_RETRY, schedule_to_close_timeout=STEP_CEILING)
-        if name in LOCAL and workflow.patched(LOCAL_PATCH):
+        if name in LOCAL and workflow.patched(LOCAL_PATCH) and not (
+                name == "record_progress" and workflow.patched(PROGRESS_PATCH)):
             return workflow.start_local_activity(name, arg, **options)
         return workflow.start_activity(name, arg, **options)
 

@@ -455,6 +455,12 @@ async def journey_local_steps(r: Recorder) -> list[tuple[str, str | None]]:
     return [(jid, None)]
 
 
+@scenario
+async def journey_progress_activity(r: Recorder) -> list[tuple[str, str | None]]:
+    """As journey_local_steps, with the progress before a wait an activity again."""
+    return await journey_local_steps(r)
+
+
 async def _record(names: list[str]) -> None:
     tmp = tempfile.mkdtemp()
     url = f"sqlite:///{tmp}/app.db"
