@@ -3,6 +3,7 @@ outcomes (by sales, API and CSV), predictive training, and the reports that use 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ import pytest
 import pytest_asyncio
 from leadflow.api.main import create_app
 from sqlmodel import select
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.auth import create_key
@@ -135,6 +137,18 @@ async def test_a_recycle_reason_enrols_the_lead_in_its_flow_after_the_cooldown(
         with session_scope(db_url) as session:
             assert session.get(Lead, "lead-bob").stage == "recycled"
             assert not session.exec(select(Journey).where(Journey.flow_id == "win-back")).all()
+        # The reject answers once its intents are stored; the timer starts in the background.
+        async def started() -> bool:
+            try:
+                await time_env.client.get_workflow_handle("recycle-h-bob").describe()
+            except RPCError:
+                return False
+            return True
+
+        deadline = asyncio.get_running_loop().time() + 15
+        while not await started():
+            assert asyncio.get_running_loop().time() < deadline, "the recycle timer never started"
+            await asyncio.sleep(0.05)
         await time_env.sleep(timedelta(days=29))
         with session_scope(db_url) as session:  # still resting
             assert not session.exec(select(Journey).where(Journey.flow_id == "win-back")).all()
