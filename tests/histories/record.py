@@ -461,6 +461,12 @@ async def journey_progress_activity(r: Recorder) -> list[tuple[str, str | None]]
     return await journey_local_steps(r)
 
 
+@scenario
+async def journey_activities_again(r: Recorder) -> list[tuple[str, str | None]]:
+    """As journey_local_steps, with every activity through the server again."""
+    return await journey_local_steps(r)
+
+
 async def _record(names: list[str]) -> None:
     tmp = tempfile.mkdtemp()
     url = f"sqlite:///{tmp}/app.db"
