@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from leadflow.api.bodies import body_doc
 from leadflow.api.deps import AdminDep, JsonBody, SessionDep
+from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow.errors import BadRequest
 from leadflow.workspace import save_workspace, workspace
@@ -19,7 +21,20 @@ def read_workspace(session: SessionDep, _: AdminDep) -> dict[str, Any]:
     return workspace(session)
 
 
-@router.put("/settings/workspace")
+class WorkspaceChanges(BaseModel):
+    """Workspace settings; a PUT gives only those that change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sender_name: str | None = Field(None, description="the From name of marketing mail")
+    sender_address: str | None = Field(None, description="the From address, news@example.com")
+    postal_address: str | None = Field(None, description="printed in every marketing mail")
+    send_window: dict[str, Any] | None = Field(
+        None, description='default for flows without one: {"days": ["mon", ...], "from": "09:00", '
+                          '"to": "17:00", "timezone"?}')
+
+
+@router.put("/settings/workspace", openapi_extra=body_doc(WorkspaceChanges))
 def write_workspace(body: JsonBody, session: SessionDep, _: AdminDep) -> dict[str, Any]:
     """Change the settings (keys not given keep their values); 422 with every problem."""
     if not isinstance(body, dict):
