@@ -25,6 +25,7 @@ from bench.migration import STEP_MAP, V1, edited
 from leadflow.auth import create_key
 from leadflow.db import session_scope
 from leadflow.journeys.actions import StepInput
+from leadflow.journeys.engine import split_choice
 from leadflow.journeys.flow_changes import preview
 from leadflow.journeys.migration import Request
 from leadflow.models import EmailMessage, Journey, JourneyStep
@@ -299,7 +300,18 @@ async def test_the_cli_previews_then_moves(dev_env: WorkflowEnvironment, db_url:
     monkeypatch.setenv("LEADFLOW_TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
     reset_settings()
     publish_flow(db_url, V1)
-    leads = [make_lead(db_url, f"cli{i}@example.com", consent=GRANTED) for i in range(6)]
+    # Two leads on each path of the split (a lead's path is a function of its id), so both
+    # removed steps have leads waiting whatever ids the leads get.
+    leads: list[str] = []
+    per_arm = {0: 0, 1: 0, 2: 0}
+    for i in range(200):
+        lead_id = make_lead(db_url, f"cli{i}@example.com", consent=GRANTED)
+        arm = split_choice(lead_id, "fork", [1, 1, 1])
+        if per_arm[arm] < 2:
+            per_arm[arm] += 1
+            leads.append(lead_id)
+        if len(leads) == 6:
+            break
 
     def cli(*argv: str) -> int:
         args = build_parser().parse_args(["flows", "migrate", *argv])
@@ -311,7 +323,8 @@ async def test_the_cli_previews_then_moves(dev_env: WorkflowEnvironment, db_url:
         await eventually(lambda: waiting_count(db_url) == 6, timeout=30, what="6 leads waiting")
         publish_flow(db_url, edited())
         assert await asyncio.to_thread(cli, FLOW, "--to", "2") == 1
-        assert "step_map.wait-a" in capsys.readouterr().out
+        problems = capsys.readouterr().out
+        assert "step_map.wait-a" in problems and "step_map.wait-c" in problems
         maps = ["--map", "wait-a=pause-a", "--map", "wait-c=pause-a", "--timers", "keep_deadline"]
         assert await asyncio.to_thread(cli, FLOW, "--to", "2", *maps, "--dry-run") == 0
         dry = capsys.readouterr().out

@@ -377,6 +377,11 @@ def test_the_canvas_is_readable_and_explains_itself(page, stack: Stack, seeded: 
     banner.locator("summary").click()
     expect(banner).to_contain_text("Added step “email”")
     expect(banner).to_contain_text("Changed where step “pause” leads")
+    # The draft autosaves after a pause: leave the page only once the server has the new step.
+    deadline = time.monotonic() + 20
+    while "email" not in stack.http.get(f"/api/flows/{flow_id}").json().get("steps", {}):
+        assert time.monotonic() < deadline, "the draft with the new step was never saved"
+        time.sleep(0.2)
 
     # The live map at 1024 px: the start step is in view, counts are large, and leads say why they wait.
     page.goto(f"{stack.base}/flows/{flow_id}/live")
