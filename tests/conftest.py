@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
@@ -105,3 +106,19 @@ def task_queue(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 __all__ = ["PG_ADMIN_URL", "session_scope"]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def api(time_env: WorkflowEnvironment, db_url: str,
+              monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on the time-skipping server's client, with ``tests.helpers.ADMIN`` as admin key."""
+    from leadflow.api.main import create_app
+
+    from tests.helpers import ADMIN
+
+    monkeypatch.setenv("LEADFLOW_ADMIN_KEY", ADMIN)
+    reset_settings()
+    app = create_app(temporal_client=time_env.client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://test") as client:
+        yield client

@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import col, select
 from temporalio.client import Client
 
-from leadflow.cli.wiring import build_worker  # noqa: E402
+from leadflow.cli.wiring import build_worker
 from leadflow.db import session_scope
 from leadflow.journeys.enrolment import enrol, journey_input
 from leadflow.journeys.flows import publish, save_draft
@@ -154,3 +154,11 @@ SIMPLE_MODEL: dict[str, Any] = {
     "temperature": {"hot": 60, "warm": 25},
     "mql_at": 60,
 }
+
+
+ADMIN = "admin-key-for-tests-0123456789"
+"""The admin key the ``api`` fixture's app honours (``LEADFLOW_ADMIN_KEY``)."""
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

@@ -4,13 +4,10 @@ outcomes (by sales, API and CSV), predictive training, and the reports that use 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
-import pytest_asyncio
-from leadflow.api.main import create_app
 from sqlmodel import select
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -21,30 +18,15 @@ from leadflow.db import session_scope
 from leadflow.models import Handoff, Journey, Lead, utcnow
 from leadflow.scoring.service import save_model
 from tests.handoff_support import rep, seed_team
-from tests.helpers import eventually, publish_flow, running_worker
+from tests.helpers import ADMIN, bearer, eventually, publish_flow, running_worker
 from tests.synthetic_outcomes import POINTS_MODEL, generate
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-ADMIN = "admin-key-for-tests-0123456789"
 
 RECYCLE_FLOW = {"id": "win-back", "name": "Win back", "start": "tag",
                 "steps": {"tag": {"type": "update", "add_tags": ["recycled-in"], "next": "end"},
                           "end": {"type": "exit"}}}
 
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def api(time_env: WorkflowEnvironment, db_url: str,
-              monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
-    monkeypatch.setenv("LEADFLOW_ADMIN_KEY", ADMIN)
-    reset_settings()
-    app = create_app(temporal_client=time_env.client)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://test") as client:
-        yield client
 
 
 def seed(db_url: str) -> dict[str, str]:

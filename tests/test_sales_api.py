@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
-import pytest_asyncio
-from leadflow.api.main import create_app
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.auth import create_key
-from leadflow.config import reset_settings
 from leadflow.db import session_scope
 from leadflow.models import Handoff, Lead, utcnow
 from tests.handoff_support import (
@@ -24,25 +20,18 @@ from tests.handoff_support import (
     the_handoff,
     timeline_types,
 )
-from tests.helpers import enrol_lead, eventually, make_lead, publish_flow, running_worker
+from tests.helpers import (
+    ADMIN,
+    bearer,
+    enrol_lead,
+    eventually,
+    make_lead,
+    publish_flow,
+    running_worker,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-ADMIN = "admin-key-for-tests-0123456789"
 
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def api(time_env: WorkflowEnvironment, db_url: str,
-              monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
-    monkeypatch.setenv("LEADFLOW_ADMIN_KEY", ADMIN)
-    reset_settings()
-    app = create_app(temporal_client=time_env.client)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://test") as client:
-        yield client
 
 
 def keys(db_url: str) -> dict[str, str]:
