@@ -122,3 +122,6 @@ export async function download(path: string, filename: string): Promise<void> {
   a.remove();
   window.setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+/** The API's named schemas, generated from /openapi.json (`npm run gen:api` writes schema.d.ts). */
+export type Schemas = import("./schema").components["schemas"];
