@@ -30,6 +30,24 @@ def publish_flow(db_url: str, doc: dict[str, Any]) -> int:
         return publish(session, doc["id"]).version
 
 
+def engagement_wait_flow(flow_id: str, event: str) -> dict[str, Any]:
+    """A flow that mails ``welcome`` (template trial-welcome), then waits at ``await`` up to
+    5 days for ``event`` on that mail: the lead is tagged ``engaged`` if it comes; both paths
+    end at ``end``."""
+    return {
+        "id": flow_id,
+        "name": flow_id.replace("-", " ").capitalize(),
+        "start": "welcome",
+        "steps": {
+            "welcome": {"type": "email", "template": "trial-welcome", "next": "await"},
+            "await": {"type": "wait_for", "event": event, "from_step": "welcome",
+                      "timeout": "P5D", "next": "engaged", "on_timeout": "end"},
+            "engaged": {"type": "update", "add_tags": ["engaged"], "next": "end"},
+            "end": {"type": "exit"},
+        },
+    }
+
+
 # No marketing e-mail without consent: the leads tests make have granted it unless a test says
 # otherwise (``consent=None`` for a lead with no consent record).
 GRANTED: dict[str, Any] = {"status": "granted", "source": "test"}

@@ -246,3 +246,54 @@ async def test_a_notify_step_mails_staff_about_an_unsubscribed_lead_untracked(
         msg = await eventually(notice, what="the notice to sales")
     assert (msg.status, msg.internal, msg.lead_id) == ("sent", True, lead_id)
     assert "/t/o/" not in (msg.html or "") and "/t/c/" not in (msg.html or "")
+
+
+@asyncio
+async def test_a_machine_open_neither_wakes_an_open_wait_nor_scores(
+        time_env: WorkflowEnvironment, db_url: str, task_queue: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A privacy proxy fetching the pixel is no reader: the journey waiting for the open keeps
+    waiting (and times out), the lead earns nothing, the timeline still shows the machine open;
+    a person's open of the same kind of mail wakes the wait at once."""
+    from leadflow.intents import pending_count
+    from tests.helpers import at_step, ended, engagement_wait_flow, enrol_lead, publish_flow
+
+    publish_flow(db_url, engagement_wait_flow("open-wait", "email.opened"))
+    async with app_client(time_env.client, db_url, task_queue, monkeypatch) as http:
+        assert (await http.put("/api/scoring", headers=admin(), json=MODEL)).status_code == 200
+        journeys: dict[str, tuple[str, str]] = {}
+        for who, agent in (("proxy", "Mozilla/5.0"), ("person", "Thunderbird/128")):
+            r = await http.post("/api/leads", headers=admin(), json={
+                "email": f"{who}@example.com", "consent": {"status": "granted"}})
+            lead_id = r.json()["id"]
+            jid = await enrol_lead(time_env.client, db_url, "open-wait", lead_id)
+            await at_step(db_url, jid, "await")
+            with session_scope(db_url) as session:
+                msg = session.exec(select(EmailMessage).where(
+                    EmailMessage.journey_id == jid)).one()
+                msg.sent_at = now_utc() - timedelta(minutes=10)  # not an instant open
+                session.add(msg)
+            [pixel] = re.findall(r'src="https?://[^/]+(/t/o/[^"]+)"', msg.html or "")
+            assert (await http.get(pixel, headers={"User-Agent": agent})).status_code == 200
+            journeys[who] = (lead_id, jid)
+
+        person_lead, person_jid = journeys["person"]
+        done = await ended(db_url, person_jid)
+        assert done.status == "completed" and "engaged" in _lead(db_url, person_lead).tags
+        assert _lead(db_url, person_lead).score == pytest.approx(20, abs=0.5)
+
+        proxy_lead, proxy_jid = journeys["proxy"]
+        [machine] = _events(db_url, proxy_lead, "email.opened")
+        assert machine.properties["machine_open"] is True and machine.dispatched
+        with session_scope(db_url) as session:
+            assert pending_count(session)[0] == 0  # nothing on its way to the journey
+        assert (await at_step(db_url, proxy_jid, "await")).status == "running"
+        await time_env.sleep(timedelta(days=6))
+        done = await ended(db_url, proxy_jid)
+        assert done.status == "completed" and done.current_step == "end"
+        lead = _lead(db_url, proxy_lead)
+        assert "engaged" not in lead.tags and lead.score == 0
+        r = await http.get(f"/api/leads/{proxy_lead}/timeline", headers=admin())
+        assert r.status_code == 200
+        [shown] = [e for e in r.json() if e["type"] == "email.opened"]
+        assert shown["kind"] == "email" and shown["data"]["machine_open"] is True

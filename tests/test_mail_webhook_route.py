@@ -13,22 +13,11 @@ from leadflow.db import session_scope
 from leadflow.models import EmailMessage, Event, Lead
 from tests.fakes import WebhookSigner
 from tests.fakes.api_client import app_client
-from tests.helpers import at_step, ended, enrol_lead, make_lead, publish_flow
+from tests.helpers import at_step, ended, engagement_wait_flow, enrol_lead, make_lead, publish_flow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-FLOW: dict[str, Any] = {
-    "id": "click-wait",
-    "name": "Click wait",
-    "start": "welcome",
-    "steps": {
-        "welcome": {"type": "email", "template": "trial-welcome", "next": "await-click"},
-        "await-click": {"type": "wait_for", "event": "email.clicked", "from_step": "welcome",
-                        "timeout": "P5D", "next": "clicked", "on_timeout": "end"},
-        "clicked": {"type": "update", "add_tags": ["engaged"], "next": "end"},
-        "end": {"type": "exit"},
-    },
-}
+FLOW = engagement_wait_flow("click-wait", "email.clicked")
 
 
 def _click(msg: EmailMessage, **extra: Any) -> dict[str, Any]:
@@ -53,7 +42,7 @@ async def test_signed_click_wakes_the_wait_for_that_email(
     async with app_client(time_env.client, db_url, task_queue, monkeypatch,
                           sendgrid_webhook_public_key=signer.public_key) as http:
         jid = await enrol_lead(time_env.client, db_url, "click-wait", lead_id)
-        await at_step(db_url, jid, "await-click")
+        await at_step(db_url, jid, "await")
         with session_scope(db_url) as session:
             msg = session.exec(select(EmailMessage).where(EmailMessage.journey_id == jid)).one()
 

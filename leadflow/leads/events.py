@@ -51,6 +51,7 @@ __all__ = [
     "EventIn",
     "dispatch_stored_events",
     "ingest_events",
+    "is_machine_open",
     "journeys_for_trigger",
     "plan_for_lead_change",
     "run_dispatch",
@@ -118,6 +119,13 @@ class Dispatch:
         self.score_timers += other.score_timers
 
 
+def is_machine_open(event: Event) -> bool:
+    """An open no person made (a privacy proxy fetched the pixel, or it loaded at hand-over):
+    stored and shown on the timeline, but no engagement: it scores nothing, wakes no
+    ``wait_for`` and enrols no lead."""
+    return event.type == "email.opened" and bool((event.properties or {}).get("machine_open"))
+
+
 def journeys_for_trigger(session: Session, event_id: str) -> list[Journey]:
     return list(session.exec(select(Journey).where(Journey.trigger_event_id == event_id)).all())
 
@@ -141,6 +149,8 @@ def plan_for_lead_change(session: Session, lead: Lead) -> Dispatch:
 def dispatch_event(session: Session, lead: Lead, event: Event, *, enrol: bool = True) -> Dispatch:
     """What an event stored for ``lead`` sets in motion (already-running journeys first)."""
     plan = Dispatch(event_ids=[event.id])
+    if is_machine_open(event):
+        return plan
     payload = _signal_payload(session, event)
     for j in running_journeys(session, lead.id):
         if j.trigger_event_id != event.id:
@@ -310,6 +320,8 @@ def dispatch_stored_events(session: Session, events: list[Event]) -> Dispatch:
     entry_types = {(v.document.get("entry") or {}).get("event") for v in published_latest(session)}
 
     def handle(event: Event, lead: Lead) -> None:
+        if is_machine_open(event):
+            return
         payload: dict[str, Any] = {"kind": "event", "event_id": event.id, "type": event.type}
         journey_id, step = sends.get(event.send_id or "", (None, None))
         if journey_id:

@@ -37,7 +37,7 @@ from leadflow.config import Settings
 from leadflow.errors import Forbidden
 from leadflow.mail.clock import as_utc, now_utc
 from leadflow.mail.tracking import read_token
-from leadflow.models import EmailMessage, Event
+from leadflow.models import EmailMessage, Event, TimelineEntry
 
 __all__ = [
     "MACHINE_OPEN_WITHIN",
@@ -46,6 +46,7 @@ __all__ = [
     "is_proxy_open",
     "record_click",
     "record_open",
+    "timeline_entry",
 ]
 
 REPEAT_WINDOW = timedelta(hours=1)
@@ -154,7 +155,20 @@ def _new_event(session: Session, send_id: str | None, type_: str,
     if not kept:
         return None
     session.add(event)
+    session.add(timeline_entry(event, "leadflow"))
     return event
+
+
+def timeline_entry(event: Event, provider: str) -> TimelineEntry:
+    """The lead's timeline line for a mail ``event`` (delivered, opened, ...); a machine open
+    says so: it is shown, but it is no engagement (:func:`leadflow.leads.events.is_machine_open`).
+    """
+    data: dict[str, object] = {"event_id": event.id, "send_id": event.send_id,
+                               "provider": provider}
+    if (event.properties or {}).get("machine_open"):
+        data["machine_open"] = True
+    return TimelineEntry(lead_id=event.lead_id, at=event.occurred_at, kind="email",
+                         type=event.type, data=data)
 
 
 def _links(html: str) -> set[str]:

@@ -37,8 +37,8 @@ from leadflow.config import get_settings
 from leadflow.errors import BadRequest, Forbidden
 from leadflow.leads.consent import record_consent, suppress_leads
 from leadflow.mail.clock import as_utc, now_utc
-from leadflow.mail.engagement import classify, is_proxy_open
-from leadflow.models import Event, Lead, TimelineEntry
+from leadflow.mail.engagement import classify, is_proxy_open, timeline_entry
+from leadflow.models import Event, Lead
 
 __all__ = [
     "EVENT_TYPES",
@@ -416,11 +416,7 @@ def ingest_batch(
     result.duplicates += len(result.new_events) - len(counted)  # repeats, staff mail
     result.new_events = counted
     session.add_all(result.new_events)
-    session.add_all(
-        TimelineEntry(lead_id=e.lead_id, at=e.occurred_at, kind="email", type=e.type,
-                      data={"event_id": e.id, "send_id": e.send_id, "provider": "sendgrid"})
-        for e in result.new_events
-    )
+    session.add_all(timeline_entry(e, "sendgrid") for e in result.new_events)
     for lead in _leads(session, sorted(suppress["unsubscribed"])):
         if not lead.unsubscribed:
             record_consent(session, lead, "withdrawn", source="sendgrid", at=received)

@@ -61,6 +61,12 @@ describe("the timeline", () => {
     expect(timelineSentence(kept[1], { reps: { r1: "Rita Rep" } })).toBe("Assigned to Rita Rep (round robin)");
     expect(timelineSentence({ at: "", kind: "event", type: "demo.requested", data: {} })).toBe("Requested a demo");
   });
+
+  it("shows a machine open as one, not as the lead opening the mail", () => {
+    const open = (data: Record<string, unknown>) => timelineSentence({ at: "", kind: "email", type: "email.opened", data });
+    expect(open({ send_id: "s1" })).toBe("Opened an e-mail");
+    expect(open({ send_id: "s1", machine_open: true })).toMatch(/^E-mail fetched by a machine .*not counted/);
+  });
 });
 
 describe("the inbox and the outbox", () => {

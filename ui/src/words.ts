@@ -213,6 +213,8 @@ export function timelineSentence(entry: TimelineEntry, names: Names = {}): strin
       return `Branch ${step} sent the lead to “${str(d.next)}” (${str(d.because)})`;
     case "email.sent":
       return `E-mail sent at step ${step}${flow}`;
+    case "email.opened":
+      return d.machine_open ? "E-mail fetched by a machine (privacy proxy or scanner): not counted as an open" : "Opened an e-mail";
     case "email.skipped":
       return `E-mail at step ${step} not sent${d.reason ? `: ${str(d.reason).replace(/_/g, " ")}` : ""}`;
     case "email.failed":
