@@ -275,7 +275,7 @@ def test_build_validate_fix_publish_and_watch_a_lead_move(page, stack: Stack) ->
     expect(page.get_by_test_id("running-v2")).to_have_text("0")
     page.get_by_label("From").select_option("1")
     page.get_by_label("to", exact=True).select_option("2")
-    expect(page.get_by_test_id("diff-summary")).to_have_text("changed wait")
+    expect(page.get_by_test_id("diff-summary")).to_have_text("Changed “Wait 2 days” to “Wait 3 days”")
     expect(page.locator(".diff-removed")).to_contain_text('"duration": "P2D"')
     expect(page.locator(".diff-added")).to_contain_text('"duration": "P3D"')
     shot(page, "07-versions")

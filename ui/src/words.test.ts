@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { withoutTracking } from "./mail";
 import { sortForInbox, type Handoff } from "./sales";
-import { dayTime, dedupeTimeline, diffInWords, dueInWords, problemPlace, relative, spanInWords, stepEssence, timelineSentence, waitingReason } from "./words";
+import { dayTime, dedupeTimeline, dueInWords, problemPlace, relative, spanInWords, stepEssence, timelineSentence, waitingReason } from "./words";
 
 const now = new Date("2026-12-03T07:55:00Z");
 
@@ -32,11 +32,6 @@ describe("steps in words", () => {
   it("places problems in words", () => {
     expect(problemPlace("steps.wait.duration")).toBe("Step “wait”, the wait");
     expect(problemPlace("send_window.days[0]")).toBe("Flow settings, send_window");
-  });
-  it("diffs two documents in sentences", () => {
-    const a = { id: "f", steps: { w: { type: "wait", duration: "P2D", next: "x" }, x: { type: "exit" }, old: { type: "exit" } } };
-    const b = { id: "f", steps: { w: { type: "wait", duration: "P3D", next: "x" }, x: { type: "exit" }, n: { type: "wait", duration: "PT4H" } } };
-    expect(diffInWords(a, b)).toEqual(["Added step “n”: Wait 4 hours", "Removed step “old”", "Changed step “w”: Wait 2 days → Wait 3 days"]);
   });
 });
 

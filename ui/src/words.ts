@@ -267,22 +267,3 @@ const DERIVED = new Set(["score.changed", "temperature.changed", "stage.changed"
 export function dedupeTimeline(entries: TimelineEntry[]): TimelineEntry[] {
   return entries.filter((e) => !(e.kind === "event" && DERIVED.has(e.type)));
 }
-
-/** What changed between two flow documents, as sentences ("Added step “wait-3d”: Wait 3 days"). */
-export function diffInWords(before: unknown, after: unknown, subjects: TemplateNames = {}): string[] {
-  const steps = (doc: unknown): Obj => (isObj(doc) && isObj(doc.steps) ? doc.steps : {});
-  const a = steps(before);
-  const b = steps(after);
-  const out: string[] = [];
-  for (const id of Object.keys(b)) if (!(id in a)) out.push(`Added step “${id}”: ${stepEssence(b[id], subjects)}`);
-  for (const id of Object.keys(a)) if (!(id in b)) out.push(`Removed step “${id}”`);
-  for (const id of Object.keys(b)) {
-    if (!(id in a) || JSON.stringify(a[id]) === JSON.stringify(b[id])) continue;
-    const was = stepEssence(a[id], subjects);
-    const now = stepEssence(b[id], subjects);
-    out.push(was !== now ? `Changed step “${id}”: ${was} → ${now}` : `Changed where step “${id}” leads`);
-  }
-  const settings = (doc: unknown) => JSON.stringify(isObj(doc) ? { ...doc, steps: undefined } : {});
-  if (settings(before) !== settings(after)) out.push("Changed the flow settings (name, entry, start or exit rules)");
-  return out;
-}

@@ -31,7 +31,7 @@ import {
   type Json,
 } from "../graph";
 import { buildCanvas, readableView } from "./canvas";
-import { diffInWords } from "../words";
+import { changesInWords } from "../diff";
 import { FlowSettings } from "./FlowSettings";
 import { JsonPane } from "./JsonPane";
 import { currentRoutes, layoutWithRoutes, NODE_WIDTH, placeMissing, saveDirection, savedDirection, type Direction, type Positions, type Routes } from "./layout";
@@ -414,7 +414,7 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
       })
       .catch(() => setLive(undefined));
   }, [flowId, published]);
-  const changes = useMemo(() => (live ? diffInWords(live.document, doc, pickers.words?.subjects) : []), [live, doc, pickers.words]);
+  const changes = useMemo(() => (live ? changesInWords(live.document, doc, pickers.words) : []), [live, doc, pickers.words]);
 
   const single = selected.size === 1 ? [...selected][0] : null;
   const saveLabel = save === "saved" ? "All changes saved" : save === "pending" ? "Unsaved changes…" : save === "saving" ? "Saving…" : `Save failed: ${save.error}`;

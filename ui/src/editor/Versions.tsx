@@ -1,11 +1,12 @@
 /** Version history of a flow, running counts, and a diff between any two versions (or the draft). */
 import { useEffect, useMemo, useState } from "react";
 import { api, ApiError } from "../api";
-import { canonicalJson, diffLines, stepChanges } from "../diff";
+import { canonicalJson, changesInWords, diffLines } from "../diff";
 import { parseApiDate } from "../durations";
 import { useApi } from "../hooks";
 import { Link } from "../router";
 import { PinnedTemplates } from "../changes/PinnedTemplates";
+import { usePickers } from "../pages/FlowStudio";
 
 interface VersionInfo {
   version: number;
@@ -47,7 +48,8 @@ export function Versions({ flowId }: { flowId: string }) {
   const a = docs[left];
   const b = docs[right];
   const lines = useMemo(() => (a && b ? diffLines(canonicalJson(a), canonicalJson(b)) : []), [a, b]);
-  const changes = a && b ? stepChanges(a, b) : null;
+  const words = usePickers().words;
+  const changes = useMemo(() => (a && b ? changesInWords(a, b, words) : null), [a, b, words]);
   const options = [...list.map((v) => [String(v.version), `v${v.version}`]), ["draft", "current draft"]];
 
   return (
@@ -89,15 +91,11 @@ export function Versions({ flowId }: { flowId: string }) {
           </div>
           {error && <p className="error">{error}</p>}
           {changes && (
-            <p data-testid="diff-summary">
-              {changes.added.length + changes.removed.length + changes.changed.length === 0 && lines.every((l) => l.kind === "same")
-                ? "No differences."
-                : [
-                    changes.added.length ? `added ${changes.added.join(", ")}` : "",
-                    changes.removed.length ? `removed ${changes.removed.join(", ")}` : "",
-                    changes.changed.length ? `changed ${changes.changed.join(", ")}` : "",
-                  ].filter(Boolean).join("; ") || "Flow settings changed."}
-            </p>
+            <div data-testid="diff-summary">
+              {changes.length === 0 && lines.every((l) => l.kind === "same") ? <p>No differences.</p>
+                : changes.length === 0 ? <p>Only the layout of the document differs.</p>
+                  : <ul className="changes">{changes.map((c, i) => <li key={i}>{c}</li>)}</ul>}
+            </div>
           )}
           <pre className="diff" data-testid="diff" aria-label="Differences">
             {lines.map((l, i) => (
