@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { withoutTracking } from "./mail";
 import { sortForInbox, type Handoff } from "./sales";
-import { dayTime, dedupeTimeline, dueInWords, problemPlace, relative, spanInWords, stepEssence, timelineSentence, waitingReason } from "./words";
+import { dayTime, dedupeTimeline, dueInWords, relative, spanInWords, stepEssence, timelineSentence, waitingReason } from "./words";
 
 const now = new Date("2026-12-03T07:55:00Z");
 
@@ -28,10 +28,6 @@ describe("steps in words", () => {
     expect(stepEssence({ type: "wait", duration: "P2D" })).toBe("Wait 2 days");
     expect(stepEssence({ type: "email", template: "trial-welcome" }, { "trial-welcome": "Welcome to the trial" })).toBe("E-mail: Welcome to the trial");
     expect(stepEssence({ type: "handoff", team: "inside", sla: "PT4H" }, {}, { teams: { inside: "Inside sales" } })).toBe("Hand off to Inside sales, SLA 4 hours");
-  });
-  it("places problems in words", () => {
-    expect(problemPlace("steps.wait.duration")).toBe("Step “wait”, the wait");
-    expect(problemPlace("send_window.days[0]")).toBe("Flow settings, send_window");
   });
 });
 

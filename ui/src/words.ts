@@ -2,7 +2,6 @@
  * Dates, steps, problems, timeline entries and diffs in words: what the studio shows instead
  * of ISO strings, ids and JSON. Pure functions (unit-tested in words.test.ts).
  */
-import type { Problem } from "./api";
 import { durationInWords, parseApiDate } from "./durations";
 
 type Obj = Record<string, unknown>;
@@ -103,31 +102,6 @@ export function stepEssence(step: unknown, subjects: TemplateNames = {}, names: 
     default:
       return `Unknown step ${str(step.type)}`;
   }
-}
-
-const FIELD_WORDS: Record<string, string> = {
-  next: "the next step", duration: "the wait", template: "the template", event: "the event",
-  timeout: "the time limit", sla: "the SLA", team: "the team", rep: "the rep", cases: "the conditions",
-  paths: "the paths", else: "the else path", when: "the condition", weight: "the weight",
-  on_timeout: "the timeout path", on_rejected: "the rejected path", message: "the message",
-  start: "the start step", entry: "the entry rule", id: "the flow id", name: "the name",
-};
-
-/** Where a problem is, in words: "step wait (the wait)"; "" for the flow as a whole. */
-export function problemPlace(path: string): string {
-  const parts = path.replace(/\[(\d+)\]/g, ".$1").split(".").filter(Boolean);
-  if (parts[0] === "steps" && parts[1]) {
-    const field = parts.slice(2).find((p) => !/^\d+$/.test(p));
-    return `Step “${parts[1]}”${field ? `, ${FIELD_WORDS[field] ?? field}` : ""}`;
-  }
-  if (!parts.length) return "The flow";
-  return `Flow settings, ${FIELD_WORDS[parts[0]] ?? parts[0]}`;
-}
-
-/** A validator message as a plain sentence (a leading JSON path or code is dropped). */
-export function problemSentence(p: Problem): string {
-  const text = p.message.replace(/^[\w.[\]-]+:\s+/, "").trim();
-  return text ? text[0].toUpperCase() + text.slice(1) : "Something is wrong here.";
 }
 
 const REASONS: Record<string, string> = {

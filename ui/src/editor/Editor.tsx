@@ -97,6 +97,8 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
   const [save, setSave] = useState<SaveState>("saved");
   const [publishing, setPublishing] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
+  // The field a problem's link asked for: the side panel focuses and highlights it.
+  const [focusRequest, setFocusRequest] = useState<{ path: string; n: number } | null>(null);
   const clipboard = useRef<{ steps: Record<string, Json>; positions: Positions } | null>(null);
   const savedDoc = useRef(initialDoc);
   const dragging = useRef(false);
@@ -401,6 +403,16 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
     const p = positions[id];
     if (p) flow.setCenter(p.x + NODE_WIDTH / 2, p.y + 50, { zoom: Math.max(flow.getZoom(), 0.9), duration: 300 });
   };
+  /** A problem's link: open the panel of its step (or the flow settings) and focus the field it names. */
+  const showProblem = (p: Problem) => {
+    const step = problemStep(p);
+    if (step && step in stepsOf(latestDoc.current)) focusStep(step);
+    else {
+      setSelected(new Set());
+      setTab("inspect");
+    }
+    setFocusRequest((current) => ({ path: p.path ?? "", n: (current?.n ?? 0) + 1 }));
+  };
 
   // What the latest published version says, to show the draft's unpublished changes in words.
   const [live, setLive] = useState<{ version: number; document: FlowDoc } | null | undefined>(undefined);
@@ -499,7 +511,7 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
           <div role="tabpanel" className="side-content">
             {tab === "inspect" && single && stepsOf(doc)[single] !== undefined && (
               <StepPanel key={single} doc={doc} stepId={single} problems={placed.byStep.get(single) ?? []} pickers={pickers}
-                change={change} onRename={onRename}
+                change={change} onRename={onRename} focus={focusRequest}
                 onDelete={(id) => {
                   change(removeSteps(doc, [id]));
                   setSelected(new Set());
@@ -507,18 +519,11 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
                 onSetStart={(id) => change({ ...doc, start: id })} />
             )}
             {tab === "inspect" && (!single || stepsOf(doc)[single] === undefined) && (
-              <FlowSettings doc={doc} problems={placed.flow} change={change} />
+              <FlowSettings doc={doc} problems={placed.flow} change={change} focus={focusRequest} />
             )}
             {tab === "json" && <JsonPane doc={doc} onChange={change} />}
             {tab === "problems" && (
-              <ProblemList problems={problems} onPick={(p) => {
-                const step = problemStep(p);
-                if (step && step in stepsOf(doc)) focusStep(step);
-                else {
-                  setSelected(new Set());
-                  setTab("inspect");
-                }
-              }} />
+              <ProblemList problems={problems} onPick={showProblem} />
             )}
           </div>
         </div>
@@ -540,8 +545,7 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
           }}
           onShowProblem={(p) => {
             setPublishing(false);
-            const step = problemStep(p);
-            if (step && step in stepsOf(doc)) focusStep(step);
+            showProblem(p);
           }}
         />
       )}

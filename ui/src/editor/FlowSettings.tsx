@@ -2,18 +2,26 @@
 import type { Problem } from "../api";
 import { isObject, stepsOf, type FlowDoc, type Json, type JsonObject } from "../graph";
 import { ConditionField, DurationField, SelectField, TextField } from "./fields";
-import { pathParts } from "./problems";
+import { useEffect, useRef } from "react";
+import { focusField, pathParts, problemSentence } from "./problems";
 import { EVENT_TYPES, LEAD_FIELDS } from "./StepPanel";
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-export function FlowSettings({ doc, problems, change }: {
+export function FlowSettings({ doc, problems, change, focus }: {
   doc: FlowDoc;
   problems: Problem[];
   change: (doc: FlowDoc, key?: string) => void;
+  /** A problem's path to focus (its field is focused and highlighted). */
+  focus?: { path: string; n: number } | null;
 }) {
+  const panel = useRef<HTMLElement>(null);
+  useEffect(() => {
+    if (focus && pathParts(focus.path)[0] !== "steps") focusField(panel.current, pathParts(focus.path));
+  }, [focus]);
   const about = (...field: string[]) =>
-    problems.filter((p) => field.every((f, i) => pathParts(p.path)[i] === f)).map((p) => p.message);
+    problems.filter((p) => field.every((f, i) => pathParts(p.path)[i] === f)).map(problemSentence);
+  const at = (...field: string[]) => ({ field: field.join("."), problems: about(...field) });
   const set = (key: string, value: Json | undefined) => {
     const next = { ...doc };
     if (value === undefined || value === "") delete next[key];
@@ -40,24 +48,24 @@ export function FlowSettings({ doc, problems, change }: {
   };
 
   return (
-    <section className="panel" aria-label="Flow settings" data-testid="flow-settings">
+    <section className="panel" aria-label="Flow settings" data-testid="flow-settings" ref={panel}>
       <h2>Flow settings</h2>
       <p className="muted">Select a step on the canvas to edit it.</p>
       <div className="field"><span className="label">Flow id</span> <code>{String(doc.id ?? "")}</code></div>
-      <TextField label="Name" testId="flow-name" value={doc.name} problems={about("name")} onChange={(v) => set("name", v)} />
-      <TextField label="Description" multiline value={doc.description} problems={about("description")}
+      <TextField label="Name" testId="flow-name" value={doc.name} {...at("name")} onChange={(v) => set("name", v)} />
+      <TextField label="Description" multiline value={doc.description} {...at("description")}
         onChange={(v) => set("description", v)} />
-      <SelectField label="Start step" value={doc.start} options={Object.keys(stepsOf(doc))} problems={about("start")}
+      <SelectField label="Start step" value={doc.start} options={Object.keys(stepsOf(doc))} {...at("start")}
         onChange={(v) => set("start", v)} />
       <fieldset>
         <legend>Entry: who is enrolled</legend>
         <TextField label="When this event happens" testId="entry-event" value={entry.event} options={EVENT_TYPES}
-          problems={about("entry", "event")} onChange={(v) => setEntry("event", v)} />
-        <ConditionField label="Only if" value={entry.where} fields={LEAD_FIELDS} problems={about("entry", "where")}
+          {...at("entry", "event")} onChange={(v) => setEntry("event", v)} />
+        <ConditionField label="Only if" value={entry.where} fields={LEAD_FIELDS} {...at("entry", "where")}
           onChange={(v) => setEntry("where", v)} />
         <SelectField label="Re-entry" value={reentryMode}
           options={[["never", "never"], ["after_exit", "after leaving the flow"], ["duration", "after some time since leaving"]]}
-          problems={about("entry", "reentry")}
+          {...at("entry", "reentry")}
           onChange={(v) => setEntry("reentry", v === "duration" ? "P30D" : v)} />
         {reentryMode === "duration" && (
           <DurationField label="Time since the last exit" value={reentry} onChange={(v) => setEntry("reentry", v)} />
@@ -66,7 +74,7 @@ export function FlowSettings({ doc, problems, change }: {
       <fieldset>
         <legend>Goal</legend>
         <ConditionField label="Leave the flow as a conversion when" value={doc.exit_when} fields={LEAD_FIELDS}
-          hint='e.g. {"stage_at_least": "SQL"}' problems={about("exit_when")} onChange={(v) => set("exit_when", v)} />
+          hint='e.g. {"stage_at_least": "SQL"}' {...at("exit_when")} onChange={(v) => set("exit_when", v)} />
       </fieldset>
       <fieldset>
         <legend>Send window</legend>
@@ -77,7 +85,7 @@ export function FlowSettings({ doc, problems, change }: {
         </label>
         {window && (
           <>
-            <div className="days" role="group" aria-label="Days">
+            <div className="days" role="group" aria-label="Days" data-field="send_window.days">
               {DAYS.map((d) => (
                 <label key={d} className="inline">
                   <input type="checkbox" checked={days.includes(d)}
@@ -87,11 +95,11 @@ export function FlowSettings({ doc, problems, change }: {
               ))}
             </div>
             <div className="row">
-              <TextField label="From" value={window.from} placeholder="09:00" problems={about("send_window", "from")} onChange={(v) => setWindow("from", v)} />
-              <TextField label="To" value={window.to} placeholder="17:00" problems={about("send_window", "to")} onChange={(v) => setWindow("to", v)} />
+              <TextField label="From" value={window.from} placeholder="09:00" {...at("send_window", "from")} onChange={(v) => setWindow("from", v)} />
+              <TextField label="To" value={window.to} placeholder="17:00" {...at("send_window", "to")} onChange={(v) => setWindow("to", v)} />
             </div>
             <TextField label="Time zone (empty: the lead's own)" value={window.timezone} placeholder="Europe/Berlin"
-              problems={about("send_window", "timezone")} onChange={(v) => setWindow("timezone", v)} />
+              {...at("send_window", "timezone")} onChange={(v) => setWindow("timezone", v)} />
           </>
         )}
       </fieldset>

@@ -1,6 +1,6 @@
 /** The validator's problems as plain sentences; where each is, as a link that takes the user there. */
 import type { Problem } from "../api";
-import { problemPlace, problemSentence } from "../words";
+import { problemPlace, problemSentence } from "./problems";
 
 export function ProblemList({ problems, onPick }: { problems: Problem[]; onPick?: (p: Problem) => void }) {
   if (!problems.length) return <p className="good" data-testid="no-problems">No problems: this flow can be published.</p>;

@@ -5,6 +5,7 @@ import type { Problem } from "../api";
 import { durationInWords } from "../durations";
 import { handleLabel, isObject, outgoingHandles, type Json } from "../graph";
 import { stepEssence } from "../words";
+import { problemSentence } from "./problems";
 
 export interface StepStats {
   waiting?: number;
@@ -134,13 +135,13 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
         <span className="step-id">{data.stepId}</span>
         {data.isStart && <span className="badge start">start</span>}
         {data.problems.length > 0 && (
-          <span className="badge problem" data-testid={`node-problems-${data.stepId}`} title={data.problems.map((p) => p.message).join("\n")}>
+          <span className="badge problem" data-testid={`node-problems-${data.stepId}`} title={data.problems.map(problemSentence).join("\n")}>
             ⚠ {data.problems.length}
           </span>
         )}
       </div>
       <div className="step-title">{stepEssence(data.step, data.words?.subjects, data.words)}</div>
-      {data.problems.length > 0 && <div className="step-problem">{data.problems[0].message}</div>}
+      {data.problems.length > 0 && <div className="step-problem">{problemSentence(data.problems[0])}</div>}
       {stats?.simulated && (
         <div className="step-stats simulated" data-testid={`sim-stats-${data.stepId}`}>
           <span title="leads that entered this step in the simulation">▶ {stats.entered ?? 0} entered</span>

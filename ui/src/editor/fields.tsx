@@ -8,11 +8,13 @@ interface FieldProps {
   hint?: ReactNode;
   problems?: string[];
   testId?: string;
+  /** The path of this field in the step or flow (`template`, `cases.0.when`): a problem's link focuses it. */
+  field?: string;
 }
 
-function Frame({ id, label, hint, problems, children }: FieldProps & { id: string; children: ReactNode }) {
+function Frame({ id, label, hint, problems, field, children }: FieldProps & { id: string; children: ReactNode }) {
   return (
-    <div className={`field${problems?.length ? " has-problem" : ""}`}>
+    <div className={`field${problems?.length ? " has-problem" : ""}`} data-field={field}>
       <label htmlFor={id}>{label}</label>
       {children}
       {hint && <div className="hint" id={`${id}-hint`}>{hint}</div>}
@@ -96,7 +98,7 @@ export function DurationField(props: FieldProps & { value: unknown; onChange: (v
     } else setTextError(`"${text}" is not a duration; try "2 days" or "4 hours".`);
   };
   return (
-    <fieldset className={`field duration${props.problems?.length ? " has-problem" : ""}`} data-testid={props.testId}>
+    <fieldset className={`field duration${props.problems?.length ? " has-problem" : ""}`} data-testid={props.testId} data-field={props.field}>
       <legend>{props.label}</legend>
       <div className="row">
         <label className="sr-only" htmlFor={`${id}-amount`}>{props.label}: amount</label>
@@ -194,20 +196,20 @@ export function ConditionField(props: FieldProps & { value: Json | undefined; on
     }
   };
   return (
-    <fieldset className={`field condition${props.problems?.length ? " has-problem" : ""}`} data-testid={props.testId}>
+    <fieldset className={`field condition${props.problems?.length ? " has-problem" : ""}`} data-testid={props.testId} data-field={props.field}>
       <legend>{props.label}</legend>
       <div className="row">
         <label className="sr-only" htmlFor={`${id}-field`}>{props.label}: field</label>
-        <input id={`${id}-field`} placeholder="field" list={`${id}-fields`} value={typeof leaf.field === "string" ? leaf.field : ""}
+        <input id={`${id}-field`} placeholder="field" data-field={props.field && `${props.field}.field`} list={`${id}-fields`} value={typeof leaf.field === "string" ? leaf.field : ""}
           onChange={(e) => set("field", e.target.value)} />
         <datalist id={`${id}-fields`}>{(props.fields ?? []).map((f) => <option key={f} value={f} />)}</datalist>
         <label className="sr-only" htmlFor={`${id}-op`}>{props.label}: operator</label>
-        <select id={`${id}-op`} value={typeof leaf.op === "string" ? leaf.op : ""} onChange={(e) => set("op", e.target.value)}>
+        <select id={`${id}-op`} data-field={props.field && `${props.field}.op`} value={typeof leaf.op === "string" ? leaf.op : ""} onChange={(e) => set("op", e.target.value)}>
           <option value="">op</option>
           {OPS.map((o) => <option key={o} value={o}>{o}</option>)}
         </select>
         <label className="sr-only" htmlFor={`${id}-value`}>{props.label}: value</label>
-        <input id={`${id}-value`} placeholder="value" value={leaf.value === undefined ? "" : typeof leaf.value === "string" ? leaf.value : JSON.stringify(leaf.value)}
+        <input id={`${id}-value`} placeholder="value" data-field={props.field && `${props.field}.value`} value={leaf.value === undefined ? "" : typeof leaf.value === "string" ? leaf.value : JSON.stringify(leaf.value)}
           onChange={(e) => set("value", e.target.value === "" ? undefined : parseValue(e.target.value))} />
       </div>
       <button type="button" className="link-button" onClick={() => setMode("json")}>Edit as JSON (all / any / not, score, temperature…)</button>
