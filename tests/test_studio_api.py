@@ -133,3 +133,36 @@ def test_sla_deadlines_are_written_in_the_readers_zone() -> None:
     assert due_in_words(now + timedelta(hours=2, minutes=10), now, "Europe/Berlin") == \
         "Thu 3 Dec, 11:05 (Europe/Berlin), in 2 h 10 min"
     assert due_in_words(now - timedelta(minutes=5), now, "nowhere/at-all") == "Thu 3 Dec, 07:50 (UTC), 5 min ago"
+
+
+@ASYNC
+async def test_the_live_map_counts_each_edge_even_where_outcomes_share_a_target(api: Api, any_db_url: str) -> None:
+    """Warm and cold go to one step, both cases of a branch meet, both split paths meet: each
+    edge still gets the leads that took it (per edge, not per target)."""
+    from leadflow.journeys.engine import split_choice
+    from tests.helpers import ended
+
+    flow = {"id": "edges", "name": "Edges", "start": "route", "steps": {
+        "route": {"type": "branch", "on": "temperature", "hot": "end", "warm": "pick", "cold": "pick"},
+        "pick": {"type": "branch", "cases": [{"when": {"field": "company", "op": "eq", "value": "Acme"},
+                                              "next": "ab"}], "else": "ab"},
+        "ab": {"type": "split", "paths": [{"weight": 50, "next": "end"}, {"weight": 50, "next": "end"}]},
+        "end": {"type": "exit"}}}
+    assert (await api.call("POST", "/api/flows", json=flow)).status_code == 201
+    assert (await api.call("POST", "/api/flows/edges/publish", json={})).status_code == 201
+    leads = []
+    for i, company in enumerate(("Acme", "Acme", "Other")):
+        r = await api.call("POST", "/api/leads", json={"email": f"edge{i}@example.com", "company": company})
+        lead_id = r.json()["id"]
+        leads.append(lead_id)
+        r = await api.call("POST", "/api/flows/edges/enroll", json={"lead_id": lead_id})
+        assert r.status_code == 201, r.text
+        await ended(any_db_url, r.json()["journey_id"])
+    stats = (await api.call("GET", "/api/flows/edges/stats", params={"version": 1})).json()
+    paths = [0, 0]
+    for lead_id in leads:
+        paths[split_choice(lead_id, "ab", [50, 50])] += 1
+    expected = {"route:cold": 3, "pick:cases.0": 2, "pick:else": 1,
+                **{f"ab:paths.{i}": n for i, n in enumerate(paths) if n}}
+    assert stats["edges"] == expected
+    assert stats["transitions"]["route"] == {"pick": 3}  # the step-to-step view cannot tell them apart

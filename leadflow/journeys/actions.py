@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from leadflow.db import session_scope
 from leadflow.journeys.conditions import evaluate
+from leadflow.journeys.edges import branch_outcome
 from leadflow.journeys.flows import load_version_document, version_templates
 from leadflow.leads.records import add_timeline, lead_view
 from leadflow.models import EmailMessage, Event, Flow, Journey, JourneyStep, Lead, utcnow
@@ -199,6 +200,7 @@ def decide(db_url: str, inp: StepInput) -> dict[str, Any]:
         record_trail(session, inp)
         lead = session.get(Lead, inp.lead_id)
         view = lead_view(lead) if lead else {}
+        matched: int | None = None
         if step.get("on") == "temperature":
             target = step[view.get("temperature") or "cold"]
             why = f"temperature {view.get('temperature')}"
@@ -206,8 +208,15 @@ def decide(db_url: str, inp: StepInput) -> dict[str, Any]:
             target, why = step["else"], "else"
             for i, case in enumerate(step.get("cases") or []):
                 if evaluate(case["when"], view):
-                    target, why = case["next"], f"case {i + 1}"
+                    target, why, matched = case["next"], f"case {i + 1}", i
                     break
+        # The outcome on this visit: the live map tells apart outcomes that share a target.
+        visit = session.exec(select(JourneyStep).where(
+            JourneyStep.journey_id == inp.journey_id, JourneyStep.step_id == inp.step,
+            JourneyStep.visit == inp.visit)).first()
+        if visit is not None:
+            visit.outcome = branch_outcome(step, view.get("temperature"), matched)
+            session.add(visit)
         add_timeline(session, inp.lead_id, "step", "branch.decided", flow_id=inp.flow_id,
                      step=inp.step, next=target, because=why)
     return {"next": target}

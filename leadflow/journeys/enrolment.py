@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 from leadflow.errors import Conflict
 from leadflow.journeys.conditions import evaluate
 from leadflow.journeys.durations import parse_duration
+from leadflow.journeys.edges import edge_counts, moves
 from leadflow.journeys.flows import get_flow, get_version, latest_version
 from leadflow.leads.records import add_timeline, get_lead, lead_view
 from leadflow.models import (
@@ -330,21 +331,19 @@ def flow_stats(session: Session, flow_id: str, version: int | None = None) -> di
             s["open_rate"] = round(s["opened"] / s["emails_sent"], 4)
             s["click_rate"] = round(s["clicked"] / s["emails_sent"], 4)
     conversions = sum(s["conversions"] for s in steps.values())
+    transitions = _transitions(session, sfilter)
     return {"flow_id": flow_id, "version": version, "journeys": journeys,
-            "conversions": conversions, "steps": dict(steps),
-            "transitions": _transitions(session, sfilter)}
+            "conversions": conversions, "steps": dict(steps), "transitions": transitions,
+            "edges": edge_counts(session, doc, sfilter, transitions)}
 
 
 def _transitions(session: Session, sfilter: list[Any]) -> dict[str, dict[str, int]]:
     """``{from_step: {to_step: journeys}}``: how leads left each step (for branch percentages)."""
-    previous = func.lag(JourneyStep.step_id).over(
-        partition_by=JourneyStep.journey_id,
-        order_by=(col(JourneyStep.entered_at), col(JourneyStep.id))).label("prev")
-    moves = select(previous, JourneyStep.step_id.label("step")).where(*sfilter).subquery()  # type: ignore[attr-defined]
+    visits = moves(sfilter)
     out: dict[str, dict[str, int]] = defaultdict(dict)
     for prev, step, n in session.exec(
-        select(moves.c.prev, moves.c.step, func.count()).where(moves.c.prev.is_not(None))
-        .group_by(moves.c.prev, moves.c.step)
+        select(visits.c.prev, visits.c.step, func.count()).where(visits.c.prev.is_not(None))
+        .group_by(visits.c.prev, visits.c.step)
     ).all():
         out[prev][step] = n
     return dict(out)

@@ -6,7 +6,6 @@ opens readable at 1024 and 390 px. Fixtures (stack, browser, signed-in page) fro
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
