@@ -80,3 +80,37 @@ def test_a_problem_link_opens_the_step_and_focuses_the_field_it_names(page, stac
     page.get_by_test_id("publish-refused").locator('button[data-path="steps.route.cases[0].when.op"]').click()
     expect(page.get_by_test_id("publish-dialog")).to_be_hidden()
     expect(page.locator('[data-field="cases.0.when.op"]')).to_be_focused()
+
+
+def test_live_map_edges_show_the_share_of_leads_that_took_each_edge(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    """Warm and cold lead to the same split, whose two paths meet again: each edge still shows
+    its own share (old behaviour: both edges of a shared target showed the pair's total)."""
+    from playwright.sync_api import expect
+
+    flow_id = f"share-{uuid.uuid4().hex[:8]}"
+    _create(stack, {"id": flow_id, "name": "Shares", "start": "route", "steps": {
+        "route": {"type": "branch", "on": "temperature", "hot": "end", "warm": "ab", "cold": "ab"},
+        "ab": {"type": "split", "paths": [{"weight": 50, "next": "end"}, {"weight": 50, "next": "end"}]},
+        "end": {"type": "exit"}}}, publish=True)
+    for i in range(4):
+        lead = stack.http.post("/api/leads", json={"email": f"{flow_id}-{i}@example.com", "first_name": f"L{i}",
+                                                   "consent": {"status": "granted", "source": "e2e"}})
+        assert lead.status_code == 201, lead.text
+        enrolled = stack.http.post(f"/api/flows/{flow_id}/enroll", json={"lead_id": lead.json()["id"]})
+        assert enrolled.status_code == 201, enrolled.text
+    stats = _eventually(lambda: stack.http.get(f"/api/flows/{flow_id}/stats", params={"version": 1}).json(),
+                        lambda s: s["journeys"]["completed"] == 4, "four leads through the flow")
+    edges = stats["edges"]
+    assert edges["route:cold"] == 4 and "route:warm" not in edges  # new leads are cold
+    paths = [edges.get("ab:paths.0", 0), edges.get("ab:paths.1", 0)]
+    assert sum(paths) == 4
+
+    page.goto(f"{stack.base}/flows/{flow_id}/live")
+    edge = lambda edge_id: page.locator(f'[data-testid="rf__edge-{edge_id}"]')  # noqa: E731
+    expect(edge("route:cold")).to_contain_text("cold · 100%")
+    expect(edge("route:warm")).to_contain_text("warm · 0%")
+    expect(edge("route:hot")).to_contain_text("hot · 0%")
+    for i, n in enumerate(paths):
+        expect(edge(f"ab:paths.{i}")).to_contain_text(f"{chr(65 + i)} 50% · {round(n * 100 / 4)}%")
+    expect(edge("route:cold")).to_have_attribute("aria-label", "route cold to ab: 4 leads, 100%")
+    shot(page, "52-live-edge-shares")

@@ -32,4 +32,15 @@ describe("canvas", () => {
     expect(nodes[1].data.stats).toEqual({ waiting: 0, exits: 3, conversions: 2 });
     expect(nodes[0].data.stats).toEqual({});
   });
+
+  it("puts on each branch edge the share of leads that took it, even where outcomes meet", () => {
+    const temp: FlowDoc = { id: "t", start: "route", steps: {
+      route: { type: "branch", on: "temperature", hot: "sales", warm: "done", cold: "done" },
+      sales: { type: "exit" }, done: { type: "exit" } } };
+    const { edges } = buildCanvas({ doc: temp, positions: {}, transitions: { route: { sales: 1, done: 3 } },
+      edgeCounts: { "route:hot": 1, "route:cold": 3 } });
+    expect(Object.fromEntries(edges.map((e) => [e.id, e.label]))).toEqual({
+      "route:hot": "hot · 25%", "route:warm": "warm · 0%", "route:cold": "cold · 75%" });
+    expect(edges.find((e) => e.id === "route:cold")?.ariaLabel).toBe("route cold to done: 3 leads, 75%");
+  });
 });

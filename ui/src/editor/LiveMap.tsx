@@ -19,6 +19,8 @@ interface Stats {
   journeys: Record<string, number>;
   steps: Record<string, StepStats>;
   transitions?: Record<string, Record<string, number>>;
+  /** Passages per edge (`"route:hot"`), even where two outcomes lead to one step. */
+  edges?: Record<string, number>;
 }
 
 interface WaitingLead {
@@ -67,7 +69,7 @@ export function LiveMap({ flowId }: { flowId: string }) {
   }, [doc, id]);
 
   const canvas = useMemo(
-    () => (doc && layout ? buildCanvas({ doc, positions: layout, routes, direction: savedDirection(flowId), stats: stats.data?.steps ?? {}, selected: new Set(step ? [step] : []), words: pickers.words, transitions: stats.data?.transitions }) : null),
+    () => (doc && layout ? buildCanvas({ doc, positions: layout, routes, direction: savedDirection(flowId), stats: stats.data?.steps ?? {}, selected: new Set(step ? [step] : []), words: pickers.words, transitions: stats.data?.transitions, edgeCounts: stats.data?.edges }) : null),
     [doc, layout, routes, stats.data, step, pickers.words],
   );
 

@@ -19,18 +19,29 @@ export interface CanvasInput {
   routes?: Routes;
   /** Words for the cards: template subjects, team and rep names. */
   words?: StepWords;
-  /** Live map: how leads left each step (`{from: {to: n}}`), shown as percentages on edges. */
+  /** Live map: how leads left each step (`{from: {to: n}}`): all passages out of a step. */
   transitions?: Record<string, Record<string, number>>;
+  /** Live map: passages per edge (`{"route:hot": n}`), shown as percentages on branch and split edges. */
+  edgeCounts?: Record<string, number>;
   /** Editor: add a step after `stepId` on outcome `handle` (the "+" on each outgoing handle). */
   onAdd?: (stepId: string, handle: string, type: string) => void;
 }
 
-/** Percentages on the edges leaving a branch or split, from the live transitions. */
-export function edgeShare(transitions: Record<string, Record<string, number>> | undefined, source: string, target: string): number | null {
-  const out = transitions?.[source];
-  if (!out) return null;
-  const total = Object.values(out).reduce((a, b) => a + b, 0);
-  return total ? Math.round(((out[target] ?? 0) / total) * 100) : null;
+/**
+ * The share of the leads that left `source` which took this edge (by its outcome, so two
+ * outcomes leading to the same step each get their own), as a whole percentage and a count.
+ */
+export function edgeShare(
+  edgeCounts: Record<string, number> | undefined,
+  transitions: Record<string, Record<string, number>> | undefined,
+  source: string,
+  edgeId: string,
+): { percent: number; leads: number } | null {
+  if (!edgeCounts) return null;
+  const mine = Object.entries(edgeCounts).filter(([id]) => id.startsWith(`${source}:`)).reduce((a, [, n]) => a + n, 0);
+  const total = Math.max(mine, Object.values(transitions?.[source] ?? {}).reduce((a, b) => a + b, 0));
+  const leads = edgeCounts[edgeId] ?? 0;
+  return total ? { percent: Math.round((leads / total) * 100), leads } : null;
 }
 
 const READABLE_ZOOM = 0.8;
@@ -82,6 +93,7 @@ export function buildCanvas(input: CanvasInput): { nodes: StepFlowNode[]; edges:
     const problems = input.placed?.byEdge.get(edge.id) ?? [];
     const step = steps[edge.source];
     const kind = isObject(step) ? String(step.type) : "";
+    const share = kind === "branch" || kind === "split" ? edgeShare(input.edgeCounts, input.transitions, edge.source, edge.id) : null;
     return {
       id: edge.id,
       type: "routed",
@@ -89,14 +101,13 @@ export function buildCanvas(input: CanvasInput): { nodes: StepFlowNode[]; edges:
       target: edge.target,
       sourceHandle: edge.handle,
       label: (() => {
-        const share = kind === "branch" || kind === "split" ? edgeShare(input.transitions, edge.source, edge.target) : null;
-        const text = share === null ? edge.label : `${edge.label} · ${share}%`;
+        const text = share === null ? edge.label : `${edge.label} · ${share.percent}%`;
         return problems.length ? `⚠ ${text}` : text;
       })(),
       selected: input.selectedEdge === edge.id,
       className: `edge-${edge.handle.split(".")[0]} edge-from-${kind}${problems.length ? " has-problem" : ""}`,
       markerEnd: { type: MarkerType.ArrowClosed, width: 18, height: 18 },
-      ariaLabel: `${edge.source} ${edge.label} to ${edge.target}${problems.length ? `: ${problems[0].message}` : ""}`,
+      ariaLabel: `${edge.source} ${edge.label} to ${edge.target}${share ? `: ${share.leads} lead${share.leads === 1 ? "" : "s"}, ${share.percent}%` : ""}${problems.length ? `: ${problems[0].message}` : ""}`,
       data: { problems, points: input.routes?.[edge.id] },
     };
   });
