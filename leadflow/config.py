@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # runs the reconciler (seconds; 0: never, run `leadflow doctor` instead).
     outbox_drain: bool = True
     reconcile_every: float = 300.0
+    # Delivered rows of that outbox (temporal_intent) are deleted once older than this many days,
+    # by the Temporal schedule "leadflow-housekeeping" the worker creates (hourly); 0 keeps them.
+    intent_retention_days: float = Field(default=7.0, ge=0)
     email_backend: Literal["outbox", "smtp", "sendgrid"] = "outbox"
     email_from: str = "Leadflow <marketing@example.com>"
     postal_address: str = "Leadflow Inc., 1 Example Street, Springfield"

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from leadflow.models import Event, Journey, TemporalIntent, utcnow
@@ -45,6 +45,7 @@ __all__ = [
     "deliver",
     "drain_forever",
     "pending_count",
+    "prune_delivered",
     "record",
     "record_recycle",
 ]
@@ -122,6 +123,28 @@ def pending_count(session: Session) -> tuple[int, Any]:
     n, oldest = session.exec(select(func.count(), func.min(TemporalIntent.created_at))
                              .where(col(TemporalIntent.delivered_at).is_(None))).one()
     return int(n or 0), oldest
+
+
+def prune_delivered(db_url: str | None, older_than: timedelta, *, batch: int = 2000) -> int:
+    """Delete the rows delivered (or found gone, or refused) more than ``older_than`` ago, in
+    batches of ``batch`` per transaction; returns how many. Undelivered rows are the queue and
+    are never touched. Run hourly by the housekeeping schedule (see :mod:`leadflow.temporal`)."""
+    from leadflow.db import session_scope
+
+    cutoff = utcnow() - older_than
+    total = 0
+    while True:
+        with session_scope(db_url) as session:
+            oldest = (select(TemporalIntent.id)
+                      .where(col(TemporalIntent.delivered_at).is_not(None),
+                             col(TemporalIntent.delivered_at) < cutoff)
+                      .order_by(col(TemporalIntent.id)).limit(batch))
+            gone = session.exec(delete(TemporalIntent)  # type: ignore[call-overload]
+                                .where(col(TemporalIntent.id).in_(oldest.scalar_subquery()))
+                                .execution_options(synchronize_session=False)).rowcount
+        total += gone or 0
+        if not gone or gone < batch:
+            return total
 
 
 def _claim(db_url: str | None, ids: list[int] | None, limit: int) -> list[TemporalIntent]:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -94,6 +95,8 @@ MIGRATION_WORKFLOW = "FlowMigrationWorkflow"
 # held mail are reported skipped at once.
 MIGRATION_RETRY_AFTER = (1.0, 5.0, 20.0)
 RECYCLE_WORKFLOW = "RecycleWorkflow"
+HOUSEKEEPING_WORKFLOW = "HousekeepingWorkflow"
+HOUSEKEEPING_EVERY = timedelta(hours=1)
 DEFAULT_DEV_ADDRESS = "127.0.0.1:7233"
 
 
@@ -334,3 +337,38 @@ async def start_rescore_all(client: Client, version: int, batch_size: int = 500)
     except WorkflowAlreadyStartedError:
         pass
     return workflow_id
+
+
+def housekeeping_schedule_id(task_queue: str) -> str:
+    return f"leadflow-housekeeping-{task_queue}"
+
+
+async def ensure_housekeeping_schedule(client: Client, settings: Settings | None = None) -> bool:
+    """Create the Temporal schedule that runs the housekeeping workflow every
+    :data:`HOUSEKEEPING_EVERY` (it deletes the delivered rows of the intent outbox older than
+    ``LEADFLOW_INTENT_RETENTION_DAYS``), unless it exists. Every worker calls this at start;
+    Temporal keeps one schedule per task queue and skips a run while the last one is busy.
+    Returns True when it created the schedule."""
+    from temporalio.client import (
+        Schedule,
+        ScheduleActionStartWorkflow,
+        ScheduleAlreadyRunningError,
+        ScheduleIntervalSpec,
+        ScheduleOverlapPolicy,
+        SchedulePolicy,
+        ScheduleSpec,
+    )
+
+    settings = settings or get_settings()
+    schedule_id = housekeeping_schedule_id(settings.task_queue)
+    try:
+        await client.create_schedule(schedule_id, Schedule(
+            action=ScheduleActionStartWorkflow(
+                HOUSEKEEPING_WORKFLOW, id=schedule_id, task_queue=settings.task_queue,
+                execution_timeout=HOUSEKEEPING_EVERY),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=HOUSEKEEPING_EVERY)]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)),
+            rpc_timeout=timedelta(seconds=10))
+    except ScheduleAlreadyRunningError:
+        return False
+    return True

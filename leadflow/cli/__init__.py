@@ -257,6 +257,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     async def main() -> None:
         client = await _connect_with_retry(address)
         worker = build_worker(client, settings)
+        await _ensure_schedules(client, settings)
         app = create_app(settings, temporal_client=client, create_tables=True)
         base = f"http://127.0.0.1:{args.port}"
         print("\nLeadflow is running (Ctrl-C stops everything; journeys resume on the next start)")
@@ -317,6 +318,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 log.info("waiting for Temporal at %s ...", address)
                 await asyncio.sleep(2)
         worker = build_worker(client, settings)
+        await _ensure_schedules(client, settings)
         log.info("worker polling task queue %r on %s", settings.task_queue, address)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -333,6 +335,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     return 0
+
+
+async def _ensure_schedules(client: Any, settings: Any) -> None:
+    """The periodic work Temporal starts (housekeeping); a worker runs without it if Temporal
+    refuses (it is tried again at the next start)."""
+    from leadflow.temporal import ensure_housekeeping_schedule, housekeeping_schedule_id
+
+    try:
+        if await ensure_housekeeping_schedule(client, settings):
+            log.info("created the Temporal schedule %s",
+                     housekeeping_schedule_id(settings.task_queue))
+    except Exception as exc:  # noqa: BLE001 - not worth refusing to work over
+        log.warning("could not create the housekeeping schedule: %s", exc)
 
 
 async def _drain(client: Any, settings: Any, stop: asyncio.Event) -> None:

@@ -13,12 +13,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from leadflow.activities import handoff as handoff_activities
+from leadflow.activities import housekeeping as housekeeping_activities
 from leadflow.activities import migration as migration_activities
 from leadflow.activities import outcomes as outcomes_activities
 from leadflow.activities import scoring as scoring_activities
 from leadflow.activities.journey import JourneyActivities
 from leadflow.config import Settings, get_settings
 from leadflow.workflows.handoff import HandoffWorkflow
+from leadflow.workflows.housekeeping import HousekeepingWorkflow
 from leadflow.workflows.journey import JourneyWorkflow
 from leadflow.workflows.migration import FlowMigrationWorkflow
 from leadflow.workflows.recycle import RecycleWorkflow
@@ -30,7 +32,7 @@ __all__ = ["WORKFLOWS", "activities_for", "build_worker", "workflows"]
 def workflows() -> list[Any]:
     """Every workflow the worker runs, listed here and nowhere else."""
     return [JourneyWorkflow, HandoffWorkflow, LeadScoreWorkflow, RescoreAllWorkflow,
-            FlowMigrationWorkflow, RecycleWorkflow]
+            FlowMigrationWorkflow, RecycleWorkflow, HousekeepingWorkflow]
 
 
 WORKFLOWS = workflows  # the name the tests and the replayer use
@@ -44,6 +46,7 @@ def activities_for(db_url: str, client: Client | None) -> list[Any]:
         *scoring_activities.activities_for(db_url, client),
         *migration_activities.activities_for(db_url, client),
         *outcomes_activities.activities_for(db_url, client),
+        *housekeeping_activities.activities_for(db_url),
     ]
 
 

@@ -379,6 +379,24 @@ async def recycle(r: Recorder) -> list[tuple[str, str | None]]:
 
 
 @scenario
+async def housekeeping(r: Recorder) -> list[tuple[str, str | None]]:
+    """One hourly housekeeping run (what the schedule starts): old deliveries pruned."""
+    from leadflow.config import get_settings
+    from leadflow.db import session_scope
+    from leadflow.models import TemporalIntent, utcnow
+    from leadflow.temporal import HOUSEKEEPING_WORKFLOW
+
+    old = utcnow() - timedelta(days=30)
+    with session_scope(r.url) as session:
+        session.add(TemporalIntent(kind="signal", workflow_id="w", payload={}, created_at=old,
+                                   delivered_at=old, outcome="delivered"))
+    wid = "leadflow-housekeeping-recorded"
+    await r.client.execute_workflow(HOUSEKEEPING_WORKFLOW, id=wid,
+                                    task_queue=get_settings().task_queue)
+    return [(wid, None)]
+
+
+@scenario
 async def rescore_all(r: Recorder) -> list[tuple[str, str | None]]:
     """Re-scoring every lead after a model change, in batches."""
     from leadflow.db import session_scope
