@@ -22,12 +22,13 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from leadflow.db import session_scope
+from leadflow.dispatch import Dispatch, run_dispatch
 from leadflow.errors import LeadflowError, ProviderRefused, TransientDeliveryError
 from leadflow.journeys import actions
 from leadflow.journeys.actions import StepInput
 from leadflow.journeys.flows import load_version_document
 from leadflow.journeys.migration import MoveInput
-from leadflow.leads.events import Dispatch, run_dispatch
+from leadflow.usecases.update_step import apply_update
 
 __all__ = ["NOTIFY_ATTEMPTS", "JourneyActivities", "permanent_failure"]
 
@@ -113,7 +114,7 @@ class JourneyActivities:
 
     @activity.defn(name="update_lead")
     async def update_lead(self, inp: StepInput) -> dict[str, Any]:
-        result, plan = await self._step(f"update step {inp.step!r}", actions.apply_update, inp)
+        result, plan = await self._step(f"update step {inp.step!r}", apply_update, inp)
         await self._dispatch(plan)
         return result  # type: ignore[no-any-return]
 

@@ -8,7 +8,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 
-from leadflow.leads.events import run_dispatch
+from leadflow.dispatch import run_dispatch
 from leadflow.sales.outcomes import recycle_due
 from leadflow.temporal import RecycleInput
 

@@ -1,7 +1,7 @@
 """Scoring activities: rescore a lead when its timer fires, and re-score leads in batches.
 
 Database work runs in a thread; what it sets in motion (journey signals, enrolments, other
-leads' timers) goes to Temporal through :func:`leadflow.leads.events.run_dispatch`.
+leads' timers) goes to Temporal through :func:`leadflow.dispatch.run_dispatch`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 
-from leadflow.leads.events import Dispatch, run_dispatch
-from leadflow.scoring.timers import rescore_batch, rescore_due
+from leadflow.dispatch import Dispatch, run_dispatch
 from leadflow.temporal import RescoreBatchInput, RescoreInput
+from leadflow.usecases.score_timers import rescore_batch, rescore_due
 
 __all__ = ["ScoringActivities", "activities_for"]
 

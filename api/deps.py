@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from leadflow.auth import Principal, authenticate, require_role
 from leadflow.db import get_engine
+from leadflow.dispatch import Dispatch, run_dispatch
 from leadflow.errors import Unavailable
-from leadflow.leads.events import Dispatch, run_dispatch
 
 __all__ = [
     "AdminDep",

@@ -71,8 +71,8 @@ def _make_leads(db_url: str, n: int, tag: str) -> list[str]:
 
 async def _enrol_all(be: BenchEnv, flow_id: str, lead_ids: list[str]) -> None:
     from leadflow.db import session_scope
+    from leadflow.dispatch import Dispatch, run_dispatch
     from leadflow.journeys.enrolment import enrol, journey_input
-    from leadflow.leads.events import Dispatch, run_dispatch
 
     with session_scope(be.db_url) as session:
         starts = [journey_input(enrol(session, lead_id=lid, flow_id=flow_id)) for lid in lead_ids]
@@ -142,9 +142,9 @@ async def _lead_reads(ids: list[str], samples: int) -> list[float]:
     import random
 
     import httpx
-    from leadflow.api.main import create_app
 
     from bench._env import ADMIN_KEY
+    from leadflow.api.main import create_app
 
     app = create_app()
     took = []

@@ -80,6 +80,7 @@ async def measure(be: BenchEnv, n: int) -> dict[str, Any]:
     """Leads waiting -> preview -> migration; returns the figures and the comparison."""
     from leadflow.cli.wiring import build_worker
     from leadflow.db import session_scope
+    from leadflow.dispatch import Dispatch, run_dispatch
     from leadflow.journeys.enrolment import enrol, journey_input
     from leadflow.journeys.flow_changes import (
         create_migration,
@@ -88,7 +89,6 @@ async def measure(be: BenchEnv, n: int) -> dict[str, Any]:
         preview_view,
     )
     from leadflow.journeys.migration import Request
-    from leadflow.leads.events import Dispatch, run_dispatch
     from leadflow.models import Lead
     from leadflow.temporal import MigrationJobInput, start_migration_job
 

@@ -66,8 +66,8 @@ REQUEST: dict[str, Any] = {
 
 
 def _world() -> Any:
-    from leadflow.journeys.simulation import Team, World
     from leadflow.scoring.model import DEFAULT_SCORING_MODEL
+    from leadflow.usecases.simulation import Team, World
 
     return World(model=DEFAULT_SCORING_MODEL,
                  teams={"inside-sales": Team(CALENDAR, members=4, capacity=25)})
@@ -75,7 +75,7 @@ def _world() -> Any:
 
 def simulate(leads: int, workers: int) -> tuple[float, float, dict[str, Any]]:
     """Wall seconds, CPU seconds (this process and its children) and the result."""
-    from leadflow.journeys.simulation import parse_request, run_simulation
+    from leadflow.usecases.simulation import parse_request, run_simulation
 
     req = parse_request({**REQUEST, "leads": leads})
     cpu = _cpu()
@@ -100,9 +100,9 @@ async def live(leads: int) -> float:
     from leadflow.cli.wiring import build_worker
     from leadflow.config import reset_settings
     from leadflow.db import create_schema, session_scope
+    from leadflow.dispatch import Dispatch, run_dispatch
     from leadflow.journeys.enrolment import enrol, journey_input
     from leadflow.journeys.flows import publish, save_draft
-    from leadflow.leads.events import Dispatch, run_dispatch
     from leadflow.models import Journey, Lead
     from leadflow.sales.admin import save_rep, save_team
 
@@ -191,7 +191,7 @@ def peak_rss_mib(leads: int) -> float:
     if not leads:
         code = code.replace("from bench.simulation import simulate",
                             "from bench.simulation import simulate, _world\n_world()\n"
-                            "from leadflow.journeys.simulation import run_simulation")
+                            "from leadflow.usecases.simulation import run_simulation")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=root)
     return int(json.loads(out.stdout.strip().splitlines()[-1])) / 1024

@@ -94,9 +94,9 @@ def _setup(db_url: str, leads: int) -> tuple[dict[str, str], list[str]]:
     from leadflow.auth import create_key
     from leadflow.db import create_schema, session_scope
     from leadflow.journeys.flows import publish, save_draft
-    from leadflow.leads.events import EventIn, ingest_events
     from leadflow.leads.records import LeadCreate, upsert_lead
     from leadflow.sales.admin import save_rep, save_team
+    from leadflow.usecases.events import EventIn, ingest_events
 
     create_schema(db_url)
     with session_scope(db_url) as session:
@@ -152,7 +152,6 @@ async def _wait_for(check: Any, timeout: float = 120.0) -> None:
 async def _ours(env: WorkflowEnvironment, db_url: str, task_queue: str,
                 leads: int) -> list[float]:
     from leadflow.api.main import create_app
-
     from leadflow.cli.wiring import build_worker
 
     headers, emails = _setup(db_url, leads)

@@ -124,7 +124,7 @@ def checkpoint_wal(url: str | None = None) -> None:
 def create_schema(url: str | None = None) -> None:
     """Create missing tables and declare the shipped capture forms: the embedded dev mode and
     tests only (production uses Alembic, whose migrations do the same)."""
-    from leadflow.leads.capture import declare_shipped_forms
+    from leadflow.journeys.forms import declare_shipped_forms
 
     SQLModel.metadata.create_all(get_engine(url))
     with session_scope(url) as session:

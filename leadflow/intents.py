@@ -23,7 +23,7 @@ Chosen per case:
   version (the ``migrate`` Update). These answer 503 while Temporal is down, and nothing is
   half-written.
 
-:mod:`leadflow.journeys.reconcile` repairs what still disagrees (rows running without a workflow, a
+:mod:`leadflow.usecases.reconcile` repairs what still disagrees (rows running without a workflow, a
 workflow gone, intents undelivered for long).
 """
 
@@ -69,7 +69,7 @@ class DeliveryReport:
 
 
 def record(session: Session, plan: Any) -> list[int]:
-    """Write ``plan`` (a :class:`leadflow.leads.events.Dispatch`) into the outbox in ``session``'s
+    """Write ``plan`` (a :class:`leadflow.dispatch.Dispatch`) into the outbox in ``session``'s
     transaction and mark its events dispatched; returns the new rows' ids (``plan.intent_ids``).
     """
     now = utcnow()
@@ -352,7 +352,7 @@ async def drain_forever(get_client: Any, db_url: str | None = None, *, every: fl
             if report.delivered + report.gone + report.refused >= 500:
                 pause = 0  # more to do
             if reconcile_every and loop.time() >= next_reconcile:
-                from leadflow.journeys.reconcile import reconcile
+                from leadflow.usecases.reconcile import reconcile
 
                 next_reconcile = loop.time() + reconcile_every
                 found = await reconcile(client, db_url)

@@ -13,11 +13,12 @@ from temporalio.client import Client
 
 from leadflow.cli.wiring import build_worker
 from leadflow.db import session_scope
+from leadflow.dispatch import Dispatch, run_dispatch
 from leadflow.journeys.enrolment import enrol, journey_input
 from leadflow.journeys.flows import publish, save_draft
-from leadflow.leads.events import Dispatch, EventIn, ingest_events, run_dispatch
 from leadflow.leads.records import LeadCreate, upsert_lead
 from leadflow.models import EmailMessage, Journey, Lead
+from leadflow.usecases.events import EventIn, ingest_events
 
 
 def publish_flow(db_url: str, doc: dict[str, Any]) -> int:
@@ -140,7 +141,7 @@ async def terminate_running(client: Client, db_url: str) -> None:
 
     with session_scope(db_url) as session:
         ids = list(session.exec(select(Journey.id).where(Journey.status == "running")).all())
-        # each lead's temperature timer (leadflow.scoring.timers.score_workflow_id)
+        # each lead's temperature timer (leadflow.usecases.score_timers.score_workflow_id)
         ids += [f"score-{lead_id}" for lead_id in session.exec(select(Lead.id)).all()]
     for wid in ids:
         try:
@@ -151,7 +152,7 @@ async def terminate_running(client: Client, db_url: str) -> None:
 
 async def update_lead(client: Client, db_url: str, email: str, **fields: Any) -> None:
     """What ``POST /api/leads`` does for an existing lead."""
-    from leadflow.leads.events import ingest_lead
+    from leadflow.usecases.events import ingest_lead
 
     with session_scope(db_url) as session:
         _, _, plan = ingest_lead(session, LeadCreate(email=email, **fields))

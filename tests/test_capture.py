@@ -13,8 +13,8 @@ from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.db import session_scope
-from leadflow.leads.capture import submission_limiter
 from leadflow.models import ConsentRecord, EmailMessage, Event, Journey, Lead
+from leadflow.usecases.capture import submission_limiter
 from tests.fakes.api_client import admin, app_client
 from tests.helpers import eventually, publish_flow
 

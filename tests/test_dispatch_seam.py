@@ -17,10 +17,10 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.db import session_scope
-from leadflow.leads.capture import submission_limiter
 from leadflow.mail.tracking import click_url, open_pixel_url
 from leadflow.models import EmailMessage, Event, Lead
 from leadflow.temporal import score_workflow_id
+from leadflow.usecases.capture import submission_limiter
 from tests.fakes.api_client import app_client
 from tests.helpers import make_lead, set_scoring_model
 

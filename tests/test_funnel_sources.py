@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from leadflow.db import session_scope
-from leadflow.leads.events import EventIn, ingest_events
 from leadflow.leads.funnel import funnel_report
 from leadflow.models import Lead
+from leadflow.usecases.events import EventIn, ingest_events
 from tests.helpers import make_lead
 
 

@@ -16,17 +16,17 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from leadflow.api.main import create_app
 from sqlmodel import col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from leadflow.api.main import create_app
 from leadflow.auth import create_key
 from leadflow.config import reset_settings
 from leadflow.db import session_scope
+from leadflow.dispatch import run_dispatch
 from leadflow.journeys.enrolment import exit_journey
-from leadflow.leads.events import run_dispatch
 from leadflow.models import EmailMessage, Handoff, Journey, TimelineEntry
 from tests.handoff_support import HANDOFF_FLOW, mails_to, rep, seed_team, the_handoff
 from tests.helpers import (
@@ -94,7 +94,7 @@ async def test_an_exit_ends_a_journey_waiting_in_a_handoff_and_withdraws_it(
         lead_id, jid, h = await _in_handoff(time_env, db_url)
         with session_scope(db_url) as session:
             if reason == "erased":
-                from leadflow.leads.privacy import erase_lead
+                from leadflow.usecases.privacy import erase_lead
 
                 plan = erase_lead(session, lead_id)
             else:
@@ -191,8 +191,8 @@ async def test_a_permanent_error_fails_the_journey_with_a_reason_and_retry_resum
 
 async def test_unfixable_errors_become_non_retryable_with_a_marketers_reason() -> None:
     from jinja2 import UndefinedError
-    from leadflow.activities.journey import permanent_failure
 
+    from leadflow.activities.journey import permanent_failure
     from leadflow.errors import Invalid, NotFound, TransientDeliveryError
 
     err = permanent_failure(UndefinedError("'plan' is undefined"), "e-mail of step 'welcome'")

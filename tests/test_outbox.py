@@ -18,17 +18,17 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from leadflow.api.main import create_app
 from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 
+from leadflow.api.main import create_app
 from leadflow.auth import create_key
 from leadflow.config import reset_settings
 from leadflow.db import session_scope
 from leadflow.intents import deliver, drain_forever
 from leadflow.journeys.enrolment import enrol
-from leadflow.journeys.reconcile import reconcile
 from leadflow.models import Event, TemporalIntent
+from leadflow.usecases.reconcile import reconcile
 from tests.handoff_support import HANDOFF_FLOW, rep, seed_team, the_handoff
 from tests.helpers import (
     ended,
@@ -213,8 +213,8 @@ async def test_leadflow_doctor_reports_and_repairs(
 async def test_delivery_keeps_the_order_of_one_workflow(
         time_env: WorkflowEnvironment, db_url: str, task_queue: str) -> None:
     """A signal never overtakes its journey's start, even when delivered separately."""
+    from leadflow.dispatch import Dispatch
     from leadflow.journeys.enrolment import journey_input
-    from leadflow.leads.events import Dispatch
     from leadflow.temporal import EVENT_SIGNAL
 
     publish_flow(db_url, {**FLOW, "steps": {

@@ -13,13 +13,16 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import pytest_asyncio
-from leadflow.api.main import create_app
 from sqlmodel import SQLModel, func, select, text
+from tests.helpers import SIMPLE_MODEL, make_lead, publish_flow, set_scoring_model
 
+from leadflow.api.main import create_app
 from leadflow.config import PROJECT_ROOT, reset_settings
 from leadflow.db import session_scope
 from leadflow.errors import Invalid
-from leadflow.journeys.simulation import (
+from leadflow.mail.policy import window_opens_at
+from leadflow.scoring.model import DEFAULT_SCORING_MODEL, EventView, score_lead
+from leadflow.usecases.simulation import (
     LeadSeed,
     Team,
     Totals,
@@ -29,9 +32,6 @@ from leadflow.journeys.simulation import (
     parse_request,
     run_simulation,
 )
-from leadflow.mail.policy import window_opens_at
-from leadflow.scoring.model import DEFAULT_SCORING_MODEL, EventView, score_lead
-from tests.helpers import SIMPLE_MODEL, make_lead, publish_flow, set_scoring_model
 
 SHIPPED = sorted((PROJECT_ROOT / "flows").glob("*.json"))
 START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
@@ -394,8 +394,8 @@ def test_the_cli_simulates_a_stored_flow_by_id(tmp_path: Path) -> None:
 
 
 def test_a_sampled_lead_s_recent_mails_count_against_the_cap(db_url: str) -> None:
-    from leadflow.journeys.simulation import sample_leads
     from leadflow.models import EmailMessage
+    from leadflow.usecases.simulation import sample_leads
 
     lead_id = make_lead(db_url, "busy@example.com", consent={"status": "granted"})
     with session_scope(db_url) as session:

@@ -21,17 +21,6 @@ from temporalio.worker import (
     ExecuteActivityInput,
     Interceptor,
 )
-
-from leadflow.db import session_scope
-from leadflow.journeys.simulation import (
-    engagement_draw,
-    load_world,
-    parse_request,
-    run_simulation,
-    sample_leads,
-)
-from leadflow.leads.events import EventIn, ingest_events, run_dispatch
-from leadflow.models import Journey, JourneyStep, Lead
 from tests.helpers import (
     ended,
     enrol_lead,
@@ -40,6 +29,18 @@ from tests.helpers import (
     running_worker,
     sent_mails,
     set_scoring_model,
+)
+
+from leadflow.db import session_scope
+from leadflow.dispatch import run_dispatch
+from leadflow.models import Journey, JourneyStep, Lead
+from leadflow.usecases.events import EventIn, ingest_events
+from leadflow.usecases.simulation import (
+    engagement_draw,
+    load_world,
+    parse_request,
+    run_simulation,
+    sample_leads,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -12,18 +12,19 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 import pytest_asyncio
-from leadflow.api.main import create_app
 from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from leadflow.api.main import create_app
 from leadflow.config import reset_settings
 from leadflow.db import session_scope
-from leadflow.leads.events import EventIn, ingest_events, run_dispatch
+from leadflow.dispatch import run_dispatch
 from leadflow.models import Event, Journey, Lead, StageChange, utcnow
 from leadflow.scoring.model import DEFAULT_SCORING_MODEL, EventView, next_temperature_change
 from leadflow.temporal import score_workflow_id
+from leadflow.usecases.events import EventIn, ingest_events
 from tests.helpers import (
     at_step,
     ended,

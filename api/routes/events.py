@@ -7,13 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from leadflow.api.bodies import raw_body_doc, schema_ref
-from leadflow.api.deps import MarketerDep, OptionalTemporalDep, dispatch, validation_problems
 from pydantic import TypeAdapter, ValidationError
 
+from leadflow.api.bodies import raw_body_doc, schema_ref
+from leadflow.api.deps import MarketerDep, OptionalTemporalDep, dispatch, validation_problems
 from leadflow.db import session_scope
 from leadflow.errors import BadRequest, Invalid
-from leadflow.leads.events import EventIn, ingest_events
+from leadflow.usecases.events import EventIn, ingest_events
 
 router = APIRouter(prefix="/api", tags=["events"], strict_content_type=False)
 _BATCH = TypeAdapter(list[EventIn])

@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from leadflow.api.bodies import body_doc
-from leadflow.api.deps import JsonBody, MarketerDep, OptionalTemporalDep, SessionDep, dispatch
 from pydantic import BaseModel, ConfigDict
 
+from leadflow.api.bodies import body_doc
+from leadflow.api.deps import JsonBody, MarketerDep, OptionalTemporalDep, SessionDep, dispatch
 from leadflow.db import session_scope
+from leadflow.dispatch import Dispatch
 from leadflow.errors import NotFound
 from leadflow.examples import examples_public, release_example
 from leadflow.journeys.enrolment import enrol, flow_stats, journey_input, leads_at_step
@@ -25,8 +26,7 @@ from leadflow.journeys.flows import (
     publish,
     save_draft,
 )
-from leadflow.journeys.simulation import SimulationRequest, simulate_flow
-from leadflow.leads.events import Dispatch
+from leadflow.usecases.simulation import SimulationRequest, simulate_flow
 
 router = APIRouter(prefix="/api", tags=["flows"], strict_content_type=False)
 

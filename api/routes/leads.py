@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, func, or_, select
+
 from leadflow.api.bodies import raw_body_doc
 from leadflow.api.deps import (
     MarketerDep,
@@ -13,18 +16,15 @@ from leadflow.api.deps import (
     SessionDep,
     dispatch,
 )
-from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, col, func, or_, select
-
 from leadflow.auth import Principal
 from leadflow.db import session_scope
 from leadflow.errors import Forbidden, Invalid
-from leadflow.leads.events import dispatch_event, ingest_lead, plan_for_lead_change
 from leadflow.leads.records import LeadCreate, get_lead, lead_public, record_event
 from leadflow.leads.stages import change_stage
 from leadflow.models import Handoff, Lead, TimelineEntry
 from leadflow.scoring.predictive import lead_likelihood
 from leadflow.scoring.service import active_model
+from leadflow.usecases.events import dispatch_event, ingest_lead, plan_for_lead_change
 
 router = APIRouter(prefix="/api", tags=["leads"], strict_content_type=False)
 
@@ -82,7 +82,7 @@ async def import_leads(request: Request, _: MarketerDep,
     names, `company`, `title`, `country`, `timezone`, `source`, `tags` (`;`-separated),
     `consent_status`, `consent_source`, `consent_text_version`, `utm_*`; any other column
     becomes a custom field. Reports created, updated and rejected rows (with reasons)."""
-    from leadflow.leads.csv_import import import_csv
+    from leadflow.usecases.csv_import import import_csv
 
     content = await read_csv_upload(request)
     with session_scope(request.app.state.db_url) as session:

@@ -7,6 +7,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, select
+
 from leadflow.api.deps import (
     AdminDep,
     MarketerDep,
@@ -18,12 +21,9 @@ from leadflow.api.deps import (
 )
 from leadflow.api.routes.leads import check_lead_access, read_csv_upload
 from leadflow.api.routes.reports import _moment
-from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, col, select
-
 from leadflow.db import session_scope
+from leadflow.dispatch import Dispatch
 from leadflow.errors import BadRequest, Invalid, NotFound
-from leadflow.leads.events import Dispatch, dispatch_event, plan_for_lead_change
 from leadflow.leads.records import get_lead, record_event
 from leadflow.models import Lead, Outcome, PredictiveModel, utcnow
 from leadflow.sales.outcomes import (
@@ -55,6 +55,7 @@ from leadflow.scoring.predictive import (
     train,
 )
 from leadflow.scoring.service import active_model
+from leadflow.usecases.events import dispatch_event, plan_for_lead_change
 
 router = APIRouter(prefix="/api", tags=["outcomes"], strict_content_type=False)
 

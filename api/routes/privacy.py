@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from leadflow.api.deps import AdminDep, dispatch
 
+from leadflow.api.deps import AdminDep, dispatch
 from leadflow.db import checkpoint_wal, session_scope
-from leadflow.leads.events import Dispatch
-from leadflow.leads.privacy import erase_lead, export_lead
+from leadflow.dispatch import Dispatch
+from leadflow.usecases.privacy import erase_lead, export_lead
 
 router = APIRouter(prefix="/api/leads", tags=["privacy"], strict_content_type=False)
 

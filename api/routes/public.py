@@ -16,32 +16,23 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from leadflow.api.bodies import raw_body_doc
-from leadflow.api.deps import MarketerDep, SessionDep, dispatch
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadflow.api.bodies import raw_body_doc
+from leadflow.api.deps import MarketerDep, SessionDep, dispatch
 from leadflow.client_address import client_address
 from leadflow.config import get_settings
 from leadflow.db import session_scope
+from leadflow.dispatch import Dispatch
 from leadflow.errors import BadRequest, DeliveryError, Invalid, NotFound
+from leadflow.journeys.forms import form_config, list_forms, save_form_config
 from leadflow.journeys.validate import SLUG
-from leadflow.leads.capture import (
-    CaptureResult,
-    capture,
-    confirm,
-    form_config,
-    list_forms,
-    save_form_config,
-)
 from leadflow.leads.consent import unsubscribe_lead
-from leadflow.leads.events import (
-    Dispatch,
-    dispatch_stored_events,
-    plan_for_lead_change,
-)
 from leadflow.mail.engagement import record_click, record_open
 from leadflow.mail.tracking import PIXEL_GIF, read_token
 from leadflow.models import Lead
+from leadflow.usecases.capture import CaptureResult, capture, confirm
+from leadflow.usecases.events import dispatch_stored_events, plan_for_lead_change
 
 router = APIRouter(tags=["public"], strict_content_type=False)
 log = logging.getLogger(__name__)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+
 from leadflow.api.bodies import RepBody, RepChanges, TeamBody, TeamChanges, body_doc, raw_body_doc
 from leadflow.api.deps import (
     AdminDep,
@@ -18,15 +19,10 @@ from leadflow.api.deps import (
     SessionDep,
     dispatch,
 )
-
 from leadflow.db import session_scope
+from leadflow.dispatch import Dispatch
 from leadflow.errors import BadRequest, NotFound
 from leadflow.examples import forget_example, release_example
-from leadflow.leads.events import (
-    Dispatch,
-    dispatch_stored_events,
-    plan_for_lead_change,
-)
 from leadflow.leads.records import record_event
 from leadflow.models import Lead, Rep, Team
 from leadflow.sales.admin import (
@@ -41,6 +37,7 @@ from leadflow.sales.admin import (
 from leadflow.sales.loop import apply_action, get_handoff, handoff_public, list_handoffs
 from leadflow.sales.sla_report import sla_report
 from leadflow.temporal import HANDOFF_SIGNAL, RecycleInput
+from leadflow.usecases.events import dispatch_stored_events, plan_for_lead_change
 
 router = APIRouter(prefix="/api", tags=["sales"], strict_content_type=False)
 

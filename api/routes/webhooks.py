@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+
 from leadflow.api.bodies import raw_body_doc
 from leadflow.api.deps import dispatch
-
 from leadflow.db import session_scope
-from leadflow.leads.events import Dispatch, dispatch_stored_events
+from leadflow.dispatch import Dispatch
 from leadflow.mail.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -19,6 +19,7 @@ from leadflow.mail.webhook import (
     parse_batch,
 )
 from leadflow.metrics import record_webhook_event
+from leadflow.usecases.events import dispatch_stored_events
 
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"], strict_content_type=False)
 

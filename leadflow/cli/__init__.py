@@ -372,7 +372,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
         from leadflow.db import session_scope
         from leadflow.intents import pending_count
-        from leadflow.journeys.reconcile import reconcile
+        from leadflow.usecases.reconcile import reconcile
 
         try:
             client = await asyncio.wait_for(_connect_with_retry(address, 5), 10)
@@ -613,13 +613,13 @@ def cmd_flows_simulate(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from leadflow.errors import LeadflowError
-    from leadflow.journeys.simulation import (
+    from leadflow.journeys.validate import validate_flow
+    from leadflow.usecases.simulation import (
         load_world,
         parse_request,
         run_simulation,
         simulate_flow,
     )
-    from leadflow.journeys.validate import validate_flow
 
     body: dict[str, Any] = {"leads": "sample" if args.sample else args.leads, "days": args.days,
                             "seed": args.seed}
@@ -652,18 +652,18 @@ def cmd_flows_simulate(args: argparse.Namespace) -> int:
                 req = parse_request(body)
                 if has_db:
                     from leadflow.db import session_scope
-                    from leadflow.journeys.simulation import World
+                    from leadflow.usecases.simulation import World
 
                     with session_scope(url) as session:
                         world: World = load_world(session)
                         seeds = None
                         if req.leads == "sample":
-                            from leadflow.journeys.simulation import _default_start, sample_leads
+                            from leadflow.usecases.simulation import _default_start, sample_leads
 
                             seeds = sample_leads(session, req.seed, req.start or _default_start())
                 else:
-                    from leadflow.journeys.simulation import World
                     from leadflow.scoring.model import DEFAULT_SCORING_MODEL
+                    from leadflow.usecases.simulation import World
 
                     settings = get_settings()
                     world = World(model=DEFAULT_SCORING_MODEL,
@@ -813,9 +813,9 @@ def cmd_leads_import(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from leadflow.db import create_schema, session_scope
+    from leadflow.dispatch import run_dispatch
     from leadflow.errors import LeadflowError
-    from leadflow.leads.csv_import import import_csv
-    from leadflow.leads.events import run_dispatch
+    from leadflow.usecases.csv_import import import_csv
 
     settings = get_settings()
     url = settings.resolved_database_url

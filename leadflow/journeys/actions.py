@@ -1,5 +1,8 @@
 """What journey steps do to the world: the bodies of the journey activities.
 
+An update step rescores the lead and sets the events pipeline going, so its body lives above
+scoring, in :mod:`leadflow.usecases.update_step`.
+
 Each function takes the database URL and one small input (ids only), opens its own transaction
 and is safe to run again after a crash or retry: progress rows are keyed by (journey, step,
 visit), e-mails by their send id.
@@ -19,12 +22,11 @@ from leadflow.journeys.conditions import evaluate
 from leadflow.journeys.edges import branch_outcome
 from leadflow.journeys.flows import load_version_document, version_templates
 from leadflow.leads.records import add_timeline, lead_view
-from leadflow.models import EmailMessage, Event, Flow, Journey, JourneyStep, Lead, utcnow
+from leadflow.models import EmailMessage, Event, Flow, Journey, JourneyStep, Lead
 from leadflow.rendering import build_context, pinned_source, render_email
 
 __all__ = [
     "StepInput",
-    "apply_update",
     "check_exit",
     "decide",
     "finish_journey",
@@ -33,6 +35,7 @@ __all__ = [
     "match_event",
     "record_trail",
     "send_email",
+    "step_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -91,7 +94,8 @@ def record_trail(session: Session, inp: StepInput) -> Journey | None:
     return journey
 
 
-def _step(db_url: str, inp: StepInput) -> dict[str, Any]:
+def step_of(db_url: str, inp: StepInput) -> dict[str, Any]:
+    """The step ``inp`` is at, from the journey's pinned flow version."""
     return load_version_document(db_url, inp.flow_id, inp.version)["steps"][inp.step]
 
 
@@ -195,7 +199,7 @@ def _hold(session: Session, journey: Journey | None, reason: str | None) -> None
 
 def decide(db_url: str, inp: StepInput) -> dict[str, Any]:
     """The target of a branch step, evaluated on the lead's state at this moment."""
-    step = _step(db_url, inp)
+    step = step_of(db_url, inp)
     with session_scope(db_url) as session:
         record_trail(session, inp)
         lead = session.get(Lead, inp.lead_id)
@@ -222,58 +226,9 @@ def decide(db_url: str, inp: StepInput) -> dict[str, Any]:
     return {"next": target}
 
 
-def apply_update(db_url: str, inp: StepInput) -> tuple[dict[str, Any], Any]:
-    """Apply an update step to the lead; the score and temperature follow.
-
-    Returns the activity's result and the :class:`~leadflow.leads.events.Dispatch` the change sets in
-    motion (derived score/temperature/stage events, other journeys' ``exit_when`` checks, the
-    lead's temperature timer). A retry after the change was stored returns the dispatch again
-    until it has been run, so nothing is lost and nothing is applied twice.
-    """
-    from leadflow.leads.events import Dispatch, dispatch_stored_events
-    from leadflow.leads.records import record_event
-    from leadflow.leads.stages import change_stage
-
-    step = _step(db_url, inp)
-    with session_scope(db_url) as session:
-        record_trail(session, inp)
-        lead = session.get(Lead, inp.lead_id)
-        if lead is None or lead.erased_at is not None:
-            return {"changed": False}, Dispatch()
-        # Idempotent per visit: a retried activity must not add the score twice.
-        marker_id = f"update-{inp.journey_id}.{inp.step}.{inp.visit}"
-        marker = session.get(Event, marker_id)
-        if marker is not None:
-            pending = [marker] if not marker.dispatched else []
-            return {"changed": True}, dispatch_stored_events(session, pending)
-        for key, value in (step.get("set") or {}).items():
-            if key.startswith("fields."):
-                lead.fields = {**(lead.fields or {}), key[7:]: value}
-            elif key == "owner":
-                lead.owner_rep_id = value
-            else:
-                setattr(lead, key, value)
-        if step.get("add_tags"):
-            lead.tags = sorted({*(lead.tags or []), *step["add_tags"]})
-        lead.updated_at = utcnow()
-        session.add(lead)
-        events = []
-        old_stage = lead.stage
-        if step.get("stage") and change_stage(
-                session, lead, step["stage"], cause=f"flow {inp.flow_id} step {inp.step}",
-                actor="flow", force=True):
-            events.append(record_event(session, lead, type_="stage.changed", properties={
-                "old": old_stage, "new": step["stage"], "flow_id": inp.flow_id})[0])
-        marker, _ = record_event(session, lead, type_="lead.updated", event_id=marker_id,
-                                 properties={"points": step.get("add_score") or 0,
-                                             "flow_id": inp.flow_id, "step": inp.step})
-        events.insert(0, marker)
-        return {"changed": True}, dispatch_stored_events(session, events)
-
-
 def match_event(db_url: str, inp: StepInput) -> bool:
     """Whether the event satisfies the waiting step's ``where``."""
-    step = _step(db_url, inp)
+    step = step_of(db_url, inp)
     with session_scope(db_url) as session:
         event = session.get(Event, inp.event_id)
         lead = session.get(Lead, inp.lead_id)

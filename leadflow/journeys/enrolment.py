@@ -1,8 +1,10 @@
-"""Enrolment (entry rules, re-entry, manual) and what journeys look like from outside (stats)."""
+"""Enrolment (entry rules, re-entry, manual), the end of a journey (closing it, exits, its open
+hand-off withdrawn) and what journeys look like from outside (stats)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +21,7 @@ from leadflow.models import (
     Event,
     Flow,
     FlowVersion,
+    Handoff,
     Journey,
     JourneyStep,
     Lead,
@@ -28,9 +31,12 @@ from leadflow.models import (
 from leadflow.temporal import JourneyInput, journey_id
 
 HELD_REASONS = ("paused", "send_window", "frequency_cap", "consent")
+#: Statuses a handoff is closed from as ``withdrawn`` when its journey ends.
+WITHDRAWABLE = ("open", "accepted", "contacted")
 
 __all__ = [
     "HELD_REASONS",
+    "WITHDRAWABLE",
     "close_journey",
     "enrol",
     "enrol_by_rules",
@@ -39,6 +45,7 @@ __all__ = [
     "flow_stats",
     "journey_input",
     "leads_at_step",
+    "withdraw_open_handoffs",
     "retry_journey",
     "running_journeys",
 ]
@@ -65,6 +72,25 @@ def close_journey(session: Session, journey: Journey, status: str, reason: str |
     metrics.record_journey_ended(journey.flow_id, status)
 
 
+def withdraw_open_handoffs(session: Session, journey_id: str, reason: str,
+                           at: datetime | None = None) -> list[Handoff]:
+    """Close every handoff of ``journey_id`` still in the sales loop as ``withdrawn``.
+
+    The rep stops seeing the lead as theirs at once; the handoff workflow (cancelled by its
+    journey) tells them. Returns the handoffs closed now.
+    """
+    at = at or datetime.now().astimezone()
+    closed = []
+    for h in session.exec(select(Handoff).where(Handoff.journey_id == journey_id,
+                                                col(Handoff.status).in_(WITHDRAWABLE))).all():
+        h.status, h.updated_at = "withdrawn", at
+        session.add(h)
+        add_timeline(session, h.lead_id, "handoff", "handoff.withdrawn", at=at, handoff_id=h.id,
+                     rep_id=h.rep_id, reason=reason)
+        closed.append(h)
+    return closed
+
+
 def exit_journeys(session: Session, journeys: list[Journey], reason: str) -> Any:
     """End ``journeys`` from outside (``reason`` in :data:`leadflow.temporal.EXIT_REASONS`).
 
@@ -72,10 +98,9 @@ def exit_journeys(session: Session, journeys: list[Journey], reason: str) -> Any
     ``goal``, a conversion), its open handoff is withdrawn, and the exit signal is written to
     the outbox. The workflow, whatever it is doing (waiting, sending, in a handoff), then
     cancels its action, and a handoff child tells the rep. Returns the recorded
-    :class:`leadflow.leads.events.Dispatch`; run it with ``run_dispatch`` after the commit.
+    :class:`leadflow.dispatch.Dispatch`; run it with ``run_dispatch`` after the commit.
     """
-    from leadflow.leads.events import Dispatch
-    from leadflow.sales.handoffs import withdraw_open_handoffs
+    from leadflow.dispatch import Dispatch
     from leadflow.temporal import EXIT_REASONS, EXIT_SIGNAL
 
     if reason not in EXIT_REASONS:

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from leadflow.dispatch import Dispatch
 from leadflow.errors import Conflict, Invalid, NotFound
 from leadflow.journeys.flows import get_flow
 from leadflow.journeys.migration import WAIT_STEPS, MoveInput, Plan, Position, Request, plan
-from leadflow.leads.events import Dispatch
 from leadflow.leads.records import add_timeline, get_lead
 from leadflow.models import FlowMigration, FlowVersion, Journey, JourneyStep, utcnow
 from leadflow.temporal import EVENT_SIGNAL

@@ -153,7 +153,7 @@ def publish(session: Session, flow_id: str, note: str | None = None) -> FlowVers
                           document=flow.draft, note=note,
                           templates=snapshot_templates(session, names))
     session.add(version)
-    from leadflow.leads.capture import declare_forms_of_flow
+    from leadflow.journeys.forms import declare_forms_of_flow
 
     declare_forms_of_flow(session, flow.draft)
     if flow.state == "stopped":  # a stopped flow takes enrolments again once published

@@ -1,8 +1,8 @@
-"""Leads: records and their timeline, events from outside (ingest and dispatch planning),
-capture forms, consent and suppression, privacy (export, erasure), CSV import, attribution,
-lifecycle stages and the funnel report.
+"""Leads: records, their events and timeline, consent and suppression, attribution, lifecycle
+stages and the funnel report.
 
-May import the shared core (``leadflow.config``, ``db``, ``models``, ``errors``, ``temporal``,
-``metrics``), ``leadflow.mail``, ``leadflow.journeys`` (enrolment) and ``leadflow.scoring``;
-never ``leadflow.api``, ``leadflow.workflows`` or ``leadflow.activities``.
+The lowest domain package: it may import only the shared core (``leadflow.config``, ``db``,
+``models``, ``errors``, ``temporal``, ``dispatch``, ``metrics``). What an event or a lead
+change sets going (rescoring, enrolment), capture forms, privacy and CSV import orchestrate
+several packages and live in ``leadflow.usecases``.
 """

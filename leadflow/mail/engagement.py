@@ -161,7 +161,7 @@ def _new_event(session: Session, send_id: str | None, type_: str,
 
 def timeline_entry(event: Event, provider: str) -> TimelineEntry:
     """The lead's timeline line for a mail ``event`` (delivered, opened, ...); a machine open
-    says so: it is shown, but it is no engagement (:func:`leadflow.leads.events.is_machine_open`).
+    says so: it is shown, but it is no engagement (:func:`leadflow.usecases.events.is_machine_open`).
     """
     data: dict[str, object] = {"event_id": event.id, "send_id": event.send_id,
                                "provider": provider}

@@ -3,7 +3,8 @@ notifications to reps, what a rep does with a handoff (``loop``), reps and teams
 and the SLA report.
 
 May import the shared core (``leadflow.config``, ``db``, ``models``, ``errors``, ``auth``,
-``channels``, ``metrics``), ``leadflow.mail``, ``leadflow.journeys`` (conditions, durations,
-flows) and ``leadflow.leads``; never ``leadflow.api``, ``leadflow.workflows`` or
+``channels``, ``dispatch``, ``metrics``), ``leadflow.leads``, ``leadflow.mail``,
+``leadflow.journeys`` (conditions, durations, flows, enrolment) and ``leadflow.scoring``;
+never ``leadflow.usecases``, ``leadflow.api``, ``leadflow.workflows`` or
 ``leadflow.activities``.
 """

@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 from leadflow.config import get_settings
 from leadflow.db import session_scope
 from leadflow.journeys.durations import parse_duration
+from leadflow.journeys.enrolment import withdraw_open_handoffs
 from leadflow.journeys.flows import load_version_document
 from leadflow.leads.records import add_timeline, lead_view
 from leadflow.models import Handoff, HandoffAssignment, Lead, Rep, Team
@@ -46,7 +47,6 @@ from leadflow.sales.routing import (
 
 __all__ = [
     "LOAD_STATUSES",
-    "WITHDRAWABLE",
     "EscalateInput",
     "ReassignInput",
     "RemindInput",
@@ -59,13 +59,10 @@ __all__ = [
     "record_sla",
     "remind",
     "withdraw",
-    "withdraw_open_handoffs",
 ]
 
 #: Statuses in which a handoff counts against its rep's capacity.
 LOAD_STATUSES = ("open", "accepted", "contacted")
-#: Statuses a handoff is closed from as ``withdrawn`` when its journey ends.
-WITHDRAWABLE = ("open", "accepted", "contacted")
 RUNGS = {1: "manager_notified", 2: "reassigned", 3: "returned_to_pool"}
 
 # One routing decision at a time per process: the worker runs activities in threads, and a
@@ -414,25 +411,6 @@ class WithdrawInput:
     journey_id: str
     handoff_id: str | None = None
     at: str | None = None
-
-
-def withdraw_open_handoffs(session: Session, journey_id: str, reason: str,
-                           at: datetime | None = None) -> list[Handoff]:
-    """Close every handoff of ``journey_id`` still in the sales loop as ``withdrawn``.
-
-    The rep stops seeing the lead as theirs at once; the handoff workflow (cancelled by its
-    journey) tells them. Returns the handoffs closed now.
-    """
-    at = at or datetime.now().astimezone()
-    closed = []
-    for h in session.exec(select(Handoff).where(Handoff.journey_id == journey_id,
-                                                col(Handoff.status).in_(WITHDRAWABLE))).all():
-        h.status, h.updated_at = "withdrawn", at
-        session.add(h)
-        add_timeline(session, h.lead_id, "handoff", "handoff.withdrawn", at=at, handoff_id=h.id,
-                     rep_id=h.rep_id, reason=reason)
-        closed.append(h)
-    return closed
 
 
 def withdraw(db_url: str, inp: WithdrawInput) -> dict[str, Any]:

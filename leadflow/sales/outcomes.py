@@ -32,10 +32,10 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlmodel import Session, col, select
 
 from leadflow.db import session_scope
+from leadflow.dispatch import Dispatch
 from leadflow.errors import Conflict, Invalid, NotFound
 from leadflow.journeys.durations import parse_duration
 from leadflow.journeys.enrolment import enrol, journey_input
-from leadflow.leads.events import Dispatch
 from leadflow.leads.lifecycle import can_transition
 from leadflow.leads.records import add_timeline
 from leadflow.leads.stages import change_stage

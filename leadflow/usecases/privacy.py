@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlmodel import Session, SQLModel, col, select, update
 
+from leadflow.dispatch import Dispatch
 from leadflow.errors import NotFound
 from leadflow.journeys.enrolment import exit_journeys
 from leadflow.leads.consent import address_hash, suppress_address
-from leadflow.leads.events import Dispatch
 from leadflow.models import (
     ConsentRecord,
     EmailMessage,

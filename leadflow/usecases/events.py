@@ -1,9 +1,13 @@
 """Events from outside: de-duplicated, scored, enrolling leads, waking waiting journeys.
 
+The pipeline every lead change and event goes through, above the domain packages: it stores
+(``leadflow.leads``), rescores (``leadflow.scoring``) and enrols (``leadflow.journeys``).
+
 Nothing accepted is lost: :func:`ingest_events` writes the events and returns a
-:class:`Dispatch` (journeys to start, signals to send); the caller records it in the same
-transaction (:meth:`Dispatch.record`, the outbox of :mod:`leadflow.intents`), and after the
-commit :func:`run_dispatch` delivers it at once if Temporal answers. Whatever it cannot deliver
+:class:`~leadflow.dispatch.Dispatch` (journeys to start, signals to send); the caller records
+it in the same transaction (:meth:`~leadflow.dispatch.Dispatch.record`, the outbox of
+:mod:`leadflow.intents`), and after the commit :func:`~leadflow.dispatch.run_dispatch`
+delivers it at once if Temporal answers. Whatever it cannot deliver
 (Temporal down) the outbox drainer delivers once Temporal is back, without the client posting
 again. Events of one batch reach the journeys an earlier event of the same batch started, in
 order (the journey keeps an event it cannot use yet for its next ``wait_for``).
@@ -11,17 +15,16 @@ order (the journey keeps an event it cannot use yet for its next ``wait_for``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, select
 
-from leadflow.errors import NotFound, Unavailable
+from leadflow.dispatch import Dispatch
+from leadflow.errors import NotFound
 from leadflow.journeys.enrolment import (
     enrol_by_rules,
     journey_input,
@@ -38,23 +41,17 @@ from leadflow.scoring.service import (
     rescore,
     timer_of,
 )
-from leadflow.temporal import (
-    EVENT_SIGNAL,
-    JourneyInput,
-    arm_score_timers,
-    signal_journey,
-    start_journey,
-)
+from leadflow.temporal import EVENT_SIGNAL
 
 __all__ = [
-    "Dispatch",
     "EventIn",
+    "dispatch_event",
     "dispatch_stored_events",
     "ingest_events",
+    "ingest_lead",
     "is_machine_open",
     "journeys_for_trigger",
     "plan_for_lead_change",
-    "run_dispatch",
 ]
 
 log = logging.getLogger(__name__)
@@ -85,38 +82,6 @@ class EventIn(BaseModel):
         if not self.lead_id and not self.email:
             raise ValueError("give the lead_id or the email of the lead the event is about")
         return self
-
-
-@dataclass
-class Dispatch:
-    """Work for Temporal that follows a database change."""
-
-    starts: list[JourneyInput] = field(default_factory=list)
-    signals: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-    event_ids: list[str] = field(default_factory=list)
-    # (lead id, POSIX time): when each rescored lead's temperature next changes by decay alone.
-    score_timers: list[tuple[str, float]] = field(default_factory=list)
-    # set by record(): the plan's rows in the outbox
-    intent_ids: list[int] = field(default_factory=list)
-    recorded: bool = False
-
-    def record(self, session: Session) -> Dispatch:
-        """Write the plan into the outbox in ``session``'s transaction (see the module doc)."""
-        from leadflow.intents import record
-
-        record(session, self)
-        return self
-
-    @property
-    def needs_temporal(self) -> bool:
-        """Whether delivering the plan calls Temporal (starts, signals or score timers)."""
-        return bool(self.starts or self.signals or self.score_timers)
-
-    def extend(self, other: Dispatch) -> None:
-        self.starts += other.starts
-        self.signals += other.signals
-        self.event_ids += other.event_ids
-        self.score_timers += other.score_timers
 
 
 def is_machine_open(event: Event) -> bool:
@@ -195,70 +160,6 @@ def ingest_events(session: Session, items: list[EventIn]) -> tuple[list[dict[str
             # a retried event whose first dispatch was interrupted is dispatched again
             to_dispatch.append(event)
     return results, dispatch_stored_events(session, to_dispatch)
-
-
-_SENDING: set[asyncio.Task[None]] = set()  # deliveries running after their request answered
-
-
-async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
-                       concurrency: int = 32, *, background: bool = True) -> None:
-    """Deliver the plan to Temporal.
-
-    A recorded plan (:meth:`Dispatch.record`) is delivered from the outbox, best effort and (by
-    default) in the background, so a request answers without waiting for Temporal: what
-    Temporal does not take now (``client`` None, or unreachable) the drainer delivers later, so
-    this never raises for Temporal's sake. An unrecorded plan (activities in the worker, which
-    Temporal retries as a whole) is started and signalled directly, then its events marked
-    dispatched.
-    """
-    from leadflow.db import session_scope
-
-    if plan.recorded:
-        if client is None or not plan.intent_ids:
-            return
-        from leadflow.intents import deliver
-
-        async def send() -> None:
-            try:
-                await asyncio.wait_for(deliver(client, db_url, ids=plan.intent_ids,
-                                               concurrency=concurrency), timeout=10)
-            except Exception as exc:  # noqa: BLE001 - left in the outbox: the drainer sends it
-                log.info("delivery deferred to the outbox drainer: %s", type(exc).__name__)
-
-        if not background:
-            await send()
-            return
-        # The write is durable already: the answer does not wait for Temporal's round trips.
-        task = asyncio.get_running_loop().create_task(send())
-        _SENDING.add(task)
-        task.add_done_callback(_SENDING.discard)
-        return
-    from leadflow.metrics import record_journey_started
-
-    if client is None and plan.needs_temporal:
-        # never `None.start_workflow`: say what is missing (the events stay undispatched)
-        raise Unavailable("Temporal is not reachable; this change was not recorded in the outbox.")
-    gate = asyncio.Semaphore(concurrency)
-
-    async def start(inp: JourneyInput) -> None:
-        async with gate:
-            if await start_journey(client, inp):
-                record_journey_started(inp.flow_id)
-
-    async def signal(wid: str, name: str, payload: dict[str, Any]) -> None:
-        async with gate:
-            await signal_journey(client, wid, name, payload)
-
-    seen: set[str] = set()
-    starts = [s for s in plan.starts if not (s.journey_id in seen or seen.add(s.journey_id))]
-    await asyncio.gather(*(start(s) for s in starts))
-    await asyncio.gather(*(signal(*s) for s in plan.signals))
-    if plan.score_timers:
-        await arm_score_timers(client, plan.score_timers, concurrency)
-    if plan.event_ids:
-        with session_scope(db_url) as session:
-            session.exec(update(Event).where(col(Event.id).in_(plan.event_ids))  # type: ignore[call-overload]
-                         .values(dispatched=True))
 
 
 def ingest_lead(session: Session, data: Any, *, actor: str = "api") -> tuple[Lead, bool, Dispatch]:

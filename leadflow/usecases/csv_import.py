@@ -11,9 +11,10 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from leadflow.dispatch import Dispatch
 from leadflow.errors import BadRequest, Invalid
-from leadflow.leads.events import Dispatch, ingest_lead
 from leadflow.leads.records import LeadCreate
+from leadflow.usecases.events import ingest_lead
 
 __all__ = ["MAX_ROWS", "ImportReport", "import_csv"]
 

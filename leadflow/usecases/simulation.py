@@ -734,7 +734,7 @@ def _never(_: float) -> None:
 
 def _update(ctx: _Context, lead: _Lead, step: Mapping[str, Any], now: float,
             totals: Totals) -> None:
-    """An update step, as :func:`leadflow.journeys.actions.apply_update` applies it."""
+    """An update step, as :func:`leadflow.usecases.update_step.apply_update` applies it."""
     view = lead.view
     refit = False
     for key, value in (step.get("set") or {}).items():

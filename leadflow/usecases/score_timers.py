@@ -21,7 +21,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from leadflow.db import session_scope
-from leadflow.leads.events import Dispatch, dispatch_event, plan_for_lead_change
+from leadflow.dispatch import Dispatch
 from leadflow.models import Lead, utcnow
 from leadflow.scoring.service import (
     active_model,
@@ -30,6 +30,7 @@ from leadflow.scoring.service import (
     rescore,
     timer_of,
 )
+from leadflow.usecases.events import dispatch_event, plan_for_lead_change
 
 __all__ = ["rescore_batch", "rescore_due"]
 

@@ -89,11 +89,11 @@ async def reconcile(client: Any, db_url: str | None = None, *, dry_run: bool = F
                     stale_after: timedelta = STALE_AFTER, limit: int = 2000) -> ReconcileReport:
     """Find and (unless ``dry_run``) repair disagreements; see the module doc."""
     from leadflow.db import session_scope
+    from leadflow.dispatch import Dispatch
     from leadflow.intents import deliver, pending_count
-    from leadflow.journeys.enrolment import close_journey, journey_input
-    from leadflow.leads.events import Dispatch, dispatch_stored_events
-    from leadflow.sales.handoffs import withdraw_open_handoffs
+    from leadflow.journeys.enrolment import close_journey, journey_input, withdraw_open_handoffs
     from leadflow.temporal import EXIT_SIGNAL
+    from leadflow.usecases.events import dispatch_stored_events
 
     report = ReconcileReport()
     now = utcnow()
