@@ -21,6 +21,19 @@ from leadflow.api.deps import (
 )
 from leadflow.api.routes.leads import check_lead_access, read_csv_upload
 from leadflow.api.routes.reports import _moment
+from leadflow.api.schemas.outcomes import OutcomeImportReport, OutcomePublic, OutcomeRecorded
+from leadflow.api.schemas.reports import (
+    CSV_RESPONSE,
+    ExperimentReport,
+    FunnelTrend,
+    RejectionReport,
+    SourcesReport,
+)
+from leadflow.api.schemas.scoring import (
+    PredictiveModelPublic,
+    PredictiveRun,
+    ScoringSuggestions,
+)
 from leadflow.db import session_scope
 from leadflow.dispatch import Dispatch
 from leadflow.errors import BadRequest, Invalid, NotFound
@@ -96,7 +109,7 @@ def _stage_plan(session: Session, lead: Lead, old_stage: str | None, cause: str)
     return plan
 
 
-@router.post("/leads/{lead_id}/outcome", status_code=201)
+@router.post("/leads/{lead_id}/outcome", status_code=201, response_model=OutcomeRecorded)
 async def post_outcome(lead_id: str, body: OutcomeIn, request: Request,
                        principal: SalesOrMarketerDep, client: TemporalDep) -> dict[str, Any]:
     """Record an outcome: `won` makes the lead a customer, `opportunity` an opportunity (where
@@ -114,7 +127,7 @@ async def post_outcome(lead_id: str, body: OutcomeIn, request: Request,
     return out
 
 
-@router.get("/leads/{lead_id}/outcomes")
+@router.get("/leads/{lead_id}/outcomes", response_model=list[OutcomePublic])
 def get_outcomes(lead_id: str, session: SessionDep,
                  principal: SalesOrMarketerDep) -> list[dict[str, Any]]:
     """The lead's outcomes, oldest first."""
@@ -125,7 +138,7 @@ def get_outcomes(lead_id: str, session: SessionDep,
     return [outcome_public(r) for r in rows]
 
 
-@router.post("/outcomes/import")
+@router.post("/outcomes/import", response_model=OutcomeImportReport)
 async def import_outcomes(request: Request, principal: MarketerDep,
                           client: TemporalDep) -> dict[str, Any]:
     """CSV (multipart field `file`, or a `text/csv` body) with a header: `email` or `lead_id`,
@@ -156,7 +169,7 @@ class TrainRequest(BaseModel):
                                description="labels of each class needed to train (default 200)")
 
 
-@router.post("/scoring/predictive/train")
+@router.post("/scoring/predictive/train", response_model=PredictiveRun)
 def train_predictive(session: SessionDep, _: MarketerDep,
                      body: TrainRequest | None = None) -> dict[str, Any]:
     """Fit a calibrated model on the outcomes so far, compare it with the points score on the
@@ -167,7 +180,8 @@ def train_predictive(session: SessionDep, _: MarketerDep,
     return model_public(row, with_weights=False)
 
 
-@router.get("/scoring/predictive")
+@router.get("/scoring/predictive", response_model=PredictiveModelPublic,
+            response_model_exclude_unset=True)
 def get_predictive(session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """The active model: its metrics beside the points score's, and its features' weights."""
     row = active_predictive(session)
@@ -177,7 +191,7 @@ def get_predictive(session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     return model_public(row)
 
 
-@router.get("/scoring/predictive/runs")
+@router.get("/scoring/predictive/runs", response_model=list[PredictiveRun])
 def predictive_runs(session: SessionDep, _: MarketerDep,
                     limit: int = Query(20, ge=1, le=200)) -> list[dict[str, Any]]:
     """Recent training runs, newest first, promoted or not, each with why."""
@@ -186,7 +200,7 @@ def predictive_runs(session: SessionDep, _: MarketerDep,
     return [model_public(r, with_weights=False) for r in rows]
 
 
-@router.get("/scoring/predictive/suggestions")
+@router.get("/scoring/predictive/suggestions", response_model=ScoringSuggestions)
 def predictive_suggestions(session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """Scoring rules whose points the outcomes disagree with, each in a sentence."""
     return suggestions(session, active_model(session))
@@ -217,7 +231,7 @@ FromQ = Query(None, alias="from", description="start (date or time, UTC)")
 ToQ = Query(None, description="end, excluded")
 
 
-@router.get("/reports/sources", response_model=None)
+@router.get("/reports/sources", response_model=SourcesReport, responses=CSV_RESPONSE)
 def report_sources(session: SessionDep, _: MarketerDep, from_: str | None = FromQ,
                    to: str | None = ToQ, format: Literal["json", "csv"] = "json"
                    ) -> dict[str, Any] | Response:
@@ -230,7 +244,7 @@ def report_sources(session: SessionDep, _: MarketerDep, from_: str | None = From
     return report
 
 
-@router.get("/reports/rejections", response_model=None)
+@router.get("/reports/rejections", response_model=RejectionReport, responses=CSV_RESPONSE)
 def report_rejections(session: SessionDep, _: MarketerDep, from_: str | None = FromQ,
                       to: str | None = ToQ, format: Literal["json", "csv"] = "json"
                       ) -> dict[str, Any] | Response:
@@ -244,7 +258,7 @@ def report_rejections(session: SessionDep, _: MarketerDep, from_: str | None = F
     return report
 
 
-@router.get("/reports/experiments", response_model=None)
+@router.get("/reports/experiments", response_model=ExperimentReport, responses=CSV_RESPONSE)
 def report_experiments(session: SessionDep, _: MarketerDep, flow_id: str | None = None,
                        metric: Literal["conversion", "click", "mql", "won"] = "conversion",
                        format: Literal["json", "csv"] = "json") -> dict[str, Any] | Response:
@@ -256,7 +270,7 @@ def report_experiments(session: SessionDep, _: MarketerDep, flow_id: str | None 
     return report
 
 
-@router.get("/reports/funnel/trend", response_model=None)
+@router.get("/reports/funnel/trend", response_model=FunnelTrend, responses=CSV_RESPONSE)
 def report_funnel_trend(session: SessionDep, _: MarketerDep, from_: str | None = FromQ,
                         to: str | None = ToQ, period: Literal["week", "month"] = "week",
                         format: Literal["json", "csv"] = "json") -> dict[str, Any] | Response:

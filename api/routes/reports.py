@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from leadflow.api.deps import MarketerDep, SessionDep
 
+from leadflow.api.deps import MarketerDep, SessionDep
+from leadflow.api.schemas.reports import CSV_RESPONSE, FunnelReport
 from leadflow.errors import Invalid
 from leadflow.leads.funnel import funnel_csv, funnel_report
 from leadflow.models import utcnow
@@ -32,7 +33,7 @@ def _moment(value: str | None, name: str) -> datetime | None:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-@router.get("/reports/funnel", response_model=None)
+@router.get("/reports/funnel", response_model=FunnelReport, responses=CSV_RESPONSE)
 def funnel(session: SessionDep, _: MarketerDep,
            from_: str | None = Query(None, alias="from",
                                      description="start of the period (date or time, UTC)"),

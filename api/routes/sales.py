@@ -6,7 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel
 
 from leadflow.api.bodies import RepBody, RepChanges, TeamBody, TeamChanges, body_doc, raw_body_doc
 from leadflow.api.deps import (
@@ -19,22 +20,29 @@ from leadflow.api.deps import (
     SessionDep,
     dispatch,
 )
+from leadflow.api.schemas.sales import (
+    HandoffPublic,
+    RepPublic,
+    RepUpdated,
+    SlaReport,
+    TeamPublic,
+)
 from leadflow.db import session_scope
 from leadflow.dispatch import Dispatch
-from leadflow.errors import BadRequest, NotFound
-from leadflow.examples import forget_example, release_example
+from leadflow.errors import BadRequest
 from leadflow.leads.records import record_event
-from leadflow.models import Lead, Rep, Team
-from leadflow.sales.admin import (
-    delete_rep,
-    delete_team,
-    rep_public,
-    reps_away_with_open_handoffs,
-    save_rep,
-    save_team,
-    team_public,
-)
+from leadflow.models import Lead
 from leadflow.sales.loop import apply_action, get_handoff, handoff_public, list_handoffs
+from leadflow.sales.roster import (
+    REPS,
+    TEAMS,
+    Roster,
+    create_record,
+    delete_record,
+    list_records,
+    read_record,
+    update_record,
+)
 from leadflow.sales.sla_report import sla_report
 from leadflow.temporal import HANDOFF_SIGNAL, RecycleInput
 from leadflow.usecases.events import dispatch_stored_events, plan_for_lead_change
@@ -42,106 +50,66 @@ from leadflow.usecases.events import dispatch_stored_events, plan_for_lead_chang
 router = APIRouter(prefix="/api", tags=["sales"], strict_content_type=False)
 
 
-# ---------------------------------------------------------------- reps
+# ---------------------------------------------------------------- reps and teams
 
 
-@router.get("/reps")
-def list_reps(session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
-    """Every rep (marketers read them too: flows' handoff steps name reps and teams)."""
-    from sqlmodel import select
+def _roster_routes(roster: Roster, *, public: type[BaseModel], updated: type[BaseModel],
+                   body: type[BaseModel], changes: type[BaseModel], readers: str) -> None:
+    """``GET/POST /api/{reps|teams}``, ``GET/PUT/DELETE /api/{reps|teams}/{id}``: the same
+    CRUD twice, one call into :mod:`leadflow.sales.roster` each."""
+    kind, plural = roster.kind, roster.plural
+    record_param = Path(alias=f"{kind}_id")  # /reps/{rep_id}, /teams/{team_id}
 
-    return [rep_public(r) for r in session.exec(select(Rep).order_by(Rep.id)).all()]
+    def list_all(request: Request, _: MarketerDep) -> list[dict[str, Any]]:
+        return list_records(request.app.state.db_url, roster)
 
+    def create(body: JsonBody, request: Request, _: AdminDep) -> dict[str, Any]:
+        return create_record(request.app.state.db_url, roster, body)
 
-@router.post("/reps", status_code=201, openapi_extra=body_doc(RepBody))
-def create_rep(body: JsonBody, session: SessionDep, _: AdminDep) -> dict[str, Any]:
-    """Create a rep; 422 with every problem, 409 when the id is taken (an untouched example
-    rep makes way)."""
-    if isinstance(body, dict):
-        release_example(session, "reps", body.get("id"))
-    return rep_public(save_rep(session, body, create=True))
+    def read(request: Request, _: MarketerDep, record_id: str = record_param) -> dict[str, Any]:
+        return read_record(request.app.state.db_url, roster, record_id)
 
+    async def update(body: JsonBody, request: Request, _: AdminDep, client: OptionalTemporalDep,
+                     record_id: str = record_param) -> dict[str, Any]:
+        out, plan = update_record(request.app.state.db_url, roster, record_id, body)
+        await dispatch(request, plan, client)
+        return out
 
-@router.get("/reps/{rep_id}")
-def read_rep(rep_id: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
-    """One rep."""
-    rep = session.get(Rep, rep_id)
-    if rep is None:
-        raise NotFound(f"There is no rep {rep_id!r}.")
-    return rep_public(rep)
+    def remove(request: Request, _: AdminDep, record_id: str = record_param) -> None:
+        delete_record(request.app.state.db_url, roster, record_id)
 
-
-@router.put("/reps/{rep_id}", openapi_extra=body_doc(RepChanges))
-async def update_rep(rep_id: str, body: JsonBody, request: Request, _: AdminDep,
-                     client: OptionalTemporalDep) -> dict[str, Any]:
-    """Update a rep; a rep who is away from now on loses their open handoffs at once."""
-    with session_scope(request.app.state.db_url) as session:
-        rep = save_rep(session, body, rep_id, create=False)
-        out = rep_public(rep)
-        moving = reps_away_with_open_handoffs(session, rep)
-        plan = Dispatch(signals=[(hid, HANDOFF_SIGNAL, {"action": "reassign", "rep_id": rep_id,
-                                                        "reason": "out of office"})
-                                 for hid in moving]).record(session)
-    await dispatch(request, plan, client)
-    return {**out, "reassigning": moving}
-
-
-# ---------------------------------------------------------------- teams
-
-
-@router.get("/teams")
-def list_teams(session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
-    """Every team."""
-    from sqlmodel import select
-
-    return [team_public(t) for t in session.exec(select(Team).order_by(Team.id)).all()]
+    holds = "they hold" if kind == "rep" else "it holds"
+    for path, method, endpoint, name, extra in (
+        (f"/{plural}", "GET", list_all, f"list_{plural}", {
+            "response_model": list[public], "description": f"Every {kind}{readers}."}),
+        (f"/{plural}", "POST", create, f"create_{kind}", {
+            "status_code": 201, "response_model": public, "openapi_extra": body_doc(body),
+            "description": f"Create a {kind}; 422 with every problem, 409 when the id is taken "
+                        f"(an untouched example {kind} makes way)."}),
+        (f"/{plural}/{{{kind}_id}}", "GET", read, f"read_{kind}", {
+            "response_model": public, "description": f"One {kind}."}),
+        (f"/{plural}/{{{kind}_id}}", "PUT", update, f"update_{kind}", {
+            "response_model": updated, "openapi_extra": body_doc(changes),
+            "description": f"Update a {kind} (keys not given keep their values)"
+                        + ("; a rep who is away from now on loses their open handoffs at once."
+                           if kind == "rep" else ".")}),
+        (f"/{plural}/{{{kind}_id}}", "DELETE", remove, f"remove_{kind}", {
+            "status_code": 204, "description": f"Delete a {kind} (the example {kind} too: it is not "
+                                         f"created again); 409 while {holds} open handoffs."}),
+    ):
+        router.add_api_route(path, endpoint, methods=[method], name=name, **extra)
 
 
-@router.post("/teams", status_code=201, openapi_extra=body_doc(TeamBody))
-def create_team(body: JsonBody, session: SessionDep, _: AdminDep) -> dict[str, Any]:
-    """Create a team; 422 with every problem, 409 when the id is taken (an untouched example
-    team makes way)."""
-    if isinstance(body, dict):
-        release_example(session, "teams", body.get("id"))
-    return team_public(save_team(session, body, create=True))
-
-
-@router.get("/teams/{team_id}")
-def read_team(team_id: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
-    """One team."""
-    team = session.get(Team, team_id)
-    if team is None:
-        raise NotFound(f"There is no team {team_id!r}.")
-    return team_public(team)
-
-
-@router.put("/teams/{team_id}", openapi_extra=body_doc(TeamChanges))
-def update_team(team_id: str, body: JsonBody, session: SessionDep,
-                _: AdminDep) -> dict[str, Any]:
-    """Update a team (keys not given keep their values)."""
-    return team_public(save_team(session, body, team_id, create=False))
-
-
-@router.delete("/teams/{team_id}", status_code=204)
-def remove_team(team_id: str, session: SessionDep, _: AdminDep) -> None:
-    """Delete a team (the example team too: it is not created again); 409 while it holds open
-    handoffs."""
-    delete_team(session, team_id)
-    forget_example(session, "teams", team_id)
-
-
-@router.delete("/reps/{rep_id}", status_code=204)
-def remove_rep(rep_id: str, session: SessionDep, _: AdminDep) -> None:
-    """Delete a rep (the example rep too) and take them out of their teams; 409 while they hold
-    open handoffs."""
-    delete_rep(session, rep_id)
-    forget_example(session, "reps", rep_id)
+_roster_routes(REPS, public=RepPublic, updated=RepUpdated, body=RepBody, changes=RepChanges,
+               readers=" (marketers read them too: flows' handoff steps name reps and teams)")
+_roster_routes(TEAMS, public=TeamPublic, updated=TeamPublic, body=TeamBody, changes=TeamChanges,
+               readers="")
 
 
 # ---------------------------------------------------------------- handoffs
 
 
-@router.get("/handoffs")
+@router.get("/handoffs", response_model=list[HandoffPublic])
 def read_handoffs(session: SessionDep, principal: SalesOrMarketerDep,
                   lead_id: str | None = None, rep_id: str | None = None,
                   status: str | None = None, limit: int = Query(200, ge=1, le=1000),
@@ -151,7 +119,7 @@ def read_handoffs(session: SessionDep, principal: SalesOrMarketerDep,
                          limit=limit, offset=offset)
 
 
-@router.get("/handoffs/{handoff_id}")
+@router.get("/handoffs/{handoff_id}", response_model=HandoffPublic)
 def read_handoff(handoff_id: str, session: SessionDep,
                  principal: SalesOrMarketerDep) -> dict[str, Any]:
     """One handoff (a sales key: its own only)."""
@@ -171,7 +139,7 @@ async def _optional_json(request: Request) -> dict[str, Any]:
     return body
 
 
-@router.post("/handoffs/{handoff_id}/{action}", openapi_extra=raw_body_doc(
+@router.post("/handoffs/{handoff_id}/{action}", response_model=HandoffPublic, openapi_extra=raw_body_doc(
     {"application/json": {"type": "object", "properties": {"reason": {"type": "string"}}}},
     required=False, description='`reject` takes {"reason"}; the other actions no body'))
 async def act_on_handoff(handoff_id: str, action: str, request: Request, principal: SalesDep,
@@ -214,7 +182,7 @@ async def act_on_handoff(handoff_id: str, action: str, request: Request, princip
 # ---------------------------------------------------------------- report
 
 
-@router.get("/reports/sla")
+@router.get("/reports/sla", response_model=SlaReport)
 def report_sla(session: SessionDep, _: MarketerDep, since: datetime | None = None,
                until: datetime | None = None, team: str | None = None) -> dict[str, Any]:
     """SLA met/breached, time to first touch, escalations and rejection reasons."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+
 from leadflow.api.bodies import body_doc
 from leadflow.api.deps import JsonBody, MarketerDep, SessionDep, TemporalDep
-
+from leadflow.api.schemas.scoring import ScoringModelPublic, ScoringModelSaved, ScoringVersion
 from leadflow.db import session_scope
 from leadflow.errors import NotFound
 from leadflow.scoring.model import ScoringModelDoc
@@ -22,13 +23,13 @@ from leadflow.temporal import start_rescore_all
 router = APIRouter(prefix="/api", tags=["scoring"], strict_content_type=False)
 
 
-@router.get("/scoring")
+@router.get("/scoring", response_model=ScoringModelPublic)
 def read_model(session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """The scoring model in force and its version (0 is the built-in model)."""
     return model_public(active_model(session))
 
 
-@router.put("/scoring", openapi_extra=body_doc(ScoringModelDoc))
+@router.put("/scoring", response_model=ScoringModelSaved, openapi_extra=body_doc(ScoringModelDoc))
 async def replace_model(doc: JsonBody, request: Request, _: MarketerDep,
                         client: TemporalDep) -> dict[str, Any]:
     """Save a new version of the scoring model; 422 with every problem if it is not valid.
@@ -42,13 +43,13 @@ async def replace_model(doc: JsonBody, request: Request, _: MarketerDep,
     return {**model_public(model), "rescore": {"workflow_id": workflow_id}}
 
 
-@router.get("/scoring/versions")
+@router.get("/scoring/versions", response_model=list[ScoringVersion])
 def versions(session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
     """Every version of the scoring model, newest first, each with its document."""
     return list_versions(session)
 
 
-@router.get("/scoring/versions/{version}")
+@router.get("/scoring/versions/{version}", response_model=ScoringVersion)
 def one_version(version: int, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """One version of the scoring model."""
     for row in list_versions(session):

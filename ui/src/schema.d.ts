@@ -828,8 +828,7 @@ export interface paths {
         put?: never;
         /**
          * Create Rep
-         * @description Create a rep; 422 with every problem, 409 when the id is taken (an untouched example
-         *     rep makes way).
+         * @description Create a rep; 422 with every problem, 409 when the id is taken (an untouched example rep makes way).
          */
         post: operations["create_rep_api_reps_post"];
         delete?: never;
@@ -852,14 +851,13 @@ export interface paths {
         get: operations["read_rep_api_reps__rep_id__get"];
         /**
          * Update Rep
-         * @description Update a rep; a rep who is away from now on loses their open handoffs at once.
+         * @description Update a rep (keys not given keep their values); a rep who is away from now on loses their open handoffs at once.
          */
         put: operations["update_rep_api_reps__rep_id__put"];
         post?: never;
         /**
          * Remove Rep
-         * @description Delete a rep (the example rep too) and take them out of their teams; 409 while they hold
-         *     open handoffs.
+         * @description Delete a rep (the example rep too: it is not created again); 409 while they hold open handoffs.
          */
         delete: operations["remove_rep_api_reps__rep_id__delete"];
         options?: never;
@@ -882,8 +880,7 @@ export interface paths {
         put?: never;
         /**
          * Create Team
-         * @description Create a team; 422 with every problem, 409 when the id is taken (an untouched example
-         *     team makes way).
+         * @description Create a team; 422 with every problem, 409 when the id is taken (an untouched example team makes way).
          */
         post: operations["create_team_api_teams_post"];
         delete?: never;
@@ -912,8 +909,7 @@ export interface paths {
         post?: never;
         /**
          * Remove Team
-         * @description Delete a team (the example team too: it is not created again); 409 while it holds open
-         *     handoffs.
+         * @description Delete a team (the example team too: it is not created again); 409 while it holds open handoffs.
          */
         delete: operations["remove_team_api_teams__team_id__delete"];
         options?: never;
@@ -1518,6 +1514,57 @@ export interface components {
             lead_id: string;
         };
         /**
+         * ExperimentArm
+         * @description One arm of a split step.
+         */
+        ExperimentArm: {
+            /**
+             * Arm
+             * @description the step the arm leads to
+             */
+            arm: string;
+            /** Weight */
+            weight: number | null;
+            /** Leads */
+            leads: number;
+            /** Emails Sent */
+            emails_sent: number;
+            /** Opened */
+            opened: number;
+            /** Clicked */
+            clicked: number;
+            /** Conversions */
+            conversions: number;
+            /** Mql */
+            mql: number;
+            /** Won */
+            won: number;
+            /**
+             * Rate
+             * @description of the metric asked for
+             */
+            rate: number | null;
+            /** Open Rate */
+            open_rate: number | null;
+            /** Click Rate */
+            click_rate: number | null;
+            /** Conversion Rate */
+            conversion_rate: number | null;
+        };
+        /**
+         * ExperimentReport
+         * @description ``GET /api/reports/experiments``.
+         */
+        ExperimentReport: {
+            /**
+             * Metric
+             * @enum {string}
+             */
+            metric: "conversion" | "click" | "mql" | "won";
+            /** Experiments */
+            experiments: components["schemas"]["SplitExperiment"][];
+        };
+        /**
          * FormConfigBody
          * @description Settings of a capture form.
          */
@@ -1539,10 +1586,178 @@ export interface components {
             /** Rate Window Seconds */
             rate_window_seconds?: number | null;
         };
+        /**
+         * FunnelReport
+         * @description ``GET /api/reports/funnel``: the period is ``[start, end)``.
+         */
+        FunnelReport: {
+            /** Start */
+            start: string;
+            /** End */
+            end: string;
+            /**
+             * Source
+             * @description the source asked for, if any
+             */
+            source: string | null;
+            /** Stages */
+            stages: components["schemas"]["FunnelStage"][];
+            /** Mql To Sal */
+            mql_to_sal: number | null;
+            /** Sources */
+            sources: components["schemas"]["FunnelSource"][];
+        };
+        /**
+         * FunnelSource
+         * @description Leads created in the period from one source, and how far they got.
+         */
+        FunnelSource: {
+            /** Source */
+            source: string | null;
+            /** Leads */
+            leads: number;
+            /** Mql */
+            MQL: number;
+            /** Sql */
+            SQL: number;
+            /** Customer */
+            customer: number;
+        };
+        /**
+         * FunnelStage
+         * @description Leads entering a stage in the period, and how many went further.
+         */
+        FunnelStage: {
+            /** Stage */
+            stage: string;
+            /** Entered */
+            entered: number;
+            /**
+             * Converted
+             * @description null for the last and the side stages
+             */
+            converted: number | null;
+            /** Conversion */
+            conversion: number | null;
+            /** Median Hours In Stage */
+            median_hours_in_stage: number | null;
+        };
+        /**
+         * FunnelTrend
+         * @description ``GET /api/reports/funnel/trend``.
+         */
+        FunnelTrend: {
+            /**
+             * Period
+             * @enum {string}
+             */
+            period: "week" | "month";
+            /** Start */
+            start: string;
+            /** End */
+            end: string;
+            /** Periods */
+            periods: components["schemas"]["TrendPeriod"][];
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /**
+         * HandoffLead
+         * @description The lead of a handoff, in short (null once the lead is erased).
+         */
+        HandoffLead: {
+            /** Id */
+            id: string;
+            /** Email */
+            email: string | null;
+            /** First Name */
+            first_name: string | null;
+            /** Last Name */
+            last_name: string | null;
+            /** Company */
+            company: string | null;
+            /** Title */
+            title: string | null;
+            /** Stage */
+            stage: string | null;
+            /** Score */
+            score: number | null;
+            /** Temperature */
+            temperature: string | null;
+            /**
+             * Score Breakdown
+             * @description why the lead scores what it does
+             */
+            score_breakdown: {
+                [key: string]: unknown;
+            }[];
+        };
+        /**
+         * HandoffPublic
+         * @description A handoff of a lead to sales, with its SLA.
+         */
+        HandoffPublic: {
+            /** Id */
+            id: string;
+            /** Lead Id */
+            lead_id: string;
+            /** Rep Id */
+            rep_id: string | null;
+            /** Team */
+            team: string | null;
+            /** Rep Name */
+            rep_name: string | null;
+            /** Team Name */
+            team_name: string | null;
+            /**
+             * Status
+             * @description open, accepted, contacted, qualified, disqualified, rejected, ...
+             */
+            status: string;
+            /** Flow Id */
+            flow_id: string | null;
+            /** Step */
+            step: string | null;
+            /**
+             * Sla
+             * @description ISO 8601 duration of the first-touch SLA
+             */
+            sla: string | null;
+            /**
+             * Sla Due At
+             * @description date-time
+             */
+            sla_due_at: string | null;
+            /**
+             * Sla Status
+             * @description in the team's business time
+             * @enum {string}
+             */
+            sla_status: "on_time" | "due_soon" | "breached" | "met";
+            /** Sla Met At */
+            sla_met_at: string | null;
+            /** Sla Breached At */
+            sla_breached_at: string | null;
+            /** Escalations */
+            escalations: {
+                [key: string]: unknown;
+            }[];
+            /** Assignment Reason */
+            assignment_reason: string | null;
+            /** Rejection Reason */
+            rejection_reason: string | null;
+            /** Rejection Reason Id */
+            rejection_reason_id: string | null;
+            /** Rejection Note */
+            rejection_note: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Updated At */
+            updated_at: string | null;
+            lead: components["schemas"]["HandoffLead"] | null;
         };
         /** KeyCreate */
         KeyCreate: {
@@ -1614,6 +1829,18 @@ export interface components {
             text: string;
         };
         /**
+         * OutcomeImportReport
+         * @description ``POST /api/outcomes/import``.
+         */
+        OutcomeImportReport: {
+            /** Recorded */
+            recorded: number;
+            /** Rejected Count */
+            rejected_count: number;
+            /** Rejected */
+            rejected: components["schemas"]["RejectedRow"][];
+        };
+        /**
          * OutcomeIn
          * @description ``POST /api/leads/{id}/outcome``.
          */
@@ -1636,6 +1863,76 @@ export interface components {
              */
             at?: string | null;
         };
+        /**
+         * OutcomePublic
+         * @description What became of a lead, as sales reported it.
+         */
+        OutcomePublic: {
+            /** Id */
+            id: number;
+            /** Lead Id */
+            lead_id: string;
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "opportunity" | "won" | "lost";
+            /** Amount */
+            amount: number | null;
+            /**
+             * Currency
+             * @description ISO 4217 code
+             */
+            currency: string | null;
+            /**
+             * At
+             * @description date-time
+             */
+            at: string;
+            /**
+             * Via
+             * @description api, sales or csv
+             */
+            via: string;
+            /** Actor */
+            actor: string | null;
+        };
+        /**
+         * OutcomeRecorded
+         * @description The outcome, and the lead's stage after it.
+         */
+        OutcomeRecorded: {
+            /** Id */
+            id: number;
+            /** Lead Id */
+            lead_id: string;
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "opportunity" | "won" | "lost";
+            /** Amount */
+            amount: number | null;
+            /**
+             * Currency
+             * @description ISO 4217 code
+             */
+            currency: string | null;
+            /**
+             * At
+             * @description date-time
+             */
+            at: string;
+            /**
+             * Via
+             * @description api, sales or csv
+             */
+            via: string;
+            /** Actor */
+            actor: string | null;
+            /** Stage */
+            stage: string;
+        };
         /** Positions */
         Positions: {
             /** Positions */
@@ -1644,6 +1941,181 @@ export interface components {
                     [key: string]: number;
                 };
             };
+        };
+        /**
+         * PredictiveFeature
+         * @description One feature's weight, in words.
+         */
+        PredictiveFeature: {
+            /** Feature */
+            feature: string;
+            /** Label */
+            label: string;
+            /** Weight */
+            weight: number;
+        };
+        /**
+         * PredictiveLabels
+         * @description The outcomes the run learnt from.
+         */
+        PredictiveLabels: {
+            /** Positives */
+            positives?: number;
+            /** Negatives */
+            negatives?: number;
+            /** Min Per Class */
+            min_per_class?: number;
+        };
+        /**
+         * PredictiveMetrics
+         * @description Held-out figures of a training run, the model's beside the points score's (empty when
+         *     the run was refused).
+         */
+        PredictiveMetrics: {
+            /** Auc */
+            auc?: number;
+            /** Average Precision */
+            average_precision?: number;
+            /** Brier */
+            brier?: number;
+            /** Calibration Slope */
+            calibration_slope?: number;
+            /** Lift Top Decile */
+            lift_top_decile?: number;
+            /** Baseline Auc */
+            baseline_auc?: number;
+            /** Baseline Average Precision */
+            baseline_average_precision?: number;
+            /** Baseline Brier */
+            baseline_brier?: number;
+            /** Baseline Calibration Slope */
+            baseline_calibration_slope?: number;
+            /** Baseline Lift Top Decile */
+            baseline_lift_top_decile?: number;
+            /** Train Leads */
+            train_leads?: number;
+            /** Test Leads */
+            test_leads?: number;
+            /** Split At */
+            split_at?: string;
+            /** Seconds */
+            seconds?: number;
+        };
+        /**
+         * PredictiveModelPublic
+         * @description The active predictive model with its features' weights, largest first.
+         */
+        PredictiveModelPublic: {
+            /** Id */
+            id: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "trained" | "refused";
+            /** Promoted */
+            promoted: boolean;
+            /** Active */
+            active: boolean;
+            /**
+             * Why
+             * @description what was decided, on which figures
+             */
+            why: string;
+            metrics: components["schemas"]["PredictiveMetrics"];
+            labels: components["schemas"]["PredictiveLabels"];
+            /** Created At */
+            created_at: string;
+            /**
+             * Features
+             * @description absent for a model without weights
+             */
+            features?: components["schemas"]["PredictiveFeature"][] | null;
+        };
+        /**
+         * PredictiveRun
+         * @description A training run of the predictive model, promoted or not.
+         */
+        PredictiveRun: {
+            /** Id */
+            id: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "trained" | "refused";
+            /** Promoted */
+            promoted: boolean;
+            /** Active */
+            active: boolean;
+            /**
+             * Why
+             * @description what was decided, on which figures
+             */
+            why: string;
+            metrics: components["schemas"]["PredictiveMetrics"];
+            labels: components["schemas"]["PredictiveLabels"];
+            /** Created At */
+            created_at: string;
+        };
+        /**
+         * RejectedRow
+         * @description A CSV row that was not recorded.
+         */
+        RejectedRow: {
+            /**
+             * Row
+             * @description line number in the file (the header is line 1)
+             */
+            row: number;
+            /** Errors */
+            errors: string[];
+        };
+        /**
+         * RejectionByFlow
+         * @description One flow's rejections.
+         */
+        RejectionByFlow: {
+            /** Total */
+            total: number;
+            /** Reasons */
+            reasons: {
+                [key: string]: number;
+            };
+            /** Flow Id */
+            flow_id: string;
+            /** Flow Name */
+            flow_name: string;
+        };
+        /**
+         * RejectionBySource
+         * @description One source's rejections.
+         */
+        RejectionBySource: {
+            /** Total */
+            total: number;
+            /** Reasons */
+            reasons: {
+                [key: string]: number;
+            };
+            /** Source */
+            source: string;
+        };
+        /**
+         * RejectionReasonCount
+         * @description Handoffs rejected for one reason.
+         */
+        RejectionReasonCount: {
+            /** Id */
+            id: string;
+            /** Label */
+            label: string;
+            /** Outcome */
+            outcome: ("negative" | "recycle" | "exclude") | null;
+            /** Count */
+            count: number;
+            /** Share */
+            share: number | null;
         };
         /**
          * RejectionReasonIn
@@ -1674,12 +2146,458 @@ export interface components {
              */
             cooldown?: string | null;
         };
+        /**
+         * RejectionReport
+         * @description ``GET /api/reports/rejections``.
+         */
+        RejectionReport: {
+            /** Start */
+            start: string | null;
+            /** End */
+            end: string | null;
+            /** Total */
+            total: number;
+            /** Reasons */
+            reasons: components["schemas"]["RejectionReasonCount"][];
+            /** By Source */
+            by_source: components["schemas"]["RejectionBySource"][];
+            /** By Flow */
+            by_flow: components["schemas"]["RejectionByFlow"][];
+        };
+        /**
+         * RepPublic
+         * @description A sales rep.
+         */
+        RepPublic: {
+            /** Id */
+            id: string;
+            /** Email */
+            email: string;
+            /** Name */
+            name: string;
+            /**
+             * Timezone
+             * @description IANA zone, e.g. Europe/Berlin
+             */
+            timezone: string;
+            /**
+             * Capacity
+             * @description most open handoffs at once
+             */
+            capacity: number;
+            /**
+             * Manager Id
+             * @description the rep escalations go to
+             */
+            manager_id: string | null;
+            /**
+             * Out Of Office
+             * @description absences, each {"from", "to"} (dates or times)
+             */
+            out_of_office: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Working Hours
+             * @description {"timezone", "days", "from", "to"}, or null for the team's calendar
+             */
+            working_hours: {
+                [key: string]: unknown;
+            } | null;
+            /** Slack Webhook */
+            slack_webhook: string | null;
+            /** Active */
+            active: boolean;
+        };
+        /**
+         * RepUpdated
+         * @description A rep after ``PUT``, with the open handoffs that move away because the rep is away.
+         */
+        RepUpdated: {
+            /** Id */
+            id: string;
+            /** Email */
+            email: string;
+            /** Name */
+            name: string;
+            /**
+             * Timezone
+             * @description IANA zone, e.g. Europe/Berlin
+             */
+            timezone: string;
+            /**
+             * Capacity
+             * @description most open handoffs at once
+             */
+            capacity: number;
+            /**
+             * Manager Id
+             * @description the rep escalations go to
+             */
+            manager_id: string | null;
+            /**
+             * Out Of Office
+             * @description absences, each {"from", "to"} (dates or times)
+             */
+            out_of_office: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Working Hours
+             * @description {"timezone", "days", "from", "to"}, or null for the team's calendar
+             */
+            working_hours: {
+                [key: string]: unknown;
+            } | null;
+            /** Slack Webhook */
+            slack_webhook: string | null;
+            /** Active */
+            active: boolean;
+            /**
+             * Reassigning
+             * @description ids of the handoffs being reassigned
+             */
+            reassigning: string[];
+        };
+        /**
+         * RescoreJob
+         * @description The background job re-scoring every lead.
+         */
+        RescoreJob: {
+            /** Workflow Id */
+            workflow_id: string;
+        };
+        /**
+         * ScoringModelPublic
+         * @description The scoring model in force.
+         */
+        ScoringModelPublic: {
+            /**
+             * Version
+             * @description 0 is the built-in model
+             */
+            version: number;
+            /** Model */
+            model: components["schemas"]["ScoringModelDoc"];
+            /**
+             * Created At
+             * @description date-time; null for the built-in model
+             */
+            created_at: string | null;
+            /**
+             * Default
+             * @description whether this is the built-in model
+             */
+            default: boolean;
+        };
+        /**
+         * ScoringModelSaved
+         * @description The new version, and the job re-scoring every lead with it.
+         */
+        ScoringModelSaved: {
+            /**
+             * Version
+             * @description 0 is the built-in model
+             */
+            version: number;
+            /** Model */
+            model: components["schemas"]["ScoringModelDoc"];
+            /**
+             * Created At
+             * @description date-time; null for the built-in model
+             */
+            created_at: string | null;
+            /**
+             * Default
+             * @description whether this is the built-in model
+             */
+            default: boolean;
+            rescore: components["schemas"]["RescoreJob"];
+        };
+        /**
+         * ScoringSuggestion
+         * @description A rule whose points the outcomes disagree with.
+         */
+        ScoringSuggestion: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "fit" | "behavior" | "unscored";
+            /** Rule */
+            rule: string;
+            /** Points */
+            points: number;
+            /** Matched */
+            matched: number;
+            /** Conversion With */
+            conversion_with: number;
+            /** Conversion Without */
+            conversion_without: number;
+            /** Lift */
+            lift: number | null;
+            /**
+             * Verdict
+             * @enum {string}
+             */
+            verdict: "overrated" | "underrated" | "no_effect" | "unscored";
+            /** More Than */
+            more_than: number | null;
+            /** Sentence */
+            sentence: string;
+        };
+        /**
+         * ScoringSuggestions
+         * @description ``GET /api/scoring/predictive/suggestions``.
+         */
+        ScoringSuggestions: {
+            /**
+             * Labeled
+             * @description MQLs with an outcome
+             */
+            labeled: number;
+            /** Suggestions */
+            suggestions: components["schemas"]["ScoringSuggestion"][];
+            /**
+             * Why
+             * @description why there are none, when there are too few outcomes
+             */
+            why: string | null;
+        };
+        /**
+         * ScoringVersion
+         * @description One saved version of the scoring model.
+         */
+        ScoringVersion: {
+            /** Version */
+            version: number;
+            /** Created At */
+            created_at: string | null;
+            /**
+             * Current
+             * @description the version in force
+             */
+            current: boolean;
+            /** Model */
+            model: components["schemas"]["ScoringModelDoc"];
+        };
+        /**
+         * SlaRepSummary
+         * @description One rep's figures (``(pool)``: handoffs nobody holds).
+         */
+        SlaRepSummary: {
+            /** Handoffs */
+            handoffs: number;
+            /** Met */
+            met: number;
+            /** Breached */
+            breached: number;
+            /** Median First Touch Seconds */
+            median_first_touch_seconds: number | null;
+            /** P90 First Touch Seconds */
+            p90_first_touch_seconds: number | null;
+            /**
+             * Escalations
+             * @description escalation rungs climbed
+             */
+            escalations: number;
+            /**
+             * Rejection Reasons
+             * @description reason -> count, most frequent first
+             */
+            rejection_reasons: {
+                [key: string]: number;
+            };
+            /** Rep Id */
+            rep_id: string;
+        };
+        /**
+         * SlaReport
+         * @description ``GET /api/reports/sla``.
+         */
+        SlaReport: {
+            /** Reps */
+            reps: components["schemas"]["SlaRepSummary"][];
+            /** Teams */
+            teams: components["schemas"]["SlaTeamSummary"][];
+            total: components["schemas"]["SlaSummary"];
+        };
+        /**
+         * SlaSummary
+         * @description SLA figures of a group of handoffs.
+         */
+        SlaSummary: {
+            /** Handoffs */
+            handoffs: number;
+            /** Met */
+            met: number;
+            /** Breached */
+            breached: number;
+            /** Median First Touch Seconds */
+            median_first_touch_seconds: number | null;
+            /** P90 First Touch Seconds */
+            p90_first_touch_seconds: number | null;
+            /**
+             * Escalations
+             * @description escalation rungs climbed
+             */
+            escalations: number;
+            /**
+             * Rejection Reasons
+             * @description reason -> count, most frequent first
+             */
+            rejection_reasons: {
+                [key: string]: number;
+            };
+        };
+        /**
+         * SlaTeamSummary
+         * @description One team's figures.
+         */
+        SlaTeamSummary: {
+            /** Handoffs */
+            handoffs: number;
+            /** Met */
+            met: number;
+            /** Breached */
+            breached: number;
+            /** Median First Touch Seconds */
+            median_first_touch_seconds: number | null;
+            /** P90 First Touch Seconds */
+            p90_first_touch_seconds: number | null;
+            /**
+             * Escalations
+             * @description escalation rungs climbed
+             */
+            escalations: number;
+            /**
+             * Rejection Reasons
+             * @description reason -> count, most frequent first
+             */
+            rejection_reasons: {
+                [key: string]: number;
+            };
+            /** Team */
+            team: string;
+        };
+        /**
+         * SourceValue
+         * @description What the leads of one source became (``(none)``: leads without a source).
+         */
+        SourceValue: {
+            /** Source */
+            source: string;
+            /** Leads */
+            leads: number;
+            /** Mql */
+            MQL: number;
+            /** Sal */
+            SAL: number;
+            /** Sql */
+            SQL: number;
+            /** Opportunities */
+            opportunities: number;
+            /** Won */
+            won: number;
+            /** Lost */
+            lost: number;
+            /** Revenue */
+            revenue: number;
+            /** Revenue By Currency */
+            revenue_by_currency: {
+                [key: string]: number;
+            };
+            /** Revenue Per Lead */
+            revenue_per_lead: number;
+            /** Mql Rate */
+            mql_rate: number | null;
+            /** Win Rate */
+            win_rate: number | null;
+        };
+        /**
+         * SourcesReport
+         * @description ``GET /api/reports/sources``, the most valuable source first.
+         */
+        SourcesReport: {
+            /** Start */
+            start: string | null;
+            /** End */
+            end: string | null;
+            /**
+             * Currency
+             * @description the most frequent currency of the revenue
+             */
+            currency: string | null;
+            /** Mixed Currencies */
+            mixed_currencies: boolean;
+            /** Sources */
+            sources: components["schemas"]["SourceValue"][];
+        };
+        /**
+         * SplitExperiment
+         * @description A split step and whether its arms differ.
+         */
+        SplitExperiment: {
+            /** Flow Id */
+            flow_id: string;
+            /** Flow Name */
+            flow_name: string;
+            /** Step */
+            step: string;
+            /** Arms */
+            arms: components["schemas"]["ExperimentArm"][];
+            /** P Value */
+            p_value: number | null;
+            /**
+             * Test
+             * @enum {string}
+             */
+            test: "chi_square" | "fisher_exact" | "none";
+            /** Significant */
+            significant: boolean;
+            /** Winner */
+            winner: string | null;
+            /** Sentence */
+            sentence: string;
+        };
         /** StageMove */
         StageMove: {
             /** Stage */
             stage: string;
             /** Reason */
             reason?: string | null;
+        };
+        /**
+         * TeamPublic
+         * @description A sales team: its members, how it routes, its business calendar.
+         */
+        TeamPublic: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Members
+             * @description rep ids
+             */
+            members: string[];
+            /**
+             * Routing
+             * @description "round_robin", "load_balanced", or a rules object
+             */
+            routing: unknown;
+            /**
+             * Calendar
+             * @description business hours and holidays
+             */
+            calendar: {
+                [key: string]: unknown;
+            };
+            /**
+             * Capacity
+             * @description hand-offs the team takes per business day
+             */
+            capacity: number | null;
         };
         /** TemplateBody */
         TemplateBody: {
@@ -1705,6 +2623,29 @@ export interface components {
              * @default 200
              */
             min_per_class: number;
+        };
+        /**
+         * TrendPeriod
+         * @description One week or month.
+         */
+        TrendPeriod: {
+            /**
+             * Start
+             * @description date
+             */
+            start: string;
+            /** Mql */
+            mql: number;
+            /** Mql To Sal */
+            mql_to_sal: number;
+            /** Sal */
+            sal: number;
+            /** Sal To Sql */
+            sal_to_sql: number;
+            /** Mql To Sal Ratio */
+            mql_to_sal_ratio: number | null;
+            /** Sal To Sql Ratio */
+            sal_to_sql_ratio: number | null;
         };
         /** ValidationError */
         ValidationError: {
@@ -2181,6 +3122,103 @@ export interface components {
             enrol_over_days: number;
             sales?: components["schemas"]["Sales"];
         };
+        /**
+         * BehaviorRule
+         * @description Points for one event type, optionally only when ``where`` holds for the event.
+         */
+        BehaviorRule: {
+            /** Points */
+            points: number;
+            /**
+             * Where
+             * @default null
+             */
+            where: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Name
+             * @default null
+             */
+            name: string | null;
+        };
+        /**
+         * Decay
+         * @description Behaviour points halve every ``half_life`` (an ISO 8601 duration such as ``P30D``).
+         */
+        Decay: {
+            /** Half Life */
+            half_life: string;
+        };
+        /**
+         * FitRule
+         * @description Points for who the lead is: ``when`` is a condition on lead fields.
+         */
+        FitRule: {
+            /** When */
+            when: {
+                [key: string]: unknown;
+            };
+            /** Points */
+            points: number;
+            /**
+             * Name
+             * @default null
+             */
+            name: string | null;
+        };
+        /**
+         * TemperatureThresholds
+         * @description ``hot`` at or above ``hot``, ``warm`` at or above ``warm``, else ``cold``.
+         */
+        TemperatureThresholds: {
+            /** Hot */
+            hot: number;
+            /** Warm */
+            warm: number;
+        };
+        /**
+         * ScoringModelDoc
+         * @description A scoring model document. Build it with :func:`load_model` to get every problem at once.
+         */
+        ScoringModelDoc: {
+            /**
+             * Fit
+             * @default []
+             */
+            fit: components["schemas"]["FitRule"][];
+            /**
+             * Behavior
+             * @default {}
+             */
+            behavior: {
+                [key: string]: number | components["schemas"]["BehaviorRule"] | components["schemas"]["BehaviorRule"][];
+            };
+            /** @default null */
+            decay: components["schemas"]["Decay"] | null;
+            /**
+             * @default {
+             *       "hot": 60,
+             *       "warm": 25
+             *     }
+             */
+            temperature: components["schemas"]["TemperatureThresholds"];
+            /**
+             * Mql At
+             * @default 60
+             */
+            mql_at: number | null;
+            /**
+             * Name
+             * @default null
+             */
+            name: string | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+        };
         /** _Absence */
         _Absence: {
             /**
@@ -2378,103 +3416,6 @@ export interface components {
             calendar: {
                 [key: string]: unknown;
             } | null;
-        };
-        /**
-         * BehaviorRule
-         * @description Points for one event type, optionally only when ``where`` holds for the event.
-         */
-        BehaviorRule: {
-            /** Points */
-            points: number;
-            /**
-             * Where
-             * @default null
-             */
-            where: {
-                [key: string]: unknown;
-            } | null;
-            /**
-             * Name
-             * @default null
-             */
-            name: string | null;
-        };
-        /**
-         * Decay
-         * @description Behaviour points halve every ``half_life`` (an ISO 8601 duration such as ``P30D``).
-         */
-        Decay: {
-            /** Half Life */
-            half_life: string;
-        };
-        /**
-         * FitRule
-         * @description Points for who the lead is: ``when`` is a condition on lead fields.
-         */
-        FitRule: {
-            /** When */
-            when: {
-                [key: string]: unknown;
-            };
-            /** Points */
-            points: number;
-            /**
-             * Name
-             * @default null
-             */
-            name: string | null;
-        };
-        /**
-         * TemperatureThresholds
-         * @description ``hot`` at or above ``hot``, ``warm`` at or above ``warm``, else ``cold``.
-         */
-        TemperatureThresholds: {
-            /** Hot */
-            hot: number;
-            /** Warm */
-            warm: number;
-        };
-        /**
-         * ScoringModelDoc
-         * @description A scoring model document. Build it with :func:`load_model` to get every problem at once.
-         */
-        ScoringModelDoc: {
-            /**
-             * Fit
-             * @default []
-             */
-            fit: components["schemas"]["FitRule"][];
-            /**
-             * Behavior
-             * @default {}
-             */
-            behavior: {
-                [key: string]: number | components["schemas"]["BehaviorRule"] | components["schemas"]["BehaviorRule"][];
-            };
-            /** @default null */
-            decay: components["schemas"]["Decay"] | null;
-            /**
-             * @default {
-             *       "hot": 60,
-             *       "warm": 25
-             *     }
-             */
-            temperature: components["schemas"]["TemperatureThresholds"];
-            /**
-             * Mql At
-             * @default 60
-             */
-            mql_at: number | null;
-            /**
-             * Name
-             * @default null
-             */
-            name: string | null;
-            /**
-             * Description
-             * @default null
-             */
-            description: string | null;
         };
         /**
          * WorkspaceChanges
@@ -4210,9 +5151,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["RepPublic"][];
                 };
             };
             /** @description Validation Error */
@@ -4247,9 +5186,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RepPublic"];
                 };
             };
             /** @description Validation Error */
@@ -4282,9 +5219,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RepPublic"];
                 };
             };
             /** @description Validation Error */
@@ -4321,9 +5256,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RepUpdated"];
                 };
             };
             /** @description Validation Error */
@@ -4385,9 +5318,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["TeamPublic"][];
                 };
             };
             /** @description Validation Error */
@@ -4422,9 +5353,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["TeamPublic"];
                 };
             };
             /** @description Validation Error */
@@ -4457,9 +5386,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["TeamPublic"];
                 };
             };
             /** @description Validation Error */
@@ -4496,9 +5423,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["TeamPublic"];
                 };
             };
             /** @description Validation Error */
@@ -4566,9 +5491,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["HandoffPublic"][];
                 };
             };
             /** @description Validation Error */
@@ -4601,9 +5524,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["HandoffPublic"];
                 };
             };
             /** @description Validation Error */
@@ -4644,9 +5565,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["HandoffPublic"];
                 };
             };
             /** @description Validation Error */
@@ -4681,9 +5600,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SlaReport"];
                 };
             };
             /** @description Validation Error */
@@ -4938,9 +5855,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScoringModelPublic"];
                 };
             };
             /** @description Validation Error */
@@ -4975,9 +5890,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScoringModelSaved"];
                 };
             };
             /** @description Validation Error */
@@ -5008,9 +5921,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["ScoringVersion"][];
                 };
             };
             /** @description Validation Error */
@@ -5043,9 +5954,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScoringVersion"];
                 };
             };
             /** @description Validation Error */
@@ -5078,13 +5987,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description JSON, or with `format=csv` a CSV file */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["FunnelReport"];
+                    "text/csv": string;
                 };
             };
             /** @description Validation Error */
@@ -5189,9 +6099,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["OutcomeRecorded"];
                 };
             };
             /** @description Validation Error */
@@ -5224,9 +6132,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["OutcomePublic"][];
                 };
             };
             /** @description Validation Error */
@@ -5257,9 +6163,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["OutcomeImportReport"];
                 };
             };
             /** @description Validation Error */
@@ -5294,9 +6198,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["PredictiveRun"];
                 };
             };
             /** @description Validation Error */
@@ -5327,9 +6229,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["PredictiveModelPublic"];
                 };
             };
             /** @description Validation Error */
@@ -5362,9 +6262,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["PredictiveRun"][];
                 };
             };
             /** @description Validation Error */
@@ -5395,9 +6293,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScoringSuggestions"];
                 };
             };
             /** @description Validation Error */
@@ -5428,13 +6324,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description JSON, or with `format=csv` a CSV file */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SourcesReport"];
+                    "text/csv": string;
                 };
             };
             /** @description Validation Error */
@@ -5465,13 +6362,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description JSON, or with `format=csv` a CSV file */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["RejectionReport"];
+                    "text/csv": string;
                 };
             };
             /** @description Validation Error */
@@ -5500,13 +6398,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description JSON, or with `format=csv` a CSV file */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ExperimentReport"];
+                    "text/csv": string;
                 };
             };
             /** @description Validation Error */
@@ -5538,13 +6437,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description JSON, or with `format=csv` a CSV file */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["FunnelTrend"];
+                    "text/csv": string;
                 };
             };
             /** @description Validation Error */

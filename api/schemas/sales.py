@@ -1,0 +1,132 @@
+"""Reps, teams, handoffs and the SLA report (``api/routes/sales.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from leadflow.sales.business_calendar import SlaStatus
+
+__all__ = [
+    "HandoffLead",
+    "HandoffPublic",
+    "RepPublic",
+    "RepUpdated",
+    "SlaRepSummary",
+    "SlaReport",
+    "SlaSummary",
+    "SlaTeamSummary",
+    "TeamPublic",
+]
+
+Number = int | float
+
+
+class RepPublic(BaseModel):
+    """A sales rep."""
+
+    id: str
+    email: str
+    name: str
+    timezone: str = Field(description="IANA zone, e.g. Europe/Berlin")
+    capacity: int = Field(description="most open handoffs at once")
+    manager_id: str | None = Field(description="the rep escalations go to")
+    out_of_office: list[dict[str, Any]] = Field(
+        description='absences, each {"from", "to"} (dates or times)')
+    working_hours: dict[str, Any] | None = Field(
+        description='{"timezone", "days", "from", "to"}, or null for the team\'s calendar')
+    slack_webhook: str | None
+    active: bool
+
+
+class RepUpdated(RepPublic):
+    """A rep after ``PUT``, with the open handoffs that move away because the rep is away."""
+
+    reassigning: list[str] = Field(description="ids of the handoffs being reassigned")
+
+
+class TeamPublic(BaseModel):
+    """A sales team: its members, how it routes, its business calendar."""
+
+    id: str
+    name: str
+    members: list[str] = Field(description="rep ids")
+    routing: Any = Field(description='"round_robin", "load_balanced", or a rules object')
+    calendar: dict[str, Any] = Field(description="business hours and holidays")
+    capacity: int | None = Field(description="hand-offs the team takes per business day")
+
+
+class HandoffLead(BaseModel):
+    """The lead of a handoff, in short (null once the lead is erased)."""
+
+    id: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    title: str | None
+    stage: str | None
+    score: Number | None
+    temperature: str | None
+    score_breakdown: list[dict[str, Any]] = Field(description="why the lead scores what it does")
+
+
+class HandoffPublic(BaseModel):
+    """A handoff of a lead to sales, with its SLA."""
+
+    id: str
+    lead_id: str
+    rep_id: str | None
+    team: str | None
+    rep_name: str | None
+    team_name: str | None
+    status: str = Field(description="open, accepted, contacted, qualified, disqualified, "
+                        "rejected, ...")
+    flow_id: str | None
+    step: str | None
+    sla: str | None = Field(description="ISO 8601 duration of the first-touch SLA")
+    sla_due_at: str | None = Field(description="date-time")
+    sla_status: SlaStatus = Field(description="in the team's business time")
+    sla_met_at: str | None
+    sla_breached_at: str | None
+    escalations: list[dict[str, Any]]
+    assignment_reason: str | None
+    rejection_reason: str | None
+    rejection_reason_id: str | None
+    rejection_note: str | None
+    created_at: str | None
+    updated_at: str | None
+    lead: HandoffLead | None
+
+
+class SlaSummary(BaseModel):
+    """SLA figures of a group of handoffs."""
+
+    handoffs: int
+    met: int
+    breached: int
+    median_first_touch_seconds: Number | None
+    p90_first_touch_seconds: Number | None
+    escalations: int = Field(description="escalation rungs climbed")
+    rejection_reasons: dict[str, int] = Field(description="reason -> count, most frequent first")
+
+
+class SlaRepSummary(SlaSummary):
+    """One rep's figures (``(pool)``: handoffs nobody holds)."""
+
+    rep_id: str
+
+
+class SlaTeamSummary(SlaSummary):
+    """One team's figures."""
+
+    team: str
+
+
+class SlaReport(BaseModel):
+    """``GET /api/reports/sla``."""
+
+    reps: list[SlaRepSummary]
+    teams: list[SlaTeamSummary]
+    total: SlaSummary
