@@ -14,7 +14,6 @@ import httpx
 import pytest
 import pytest_asyncio
 from sqlmodel import SQLModel, func, select, text
-from tests.helpers import SIMPLE_MODEL, make_lead, publish_flow, set_scoring_model
 
 from leadflow.api.main import create_app
 from leadflow.config import PROJECT_ROOT, reset_settings
@@ -31,7 +30,9 @@ from leadflow.usecases.simulation import (
     _Lead,
     parse_request,
     run_simulation,
+    synthetic_lead,
 )
+from tests.helpers import SIMPLE_MODEL, make_lead, publish_flow, set_scoring_model
 
 SHIPPED = sorted((PROJECT_ROOT / "flows").glob("*.json"))
 START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
@@ -213,6 +214,51 @@ def test_handoffs_are_counted_per_team_business_day_beside_capacity() -> None:
     assert not weekend, "weekend hand-offs count on Monday"
     assert row["max"] > 100 and row["days_over_capacity"] >= 5
     assert 280 < result["steps"]["nurture"]["entered"] < 420, "half sent back"
+
+
+ROUTED = {"id": "routed", "name": "Routed", "start": "to-sales", "steps": {
+    "to-sales": {"type": "handoff", "team": "emea", "sla": "PT4H", "next": "end"},
+    "end": {"type": "exit"}}}
+# emea sends leads from the Americas on to amer, which works round the clock in New York
+TERRITORY = {"territory": [{"when": {"field": "country", "op": "in", "value": ["US", "CA"]},
+                            "team": "amer"}]}
+NEW_YORK = {"timezone": "America/New_York"}
+
+
+def test_handoffs_routed_to_another_team_count_on_that_team_s_days() -> None:
+    profile = {"country": ["DE", "US", "FR", "CA", "GB"]}
+    teams = {"emea": Team(MONDAY_TO_FRIDAY, members=2, capacity=30, routing=TERRITORY,
+                          member_ids=("eva", "emil")),
+             "amer": Team(NEW_YORK, members=1, capacity=5, member_ids=("al",))}
+    result = simulate(ROUTED, {"leads": 200, "days": 14, "profile": profile},
+                      w=World(model=DEFAULT_SCORING_MODEL, teams=teams))
+    americas = sum(synthetic_lead(7, i, profile).view["country"] in ("US", "CA")
+                   for i in range(200))
+    assert 40 < americas < 120
+    per_team = result["handoffs"]["per_team_per_business_day"]
+    assert set(per_team) == {"emea", "amer"}
+    assert result["handoffs"]["total"] == 200
+    emea, amer = per_team["emea"], per_team["amer"]
+    assert sum(d["count"] for d in emea["days"]) == 200 - americas
+    assert sum(d["count"] for d in amer["days"]) == americas
+    assert (emea["members"], emea["capacity"]) == (2, 30)
+    assert (amer["members"], amer["capacity"]) == (1, 5)
+    # all enrolled Monday 00:00 UTC: Sunday evening in New York (amer works then), Monday
+    # 09:00 in Berlin
+    assert amer["max"] == americas and emea["max"] == 200 - americas
+    assert [d["date"] for d in amer["days"] if d["count"]] == ["2026-01-04"]
+    assert [d["date"] for d in emea["days"] if d["count"]] == ["2026-01-05"]
+    assert amer["days_over_capacity"] == 1 and amer["business_days"] == 15
+
+    # a team nobody is routed to still shows, beside its capacity, with no hand-offs
+    quiet = simulate(ROUTED, {"leads": 20, "days": 14, "profile": {"country": ["DE"]}},
+                     w=World(model=DEFAULT_SCORING_MODEL, teams=teams))
+    assert quiet["handoffs"]["per_team_per_business_day"]["amer"]["max"] == 0
+    # without the territory rule every hand-off stays in the step's team
+    plain = {**teams, "emea": Team(MONDAY_TO_FRIDAY, members=2, capacity=30)}
+    alone = simulate(ROUTED, {"leads": 200, "days": 14, "profile": profile},
+                     w=World(model=DEFAULT_SCORING_MODEL, teams=plain))
+    assert set(alone["handoffs"]["per_team_per_business_day"]) == {"emea"}
 
 
 def test_a_lead_still_with_sales_at_the_end_waits_there() -> None:

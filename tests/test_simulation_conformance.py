@@ -21,6 +21,18 @@ from temporalio.worker import (
     ExecuteActivityInput,
     Interceptor,
 )
+
+from leadflow.db import session_scope
+from leadflow.dispatch import run_dispatch
+from leadflow.models import Handoff, Journey, JourneyStep, Lead, Rep, Team
+from leadflow.usecases.events import EventIn, ingest_events
+from leadflow.usecases.simulation import (
+    engagement_draw,
+    load_world,
+    parse_request,
+    run_simulation,
+    sample_leads,
+)
 from tests.helpers import (
     ended,
     enrol_lead,
@@ -29,18 +41,6 @@ from tests.helpers import (
     running_worker,
     sent_mails,
     set_scoring_model,
-)
-
-from leadflow.db import session_scope
-from leadflow.dispatch import run_dispatch
-from leadflow.models import Journey, JourneyStep, Lead
-from leadflow.usecases.events import EventIn, ingest_events
-from leadflow.usecases.simulation import (
-    engagement_draw,
-    load_world,
-    parse_request,
-    run_simulation,
-    sample_leads,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -172,3 +172,64 @@ async def test_seeded_leads_walk_the_same_paths_live_and_simulated(
     assert any("engaged" in p for p in paths) and any(
         "await-click" in p and "engaged" not in p for p in paths), "clicks and timeouts"
     assert result["emails"]["sent"] == sum(len(mails) for _, mails in live.values())
+
+
+ROUTED_FLOW: dict[str, Any] = {
+    "id": "conformance-routing",
+    "name": "Conformance routing",
+    "start": "welcome",
+    "steps": {
+        "welcome": {"type": "email", "template": "trial-welcome", "next": "to-sales"},
+        "to-sales": {"type": "handoff", "team": "emea", "sla": "PT4H", "next": "end"},
+        "end": {"type": "exit"},
+    },
+}
+AMERICAS = {"any": [{"field": "country", "op": "in", "value": ["US", "CA"]},
+                    {"field": "fields.region", "op": "eq", "value": "americas"}]}
+
+
+async def test_hand_offs_land_in_the_teams_live_routing_picks(
+        time_env: WorkflowEnvironment, db_url: str, task_queue: str) -> None:
+    countries = ["DE", "US", "FR", "CA", "DE"]
+    with session_scope(db_url) as session:
+        session.add_all([Rep(id="eva", email="eva@example.com", name="Eva"),
+                         Rep(id="al", email="al@example.com", name="Al")])
+        session.add_all([
+            Team(id="emea", name="EMEA", members=["eva"], capacity=8,
+                 calendar={"timezone": "Europe/Berlin", "days": ["mon", "tue", "wed", "thu",
+                                                                 "fri"]},
+                 routing={"territory": [{"when": AMERICAS, "team": "amer"}]}),
+            Team(id="amer", name="Americas", members=["al"], capacity=3,
+                 calendar={"timezone": "America/New_York"})])
+        session.add_all([Lead(id=f"routing-lead-{i:02d}", email=f"r{i}@example.com",
+                              country=countries[i % 5], consent={"status": "granted"},
+                              # a German address run from the Americas desk: routed by a field
+                              fields={"region": "americas"} if i % 10 == 4 else {})
+                         for i in range(20)])
+    publish_flow(db_url, ROUTED_FLOW)  # its hand-off names a team that exists now
+    leads = [f"routing-lead-{i:02d}" for i in range(20)]
+    # 8 from the US or Canada, 2 Germans of region americas
+    expected = {lead: "amer" if i % 5 in (1, 3) or i % 10 == 4 else "emea"
+                for i, lead in enumerate(leads)}
+
+    with session_scope(db_url) as session:
+        seeds = sample_leads(session, SEED, datetime.now(UTC))
+        result = run_simulation(ROUTED_FLOW, parse_request({"leads": "sample", "days": 5,
+                                                            "seed": SEED}),
+                                load_world(session), seeds=seeds, start=datetime.now(UTC))
+    simulated = {team: sum(d["count"] for d in row["days"])
+                 for team, row in result["handoffs"]["per_team_per_business_day"].items()}
+
+    async with running_worker(time_env.client, db_url, task_queue):
+        for lead in leads:
+            await enrol_lead(time_env.client, db_url, ROUTED_FLOW["id"], lead)
+
+        def opened() -> dict[str, str] | None:
+            with session_scope(db_url) as session:
+                rows = session.exec(select(Handoff.lead_id, Handoff.team)).all()
+            return dict(rows) if len(rows) == len(leads) else None
+
+        live = await eventually(opened, timeout=60, what="every lead handed off")
+    assert live == expected, "live routing follows the territory rule"
+    assert simulated == {"emea": 10, "amer": 10} == {t: list(live.values()).count(t) for t in simulated}
+    assert result["handoffs"]["per_team_per_business_day"]["amer"]["capacity"] == 3

@@ -58,6 +58,7 @@ __all__ = [
     "reassign",
     "record_sla",
     "remind",
+    "rep_states",
     "withdraw",
 ]
 
@@ -150,7 +151,8 @@ def _target(session: Session, kind: str, rep_id: str | None) -> dict[str, Any]:
     return Target(kind, rep_id, _channels(rep)).__dict__
 
 
-def _rep_states(session: Session) -> list[RepState]:
+def rep_states(session: Session) -> list[RepState]:
+    """Every rep as routing sees them now: capacity, open hand-offs, absences, last lead."""
     loads = dict(session.exec(
         select(Handoff.rep_id, func.count()).where(col(Handoff.status).in_(LOAD_STATUSES),
                                                    col(Handoff.rep_id).is_not(None))
@@ -181,7 +183,7 @@ def _company_owner(session: Session, lead: Lead) -> str | None:
 
 def _decide(session: Session, lead: Lead, team_id: str | None, rep_id: str | None,
             now: datetime) -> RoutingDecision:
-    reps = _rep_states(session)
+    reps = rep_states(session)
     if rep_id:  # the flow names the rep: no routing, but capacity and absence still count
         state = next((r for r in reps if r.id == rep_id), None)
         why = "not a known rep" if state is None else state.unavailable_because(now)
@@ -287,7 +289,7 @@ def _next_rep(session: Session, h: Handoff, at: datetime) -> RoutingDecision:
     if team is None:
         return RoutingDecision(None, h.team or "", "no team to pick another rep from", 0,
                                "unassigned")
-    return next_rep_for_escalation(team, _rep_states(session),
+    return next_rep_for_escalation(team, rep_states(session),
                                    exclude=_previous_reps(session, h.id), now=at)
 
 

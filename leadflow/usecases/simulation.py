@@ -22,9 +22,12 @@ What it models, each with the live code where there is one:
 * **Send windows and frequency caps** through :func:`leadflow.mail.policy.earliest_send`
   and the window's own openings; **business calendars** through
   :class:`leadflow.sales.business_calendar.BusinessCalendar`.
-* **Hand-offs**: counted per team and business day (the team's calendar); sales answers after
-  ``sales.respond_within`` of business time (default: the step's SLA), accepting with
-  ``sales.accept_rate`` (the lead becomes SAL) or sending it back (recycled, ``on_rejected``).
+* **Hand-offs**: routed as live, by :func:`leadflow.sales.routing.route_lead` over the lead
+  as it is at the hand-off (a territory rule may send it into another team, whose calendar then
+  holds its SLA), and counted per routed team and business day of that team's calendar;
+  sales answers after ``sales.respond_within`` of business time (default: the step's SLA),
+  accepting with ``sales.accept_rate`` (the lead becomes SAL) or sending it back (recycled,
+  ``on_rejected``).
 
 Leads never meet in a flow, so each lead is simulated to the end on its own clock (its own small
 heap of timed events) and only aggregates are kept: memory stays flat however many leads run,
@@ -70,6 +73,7 @@ from leadflow.mail.policy import (
     window_openings,
 )
 from leadflow.sales.business_calendar import BusinessCalendar
+from leadflow.sales.routing import RepState, TeamRouting, route_lead
 from leadflow.scoring.model import (
     compiled_model,
     event_points,
@@ -226,6 +230,11 @@ class Team:
     calendar: dict[str, Any] = field(default_factory=dict)
     members: int = 0
     capacity: int | None = None
+    #: ``"round_robin"`` or ``{"territory": [...]}``, as the team stores it (routing decides
+    #: which team a hand-off lands in).
+    routing: Any = "round_robin"
+    #: The member rep ids in round-robin order.
+    member_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -234,6 +243,8 @@ class World:
 
     model: dict[str, Any]
     teams: dict[str, Team] = field(default_factory=dict)
+    #: Every rep as routing sees them at the start (owner stickiness, availability).
+    reps: tuple[RepState, ...] = ()
     frequency_cap: int = 3
     frequency_cap_days: int = 7
     default_timezone: str = "UTC"
@@ -372,6 +383,10 @@ class _Context:
         self.open_after = _seconds(req.engagement.open_after)
         self.click_after = _seconds(req.engagement.click_after)
         self.calendars: dict[str, BusinessCalendar] = {}
+        self.routing = {tid: TeamRouting(id=tid, members=t.member_ids, routing=t.routing)
+                        for tid, t in world.teams.items()}
+        # Without territory rules a hand-off stays in the team the step names.
+        self.routes = any(isinstance(t.routing, Mapping) for t in world.teams.values())
         self.respond_within = (parse_duration(req.sales.respond_within)
                                if req.sales.respond_within else None)
         self.has_exit = flow.get("exit_when") is not None
@@ -764,10 +779,13 @@ def _update(ctx: _Context, lead: _Lead, step: Mapping[str, Any], now: float,
 
 def _handoff(ctx: _Context, lead: _Lead, state: JourneyState, step: Mapping[str, Any],
              now: float, totals: Totals) -> tuple[Any, float]:
-    """Count the hand-off on its team's business day; sales answers later."""
-    team = step.get("team") or f"rep:{step.get('rep')}"
-    cal = ctx.calendar(team if step.get("team") else "")
+    """Count the hand-off on its routed team's business day; sales answers later."""
     opened = datetime.fromtimestamp(now, UTC)
+    if step.get("team"):
+        team = _routed_team(ctx, step["team"], lead.view, opened)
+        cal = ctx.calendar(team)
+    else:  # the flow names a rep: no routing, round the clock (as live)
+        team, cal = f"rep:{step.get('rep')}", ctx.calendar("")
     day = cal.next_open(opened).astimezone(cal.zone).date()
     totals.handoffs[(team, day.isoformat())] += 1
     wait = ctx.respond_within or parse_duration(step["sla"])
@@ -788,6 +806,17 @@ def _handoff(ctx: _Context, lead: _Lead, state: JourneyState, step: Mapping[str,
         if ctx.has_exit:
             lead.inbox.append({"kind": "lead_changed"})
     return {"outcome": "accepted" if accepted else "rejected", "handoff_id": hid}, answered
+
+
+def _routed_team(ctx: _Context, team_id: str, view: Mapping[str, Any], at: datetime) -> str:
+    """The team live routing puts a hand-off to ``team_id`` in (``open_handoff``: the
+    decision's team, else the step's)."""
+    team = ctx.routing.get(team_id)
+    if team is None or not ctx.routes:
+        return team_id
+    decision = route_lead(team, ctx.world.reps, view, now=at, owner_id=view.get("owner"),
+                          teams=ctx.routing)
+    return decision.team_id or team_id
 
 
 # ---------------------------------------------------------------- running and reporting
@@ -887,7 +916,7 @@ def _report(flow: dict[str, Any], req: SimulationRequest, world: World, totals: 
     weeks = math.ceil(req.days / 7)
     end = begin + timedelta(days=req.days)
     teams = {}
-    for team in sorted({t for t, _ in totals.handoffs} | _handoff_teams(flow)):
+    for team in sorted({t for t, _ in totals.handoffs} | _handoff_teams(flow, world)):
         info = world.teams.get(team)
         cal = BusinessCalendar.from_doc(info.calendar if info else None)
         days = _business_days(cal, begin, end)
@@ -934,9 +963,21 @@ def _report(flow: dict[str, Any], req: SimulationRequest, world: World, totals: 
     }
 
 
-def _handoff_teams(flow: Mapping[str, Any]) -> set[str]:
-    return {s["team"] if s.get("team") else f"rep:{s.get('rep')}"
-            for s in flow["steps"].values() if s.get("type") == "handoff"}
+def _handoff_teams(flow: Mapping[str, Any], world: World) -> set[str]:
+    """The teams the flow's hand-offs may land in: the steps' teams and, through territory
+    rules, the teams those send leads on to (shown even on days nobody lands there)."""
+    found = {s["team"] if s.get("team") else f"rep:{s.get('rep')}"
+             for s in flow["steps"].values() if s.get("type") == "handoff"}
+    todo = [t for t in found if t in world.teams]
+    while todo:
+        routing = world.teams[todo.pop()].routing
+        rules = routing.get("territory") if isinstance(routing, Mapping) else None
+        for rule in rules or ():
+            target = rule.get("team") if isinstance(rule, Mapping) else None
+            if target in world.teams and target not in found:
+                found.add(target)
+                todo.append(target)
+    return found
 
 
 def _business_days(cal: BusinessCalendar, begin: datetime, end: datetime) -> list[date]:
@@ -959,22 +1000,24 @@ def _business_days(cal: BusinessCalendar, begin: datetime, end: datetime) -> lis
 
 
 def load_world(session: Any) -> World:
-    """The scoring model in force, the teams (calendar, active members, capacity) and the
-    mail policy settings: read once, read-only."""
+    """The scoring model in force, the teams (calendar, active members, capacity, routing),
+    the reps as routing sees them and the mail policy settings: read once, read-only."""
     from sqlmodel import select
 
     from leadflow.config import get_settings
-    from leadflow.models import Rep
     from leadflow.models import Team as TeamRow
+    from leadflow.sales.handoffs import rep_states
     from leadflow.scoring.service import active_model
 
     settings = get_settings()
-    active = {r.id for r in session.exec(select(Rep)).all() if r.active}
+    reps = tuple(rep_states(session))
+    active = {r.id for r in reps if r.active}
     teams = {t.id: Team(calendar=dict(t.calendar or {}),
                         members=sum(1 for m in t.members or [] if m in active),
-                        capacity=getattr(t, "capacity", None))
+                        capacity=getattr(t, "capacity", None),
+                        routing=t.routing or "round_robin", member_ids=tuple(t.members or ()))
              for t in session.exec(select(TeamRow)).all()}
-    return World(model=active_model(session).document, teams=teams,
+    return World(model=active_model(session).document, teams=teams, reps=reps,
                  frequency_cap=settings.frequency_cap,
                  frequency_cap_days=settings.frequency_cap_days,
                  default_timezone=settings.default_timezone)
