@@ -11,7 +11,7 @@ import pytest
 from leadflow.db import session_scope
 from leadflow.journeys.validate import validate_flow
 from leadflow.leads.records import add_timeline
-from leadflow.models import Journey
+from leadflow.models import Handoff, Journey
 from leadflow.sales.notifications import due_in_words
 from tests.helpers import at_step
 from tests.test_api import Api
@@ -116,6 +116,27 @@ async def test_the_live_map_says_why_leads_wait_and_where_they_went(api: Api, an
     assert held[0]["waiting"] == {"kind": "held", "until": retry, "reason": "send window"}
     stats = (await api.call("GET", "/api/flows/studio-api/stats")).json()
     assert stats["transitions"] == {}
+    # At a hand-off: waiting for the rep who has it, until the SLA is due (the open handoff's).
+    assert (await api.call("POST", "/api/reps", json={"id": "rita-studio", "email": "rita@example.com",
+                                                      "name": "Rita Rep"})).status_code == 201
+    assert (await api.call("POST", "/api/teams", json={"id": "studio-team", "name": "Studio team",
+                                                       "members": ["rita-studio"]})).status_code == 201
+    steps = {**FLOW["steps"], "ask": {"type": "handoff", "team": "studio-team", "sla": "PT4H", "next": "end"},
+             "route": {**FLOW["steps"]["route"], "hot": "ask"}}
+    r = await api.call("PUT", "/api/flows/studio-api", json=dict(FLOW, steps=steps))
+    assert r.status_code == 200, r.text
+    assert (await api.call("POST", "/api/flows/studio-api/publish", json={})).status_code == 201
+    due = datetime.now(UTC) + timedelta(hours=4)
+    with session_scope(any_db_url) as session:
+        session.add(Handoff(lead_id=lead_id, flow_id="studio-api", step="ask", rep_id="rita-studio", sla_due_at=due))
+        session.add(Handoff(lead_id=lead_id, flow_id="studio-api", step="ask", status="rejected"))
+        j = session.get(Journey, journey_id)
+        assert j is not None
+        j.current_step, j.version = "ask", 2
+        session.add(j)
+    with_sales = (await api.call("GET", "/api/flows/studio-api/steps/ask/leads")).json()
+    assert with_sales[0]["waiting"]["kind"] == "handoff" and with_sales[0]["waiting"]["rep"] == "Rita Rep"
+    assert with_sales[0]["waiting"]["until"].startswith(due.isoformat()[:19])
     draft = dict(FLOW, name="Studio API v2")
     assert (await api.call("PUT", "/api/flows/studio-api", json=draft)).status_code == 200
     flows = (await api.call("GET", "/api/flows")).json()

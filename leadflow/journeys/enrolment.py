@@ -25,6 +25,7 @@ from leadflow.models import (
     Journey,
     JourneyStep,
     Lead,
+    Rep,
     TimelineEntry,
     utcnow,
 )
@@ -377,13 +378,15 @@ def _transitions(session: Session, sfilter: list[Any]) -> dict[str, dict[str, in
 def leads_at_step(session: Session, flow_id: str, step_id: str, limit: int = 200) -> list[dict[str, Any]]:
     """The leads at a step now, each with why it waits: ``waiting`` is ``{"kind", "until",
     "event", "reason"}``: kind ``wait`` (a timer), ``wait_for`` (an event, until a timeout),
-    ``held`` (a send held back by the send window or frequency cap: ``reason``) or ``working``."""
+    ``held`` (a send held back by the send window or frequency cap: ``reason``), ``handoff`` (sales
+    has not taken the lead yet: ``until`` is the SLA due time, ``rep`` who has it) or ``working``."""
     rows = session.exec(
         select(Journey, Lead).join(Lead, Lead.id == Journey.lead_id)
         .where(Journey.flow_id == flow_id, Journey.current_step == step_id,
                Journey.status == "running").limit(limit)
     ).all()
     held = _held_sends(session, flow_id, step_id, [lead.id for _, lead in rows])
+    with_sales = _open_handoffs(session, flow_id, [lead.id for _, lead in rows])
     docs: dict[int, dict[str, Any]] = {}
     out = []
     for j, lead in rows:
@@ -396,6 +399,9 @@ def leads_at_step(session: Session, flow_id: str, step_id: str, limit: int = 200
             waiting["kind"] = "wait"
         elif step.get("type") == "wait_for":
             waiting.update(kind="wait_for", event=step.get("event"))
+        elif step.get("type") == "handoff":
+            due, rep = with_sales.get(lead.id, (None, None))
+            waiting.update(kind="handoff", until=due or until, rep=rep)
         elif lead.id in held:
             reason, retry_at = held[lead.id]
             waiting.update(kind="held", reason=reason, until=retry_at)
@@ -404,6 +410,18 @@ def leads_at_step(session: Session, flow_id: str, step_id: str, limit: int = 200
                     "journey_id": j.id, "version": j.version,
                     "since": j.started_at.isoformat(), "waiting": waiting})
     return out
+
+
+def _open_handoffs(session: Session, flow_id: str,
+                   lead_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    """lead id -> (SLA due time, rep's name) of its handoff from this flow that sales has not taken."""
+    if not lead_ids:
+        return {}
+    rows = session.exec(
+        select(Handoff, Rep.name).join(Rep, col(Rep.id) == col(Handoff.rep_id), isouter=True)
+        .where(col(Handoff.lead_id).in_(lead_ids), Handoff.flow_id == flow_id, Handoff.status == "open")
+    ).all()
+    return {h.lead_id: (h.sla_due_at.isoformat() if h.sla_due_at else None, name) for h, name in rows}
 
 
 def _held_sends(session: Session, flow_id: str, step_id: str,

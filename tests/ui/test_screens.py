@@ -92,13 +92,19 @@ SCREENS = [
     ("team", "/team"), ("reports", "/reports"), ("scoring", "/scoring"), ("forms", "/forms"),
     ("keys", "/keys"), ("settings", "/settings"), ("lead", "/leads/{lead}"), ("editor", "/flows/{flow}"),
     ("live", "/flows/{flow}/live"), ("versions", "/flows/{flow}/versions"),
+    ("migrate", "/flows/{flow}/migrate"), ("simulate", "/flows/{flow}/simulate"), ("not-found", "/no-such-page"),
 ]
+
+#: A date as a machine writes it (2026-12-03T07:55:15): the studio says moments in words instead.
+ISO_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
 
 
 @pytest.mark.parametrize("width", [1440, 390])
 def test_every_screen_fits_the_window(page, stack: Stack, seeded: dict[str, str], width: int) -> None:  # type: ignore[no-untyped-def]
+    """Each screen at 1440 and 390 px: nothing wider than the window, no ISO timestamp in the text."""
     page.set_viewport_size({"width": width, "height": 900})
     problems = {}
+    timestamps = {}
     for name, path in SCREENS:
         page.goto(stack.base + path.format(**seeded))
         settle(page)
@@ -110,7 +116,94 @@ def test_every_screen_fits_the_window(page, stack: Stack, seeded: dict[str, str]
         wide = page.evaluate(OVERFLOW)
         if wide:
             problems[name] = wide
+        if found := ISO_TIMESTAMP.findall(page.locator("body").inner_text()):
+            timestamps[name] = found[:3]
     assert not problems, f"elements wider than {width} px: {problems}"
+    assert not timestamps, f"ISO timestamps shown instead of words: {timestamps}"
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_signed_out_and_server_down_screens_fit_the_window(browser, stack: Stack, width: int) -> None:  # type: ignore[no-untyped-def]
+    """The two screens outside the shell: the sign-in form, and "cannot reach the server"."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(stack.base + "/flows")
+    expect(page.get_by_label("API key")).to_be_visible()
+    shot(page, f"30-sign-in-{width}")
+    assert page.evaluate(OVERFLOW) == []
+    page.get_by_label("API key").fill(stack.key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Flows")).to_be_visible()
+    page.route("**/api/**", lambda route: route.abort())
+    page.reload()
+    expect(page.get_by_test_id("server-down")).to_be_visible()
+    shot(page, f"30-server-down-{width}")
+    assert page.evaluate(OVERFLOW) == []
+    context.close()
+
+
+#: Every screen of the shell, and what its lists answer when there is nothing yet.
+EMPTY_ANSWERS = {
+    r"/api/flows$": [], r"/api/leads\?.*": {"items": [], "total": 0}, r"/api/templates$": [],
+    r"/api/outbox(\?.*)?$": [], r"/api/handoffs(\?.*)?$": [], r"/api/reps$": [], r"/api/teams$": [],
+    r"/api/keys$": [], r"/api/forms$": [],
+}
+EMPTY_SCREENS = ["/flows", "/leads", "/templates", "/outbox", "/inbox", "/team", "/keys", "/forms"]
+
+
+def test_every_screen_says_when_it_is_loading_failing_or_empty(page, stack: Stack, seeded: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """While the first answer is on its way: skeletons; when the server cannot be reached: a
+    sentence with a retry (and the session stays); when there is nothing yet: what to do."""
+    from playwright.sync_api import expect
+
+    api_but_meta = re.compile(r".*/api/(?!meta).*")
+    screens = [(name, path.format(**seeded)) for name, path in SCREENS if name != "not-found"]
+    slow = []
+    for name, path in screens:
+        held: list = []
+        page.route(api_but_meta, lambda route: held.append(route))
+        page.goto(stack.base + path)
+        page.wait_for_function("() => document.querySelector('.page')")
+        if not page.locator('[data-testid="skeleton"], [role="status"]').first.is_visible():
+            slow.append(name)
+        page.unroute(api_but_meta)
+        for route in held:
+            route.continue_()
+    assert not slow, f"screens with nothing to show while loading: {slow}"
+
+    failing = []
+    for name, path in screens:
+        page.route(api_but_meta, lambda route: route.abort())
+        page.goto(stack.base + path)
+        expect(page.get_by_role("navigation", name="Main")).to_be_attached()  # still signed in
+        try:
+            expect(page.get_by_role("alert").first).to_be_visible(timeout=5000)
+        except AssertionError:
+            failing.append(name)
+        shot(page, f"41-error-{name}")
+        page.unroute(api_but_meta)
+    assert not failing, f"screens that stay silent when the server cannot be reached: {failing}"
+
+    def empty(route) -> None:  # type: ignore[no-untyped-def]
+        path = route.request.url.split(stack.base, 1)[1]
+        body = next((b for pattern, b in EMPTY_ANSWERS.items() if re.match(pattern, path)), None)
+        if route.request.method == "GET" and body is not None:
+            route.fulfill(json=body)
+        else:
+            route.continue_()
+
+    page.route("**/api/**", empty)
+    silent = []
+    for path in EMPTY_SCREENS:
+        page.goto(stack.base + path)
+        settle(page)
+        if not page.get_by_test_id("empty-state").first.is_visible():
+            silent.append(path)
+        shot(page, f"42-empty-{path.strip('/')}")
+    page.unroute("**/api/**")
+    assert not silent, f"screens without an empty state: {silent}"
 
 
 def test_a_marketer_sets_up_the_sales_team(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
@@ -146,16 +239,21 @@ def test_a_marketer_sets_up_the_sales_team(page, stack: Stack) -> None:  # type:
     shot(page, "31-team-created")
 
 
+def write_template(page, stack: Stack, name: str, subject: str, body: str) -> None:  # type: ignore[no-untyped-def]
+    """Create template `name` on the templates page and type its subject and body (not saved yet)."""
+    page.goto(stack.base + "/templates")
+    page.get_by_test_id("new-template-name").fill(name)
+    page.get_by_role("button", name="Create").click()
+    page.get_by_test_id("tpl-subject").fill(subject)
+    html = page.get_by_test_id("tpl-html").input_value().replace("Write your message here.", body)
+    page.get_by_test_id("tpl-html").fill(html)
+
+
 def test_a_template_is_written_previewed_and_sent_to_yourself(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
     name = f"hello-{uuid.uuid4().hex[:6]}"
-    page.goto(stack.base + "/templates")
-    page.get_by_test_id("new-template-name").fill(name)
-    page.get_by_role("button", name="Create").click()
-    page.get_by_test_id("tpl-subject").fill("Hello {{ lead.first_name }}")
-    html = page.get_by_test_id("tpl-html").input_value().replace("Write your message here.", "Welcome aboard, {{ lead.company }}!")
-    page.get_by_test_id("tpl-html").fill(html)
+    write_template(page, stack, name, "Hello {{ lead.first_name }}", "Welcome aboard, {{ lead.company }}!")
     # The live preview renders what is typed, for the sample lead.
     expect(page.get_by_test_id("tpl-preview-subject")).to_have_text("Hello Jamie")
     expect(page.frame_locator("iframe.mail-frame").locator("body")).to_contain_text("Welcome aboard, Example Corp!")
@@ -314,7 +412,7 @@ def test_the_inbox_sorts_by_sla_and_names_people(page, stack: Stack) -> None:  #
                 "sla_status": "on_time", "escalations": [],
                 "lead": {"email": f"{hid}@example.com", "first_name": hid.title(), "score": 70, "temperature": temperature}}
 
-    items = [handoff("later", "open", 300), handoff("accepted", "accepted", 30), handoff("sooner", "open", 45),
+    items = [handoff("later", "open", 300), handoff("taken", "accepted", 30), handoff("sooner", "open", 45),
              handoff("gone", "rejected", 10)]
     page.route(re.compile(r".*/api/handoffs(\?.*)?$"), lambda route: route.fulfill(json=items))
     page.get_by_role("link", name="Sales inbox").click()
@@ -324,8 +422,14 @@ def test_the_inbox_sorts_by_sla_and_names_people(page, stack: Stack) -> None:  #
     expect(open_list.nth(1)).to_contain_text("Later")
     expect(open_list.nth(0)).to_contain_text("Rita Rep")
     expect(open_list.nth(0)).to_contain_text("Inside sales")
-    expect(page.get_by_test_id("handoff-due-sooner")).to_contain_text(re.compile(r"due in (44|45) min"))
-    expect(page.get_by_test_id("inbox-working")).to_contain_text("Accepted")
+    expect(page.get_by_test_id("handoff-sla-sooner")).to_contain_text(re.compile(r"SLA due in (44|45) min"))
+    expect(page.get_by_test_id("handoff-due-sooner")).to_contain_text(re.compile(r"by (today|[A-Z][a-z]{2}) \d\d:\d\d"))
+    # Once taken, a lead is no longer sent back: the rep disqualifies it instead.
+    working = page.get_by_test_id("inbox-working")
+    expect(working.get_by_test_id("handoff-taken")).to_contain_text("accepted")
+    expect(working.get_by_test_id("disqualify-taken")).to_be_visible()
+    expect(working.get_by_test_id("reject-taken")).to_have_count(0)
+    expect(page.get_by_test_id("reject-sooner")).to_be_visible()
     closed = page.get_by_test_id("inbox-closed")
     expect(closed.get_by_test_id("handoff-gone")).not_to_contain_text("hot")
     expect(closed.get_by_test_id("reject-gone")).to_have_count(0)

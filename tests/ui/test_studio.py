@@ -123,18 +123,26 @@ def browser(stack: Stack) -> Iterator[object]:
         browser.close()
 
 
-@pytest.fixture
-def page(browser, stack: Stack):  # type: ignore[no-untyped-def]
-    """A signed-in page (the key goes in through the sign-in form, as a user does)."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
+def sign_in(context, address: str, key: str, heading: str):  # type: ignore[no-untyped-def]
+    """Open `address` in `context`, sign in with `key` through the form, wait for `heading`.
+
+    Returns the page and the list that collects its uncaught errors."""
     page = context.new_page()
     page.set_default_timeout(15_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(stack.base + "/flows")
-    page.get_by_label("API key").fill(stack.key)
+    page.goto(address)
+    page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Flows").wait_for()
+    page.get_by_role("heading", name=heading).wait_for()
+    return page, errors
+
+
+@pytest.fixture
+def page(browser, stack: Stack):  # type: ignore[no-untyped-def]
+    """A signed-in page (the key goes in through the sign-in form, as a user does)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page, errors = sign_in(context, stack.base + "/flows", stack.key, "Flows")
     yield page
     context.close()
     assert not errors, f"uncaught errors in the page: {errors}"

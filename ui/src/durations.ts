@@ -76,20 +76,6 @@ export function parseWords(text: string): string | null {
   return `P${date}${time ? `T${time}` : ""}`;
 }
 
-/** A countdown such as "1h 05m" or "overdue 12m" from now to `due`. */
-export function countdown(due: string | Date, now: Date = new Date()): string {
-  const dueAt = typeof due === "string" ? parseApiDate(due) : due;
-  let seconds = Math.round((dueAt.getTime() - now.getTime()) / 1000);
-  const overdue = seconds < 0;
-  seconds = Math.abs(seconds);
-  const d = Math.floor(seconds / 86400);
-  const h = Math.floor((seconds % 86400) / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = seconds % 60;
-  const text = d ? `${d}d ${h}h` : h ? `${h}h ${String(m).padStart(2, "0")}m` : `${m}m ${String(s).padStart(2, "0")}s`;
-  return overdue ? `overdue ${text}` : text;
-}
-
 /** The API sends naive UTC datetimes (no zone); read them as UTC, not local time. */
 export function parseApiDate(value: string): Date {
   return new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`);

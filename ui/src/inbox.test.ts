@@ -4,8 +4,8 @@ import { slaText, topReasons } from "./sales";
 describe("sales inbox", () => {
   const now = new Date("2026-03-02T10:00:00Z");
   it("counts the SLA down while the handoff is open, and says how it ended otherwise", () => {
-    expect(slaText({ status: "open", sla_status: "on_time", sla_due_at: "2026-03-02T11:30:00+00:00" }, now)).toBe("SLA 1h 30m");
-    expect(slaText({ status: "open", sla_status: "breached", sla_due_at: "2026-03-02T09:00:00" }, now)).toBe("SLA breached, overdue 1h 00m");
+    expect(slaText({ status: "open", sla_status: "on_time", sla_due_at: "2026-03-02T11:30:00+00:00" }, now)).toBe("SLA due in 1 h 30 min");
+    expect(slaText({ status: "open", sla_status: "breached", sla_due_at: "2026-03-02T09:00:00" }, now)).toBe("SLA breached, overdue by 1 h");
     expect(slaText({ status: "accepted", sla_status: "met", sla_due_at: "2026-03-02T11:30:00" }, now)).toBe("SLA met");
     expect(slaText({ status: "rejected", sla_status: "on_time", sla_due_at: "2026-03-02T11:30:00" }, now)).toBe("SLA stopped");
     expect(slaText({ status: "open", sla_status: "on_time", sla_due_at: null }, now)).toBeNull();

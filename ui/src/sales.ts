@@ -1,5 +1,6 @@
 /** Pure helpers of the sales pages: handoff shapes, SLA wording, score reasons. */
-import { countdown } from "./durations";
+import { parseApiDate } from "./durations";
+import { moment } from "./words";
 
 /** One row of a lead's score breakdown (leadflow/scoring.py ScoreResult.breakdown). */
 export interface BreakdownRow {
@@ -54,19 +55,19 @@ export function topReasons(rows: BreakdownRow[] | undefined, limit = 5): Breakdo
     .slice(0, limit);
 }
 
-/** What the SLA chip says: a countdown while the clock runs, else how it ended. */
+/** What the SLA chip says: "SLA due in 1 h 30 min" while the clock runs, else how it ended. */
 export function slaText(h: Pick<Handoff, "sla_due_at" | "sla_status" | "status">, now: Date): string | null {
   if (h.sla_status === "met") return "SLA met";
   if (!h.sla_due_at) return null;
   if (!["open"].includes(h.status) && h.sla_status !== "breached") return "SLA stopped";
-  const left = countdown(h.sla_due_at, now);
-  return h.sla_status === "breached" || left.startsWith("overdue") ? `SLA breached, ${left}` : `SLA ${left}`;
+  const due = moment(h.sla_due_at, "due", now).text;
+  return h.sla_status === "breached" || due.startsWith("overdue") ? `SLA breached, ${due}` : `SLA ${due}`;
 }
 
 
 /** Open handoffs first, soonest SLA deadline first; then the rest, newest first. */
 export function sortForInbox(list: Handoff[]): Handoff[] {
-  const due = (h: Handoff) => (h.sla_due_at ? Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(h.sla_due_at) ? h.sla_due_at : `${h.sla_due_at}Z`) : Infinity);
+  const due = (h: Handoff) => (h.sla_due_at ? parseApiDate(h.sla_due_at).getTime() : Infinity);
   const rank = (h: Handoff) => (h.status === "open" ? 0 : ["accepted", "contacted"].includes(h.status) ? 1 : 2);
   return [...list].sort((a, b) => rank(a) - rank(b) || (rank(a) < 2 ? due(a) - due(b) : String(b.created_at ?? "").localeCompare(String(a.created_at ?? ""))));
 }

@@ -2,6 +2,7 @@
 import type { ReactNode } from "react";
 import type { ApiError } from "./api";
 import type { Loaded } from "./hooks";
+import { moment, type MomentStyle } from "./words";
 
 /** Grey bars standing in for content that is on its way. */
 export function Skeleton({ rows = 3, label = "Loading" }: { rows?: number; label?: string }) {
@@ -56,6 +57,13 @@ export function Load<T>({ state, empty, isEmpty, rows, children }: {
   );
 }
 
+/** Only the waiting and failing of loaded data: a skeleton before the first answer, an error with a retry. */
+export function Pending({ state, rows = 3, label }: { state: Loaded<unknown>; rows?: number; label?: string }) {
+  if (state.error) return <ErrorState error={state.error} onRetry={state.reload} />;
+  if (state.data === null) return <Skeleton rows={rows} label={label} />;
+  return null;
+}
+
 /** Saving feedback: what happened, in a sentence. */
 export function Notice({ message }: { message: { text: string; bad?: boolean } | null }) {
   if (!message) return null;
@@ -66,4 +74,20 @@ export function Notice({ message }: { message: { text: string; bad?: boolean } |
 export function personName(p: { first_name?: string | null; last_name?: string | null; email?: string | null; name?: string | null } | null | undefined): string {
   if (!p) return "";
   return p.name || [p.first_name, p.last_name].filter(Boolean).join(" ") || p.email || "";
+}
+
+/**
+ * A date or time in words in the reader's zone ("3 min ago", "due in 2 h", "Thu 09:00"), with the
+ * whole date as its tooltip: every page shows moments through this.
+ */
+export function When({ at, style = "ago", now, className, testId }: {
+  at: string | Date | null | undefined;
+  style?: MomentStyle;
+  now?: Date;
+  className?: string;
+  testId?: string;
+}) {
+  if (!at) return null;
+  const m = moment(at, style, now);
+  return <time dateTime={m.iso} title={m.title} className={className} data-testid={testId}>{m.text}</time>;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { withoutTracking } from "./mail";
 import { sortForInbox, type Handoff } from "./sales";
-import { dayTime, dedupeTimeline, dueInWords, relative, spanInWords, stepEssence, timelineSentence, waitingReason } from "./words";
+import { dayInWords, dayTime, dedupeTimeline, dueInWords, fullDate, moment, relative, spanInWords, stepEssence, timelineSentence, waitingReason } from "./words";
 
 const now = new Date("2026-12-03T07:55:00Z");
 
@@ -23,6 +23,45 @@ describe("times in words", () => {
   });
 });
 
+describe("one way to show a moment", () => {
+  const at = "2026-12-03T08:00:00"; // the API's naive UTC: 5 min after `now`
+
+  it("gives words for the page and the whole date for the tooltip, in the reader's zone", () => {
+    expect(moment(at, "ago", now, "UTC")).toEqual({
+      text: "in 5 min", title: "Thursday, 3 December 2026, 08:00 UTC", iso: "2026-12-03T08:00:00.000Z" });
+    expect(moment("2026-12-03T07:52:00Z", "ago", now).text).toBe("3 min ago");
+    expect(moment("2026-12-03T10:05:00Z", "due", now).text).toBe("due in 2 h 10 min");
+    expect(moment("2026-12-03T07:43:00Z", "due", now).text).toBe("overdue by 12 min");
+    expect(moment(at, "when", now, "UTC").text).toBe("today 08:00 (in 5 min)");
+  });
+
+  it("reads the same instant in each reader's zone", () => {
+    expect(moment(at, "at", now, "UTC").text).toBe("today 08:00");
+    expect(moment(at, "at", now, "Europe/Berlin").text).toBe("today 09:00");
+    // 07:55 UTC is still Wednesday evening in Los Angeles: 08:00 UTC is the next day there.
+    expect(moment(at, "at", now, "America/Los_Angeles").text).toBe("Thu 00:00");
+    expect(moment(at, "at", now, "Asia/Tokyo").text).toBe("today 17:00");
+    expect(fullDate(at, "Europe/Berlin")).toBe("Thursday, 3 December 2026, 09:00 CET");
+    // Late on the 3rd in UTC is already Friday in Tokyo: the day follows the reader's zone.
+    expect(moment("2026-12-03T20:00:00Z", "at", now, "Asia/Tokyo").text).toBe("Fri 05:00");
+  });
+
+  it("says weekdays within the week, dates beyond, and the year only when it differs", () => {
+    expect(moment("2026-12-05T09:00:00Z", "at", now, "UTC").text).toBe("Sat 09:00");
+    expect(moment("2026-11-20T09:00:00Z", "at", now, "UTC").text).toBe("20 Nov 09:00");
+    expect(moment("2025-11-20T09:00:00Z", "at", now, "UTC").text).toBe("20 Nov 2025 09:00");
+    expect(dayInWords("2026-12-24T12:00:00Z", now, "UTC")).toBe("24 Dec");
+    expect(moment("2027-01-02T12:00:00Z", "day", now, "UTC").text).toBe("2 Jan 2027");
+  });
+
+  it("never shows an ISO timestamp, even for a value it cannot read", () => {
+    for (const style of ["ago", "due", "at", "when", "day"] as const) {
+      expect(moment(at, style, now, "UTC").text).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:/);
+    }
+    expect(moment("soon", "at", now)).toEqual({ text: "soon", title: "", iso: "" });
+  });
+});
+
 describe("steps in words", () => {
   it("gives each step's essence", () => {
     expect(stepEssence({ type: "wait", duration: "P2D" })).toBe("Wait 2 days");
@@ -35,6 +74,8 @@ describe("why a lead waits", () => {
   it("explains each kind of wait", () => {
     expect(waitingReason({ kind: "held", reason: "send window", until: "2026-12-03T09:00:00Z" }, now)).toMatch(/^waiting for the send window to open today \d\d:00$/);
     expect(waitingReason({ kind: "wait_for", event: "email.clicked" }, now)).toBe("waiting for email.clicked");
+    expect(waitingReason({ kind: "handoff", rep: "Rita Rep", until: "2026-12-03T10:05:00Z" }, now)).toBe("waiting for Rita Rep to take the lead, SLA due in 2 h 10 min");
+    expect(waitingReason({ kind: "handoff", until: null }, now)).toBe("waiting for sales to take the lead");
     expect(waitingReason({ kind: "held", reason: "frequency cap", until: "2026-12-04T14:00:00Z" }, now)).toMatch(/^held by the frequency cap until Fri \d\d:00$/);
   });
 });

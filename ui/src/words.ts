@@ -34,30 +34,80 @@ export function relative(value: string | Date, now: Date = new Date()): string {
   return diff > 0 ? `in ${spanInWords(diff)}` : `${spanInWords(diff)} ago`;
 }
 
+/** The calendar day in `timeZone` (the reader's when undefined), for comparing days. */
+function dayKey(date: Date, timeZone?: string): string {
+  return date.toLocaleDateString("en-GB", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
+}
+
+function yearIn(date: Date, timeZone?: string): string {
+  return date.toLocaleDateString("en-GB", { timeZone, year: "numeric" });
+}
+
+/** "3 Dec", or "3 Dec 2025" when the year is not the current one, in the reader's zone. */
+export function dayInWords(value: string | Date, now: Date = new Date(), timeZone?: string): string {
+  const date = toDate(value);
+  const withYear = yearIn(date, timeZone) !== yearIn(now, timeZone);
+  return date.toLocaleDateString("en-GB", { day: "numeric", month: "short", year: withYear ? "numeric" : undefined, timeZone });
+}
+
 /** "Thu 09:00" within a week of `now`, else "3 Dec 09:00" (or with the year when it differs), in the reader's zone. */
 export function dayTime(value: string | Date, now: Date = new Date(), timeZone?: string): string {
   const date = toDate(value);
-  const opts: Intl.DateTimeFormatOptions = { hour: "2-digit", minute: "2-digit", hour12: false, timeZone };
-  const time = date.toLocaleTimeString("en-GB", opts);
+  const time = date.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone });
   const days = Math.abs(date.getTime() - now.getTime()) / 86_400_000;
   if (days < 6) {
-    const sameDay = date.toLocaleDateString("en-GB", { timeZone }) === now.toLocaleDateString("en-GB", { timeZone });
-    return sameDay ? `today ${time}` : `${date.toLocaleDateString("en-GB", { weekday: "short", timeZone })} ${time}`;
+    return dayKey(date, timeZone) === dayKey(now, timeZone)
+      ? `today ${time}`
+      : `${date.toLocaleDateString("en-GB", { weekday: "short", timeZone })} ${time}`;
   }
-  const withYear = date.getFullYear() !== now.getFullYear();
-  return `${date.toLocaleDateString("en-GB", { day: "numeric", month: "short", year: withYear ? "numeric" : undefined, timeZone })} ${time}`;
+  return `${dayInWords(date, now, timeZone)} ${time}`;
+}
+
+/** "Thursday, 3 December 2026, 09:00 CET": the whole date, for a tooltip, in the reader's zone. */
+export function fullDate(value: string | Date, timeZone?: string): string {
+  const date = toDate(value);
+  const day = date.toLocaleDateString("en-GB", { weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone });
+  const time = date.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone, timeZoneName: "short" });
+  return `${day}, ${time}`;
 }
 
 /** "Thu 09:00 (in 2 h 10 min)": a moment as people say it. */
 export function when(value: string | Date | null | undefined, now: Date = new Date()): string {
-  if (!value) return "";
-  return `${dayTime(value, now)} (${relative(value, now)})`;
+  return value ? moment(value, "when", now).text : "";
 }
 
 /** "due in 2 h 10 min" / "overdue by 12 min". */
 export function dueInWords(value: string | Date, now: Date = new Date()): string {
   const diff = toDate(value).getTime() - now.getTime();
   return diff >= 0 ? `due in ${spanInWords(diff)}` : `overdue by ${spanInWords(diff)}`;
+}
+
+/**
+ * How a moment reads on a page:
+ * - `ago`: "3 min ago" / "in 2 h" (something that happened or is planned),
+ * - `due`: "due in 2 h 10 min" / "overdue by 12 min" (a deadline),
+ * - `at`: "Thu 09:00" / "today 14:05" / "24 Dec 14:00" (a point on the calendar),
+ * - `when`: "Thu 09:00 (in 2 h)",
+ * - `day`: "3 Dec" (a date without time).
+ */
+export type MomentStyle = "ago" | "due" | "at" | "when" | "day";
+
+/**
+ * The one way the studio shows a date or time: words for the page and the whole date for a
+ * tooltip, both in the reader's time zone (`timeZone` is for tests). Accepts the API's naive
+ * UTC strings, ISO strings with a zone, or a Date.
+ */
+export function moment(value: string | Date, style: MomentStyle = "ago", now: Date = new Date(), timeZone?: string): { text: string; title: string; iso: string } {
+  const date = toDate(value);
+  if (Number.isNaN(date.getTime())) return { text: typeof value === "string" ? value : "", title: "", iso: "" };
+  const text = {
+    ago: () => relative(date, now),
+    due: () => dueInWords(date, now),
+    at: () => dayTime(date, now, timeZone),
+    when: () => `${dayTime(date, now, timeZone)} (${relative(date, now)})`,
+    day: () => dayInWords(date, now, timeZone),
+  }[style]();
+  return { text, title: fullDate(date, timeZone), iso: date.toISOString() };
 }
 
 export interface TemplateNames {
@@ -114,10 +164,12 @@ const REASONS: Record<string, string> = {
 };
 
 /** Why a lead waits at a step, from GET /api/flows/{id}/steps/{step}/leads' `waiting`. */
-export function waitingReason(w: { kind?: string; until?: string | null; event?: string | null; reason?: string | null } | undefined, now: Date = new Date()): string {
+export function waitingReason(w: { kind?: string; until?: string | null; event?: string | null; reason?: string | null; rep?: string | null } | undefined, now: Date = new Date()): string {
   if (!w) return "";
   const until = w.until ? dayTime(w.until, now) : "";
   switch (w.kind) {
+    case "handoff":
+      return `waiting for ${w.rep ?? "sales"} to take the lead${w.until ? `, SLA ${dueInWords(w.until, now)}` : ""}`;
     case "wait":
       return until ? `waiting until ${until}` : "waiting";
     case "wait_for":

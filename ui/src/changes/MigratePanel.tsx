@@ -6,6 +6,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { api, ApiError } from "../api";
 import { parseApiDate } from "../durations";
+import { moment } from "../words";
 import { stepsOf, type FlowDoc, type Json } from "../graph";
 import { useApi } from "../hooks";
 import { Link } from "../router";
@@ -204,7 +205,7 @@ export function MigratePanel({ flowId }: { flowId: string }) {
                 const at = parseApiDate(s.next_action_at);
                 return (
                   <li key={s.lead_id}><Link to={`/leads/${encodeURIComponent(s.lead_id)}`}>{s.lead_id.slice(0, 8)}</Link>{" "}
-                    {s.from_step} → {s.to_step}, next step {whenInWords(at)} <span className="muted small">({at.toLocaleString()})</span></li>
+                    {s.from_step} → {s.to_step}, next step {whenInWords(at)} <span className="muted small">({moment(at, "at").text})</span></li>
                 );
               })}
             </ul>

@@ -2,7 +2,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { api, ApiError } from "../api";
 import { canonicalJson, changesInWords, diffLines } from "../diff";
-import { parseApiDate } from "../durations";
+import { When } from "../ui";
 import { useApi } from "../hooks";
 import { Link } from "../router";
 import { PinnedTemplates } from "../changes/PinnedTemplates";
@@ -14,10 +14,6 @@ interface VersionInfo {
   note: string | null;
   running: number;
   templates?: { name: string; hash: string; current: boolean }[];
-}
-
-function fmt(date: string | null | undefined): string {
-  return date ? parseApiDate(date).toLocaleString() : "";
 }
 
 export function Versions({ flowId }: { flowId: string }) {
@@ -66,7 +62,7 @@ export function Versions({ flowId }: { flowId: string }) {
             {list.map((v) => (
               <tr key={v.version}>
                 <td>v{v.version}</td>
-                <td>{fmt(v.published_at)}</td>
+                <td><When at={v.published_at} style="at" /></td>
                 <td>{v.note || <span className="muted">—</span>}</td>
                 <td data-testid={`running-v${v.version}`}>{v.running}</td>
                 <td><Link to={`/flows/${id}/live?version=${v.version}`}>Live map</Link></td>

@@ -4,7 +4,7 @@
  */
 import { useState, type FormEvent } from "react";
 import { api, type ApiError } from "../api";
-import { parseApiDate } from "../durations";
+import { Pending, When } from "../ui";
 import { useApi } from "../hooks";
 import { effectWords, money, type Factor } from "./types";
 
@@ -61,13 +61,12 @@ export function LeadOutcome({ leadId, likelihood, factors, onChange }: {
         </>
       )}
       <h3>Outcome</h3>
-      {outcomes.loading && !outcomes.data && <p className="muted small">Loading…</p>}
-      {outcomes.error && <p className="error" role="alert">{outcomes.error.detail}</p>}
+      <Pending state={outcomes} rows={1} label="Loading the outcomes" />
       {outcomes.data?.length === 0 && <p className="muted small">Nothing reported by sales yet.</p>}
       {outcomes.data && outcomes.data.length > 0 && (
         <ul className="small" data-testid="lead-outcomes">
           {outcomes.data.map((o) => (
-            <li key={o.id}><strong>{o.outcome}</strong>{o.amount !== null ? ` · ${money(o.amount, o.currency)}` : ""} · {parseApiDate(o.at).toLocaleDateString()} <span className="muted">({o.via})</span></li>
+            <li key={o.id}><strong>{o.outcome}</strong>{o.amount !== null ? ` · ${money(o.amount, o.currency)}` : ""} · <When at={o.at} style="day" /> <span className="muted">({o.via})</span></li>
           ))}
         </ul>
       )}

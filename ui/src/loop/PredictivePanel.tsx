@@ -5,7 +5,7 @@
  */
 import { useState } from "react";
 import { api, type ApiError } from "../api";
-import { parseApiDate } from "../durations";
+import { ErrorState, Pending, Skeleton, When } from "../ui";
 import { useApi } from "../hooks";
 import { BarChart } from "../pages/charts";
 import type { PredictiveRun, Suggestion } from "./types";
@@ -61,12 +61,12 @@ export function PredictivePanel() {
       </div>
       {error && <p className="error" role="alert">{error}</p>}
       {result && <p role="status" className={result.promoted ? "good" : "notice"} data-testid="predictive-result">{result.why}</p>}
-      {active.loading && !model && !noModel && <p className="muted">Loading the model…</p>}
-      {active.error && !noModel && <p className="error" role="alert">{active.error.detail}</p>}
+      {active.loading && !model && !noModel && <Skeleton rows={3} label="Loading the model" />}
+      {active.error && !noModel && <ErrorState error={active.error} onRetry={active.reload} />}
       {noModel && <p className="muted" data-testid="predictive-none">No model is active yet. Leads have no likelihood and flows that branch on it take their other path.</p>}
       {model && (
         <>
-          <p data-testid="predictive-active">In force since {parseApiDate(model.created_at).toLocaleString()}: {model.why}</p>
+          <p data-testid="predictive-active">In force since <When at={model.created_at} style="at" />: {model.why}</p>
           <table data-testid="predictive-metrics">
             <thead><tr><th>On held-out leads</th><th>This model</th><th>Points score</th></tr></thead>
             <tbody>
@@ -86,8 +86,7 @@ export function PredictivePanel() {
         </>
       )}
       <h3>Where the points disagree with outcomes</h3>
-      {suggestions.loading && !suggestions.data && <p className="muted">Comparing…</p>}
-      {suggestions.error && <p className="error" role="alert">{suggestions.error.detail}</p>}
+      <Pending state={suggestions} label="Comparing the points with the outcomes" />
       {suggestions.data?.why && <p className="muted">{suggestions.data.why}</p>}
       {suggestions.data && !suggestions.data.why && suggestions.data.suggestions.length === 0 && (
         <p className="muted">The outcomes agree with every scoring rule.</p>
@@ -99,7 +98,7 @@ export function PredictivePanel() {
         <details>
           <summary>Training runs ({runs.data.length})</summary>
           <ul className="small" data-testid="predictive-runs">
-            {runs.data.map((r) => <li key={r.id}>{parseApiDate(r.created_at).toLocaleString()}: {r.why}</li>)}
+            {runs.data.map((r) => <li key={r.id}><When at={r.created_at} style="at" />: {r.why}</li>)}
           </ul>
         </details>
       )}

@@ -3,6 +3,7 @@ import { useEffect, useState } from "react";
 import { api, type ApiError, type Problem } from "../api";
 import { useApi } from "../hooks";
 import { useSession } from "../session";
+import { Pending } from "../ui";
 import { cooldownWords, OUTCOME_WORDS, type RejectionReason } from "./types";
 
 export function RejectionReasonsEditor() {
@@ -34,8 +35,7 @@ export function RejectionReasonsEditor() {
     <div className="card wide" data-testid="rejection-reasons-editor">
       <h2>Rejection reasons</h2>
       <p className="muted">What a rep picks when sending a lead back, and what it means for the lead and for the predictive model.</p>
-      {reasons.loading && !reasons.data && <p className="muted">Loading…</p>}
-      {reasons.error && <p className="error" role="alert">{reasons.error.detail}</p>}
+      <Pending state={reasons} label="Loading the reasons" />
       {rows.length === 0 && reasons.data && <p className="muted">No reasons: reps cannot reject until there is one.</p>}
       <table>
         <thead><tr><th>Reason</th><th>Means</th><th>Recycle into</th><th>After</th>{canEdit && <th></th>}</tr></thead>

@@ -4,7 +4,8 @@
  */
 import { useState } from "react";
 import { download, query, type ApiError } from "../api";
-import { parseApiDate } from "../durations";
+import { moment } from "../words";
+import { Pending } from "../ui";
 import { useApi } from "../hooks";
 import { BarChart, StackedBars } from "../pages/charts";
 import { money, type Experiment, type RejectionsReport, type SourcesReport, type TrendPeriod } from "./types";
@@ -53,7 +54,7 @@ export function RatioLines({ periods }: { periods: TrendPeriod[] }) {
           </g>
         ))}
         {periods.map((p, i) => (i % Math.ceil(periods.length / 8) === 0 ? (
-          <text key={p.start} x={x(i)} y={height - 8} textAnchor="middle" fontSize="11">{parseApiDate(p.start).toLocaleDateString(undefined, { month: "short", day: "numeric" })}</text>
+          <text key={p.start} x={x(i)} y={height - 8} textAnchor="middle" fontSize="11">{moment(p.start, "day").text}</text>
         ) : null))}
         <g transform={`translate(${left + 10}, ${top + 4})`}>
           <rect width="12" height="3" y="5" fill="#3056d3" /><text x="16" y="10" fontSize="11">MQL → SAL</text>
@@ -75,8 +76,7 @@ export function ValueReports() {
     <div className="report" data-testid="value-reports">
       <h2>What each source is worth</h2>
       <div className="row"><CsvButton path="/reports/sources?format=csv" name="sources.csv" testId="sources-value-csv" /></div>
-      {sources.loading && !sources.data && <p className="muted">Loading…</p>}
-      {sources.error && <p className="error" role="alert">{sources.error.detail}</p>}
+      <Pending state={sources} rows={4} label="Loading what each source is worth" />
       {sources.data?.sources.length === 0 && <p className="muted">No leads yet.</p>}
       {sources.data && sources.data.sources.length > 0 && (
         <>
@@ -102,16 +102,14 @@ export function ValueReports() {
         </select>
         <CsvButton path={`/reports/funnel/trend${query({ period, format: "csv" })}`} name="funnel-trend.csv" testId="trend-csv" />
       </div>
-      {trend.error && <p className="error" role="alert">{trend.error.detail}</p>}
-      {trend.loading && !trend.data && <p className="muted">Loading…</p>}
+      <Pending state={trend} />
       {trend.data && (trend.data.periods.every((p) => p.mql === 0 && p.sal === 0)
         ? <p className="muted">No lead became an MQL or SAL in these periods.</p>
         : <RatioLines periods={trend.data.periods} />)}
 
       <h2>Why sales sends leads back</h2>
       <div className="row"><CsvButton path="/reports/rejections?format=csv" name="rejections.csv" testId="rejections-csv" /></div>
-      {rejections.error && <p className="error" role="alert">{rejections.error.detail}</p>}
-      {rejections.loading && !rejections.data && <p className="muted">Loading…</p>}
+      <Pending state={rejections} />
       {rejections.data?.total === 0 && <p className="muted">No lead has been rejected.</p>}
       {rejections.data && rejections.data.total > 0 && (() => {
         const reasons = rejections.data.reasons;
@@ -129,8 +127,7 @@ export function ValueReports() {
 
       <h2>A/B splits</h2>
       <div className="row"><CsvButton path="/reports/experiments?format=csv" name="experiments.csv" testId="experiments-csv" /></div>
-      {experiments.error && <p className="error" role="alert">{experiments.error.detail}</p>}
-      {experiments.loading && !experiments.data && <p className="muted">Loading…</p>}
+      <Pending state={experiments} />
       {experiments.data?.experiments.length === 0 && <p className="muted">No published flow has a split step.</p>}
       {experiments.data?.experiments.map((e) => (
         <div key={`${e.flow_id}-${e.step}`} className="card" data-testid={`experiment-${e.flow_id}-${e.step}`}>

@@ -1,8 +1,7 @@
 /** All flows, a form to start a new one, and import of a flow file. */
 import { useRef, useState, type ChangeEvent, type FormEvent } from "react";
 import { api, ApiError } from "../api";
-import { ErrorState, Skeleton } from "../ui";
-import { relative } from "../words";
+import { Empty, ErrorState, Skeleton, When } from "../ui";
 import { useApi } from "../hooks";
 import { Link, navigate } from "../router";
 
@@ -68,13 +67,13 @@ export function FlowsPage() {
       <h1>Flows</h1>
       {flows.error && <ErrorState error={flows.error} onRetry={flows.reload} />}
       {!flows.data && !flows.error && <Skeleton rows={4} label="Loading flows" />}
-      {flows.data && (
+      {flows.data?.length === 0 && <Empty><p>No flows yet: start one below, or import a flow file.</p></Empty>}
+      {!!flows.data?.length && (
         <table data-testid="flows-table" className="responsive">
           <thead>
             <tr><th>Flow</th><th>Version</th><th>Leads in it</th><th>Edited</th><th></th></tr>
           </thead>
           <tbody>
-            {flows.data.length === 0 && <tr><td colSpan={5} className="muted">No flows yet: start one below.</td></tr>}
             {flows.data.map((f) => (
               <tr key={f.id}>
                 <td data-label="Flow">
@@ -86,7 +85,7 @@ export function FlowsPage() {
                   {f.latest_version && f.draft_changed ? <span className="pill due_soon"> draft has unpublished changes</span> : null}
                 </td>
                 <td data-label="Leads in it">{f.running ?? 0} running</td>
-                <td data-label="Edited">{f.updated_at ? relative(f.updated_at) : ""}</td>
+                <td data-label="Edited"><When at={f.updated_at} /></td>
                 <td>
                   {f.latest_version ? <Link to={`/flows/${encodeURIComponent(f.id)}/live`}>Live map</Link> : null}
                 </td>

@@ -4,24 +4,29 @@
  */
 import { useState } from "react";
 import { api, ApiError, query } from "../api";
-import { parseApiDate } from "../durations";
 import { useApi, useNow } from "../hooks";
 import { Link } from "../router";
 import { useSession } from "../session";
 import { slaText, sortForInbox, topReasons, type Handoff } from "../sales";
-import { Empty, ErrorState, Skeleton } from "../ui";
-import { dayTime, dueInWords } from "../words";
+import { Empty, ErrorState, Skeleton, When } from "../ui";
+import { fullDate } from "../words";
 import { RejectReasonForm } from "../loop/RejectReasonForm";
 
 const STATUSES = ["", "open", "accepted", "contacted", "qualified", "rejected", "disqualified"];
-/** action → the statuses it is allowed from (mirrors leadflow/sales_loop.py ACTIONS). */
+/**
+ * action → the statuses the inbox offers it from (leadflow/sales/loop.py ACTIONS allows these and
+ * more). Rejecting sends the lead back to marketing and the flow on at its `on_rejected` path: that
+ * is a reply to the handoff, so it is offered only until the rep has taken the lead; after that,
+ * a lead that is no good is disqualified.
+ */
 const ALLOWED: Record<string, string[]> = {
   accept: ["open"],
   contacted: ["open", "accepted"],
   qualify: ["open", "accepted", "contacted"],
   disqualify: ["open", "accepted", "contacted"],
-  reject: ["open", "accepted", "contacted"],
+  reject: ["open"],
 };
+const WORKING = ["open", "accepted", "contacted"];
 const DONE: Record<string, string> = {
   accept: "Accepted",
   contacted: "Marked as contacted",
@@ -108,13 +113,15 @@ export function InboxPage() {
           const escalations = Array.isArray(h.escalations) ? h.escalations.length : h.escalations ?? 0;
           const sla = slaText(h, now);
           const reasons = topReasons(lead?.score_breakdown);
-          const open = ALLOWED.reject.includes(h.status);
+          const workable = WORKING.includes(h.status);
+          // A lead sales sent back or closed is no longer "hot" to anyone reading the inbox.
+          const temperature = workable ? lead?.temperature : null;
           return (
             <li key={h.id} className={`handoff sla-${h.sla_status ?? "none"}`} data-testid={`handoff-${h.id}`}>
               <div className="handoff-main">
                 <h2>
                   <Link to={`/leads/${encodeURIComponent(h.lead_id)}`}>{name || lead?.email || (lead ? h.lead_id : "erased lead")}</Link>{" "}
-                  {lead?.temperature && !["rejected", "disqualified"].includes(h.status) && <span className={`pill ${lead.temperature}`}>{lead.temperature}</span>}
+                  {temperature && <span className={`pill ${temperature}`}>{temperature}</span>}
                 </h2>
                 <p className="small">{[lead?.title, lead?.company, lead?.email].filter(Boolean).join(" · ")}</p>
                 <p className="small">
@@ -124,8 +131,8 @@ export function InboxPage() {
                   {h.flow_id ? <> · from {isSales ? flowName(h.flow_id) : <Link to={`/flows/${encodeURIComponent(h.flow_id)}/live`}>{flowName(h.flow_id)}</Link>}</> : null}
                 </p>
                 {reasons.length > 0 && (
-                  <details className="why" open={lead?.temperature === "hot"}>
-                    <summary>Why it is {lead?.temperature ?? "scored"}</summary>
+                  <details className="why" open={temperature === "hot"}>
+                    <summary>{temperature ? `Why it is ${temperature}` : "Why it scored"}</summary>
                     <ul data-testid={`why-${h.id}`}>
                       {reasons.map((r, i) => (
                         <li key={i}><span className={`pts ${(r.points_now ?? 0) < 0 ? "neg" : ""}`}>{points(r.points_now)}</span> {r.rule}
@@ -141,16 +148,16 @@ export function InboxPage() {
                 <span className={`pill ${h.status}`} data-testid={`handoff-status-${h.id}`}>{h.status}</span>
                 {sla && (
                   <span className={`countdown sla-${h.sla_status}`} data-testid={`handoff-sla-${h.id}`}
-                    title={h.sla_due_at ? `SLA due ${parseApiDate(h.sla_due_at).toLocaleString()}` : undefined}>{sla}</span>
+                    title={h.sla_due_at ? `SLA due ${fullDate(h.sla_due_at)}` : undefined}>{sla}</span>
                 )}
                 {h.sla_due_at && h.status === "open" && (
-                  <span className="small" data-testid={`handoff-due-${h.id}`}>{dueInWords(h.sla_due_at, now)} · {dayTime(h.sla_due_at, now)}</span>
+                  <span className="small" data-testid={`handoff-due-${h.id}`}>by <When at={h.sla_due_at} style="at" now={now} /></span>
                 )}
                 {h.sla_status && !["met", "on_time"].includes(h.sla_status) && (
                   <span className="small muted">{h.sla_status.replace("_", " ")}</span>
                 )}
               </div>
-              {open && canAct && (
+              {workable && canAct && (
                 <div className="handoff-actions" role="group" aria-label={`Actions for ${lead?.email ?? h.lead_id}`}>
                   {(["accept", "contacted", "qualify", "disqualify"] as const).map((a) => (
                     <button key={a} type="button" onClick={() => act(h, a)} data-testid={`${a}-${h.id}`}
@@ -158,8 +165,10 @@ export function InboxPage() {
                       {a === "contacted" ? "Contacted" : `${a[0].toUpperCase()}${a.slice(1)}`}
                     </button>
                   ))}
-                  <button type="button" className="danger" data-testid={`reject-${h.id}`} disabled={busy === h.id}
-                    onClick={() => setRejecting(h.id)}>Reject…</button>
+                  {ALLOWED.reject.includes(h.status) && (
+                    <button type="button" className="danger" data-testid={`reject-${h.id}`} disabled={busy === h.id}
+                      onClick={() => setRejecting(h.id)}>Reject…</button>
+                  )}
                 </div>
               )}
               {rejecting === h.id && <RejectReasonForm onCancel={() => setRejecting(null)} onReject={(body) => act(h, "reject", body)} />}

@@ -2,8 +2,7 @@
 import { useState, type FormEvent } from "react";
 import { api, ApiError } from "../api";
 import { useApi, useNow } from "../hooks";
-import { Load, Notice } from "../ui";
-import { relative } from "../words";
+import { Load, Notice, When } from "../ui";
 import type { Rep } from "./TeamPage";
 
 interface KeyRow {
@@ -100,10 +99,10 @@ export function KeysPage() {
                       <tr key={k.id} className={k.revoked_at ? "revoked" : ""}>
                         <td data-label="Label">{k.label || <span className="muted">no label</span>}</td>
                         <td data-label="Role">{k.role}{k.rep_id ? ` · ${k.rep_name ?? repNames[k.rep_id] ?? k.rep_id}` : ""}</td>
-                        <td data-label="Created">{k.created_at ? relative(k.created_at, now) : ""}</td>
-                        <td data-label="Last used">{k.last_used_at ? relative(k.last_used_at, now) : <span className="muted">never</span>}</td>
+                        <td data-label="Created"><When at={k.created_at} now={now} /></td>
+                        <td data-label="Last used">{k.last_used_at ? <When at={k.last_used_at} now={now} /> : <span className="muted">never</span>}</td>
                         <td>{k.revoked_at
-                          ? <span className="pill rejected">revoked {relative(k.revoked_at, now)}</span>
+                          ? <span className="pill rejected">revoked <When at={k.revoked_at} now={now} /></span>
                           : <button type="button" className="danger" onClick={() => void revoke(k)}>Revoke</button>}</td>
                       </tr>
                     ))}

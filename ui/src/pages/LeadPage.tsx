@@ -1,12 +1,11 @@
 /** One lead: profile, score and its breakdown, temperature, stage, journeys (with Temporal links), timeline. */
-import { parseApiDate } from "../durations";
 import { useApi } from "../hooks";
 import { Link } from "../router";
 import { temporalLink, useSession } from "../session";
 import { api, download, type ApiError } from "../api";
 import { useNow } from "../hooks";
-import { ErrorState, Notice, Skeleton } from "../ui";
-import { dayTime, dedupeTimeline, relative, timelineIcon, timelineSentence, type TimelineEntry } from "../words";
+import { ErrorState, Notice, Skeleton, When } from "../ui";
+import { dedupeTimeline, timelineIcon, timelineSentence, type TimelineEntry } from "../words";
 import type { FormEvent } from "react";
 import type { BreakdownRow } from "../sales";
 import { useState } from "react";
@@ -70,10 +69,6 @@ function breakdownRows(value: unknown): [string, number][] {
   return [];
 }
 
-function when(value: string | null | undefined): string {
-  return value ? parseApiDate(value).toLocaleString() : "";
-}
-
 export function LeadPage({ leadId }: { leadId: string }) {
   const meta = useSession();
   const id = encodeURIComponent(leadId);
@@ -119,7 +114,7 @@ export function LeadPage({ leadId }: { leadId: string }) {
               <tbody>
                 {(l.score_breakdown as BreakdownRow[]).map((r, i) => (
                   <tr key={i}>
-                    <td>{r.rule}</td><td>{r.kind === "fit" ? "fit" : r.event_type ?? r.kind}</td><td>{when(r.occurred_at)}</td>
+                    <td>{r.rule}</td><td>{r.kind === "fit" ? "fit" : r.event_type ?? r.kind}</td><td><When at={r.occurred_at} style="at" now={now} /></td>
                     <td className="num">{r.points_now ?? ""}</td><td className="num">{r.points_base ?? ""}</td>
                   </tr>
                 ))}
@@ -151,8 +146,8 @@ export function LeadPage({ leadId }: { leadId: string }) {
                   {j.status === "running" && meta.role !== "sales" && (
                     <ExitFromFlow leadId={l.id} leadName={l.first_name || l.email} flowId={j.flow_id} onDone={lead.reload} />
                   )}</td>
-                <td>{j.started_at ? dayTime(j.started_at, now) : ""}</td>
-                <td>{j.ended_at ? dayTime(j.ended_at, now) : ""}</td>
+                <td><When at={j.started_at} style="at" now={now} /></td>
+                <td><When at={j.ended_at} style="at" now={now} /></td>
                 <td>{link ? <a href={link} target="_blank" rel="noreferrer">Temporal Web UI</a> : <span className="muted">{j.workflow_id}</span>}</td>
               </tr>
             );
@@ -170,7 +165,7 @@ export function LeadPage({ leadId }: { leadId: string }) {
             <span className="tl-icon" aria-hidden>{timelineIcon(t)}</span>
             <div className="tl-body">
               <span className="tl-sentence">{timelineSentence(t, { flows: flowNames, reps: Object.fromEntries((reps.data ?? []).map((r) => [r.id, r.name])) })}</span>
-              <time dateTime={t.at} title={when(t.at)} className="small muted"> · {relative(t.at, now)}</time>
+              <span className="small muted"> · <When at={t.at} now={now} /></span>
               <details className="raw">
                 <summary className="small muted">raw event</summary>
                 <pre className="json small">{JSON.stringify({ type: t.type, kind: t.kind, at: t.at, ...(t.data ?? {}) }, null, 2)}</pre>

@@ -2,8 +2,7 @@
 import { useState } from "react";
 import { query } from "../api";
 import { withoutTracking } from "../mail";
-import { ErrorState, Skeleton } from "../ui";
-import { dayTime } from "../words";
+import { Empty, ErrorState, Skeleton, When } from "../ui";
 import { useApi } from "../hooks";
 import { Link, useLocation } from "../router";
 
@@ -53,13 +52,13 @@ export function OutboxPage() {
       {!mails.data && !mails.error && <Skeleton rows={5} />}
       <div className="split-view">
         <ul className="mail-list" aria-label="Sent e-mails" data-testid="outbox-list">
-          {mails.data?.length === 0 && <li className="muted">No e-mails yet.</li>}
+          {mails.data?.length === 0 && <li><Empty><p>No e-mails yet{leadId || flowId ? " for this choice" : ""}. Mail a flow sends shows up here.</p></Empty></li>}
           {mails.data?.map((m) => (
             <li key={m.send_id}>
               <button type="button" className={`mail-item${open?.send_id === m.send_id ? " active" : ""}`}
                 aria-pressed={open?.send_id === m.send_id} onClick={() => setOpenId(m.send_id)}>
                 <strong>{m.subject}</strong>
-                <span className="small">to {m.to} · {dayTime(m.sent_at)}</span>
+                <span className="small">to {m.to} · <When at={m.sent_at} style="at" /></span>
                 <span className="small muted">{[flowName(m.flow_id), m.step, m.status !== "sent" ? m.status : ""].filter(Boolean).join(" · ")}</span>
               </button>
             </li>

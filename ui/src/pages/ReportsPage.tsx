@@ -1,11 +1,12 @@
 /** Funnel and SLA reports, drawn as SVG charts with their tables; the funnel downloads as CSV. */
 import { useState } from "react";
 import { ApiError, download, query } from "../api";
-import { parseApiDate } from "../durations";
+import { moment } from "../words";
 import { useApi } from "../hooks";
 import { metRate, percent, seconds, SIDE_STAGES, type Funnel, type SlaReport, type SlaSummary } from "../reports";
 import { FunnelChart, StackedBars } from "./charts";
 import { ValueReports } from "../loop/ValueReports";
+import { Load } from "../ui";
 
 export function ReportsPage() {
   const [from, setFrom] = useState("");
@@ -16,6 +17,7 @@ export function ReportsPage() {
   const params = { from, to, source };
   const funnel = useApi<Funnel>(`/reports/funnel${query(params)}`);
   const sla = useApi<SlaReport>(`/reports/sla${query({ team })}`);
+  const teams = useApi<{ id: string; name: string }[]>("/teams");
 
   const csv = async () => {
     setCsvError(null);
@@ -40,16 +42,17 @@ export function ReportsPage() {
         <button type="button" onClick={() => void csv()} data-testid="funnel-csv">Download CSV</button>
       </div>
       {csvError && <p className="error" role="alert">{csvError}</p>}
-      {funnel.error && <p className="error" role="alert">{funnel.error.detail}</p>}
-      {funnel.data && <FunnelView funnel={funnel.data} />}
+      <Load state={funnel} rows={6}>{(data) => <FunnelView funnel={data} />}</Load>
 
       <h2>Sales SLA</h2>
       <div className="row">
         <label htmlFor="sla-team">Team</label>
-        <input id="sla-team" value={team} placeholder="all teams" onChange={(e) => setTeam(e.target.value)} />
+        <select id="sla-team" value={team} onChange={(e) => setTeam(e.target.value)}>
+          <option value="">all teams</option>
+          {(teams.data ?? []).map((t) => <option key={t.id} value={t.id}>{t.name || t.id}</option>)}
+        </select>
       </div>
-      {sla.error && <p className="error" role="alert">{sla.error.detail}</p>}
-      {sla.data && <SlaView report={sla.data} />}
+      <Load state={sla} rows={4}>{(data) => <SlaView report={data} teamRows={teams.data ?? []} />}</Load>
 
       <ValueReports />
     </section>
@@ -59,7 +62,7 @@ export function ReportsPage() {
 function FunnelView({ funnel }: { funnel: Funnel }) {
   const main = funnel.stages.filter((s) => !SIDE_STAGES.includes(s.stage));
   const side = funnel.stages.filter((s) => SIDE_STAGES.includes(s.stage));
-  const day = (iso: string) => parseApiDate(iso).toLocaleDateString();
+  const day = (iso: string) => moment(iso, "day").text;
   return (
     <div className="report" data-testid="funnel">
       <p className="muted">
@@ -121,13 +124,12 @@ function SlaTable({ rows, name, testId }: { rows: [string, SlaSummary][]; name: 
   );
 }
 
-function SlaView({ report }: { report: SlaReport }) {
+function SlaView({ report, teamRows }: { report: SlaReport; teamRows: { id: string; name: string }[] }) {
   const t = report.total;
   // Reps and teams by name (the report carries ids).
   const repRows = useApi<{ id: string; name: string }[]>("/reps");
-  const teamRows = useApi<{ id: string; name: string }[]>("/teams");
   const repName = (id: string) => repRows.data?.find((r) => r.id === id)?.name ?? id;
-  const teamName = (id: string) => teamRows.data?.find((r) => r.id === id)?.name ?? id;
+  const teamName = (id: string) => teamRows.find((r) => r.id === id)?.name ?? id;
   const reps = report.reps.map((r) => [r.rep_id ? repName(r.rep_id) : "(unassigned)", r] as [string, SlaSummary]);
   const teams = report.teams.map((r) => [r.team ? teamName(r.team) : "(no team)", r] as [string, SlaSummary]);
   const bars = (rows: [string, SlaSummary][]) =>

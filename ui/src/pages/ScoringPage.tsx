@@ -6,7 +6,7 @@ import { PredictivePanel } from "../loop/PredictivePanel";
 import { RejectionReasonsEditor } from "../loop/RejectionReasonsEditor";
 import { useEffect, useState } from "react";
 import { api, ApiError, type Problem } from "../api";
-import { parseApiDate } from "../durations";
+import { Pending, When } from "../ui";
 import { useApi } from "../hooks";
 import { ScoringBuilder } from "./ScoringBuilder";
 import { temporalLink, useSession } from "../session";
@@ -72,11 +72,11 @@ export function ScoringPage() {
   return (
     <section className="scoring-page">
       <h1>Scoring model</h1>
-      {current.error && <p className="error" role="alert">{current.error.detail}</p>}
+      <Pending state={current} rows={8} label="Loading the scoring model" />
       {current.data && (
         <p data-testid="scoring-current">
           In force: <strong>version {current.data.version}</strong>
-          {current.data.default ? " (the built-in model)" : current.data.created_at ? `, saved ${parseApiDate(current.data.created_at).toLocaleString()}` : ""}.
+          {current.data.default ? " (the built-in model)" : current.data.created_at ? <>, saved <When at={current.data.created_at} style="at" /></> : ""}.
           {" "}Fit rules score who the lead is; behaviour points score what it does and decay with the half-life;
           the temperature thresholds and <code>mql_at</code> read the total.
         </p>
@@ -114,14 +114,14 @@ export function ScoringPage() {
         </div>
         <div className="card">
           <h2>Versions</h2>
-          {versions.error && <p className="error">{versions.error.detail}</p>}
+          <Pending state={versions} label="Loading the versions" />
           <table data-testid="scoring-versions">
             <thead><tr><th>Version</th><th>Saved</th><th></th></tr></thead>
             <tbody>
               {(versions.data ?? []).map((v) => (
                 <tr key={v.version} className={v.current ? "current" : ""}>
                   <td>v{v.version}{v.version === 0 ? " (built-in)" : ""}{v.current ? <span className="pill good"> in force</span> : null}</td>
-                  <td>{v.created_at ? parseApiDate(v.created_at).toLocaleString() : "—"}</td>
+                  <td>{v.created_at ? <When at={v.created_at} style="at" /> : "—"}</td>
                   <td>
                     <button type="button" onClick={() => setViewing(viewing === v.version ? null : v.version)}
                       aria-expanded={viewing === v.version}>{viewing === v.version ? "Hide" : "Show"}</button>{" "}

@@ -41,11 +41,11 @@ function slug(text: string): string {
 }
 
 /** A team's routing in a sentence. */
-export function routingInWords(team: Team, repNames: Record<string, string>): string {
+export function routingInWords(team: Team, repNames: Record<string, string>, teamNames: Record<string, string> = {}): string {
   if (team.routing === "round_robin" || !team.routing) return "Round robin among its members";
   if (typeof team.routing === "object" && Array.isArray(team.routing.territory)) {
     return team.routing.territory
-      .map((r) => `${r.when.field ?? "condition"} ${r.when.op ?? "eq"} ${String(r.when.value ?? "")} → ${r.rep ? repNames[r.rep] ?? r.rep : r.team ?? "?"}`)
+      .map((r) => `${r.when.field ?? "condition"} ${r.when.op ?? "eq"} ${String(r.when.value ?? "")} → ${r.rep ? repNames[r.rep] ?? r.rep : r.team ? teamNames[r.team] ?? r.team : "?"}`)
       .join("; ") + "; otherwise round robin";
   }
   return String(team.routing);
@@ -116,7 +116,7 @@ export function TeamPage() {
                     <tr key={t.id}>
                       <td data-label="Team"><strong>{t.name}</strong></td>
                       <td data-label="Members">{t.members.map((m) => repNames[m] ?? m).join(", ") || <span className="muted">nobody yet</span>}</td>
-                      <td data-label="Routing">{routingInWords(t, repNames)}</td>
+                      <td data-label="Routing">{routingInWords(t, repNames, Object.fromEntries((teams.data ?? []).map((x) => [x.id, x.name])))}</td>
                       <td data-label="Business hours">{calendarInWords(t.calendar)}</td>
                       <td>{admin && <button type="button" onClick={() => setEditTeam(t)} aria-label={`Edit ${t.name}`}>Edit</button>}</td>
                     </tr>

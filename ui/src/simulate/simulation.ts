@@ -1,6 +1,7 @@
 /** Pure helpers of the Simulate panel: the request it sends and how it reads the answer. */
 import type { StepStats } from "../editor/StepNode";
 import type { FlowDoc } from "../graph";
+import { moment } from "../words";
 
 export interface SimStep {
   entered: number;
@@ -85,10 +86,9 @@ export function exitsInWords(exits: Record<string, number>): string[] {
     .map(([reason, n]) => `${n.toLocaleString()} ${EXIT_WORDS[reason] ?? `ended: ${reason}`}`);
 }
 
-/** "12 Jan" for an ISO date, in the reader's locale. */
+/** "12 Jan" for an ISO date (its noon, so no zone moves it to another day). */
 export function shortDate(iso: string): string {
-  const d = new Date(`${iso.slice(0, 10)}T12:00:00Z`);
-  return d.toLocaleDateString(undefined, { day: "numeric", month: "short" });
+  return moment(`${iso.slice(0, 10)}T12:00:00Z`, "day").text;
 }
 
 /** Rows of the "mails a lead got in its busiest week" chart. */
