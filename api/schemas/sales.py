@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
+from leadflow.api.bodies import schema_ref
 from leadflow.sales.business_calendar import SlaStatus
 
 __all__ = [
+    "Absence",
+    "Absences",
+    "BreakdownRows",
     "HandoffLead",
     "HandoffPublic",
     "RepPublic",
@@ -23,6 +27,33 @@ __all__ = [
 Number = int | float
 
 
+class ScoreBreakdownRow(BaseModel):
+    """One fit rule or event in a lead's score, with its points then and after decay now."""
+
+    kind: Literal["fit", "behavior"]
+    rule: str
+    event_type: str | None
+    event_id: str | int | None
+    occurred_at: str | None = Field(description="date-time of the event")
+    points_base: Number
+    points_now: Number
+
+
+class Absence(BaseModel):
+    """Days (or times) a rep is away: no new handoffs, open ones move to others."""
+
+    from_: str = Field(alias="from", description="first day away, 2026-12-24 (or a time)")
+    to: str = Field(description="last day away")
+
+
+# Sent as stored: ``from`` is not a name Python can give a field, so no model re-serialises it.
+Absences = Annotated[list[dict[str, Any]], WithJsonSchema(
+    {"type": "array", "items": schema_ref(Absence)})]
+# Stored with the lead when it was scored, and sent as stored; the schema says what a row holds.
+BreakdownRows = Annotated[list[dict[str, Any]], WithJsonSchema(
+    {"type": "array", "items": schema_ref(ScoreBreakdownRow)})]
+
+
 class RepPublic(BaseModel):
     """A sales rep."""
 
@@ -32,8 +63,7 @@ class RepPublic(BaseModel):
     timezone: str = Field(description="IANA zone, e.g. Europe/Berlin")
     capacity: int = Field(description="most open handoffs at once")
     manager_id: str | None = Field(description="the rep escalations go to")
-    out_of_office: list[dict[str, Any]] = Field(
-        description='absences, each {"from", "to"} (dates or times)')
+    out_of_office: Absences
     working_hours: dict[str, Any] | None = Field(
         description='{"timezone", "days", "from", "to"}, or null for the team\'s calendar')
     slack_webhook: str | None
@@ -69,7 +99,7 @@ class HandoffLead(BaseModel):
     stage: str | None
     score: Number | None
     temperature: str | None
-    score_breakdown: list[dict[str, Any]] = Field(description="why the lead scores what it does")
+    score_breakdown: BreakdownRows = Field(description="why the lead scores what it does")
 
 
 class HandoffPublic(BaseModel):

@@ -1,9 +1,11 @@
 /** Choices of the step panel's pickers, from the API's templates, teams and reps. */
+import type { Schemas } from "./api";
 import type { Pickers } from "./editor/StepPanel";
 
 export interface TemplateRow { name: string; subject?: string | null }
-export interface TeamRow { id: string; name?: string; members?: string[] }
-export interface RepRow { id: string; name?: string; active?: boolean }
+/** The fields the pickers read (rows of GET /api/teams and /api/reps; only the id is needed). */
+export type TeamRow = Pick<Schemas["TeamPublic"], "id"> & Partial<Pick<Schemas["TeamPublic"], "name" | "members">>;
+export type RepRow = Pick<Schemas["RepPublic"], "id"> & Partial<Pick<Schemas["RepPublic"], "name" | "active">>;
 
 /** Picker choices from the API rows (pure; tested). Inactive reps are left out: they get no leads. */
 export function pickerChoices(templates: TemplateRow[], teams: TeamRow[], reps: RepRow[]): Pickers {

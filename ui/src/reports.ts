@@ -1,47 +1,13 @@
 /** Shapes of the report endpoints and the pure arithmetic the report pages draw from. */
+import type { Schemas } from "./api";
 
-/** One stage row of GET /api/reports/funnel (leadflow/reports.py funnel_report). */
-export interface FunnelStage {
-  stage: string;
-  entered: number;
-  converted: number | null;
-  conversion: number | null;
-  median_hours_in_stage: number | null;
-}
-
-export interface FunnelSource {
-  source: string | null;
-  leads: number;
-  MQL: number;
-  SQL: number;
-  customer: number;
-}
-
-export interface Funnel {
-  start: string;
-  end: string;
-  source: string | null;
-  stages: FunnelStage[];
-  mql_to_sal: number | null;
-  sources: FunnelSource[];
-}
-
-/** Per rep, team or overall in GET /api/reports/sla (leadflow/sla_report.py). */
-export interface SlaSummary {
-  handoffs: number;
-  met: number;
-  breached: number;
-  median_first_touch_seconds: number | null;
-  p90_first_touch_seconds: number | null;
-  escalations: number;
-  rejection_reasons: Record<string, number>;
-}
-
-export interface SlaReport {
-  reps: (SlaSummary & { rep_id: string | null })[];
-  teams: (SlaSummary & { team: string | null })[];
-  total: SlaSummary;
-}
+/** GET /api/reports/funnel and /api/reports/sla (types generated from /openapi.json). */
+export type FunnelStage = Schemas["FunnelStage"];
+export type FunnelSource = Schemas["FunnelSource"];
+export type Funnel = Schemas["FunnelReport"];
+/** Per rep, team or overall in GET /api/reports/sla. */
+export type SlaSummary = Schemas["SlaSummary"];
+export type SlaReport = Schemas["SlaReport"];
 
 /** Stages beside the funnel (drawn apart from it). */
 export const SIDE_STAGES = ["recycled", "disqualified"];

@@ -1,54 +1,16 @@
 /** Pure helpers of the sales pages: handoff shapes, SLA wording, score reasons. */
+import type { Schemas } from "./api";
 import { parseApiDate } from "./durations";
 import { moment } from "./words";
 
-/** One row of a lead's score breakdown (leadflow/scoring.py ScoreResult.breakdown). */
-export interface BreakdownRow {
-  kind: "fit" | "behavior" | string;
-  rule: string;
-  event_type?: string | null;
-  occurred_at?: string | null;
-  points_base?: number;
-  points_now?: number;
-}
+/** One row of a lead's score breakdown. */
+export type BreakdownRow = Schemas["ScoreBreakdownRow"];
 
-/** A handoff as GET /api/handoffs returns it (leadflow/sales_loop.py handoff_public). */
-export interface Handoff {
-  id: string;
-  lead_id: string;
-  rep_id: string | null;
-  team: string | null;
-  rep_name?: string | null;
-  team_name?: string | null;
-  status: string;
-  flow_id?: string | null;
-  step?: string | null;
-  sla?: string | null;
-  sla_due_at: string | null;
-  sla_status: "on_time" | "due_soon" | "breached" | "met" | null;
-  sla_met_at?: string | null;
-  escalations: unknown[] | number;
-  assignment_reason?: string | null;
-  rejection_reason?: string | null;
-  rejection_reason_id?: string | null;
-  rejection_note?: string | null;
-  created_at?: string | null;
-  lead: {
-    id?: string;
-    email?: string | null;
-    first_name?: string | null;
-    last_name?: string | null;
-    company?: string | null;
-    title?: string | null;
-    stage?: string | null;
-    score?: number | null;
-    temperature?: string | null;
-    score_breakdown?: BreakdownRow[];
-  } | null;
-}
+/** A handoff as GET /api/handoffs returns it (generated from /openapi.json). */
+export type Handoff = Schemas["HandoffPublic"];
 
 /** The rows that explain a score, biggest first ("why it is hot"). */
-export function topReasons(rows: BreakdownRow[] | undefined, limit = 5): BreakdownRow[] {
+export function topReasons<R extends Pick<BreakdownRow, "points_now">>(rows: R[] | undefined, limit = 5): R[] {
   return [...(rows ?? [])]
     .filter((r) => typeof r.points_now === "number" && r.points_now !== 0)
     .sort((a, b) => Math.abs(b.points_now ?? 0) - Math.abs(a.points_now ?? 0))

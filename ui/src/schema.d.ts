@@ -1691,9 +1691,7 @@ export interface components {
              * Score Breakdown
              * @description why the lead scores what it does
              */
-            score_breakdown: {
-                [key: string]: unknown;
-            }[];
+            score_breakdown: components["schemas"]["ScoreBreakdownRow"][];
         };
         /**
          * HandoffPublic
@@ -2190,13 +2188,8 @@ export interface components {
              * @description the rep escalations go to
              */
             manager_id: string | null;
-            /**
-             * Out Of Office
-             * @description absences, each {"from", "to"} (dates or times)
-             */
-            out_of_office: {
-                [key: string]: unknown;
-            }[];
+            /** Out Of Office */
+            out_of_office: components["schemas"]["Absence"][];
             /**
              * Working Hours
              * @description {"timezone", "days", "from", "to"}, or null for the team's calendar
@@ -2235,13 +2228,8 @@ export interface components {
              * @description the rep escalations go to
              */
             manager_id: string | null;
-            /**
-             * Out Of Office
-             * @description absences, each {"from", "to"} (dates or times)
-             */
-            out_of_office: {
-                [key: string]: unknown;
-            }[];
+            /** Out Of Office */
+            out_of_office: components["schemas"]["Absence"][];
             /**
              * Working Hours
              * @description {"timezone", "days", "from", "to"}, or null for the team's calendar
@@ -3218,6 +3206,48 @@ export interface components {
              * @default null
              */
             description: string | null;
+        };
+        /**
+         * Absence
+         * @description Days (or times) a rep is away: no new handoffs, open ones move to others.
+         */
+        Absence: {
+            /**
+             * From
+             * @description first day away, 2026-12-24 (or a time)
+             */
+            from: string;
+            /**
+             * To
+             * @description last day away
+             */
+            to: string;
+        };
+        /**
+         * ScoreBreakdownRow
+         * @description One fit rule or event in a lead's score, with its points then and after decay now.
+         */
+        ScoreBreakdownRow: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "fit" | "behavior";
+            /** Rule */
+            rule: string;
+            /** Event Type */
+            event_type: string | null;
+            /** Event Id */
+            event_id: string | number | null;
+            /**
+             * Occurred At
+             * @description date-time of the event
+             */
+            occurred_at: string | null;
+            /** Points Base */
+            points_base: number;
+            /** Points Now */
+            points_now: number;
         };
         /** _Absence */
         _Absence: {

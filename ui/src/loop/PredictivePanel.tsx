@@ -71,8 +71,9 @@ export function PredictivePanel() {
             <thead><tr><th>On held-out leads</th><th>This model</th><th>Points score</th></tr></thead>
             <tbody>
               {METRICS.map(([key, label, higher]) => {
-                const ours = model.metrics[key];
-                const base = model.metrics[`baseline_${key}`];
+                const metrics: Record<string, number | string | undefined> = model.metrics;
+                const ours = metrics[key];
+                const base = metrics[`baseline_${key}`];
                 const better = typeof ours === "number" && typeof base === "number" &&
                   (key === "calibration_slope" ? Math.abs(ours - 1) < Math.abs(base - 1) : higher ? ours > base : ours < base);
                 return <tr key={key}><td>{label}</td><td className={better ? "good" : ""}>{fmt(ours)}</td><td>{fmt(base)}</td></tr>;

@@ -1,12 +1,7 @@
-/** Shapes of the closed-loop endpoints (leadflow/sales/outcomes.py, value_reports.py, scoring/predictive.py). */
+/** Shapes of the closed-loop endpoints, generated from /openapi.json, and their words. */
+import type { Schemas } from "../api";
 
-export interface RejectionReason {
-  id: string;
-  label: string;
-  outcome: "negative" | "recycle" | "exclude";
-  recycle_flow?: string | null;
-  cooldown?: string | null;
-}
+export type RejectionReason = Schemas["RejectionReasonIn"];
 
 export interface Factor {
   feature: string;
@@ -14,91 +9,22 @@ export interface Factor {
   effect: number;
 }
 
-export interface PredictiveRun {
-  id: number;
-  status: "trained" | "refused";
-  promoted: boolean;
-  active: boolean;
-  why: string;
-  created_at: string;
-  metrics: Record<string, number | string>;
-  labels: { positives?: number; negatives?: number; min_per_class?: number };
-  features?: { feature: string; label: string; weight: number }[];
-}
+/** A training run; the active model also lists its `features`. */
+export type PredictiveRun = Schemas["PredictiveModelPublic"];
 
-export interface Suggestion {
-  kind: string;
-  rule: string;
-  points: number;
-  matched: number;
-  conversion_with: number;
-  conversion_without: number;
-  lift: number | null;
-  verdict: "overrated" | "underrated" | "no_effect" | "unscored";
-  sentence: string;
-}
+export type Suggestion = Schemas["ScoringSuggestion"];
 
-export interface SourceValue {
-  source: string;
-  leads: number;
-  MQL: number;
-  SAL: number;
-  SQL: number;
-  opportunities: number;
-  won: number;
-  lost: number;
-  revenue: number;
-  revenue_per_lead: number;
-  mql_rate: number | null;
-  win_rate: number | null;
-}
+export type SourceValue = Schemas["SourceValue"];
 
-export interface SourcesReport {
-  currency: string | null;
-  mixed_currencies: boolean;
-  sources: SourceValue[];
-}
+export type SourcesReport = Schemas["SourcesReport"];
 
-export interface TrendPeriod {
-  start: string;
-  mql: number;
-  mql_to_sal: number;
-  mql_to_sal_ratio: number | null;
-  sal: number;
-  sal_to_sql: number;
-  sal_to_sql_ratio: number | null;
-}
+export type TrendPeriod = Schemas["TrendPeriod"];
 
-export interface RejectionsReport {
-  total: number;
-  reasons: { id: string; label: string; outcome: string | null; count: number; share: number | null }[];
-  by_source: { source: string; total: number; reasons: Record<string, number> }[];
-  by_flow: { flow_id: string; flow_name: string; total: number; reasons: Record<string, number> }[];
-}
+export type RejectionsReport = Schemas["RejectionReport"];
 
-export interface ExperimentArm {
-  arm: string;
-  weight: number;
-  leads: number;
-  emails_sent: number;
-  opened: number;
-  clicked: number;
-  conversions: number;
-  mql: number;
-  won: number;
-  rate: number | null;
-}
+export type ExperimentArm = Schemas["ExperimentArm"];
 
-export interface Experiment {
-  flow_id: string;
-  flow_name: string;
-  step: string;
-  arms: ExperimentArm[];
-  p_value: number | null;
-  significant: boolean;
-  winner: string | null;
-  sentence: string;
-}
+export type Experiment = Schemas["SplitExperiment"];
 
 export const OUTCOME_WORDS: Record<RejectionReason["outcome"], string> = {
   negative: "counts as a bad lead",

@@ -5,19 +5,14 @@
 import { PredictivePanel } from "../loop/PredictivePanel";
 import { RejectionReasonsEditor } from "../loop/RejectionReasonsEditor";
 import { useEffect, useState } from "react";
-import { api, ApiError, type Problem } from "../api";
+import { api, ApiError, type Problem, type Schemas } from "../api";
 import { Pending, When } from "../ui";
 import { useApi } from "../hooks";
 import { ScoringBuilder } from "./ScoringBuilder";
 import { temporalLink, useSession } from "../session";
 
-interface ModelVersion {
-  version: number;
-  created_at: string | null;
-  current?: boolean;
-  default?: boolean;
-  model: unknown;
-}
+type ModelVersion = Schemas["ScoringVersion"];
+type Current = Schemas["ScoringModelPublic"];
 
 /** Read the editor's text: the document, or why it is not JSON. */
 export function parseModel(text: string): { doc: unknown } | { error: string } {
@@ -30,7 +25,7 @@ export function parseModel(text: string): { doc: unknown } | { error: string } {
 
 export function ScoringPage() {
   const meta = useSession();
-  const current = useApi<ModelVersion>("/scoring");
+  const current = useApi<Current>("/scoring");
   const versions = useApi<ModelVersion[]>("/scoring/versions");
   const [text, setText] = useState<string | null>(null);
   const [problems, setProblems] = useState<Problem[]>([]);
@@ -53,7 +48,7 @@ export function ScoringPage() {
       return;
     }
     try {
-      const out = await api<ModelVersion & { rescore?: { workflow_id?: string } }>("/scoring", { method: "PUT", body: parsed.doc });
+      const out = await api<Schemas["ScoringModelSaved"]>("/scoring", { method: "PUT", body: parsed.doc });
       setSaved({ version: out.version, workflowId: out.rescore?.workflow_id ?? null });
       setText(JSON.stringify(out.model, null, 2));
       current.reload();

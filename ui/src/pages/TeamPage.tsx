@@ -3,21 +3,12 @@
  * routing, business calendar). Reading takes a marketer key; changing them takes an admin key.
  */
 import { useState, type FormEvent } from "react";
-import { api, ApiError } from "../api";
+import { api, ApiError, type Schemas } from "../api";
 import { useApi } from "../hooks";
 import { useSession } from "../session";
 import { Load, Notice } from "../ui";
 
-export interface Rep {
-  id: string;
-  name: string;
-  email: string;
-  timezone: string;
-  capacity: number;
-  manager_id?: string | null;
-  out_of_office?: { from: string; to: string }[];
-  active?: boolean;
-}
+export type Rep = Schemas["RepPublic"];
 
 interface TerritoryRule {
   when: { field?: string; op?: string; value?: unknown } & Record<string, unknown>;
@@ -25,13 +16,11 @@ interface TerritoryRule {
   team?: string;
 }
 
-export interface Team {
-  id: string;
-  name: string;
-  members: string[];
+/** A team (generated from /openapi.json), with the routing and calendar shapes this page edits. */
+export type Team = Omit<Schemas["TeamPublic"], "routing" | "calendar"> & {
   routing: "round_robin" | { territory: TerritoryRule[] } | string;
   calendar: { timezone?: string; days?: string[]; from?: string; to?: string; holidays?: string[] };
-}
+};
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const ZONES = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : ["UTC", "Europe/London", "Europe/Berlin", "America/New_York"];
