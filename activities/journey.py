@@ -28,6 +28,7 @@ from leadflow.journeys import actions
 from leadflow.journeys.actions import StepInput
 from leadflow.journeys.flows import load_version_document
 from leadflow.journeys.migration import MoveInput
+from leadflow.usecases.events import events_in_time
 from leadflow.usecases.update_step import apply_update
 
 __all__ = ["NOTIFY_ATTEMPTS", "JourneyActivities", "permanent_failure"]
@@ -144,6 +145,10 @@ class JourneyActivities:
     async def match_event(self, inp: StepInput) -> bool:
         return await self._step(f"event check of step {inp.step!r}", actions.match_event, inp)  # type: ignore[no-any-return]
 
+    @activity.defn(name="events_in_time")
+    async def events_in_time(self, inp: StepInput) -> list[dict[str, Any]]:
+        return await self._step(f"event check of step {inp.step!r}", events_in_time, inp)  # type: ignore[no-any-return]
+
     @activity.defn(name="check_exit")
     async def check_exit(self, inp: StepInput) -> bool:
         return await self._step("flow's goal (exit_when)", actions.check_exit, inp)  # type: ignore[no-any-return]
@@ -174,7 +179,8 @@ class JourneyActivities:
 
     def all(self) -> list[Any]:
         return [self.load_flow, self.record_progress, self.send_email, self.decide,
-                self.update_lead, self.notify, self.match_event, self.check_exit,
+                self.update_lead, self.notify, self.match_event, self.events_in_time,
+                self.check_exit,
                 self.finish_journey, self.record_move, self.journey_failed,
                 self.journey_retried]
 

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 from sqlmodel import Session, col, select
 
+from leadflow.db import session_scope
 from leadflow.dispatch import Dispatch
 from leadflow.errors import NotFound
+from leadflow.journeys.actions import StepInput, step_of
+from leadflow.journeys.durations import parse_duration
 from leadflow.journeys.enrolment import (
     enrol_by_rules,
     journey_input,
@@ -47,11 +50,13 @@ __all__ = [
     "EventIn",
     "dispatch_event",
     "dispatch_stored_events",
+    "events_in_time",
     "ingest_events",
     "ingest_lead",
     "is_machine_open",
     "journeys_for_trigger",
     "plan_for_lead_change",
+    "signal_payload",
 ]
 
 log = logging.getLogger(__name__)
@@ -95,7 +100,9 @@ def journeys_for_trigger(session: Session, event_id: str) -> list[Journey]:
     return list(session.exec(select(Journey).where(Journey.trigger_event_id == event_id)).all())
 
 
-def _signal_payload(session: Session, event: Event) -> dict[str, Any]:
+def signal_payload(session: Session, event: Event) -> dict[str, Any]:
+    """What a journey is told of ``event``: its id and type, and for engagement the journey
+    and step that sent the mail (for ``from_step``)."""
     payload: dict[str, Any] = {"kind": "event", "event_id": event.id, "type": event.type}
     if event.send_id:
         sent = session.exec(select(EmailMessage.journey_id, EmailMessage.step)
@@ -116,7 +123,7 @@ def dispatch_event(session: Session, lead: Lead, event: Event, *, enrol: bool = 
     plan = Dispatch(event_ids=[event.id])
     if is_machine_open(event):
         return plan
-    payload = _signal_payload(session, event)
+    payload = signal_payload(session, event)
     for j in running_journeys(session, lead.id):
         if j.trigger_event_id != event.id:
             plan.signals.append((j.id, EVENT_SIGNAL, payload))
@@ -258,3 +265,39 @@ def dispatch_stored_events(session: Session, events: list[Event]) -> Dispatch:
                                 for j in running.get(lead.id, []))
         plan.score_timers += timer_of(lead, change)
     return plan
+
+
+LATE_EVENTS = 20  # at most this many late events are handed back at a timeout
+
+
+def events_in_time(db_url: str, inp: StepInput) -> list[dict[str, Any]]:
+    """The events the waiting ``wait_for`` step could have taken that Leadflow accepted within
+    its window (from ``waiting_until`` minus the step's ``timeout`` up to ``waiting_until``),
+    oldest first, as the journey's event signals. The journey asks at its timeout, so an event
+    accepted in time whose signal Temporal took late (an outage, an overloaded server) still
+    counts; it leaves out those it has already seen. Machine opens never count."""
+    step = step_of(db_url, inp)
+    if step.get("type") != "wait_for" or inp.waiting_until is None:
+        return []
+    until = datetime.fromtimestamp(inp.waiting_until, UTC)
+    since = until - parse_duration(step["timeout"])
+    origin = step.get("from_step")
+    with session_scope(db_url) as session:
+        stmt = (select(Event).where(Event.lead_id == inp.lead_id, Event.type == step["event"],
+                                    col(Event.received_at) >= since,
+                                    col(Event.received_at) <= until)
+                .order_by(col(Event.received_at), col(Event.id)))
+        journey = session.get(Journey, inp.journey_id)
+        trigger = journey.trigger_event_id if journey is not None else None
+        found: list[dict[str, Any]] = []
+        for event in session.exec(stmt):
+            if is_machine_open(event) or event.id == trigger:  # (the journey never gets it)
+                continue
+            payload = signal_payload(session, event)
+            if origin is not None and (payload.get("journey_id"), payload.get("step")) != (
+                    inp.journey_id, origin):
+                continue
+            found.append(payload)
+            if len(found) >= LATE_EVENTS:
+                break
+        return found

@@ -117,6 +117,32 @@ async def journey_timed_out(r: Recorder) -> list[tuple[str, str | None]]:
 
 
 @scenario
+async def journey_late_event(r: Recorder) -> list[tuple[str, str | None]]:
+    """wait_for times out while the signal of an event accepted in time never arrived: the
+    journey finds it (patch journey-late-events-count); another with no event times out."""
+    from leadflow.db import session_scope
+    from leadflow.usecases.events import EventIn, ingest_events
+
+    r.flow({"id": "rec-late", "name": "Late", "start": "await", "steps": {
+        "await": {"type": "wait_for", "event": "app.used", "timeout": "P1D",
+                  "next": "invite", "on_timeout": "tips"},
+        "invite": {"type": "email", "template": "demo-invite", "next": "end"},
+        "tips": {"type": "email", "template": "trial-tips", "next": "end"},
+        "end": {"type": "exit"}}})
+    late = await r.enrol("rec-late", lead_id := r.lead("late@example.com"))
+    none = await r.enrol("rec-late", r.lead("none@example.com"))
+    await r.at_step(late, "await")
+    await r.at_step(none, "await")
+    with session_scope(r.url) as session:
+        _, plan = ingest_events(session, [EventIn(lead_id=lead_id, type="app.used")])
+        plan.record(session)  # queued, never delivered: Temporal "away"
+    await r.env.sleep(timedelta(days=2))
+    await r.ended(late)
+    await r.ended(none)
+    return [(late, "late"), (none, "timed_out")]
+
+
+@scenario
 async def journey_wait_for_where(r: Recorder) -> list[tuple[str, str | None]]:
     """wait_for with a ``where``: one event that does not match, then one that does."""
     r.flow({"id": "rec-where", "name": "Where", "start": "await",
