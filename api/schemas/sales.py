@@ -114,6 +114,7 @@ class HandoffPublic(BaseModel):
     status: str = Field(description="open, accepted, contacted, qualified, disqualified, "
                         "rejected, ...")
     flow_id: str | None
+    flow_name: str | None = Field(default=None, description="the flow's name")
     step: str | None
     sla: str | None = Field(description="ISO 8601 duration of the first-touch SLA")
     sla_due_at: str | None = Field(description="date-time")
@@ -122,6 +123,8 @@ class HandoffPublic(BaseModel):
     sla_breached_at: str | None
     escalations: list[dict[str, Any]]
     assignment_reason: str | None
+    assignment_reason_named: str | None = Field(
+        default=None, description="the routing reason with rep and team names in place of their ids")
     rejection_reason: str | None
     rejection_reason_id: str | None
     rejection_note: str | None

@@ -7,6 +7,7 @@ workflow (the database first, Temporal second, as everywhere in the API).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from leadflow.errors import Conflict, Forbidden, Invalid, NotFound
 from leadflow.leads.lifecycle import can_transition
 from leadflow.leads.records import add_timeline
 from leadflow.leads.stages import change_stage
-from leadflow.models import Handoff, Lead, Rep, Team, utcnow
+from leadflow.models import Flow, Handoff, Lead, Rep, Team, utcnow
 from leadflow.sales.business_calendar import SlaStatus, as_utc
 from leadflow.sales.handoffs import calendar_for, record_sla
 from leadflow.sales.outcomes import ResolvedReason, resolve_rejection_reason
@@ -66,6 +67,19 @@ def _iso(value: datetime | None) -> str | None:
     return as_utc(value).isoformat() if value else None
 
 
+def _reason_with_names(session: Session, reason: str | None, team: Team | None) -> str | None:
+    """The routing reason with the team's and its reps' names where it names their ids
+    ("next available after raj-walker" → "next available after Raj Walker")."""
+    if not reason or team is None:
+        return reason
+    names = {team.id: team.name}
+    for rep in session.exec(select(Rep).where(col(Rep.id).in_(list(team.members or [])))).all():
+        names[rep.id] = rep.name
+    ids = sorted(names, key=len, reverse=True)
+    return re.sub(r"(?<![\w-])(" + "|".join(map(re.escape, ids)) + r")(?![\w-])",
+                  lambda m: names[m.group(1)], reason)
+
+
 def handoff_public(session: Session, h: Handoff, now: datetime | None = None) -> dict[str, Any]:
     """A handoff as ``GET /api/handoffs`` shows it, with a summary of the lead."""
     lead = session.get(Lead, h.lead_id)
@@ -77,13 +91,16 @@ def handoff_public(session: Session, h: Handoff, now: datetime | None = None) ->
                    "score_breakdown": list(lead.score_breakdown or [])}
     rep = session.get(Rep, h.rep_id) if h.rep_id else None
     team = session.get(Team, h.team) if h.team else None
+    flow = session.get(Flow, h.flow_id) if h.flow_id else None
     return {
         "id": h.id, "lead_id": h.lead_id, "rep_id": h.rep_id, "team": h.team,
         "rep_name": rep.name if rep else None, "team_name": team.name if team else None,
-        "status": h.status, "flow_id": h.flow_id, "step": h.step, "sla": h.sla,
+        "status": h.status, "flow_id": h.flow_id, "flow_name": flow.name if flow else None,
+        "step": h.step, "sla": h.sla,
         "sla_due_at": _iso(h.sla_due_at), "sla_status": sla_status_of(session, h, now),
         "sla_met_at": _iso(h.sla_met_at), "sla_breached_at": _iso(h.sla_breached_at),
         "escalations": list(h.escalations or []), "assignment_reason": h.assignment_reason,
+        "assignment_reason_named": _reason_with_names(session, h.assignment_reason, team),
         "rejection_reason": h.rejection_reason, "rejection_reason_id": h.rejection_reason_id,
         "rejection_note": h.rejection_note, "created_at": _iso(h.created_at),
         "updated_at": _iso(h.updated_at), "lead": summary,

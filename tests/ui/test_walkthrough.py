@@ -157,7 +157,12 @@ def test_a_marketer_builds_it_all_in_the_studio_and_a_rep_works_the_inbox(page, 
         expect(open_cards.nth(i)).to_contain_text(team_name)
         expect(open_cards.nth(i)).to_contain_text(re.compile(r"SLA due in (3 h \d+ min|4 h)"))
     inbox_text = rep_page.get_by_test_id("inbox-open").inner_text()
-    assert rosa_id not in inbox_text and team_id not in inbox_text and not ISO_TIMESTAMP.search(inbox_text)
+    raj_id = next(r["id"] for r in stack.http.get("/api/reps").json() if r["name"] == raj)
+    for raw_id in (rosa_id, raj_id, team_id, flow_id):  # people, the team and the flow by name only
+        assert raw_id not in inbox_text, (raw_id, inbox_text)
+    expect(open_cards.first).to_contain_text(f"from {flow_name}")
+    expect(open_cards.first).to_contain_text(f"next available after {raj}")
+    assert not ISO_TIMESTAMP.search(inbox_text)
     assert rep_page.evaluate(OVERFLOW) == []
     shot(rep_page, "54-walk-rep-inbox-390")
 

@@ -1717,6 +1717,11 @@ export interface components {
             status: string;
             /** Flow Id */
             flow_id: string | null;
+            /**
+             * Flow Name
+             * @description the flow's name
+             */
+            flow_name?: string | null;
             /** Step */
             step: string | null;
             /**
@@ -1745,6 +1750,11 @@ export interface components {
             }[];
             /** Assignment Reason */
             assignment_reason: string | null;
+            /**
+             * Assignment Reason Named
+             * @description the routing reason with rep and team names in place of their ids
+             */
+            assignment_reason_named?: string | null;
             /** Rejection Reason */
             rejection_reason: string | null;
             /** Rejection Reason Id */

@@ -50,8 +50,6 @@ export function InboxPage() {
   // Reps for the filter: an admin key may list them; otherwise the filter is a text field.
   const reps = useApi<{ id: string; name?: string }[]>(isSales ? null : "/reps");
   const now = useNow(1000);
-  const flows = useApi<{ id: string; name: string }[]>(isSales ? null : "/flows");
-  const flowName = (fid: string) => flows.data?.find((f) => f.id === fid)?.name || fid;
   const [rejecting, setRejecting] = useState<string | null>(null);
   const [message, setMessage] = useState<{ text: string; bad?: boolean } | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
@@ -128,7 +126,7 @@ export function InboxPage() {
                   Score <strong data-testid={`handoff-score-${h.id}`}>{lead?.score ?? "–"}</strong>
                   {lead?.stage ? ` · ${lead.stage}` : ""} · {h.team_name ?? h.team ?? "no team"} · {h.rep_id ? h.rep_name ?? h.rep_id : "not assigned yet"}
                   {escalations ? ` · escalated ${escalations}×` : ""}
-                  {h.flow_id ? <> · from {isSales ? flowName(h.flow_id) : <Link to={`/flows/${encodeURIComponent(h.flow_id)}/live`}>{flowName(h.flow_id)}</Link>}</> : null}
+                  {h.flow_id ? <> · from {isSales ? h.flow_name ?? "a flow" : <Link to={`/flows/${encodeURIComponent(h.flow_id)}/live`}>{h.flow_name ?? h.flow_id}</Link>}</> : null}
                 </p>
                 {reasons.length > 0 && (
                   <details className="why" open={temperature === "hot"}>
@@ -141,7 +139,7 @@ export function InboxPage() {
                     </ul>
                   </details>
                 )}
-                {h.assignment_reason && <p className="small muted">Routed: {h.assignment_reason}</p>}
+                {h.assignment_reason && <p className="small muted">Routed: {h.assignment_reason_named ?? h.assignment_reason}</p>}
                 {h.rejection_reason && <p className="small">Rejected because: <em>{h.rejection_reason}</em>{h.rejection_note ? <> — “{h.rejection_note}”</> : null}</p>}
               </div>
               <div className="handoff-sla">
