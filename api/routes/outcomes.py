@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from leadflow.api.deps import (
     AdminDep,
@@ -38,11 +38,12 @@ from leadflow.db import session_scope
 from leadflow.dispatch import Dispatch
 from leadflow.errors import BadRequest, Invalid, NotFound
 from leadflow.leads.records import get_lead, record_event
-from leadflow.models import Lead, Outcome, PredictiveModel, utcnow
+from leadflow.models import Lead, utcnow
 from leadflow.sales.outcomes import (
     OutcomeIn,
     RejectionReasonIn,
     import_outcomes_csv,
+    lead_outcomes,
     list_rejection_reasons,
     outcome_public,
     record_outcome,
@@ -63,6 +64,7 @@ from leadflow.sales.value_reports import (
 from leadflow.scoring.predictive import (
     MIN_PER_CLASS,
     active_predictive,
+    list_runs,
     model_public,
     suggestions,
     train,
@@ -133,9 +135,7 @@ def get_outcomes(lead_id: str, session: SessionDep,
     """The lead's outcomes, oldest first."""
     lead = get_lead(session, lead_id)
     check_lead_access(session, principal, lead)
-    rows = session.exec(select(Outcome).where(Outcome.lead_id == lead_id)
-                        .order_by(col(Outcome.at), col(Outcome.id))).all()
-    return [outcome_public(r) for r in rows]
+    return lead_outcomes(session, lead_id)
 
 
 @router.post("/outcomes/import", response_model=OutcomeImportReport)
@@ -195,9 +195,7 @@ def get_predictive(session: SessionDep, _: MarketerDep) -> dict[str, Any]:
 def predictive_runs(session: SessionDep, _: MarketerDep,
                     limit: int = Query(20, ge=1, le=200)) -> list[dict[str, Any]]:
     """Recent training runs, newest first, promoted or not, each with why."""
-    rows = session.exec(select(PredictiveModel).order_by(col(PredictiveModel.id).desc())
-                        .limit(limit)).all()
-    return [model_public(r, with_weights=False) for r in rows]
+    return list_runs(session, limit=limit)
 
 
 @router.get("/scoring/predictive/suggestions", response_model=ScoringSuggestions)

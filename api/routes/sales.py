@@ -27,12 +27,8 @@ from leadflow.api.schemas.sales import (
     SlaReport,
     TeamPublic,
 )
-from leadflow.db import session_scope
-from leadflow.dispatch import Dispatch
 from leadflow.errors import BadRequest
-from leadflow.leads.records import record_event
-from leadflow.models import Lead
-from leadflow.sales.loop import apply_action, get_handoff, handoff_public, list_handoffs
+from leadflow.sales.loop import get_handoff, handoff_public, list_handoffs
 from leadflow.sales.roster import (
     REPS,
     TEAMS,
@@ -44,8 +40,7 @@ from leadflow.sales.roster import (
     update_record,
 )
 from leadflow.sales.sla_report import sla_report
-from leadflow.temporal import HANDOFF_SIGNAL, RecycleInput
-from leadflow.usecases.events import dispatch_stored_events, plan_for_lead_change
+from leadflow.usecases import sales_actions
 
 router = APIRouter(prefix="/api", tags=["sales"], strict_content_type=False)
 
@@ -152,29 +147,9 @@ async def act_on_handoff(handoff_id: str, action: str, request: Request, princip
     answered 200 even while Temporal is down, and the workflow hears of it once it is back.
     """
     body = await _optional_json(request)
-    db_url = request.app.state.db_url
-    with session_scope(db_url) as session:
-        h = get_handoff(session, handoff_id, principal)
-        lead = session.get(Lead, h.lead_id)
-        old_stage = lead.stage if lead is not None else None
-        signal = apply_action(session, h, action, principal=principal,
-                              reason=body.get("reason"), note=body.get("note"))
-        recycle = signal.pop("recycle", None)
-        session.flush()
-        out = handoff_public(session, h)
-        plan = Dispatch(signals=[(handoff_id, HANDOFF_SIGNAL, signal)])
-        if lead is not None and lead.stage != old_stage:
-            # SAL, SQL, recycled...: flows enrol by stage.changed and exit_when goals see it
-            event, _ = record_event(session, lead, type_="stage.changed", properties={
-                "old": old_stage, "new": lead.stage, "cause": f"handoff {action}"})
-            plan.extend(dispatch_stored_events(session, [event]))
-            plan.extend(plan_for_lead_change(session, lead))
-        plan.record(session)
-        if recycle is not None:
-            from leadflow.intents import record_recycle
-
-            plan.intent_ids.append(record_recycle(
-                session, RecycleInput(lead_id=h.lead_id, handoff_id=h.id, **recycle)))
+    out, plan = sales_actions.act_on_handoff(
+        request.app.state.db_url, handoff_id, action, principal=principal,
+        reason=body.get("reason"), note=body.get("note"))
     await dispatch(request, plan, client)
     return out
 

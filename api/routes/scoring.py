@@ -10,10 +10,10 @@ from leadflow.api.bodies import body_doc
 from leadflow.api.deps import JsonBody, MarketerDep, SessionDep, TemporalDep
 from leadflow.api.schemas.scoring import ScoringModelPublic, ScoringModelSaved, ScoringVersion
 from leadflow.db import session_scope
-from leadflow.errors import NotFound
 from leadflow.scoring.model import ScoringModelDoc
 from leadflow.scoring.service import (
     active_model,
+    get_version,
     list_versions,
     model_public,
     save_model,
@@ -52,7 +52,4 @@ def versions(session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
 @router.get("/scoring/versions/{version}", response_model=ScoringVersion)
 def one_version(version: int, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """One version of the scoring model."""
-    for row in list_versions(session):
-        if row["version"] == version:
-            return row
-    raise NotFound(f"There is no scoring model version {version}.")
+    return get_version(session, version)

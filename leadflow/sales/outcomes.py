@@ -261,6 +261,13 @@ def record_outcome(session: Session, lead: Lead, data: OutcomeIn, *, actor: str,
     return row, (old_stage if moved else None)
 
 
+def lead_outcomes(session: Session, lead_id: str) -> list[dict[str, Any]]:
+    """The outcomes of a lead, oldest first."""
+    rows = session.exec(select(Outcome).where(Outcome.lead_id == lead_id)
+                        .order_by(col(Outcome.at), col(Outcome.id))).all()
+    return [outcome_public(r) for r in rows]
+
+
 _CSV_MAX_ROWS = 100_000
 
 

@@ -519,6 +519,13 @@ def model_public(row: PredictiveModel, *, with_weights: bool = True) -> dict[str
     return out
 
 
+def list_runs(session: Session, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest training runs, newest first, promoted or not (without their weights)."""
+    rows = session.exec(select(PredictiveModel).order_by(col(PredictiveModel.id).desc())
+                        .limit(limit)).all()
+    return [model_public(r, with_weights=False) for r in rows]
+
+
 def _factors(weights: Weights, x: Sequence[float], top: int = 5) -> list[dict[str, Any]]:
     names = weights.spec.names()
     terms = weights.log_odds_terms(x)

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from leadflow.errors import NotFound
 from leadflow.leads.lifecycle import can_transition, stage_rank
 from leadflow.leads.records import add_timeline, lead_view, record_event
 from leadflow.leads.stages import change_stage
@@ -254,6 +255,14 @@ def list_versions(session: Session) -> list[dict[str, Any]]:
     out.append({"version": DEFAULT_VERSION, "created_at": None,
                 "current": current == DEFAULT_VERSION, "model": DEFAULT_SCORING_MODEL})
     return out
+
+
+def get_version(session: Session, version: int) -> dict[str, Any]:
+    """One version as :func:`list_versions` shows it; NotFound when there is none."""
+    for row in list_versions(session):
+        if row["version"] == version:
+            return row
+    raise NotFound(f"There is no scoring model version {version}.")
 
 
 def timer_of(lead: Lead, change: Any) -> list[tuple[str, float]]:
