@@ -28,7 +28,8 @@ export function SimulatePanel({ flowId }: { flowId: string }) {
   const versions = useApi<{ version: number }[]>(`/flows/${id}/versions`);
   const [form, setForm] = useState<SimForm>(DEFAULT_FORM);
   const [running, setRunning] = useState(false);
-  const [result, setResult] = useState<Simulation | null>(null);
+  // the answer with the document it ran (the draft or the version), drawn with its counts
+  const [result, setResult] = useState<{ sim: Simulation; doc: FlowDoc } | null>(null);
   const [failure, setFailure] = useState<{ detail: string; problems: Problem[] } | null>(null);
   const set = <K extends keyof SimForm>(key: K, value: SimForm[K]) => setForm((f) => ({ ...f, [key]: value }));
 
@@ -37,7 +38,12 @@ export function SimulatePanel({ flowId }: { flowId: string }) {
     setRunning(true);
     setFailure(null);
     try {
-      setResult(await api<Simulation>(`/flows/${id}/simulate`, { body: simulationBody(form, draft.data) }));
+      const [sim, doc] = await Promise.all([
+        api<Simulation>(`/flows/${id}/simulate`, { body: simulationBody(form, draft.data) }),
+        form.source === "draft" ? Promise.resolve(draft.data)
+          : api<{ document: FlowDoc }>(`/flows/${id}/versions/${form.source}`).then((v) => v.document),
+      ]);
+      setResult({ sim, doc });
     } catch (err) {
       const e = err as ApiError;
       setFailure({ detail: e.detail, problems: e.problems ?? [] });
@@ -48,7 +54,6 @@ export function SimulatePanel({ flowId }: { flowId: string }) {
 
   if (draft.error) return <p className="error" role="alert">{draft.error.status === 404 ? `There is no flow "${flowId}".` : draft.error.detail}</p>;
   if (!draft.data) return <p>Loading…</p>;
-  const shownDoc = result && form.source !== "draft" ? null : draft.data;
 
   return (
     <div className="simulate" data-testid="simulate-panel">
@@ -91,14 +96,15 @@ export function SimulatePanel({ flowId }: { flowId: string }) {
         </div>
       )}
       {!result && !running && !failure && <p className="muted" data-testid="sim-empty">No simulation yet: choose the numbers and run it.</p>}
-      {result && <Answer result={result} doc={shownDoc} flowId={flowId} />}
+      {result && <Answer result={result.sim} doc={result.doc} flowId={flowId} />}
     </div>
   );
 }
 
-function Answer({ result, doc, flowId }: { result: Simulation; doc: FlowDoc | null; flowId: string }) {
+function Answer({ result, doc, flowId }: { result: Simulation; doc: FlowDoc; flowId: string }) {
   const teamList = useApi<{ id: string; name: string }[]>("/teams");
-  const teamName = (id: string) => teamList.data?.find((t) => t.id === id)?.name ?? id;
+  const teamName = (id: string) => id.startsWith("rep:") ? `rep ${id.slice(4)}`
+    : teamList.data?.find((t) => t.id === id)?.name ?? id;
   const e = result.emails;
   const weeks: [string, number][] = e.per_week.map((n, i) => [`week ${i + 1}`, n]);
   const teams = Object.entries(result.handoffs.per_team_per_business_day);
@@ -123,11 +129,16 @@ function Answer({ result, doc, flowId }: { result: Simulation; doc: FlowDoc | nu
           {result.handoffs.total.toLocaleString()} hand-offs to sales. {exitsInWords(result.exits).join("; ")}.
         </li>
       </ul>
-      {doc && <SimCanvas flowId={flowId} doc={doc} result={result} />}
+      <SimCanvas flowId={flowId} doc={doc} result={result} />
       <div className="simulate-charts">
         <BarChart label="E-mails sent per week (all leads)" rows={weeks} />
         <BarChart label="Leads by the e-mails they got in their busiest week" rows={busiestWeekRows(e.busiest_week_per_lead)} unit=" leads" />
         {teams.map(([team, days]) => <TeamChart key={team} team={team} name={teamName(team)} days={days} />)}
+        {teams.length === 0 && (
+          <p className="muted" data-testid="sim-handoffs-empty">
+            No hand-offs per day to chart: this flow has no hand-off step.
+          </p>
+        )}
       </div>
       <h3>Most common paths</h3>
       <ol className="simulate-paths" data-testid="sim-paths">
