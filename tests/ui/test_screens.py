@@ -472,7 +472,8 @@ def test_the_canvas_is_readable_and_explains_itself(page, stack: Stack, seeded: 
 
     # The "+" on an outgoing handle adds the next step, connected.
     assert page.get_by_test_id("add-after-done-next").count() == 0  # an exit has no outgoing handle
-    page.get_by_test_id("add-after-pause-next").select_option("email")
+    page.get_by_test_id("add-after-pause-next").click()
+    page.get_by_role("menu").get_by_test_id("step-menu-email").click()
     expect(page.locator('[data-testid="rf__edge-pause:next"]')).to_have_count(1)
     expect(page.get_by_test_id("node-email")).to_be_visible()
     # The draft now differs from version 1: a banner says how, in words.

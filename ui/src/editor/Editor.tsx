@@ -12,6 +12,7 @@ import {
   type Connection,
   type Edge,
   type EdgeChange,
+  type FinalConnectionState,
   type NodeChange,
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
@@ -281,6 +282,16 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
   const onConnect = useCallback((conn: Connection) => {
     change(connect(latestDoc.current, conn.source, conn.sourceHandle ?? "next", conn.target));
   }, [change]);
+  // A connection dropped anywhere on a step's card (not only near its input dot) connects to it.
+  const onConnectEnd = useCallback((event: MouseEvent | TouchEvent, state: FinalConnectionState) => {
+    if (state.isValid || !state.fromHandle || state.fromHandle.type !== "source") return;
+    const point = "changedTouches" in event ? event.changedTouches[0] : event;
+    if (!point) return;
+    const card = document.elementFromPoint(point.clientX, point.clientY)?.closest<HTMLElement>(".react-flow__node");
+    const target = card?.dataset.id;
+    const source = state.fromHandle.nodeId;
+    if (target && target !== source) change(connect(latestDoc.current, source, state.fromHandle.id ?? "next", target));
+  }, [change]);
 
   const onDelete = useCallback(({ nodes: gone, edges: cut }: { nodes: StepFlowNode[]; edges: Edge[] }) => {
     let next = latestDoc.current;
@@ -474,6 +485,7 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
             onNodesChange={onNodesChange}
             onEdgesChange={onEdgesChange}
             onConnect={onConnect}
+            onConnectEnd={onConnectEnd}
             onDelete={onDelete}
             onNodeDragStop={() => {
               dragging.current = false;

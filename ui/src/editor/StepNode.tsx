@@ -6,6 +6,7 @@ import { durationInWords } from "../durations";
 import { handleLabel, isObject, outgoingHandles, type Json } from "../graph";
 import { stepEssence } from "../words";
 import { problemSentence } from "./problems";
+import { AddNextButton } from "./StepMenu";
 
 export interface StepStats {
   waiting?: number;
@@ -34,9 +35,6 @@ export interface StepWords {
 const HELD_WORDS: Record<string, string> = {
   paused: "flow paused", send_window: "send window", frequency_cap: "frequency cap", consent: "no consent",
 };
-
-/** The kinds of step the "+" on an outgoing handle offers. */
-const ADDABLE = ["email", "wait", "wait_for", "branch", "split", "update", "handoff", "notify", "exit"];
 
 export type StepNodeData = {
   stepId: string;
@@ -156,14 +154,7 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
             className={`handle-${h.split(".")[0]}`} aria-label={`${data.stepId}: ${handleLabel(h, data.step)}`}
             data-testid={`handle-${data.stepId}-${h}`}>
             <span className="handle-label">{handleLabel(h, data.step)}</span>
-            {data.onAdd && (
-              <select className="add-next nodrag" aria-label={`Add a step after ${data.stepId}: ${handleLabel(h, data.step)}`} value=""
-                data-testid={`add-after-${data.stepId}-${h}`} title="Add the next step here"
-                onChange={(e) => e.target.value && data.onAdd?.(data.stepId, h, e.target.value)}>
-                <option value="">+</option>
-                {ADDABLE.map((k) => <option key={k} value={k}>{KIND_LABELS[k]}</option>)}
-              </select>
-            )}
+            {data.onAdd && <AddNextButton stepId={data.stepId} handle={h} label={handleLabel(h, data.step)} onAdd={data.onAdd} />}
           </Handle>
         ))}
       </div>
