@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session
 
 from leadflow.api.deps import (
     AdminDep,
@@ -34,19 +33,14 @@ from leadflow.api.schemas.scoring import (
     PredictiveRun,
     ScoringSuggestions,
 )
-from leadflow.db import session_scope
-from leadflow.dispatch import Dispatch
 from leadflow.errors import BadRequest, Invalid, NotFound
-from leadflow.leads.records import get_lead, record_event
-from leadflow.models import Lead, utcnow
+from leadflow.leads.records import get_lead
+from leadflow.models import utcnow
 from leadflow.sales.outcomes import (
     OutcomeIn,
     RejectionReasonIn,
-    import_outcomes_csv,
     lead_outcomes,
     list_rejection_reasons,
-    outcome_public,
-    record_outcome,
     replace_rejection_reasons,
 )
 from leadflow.sales.value_reports import (
@@ -70,7 +64,7 @@ from leadflow.scoring.predictive import (
     train,
 )
 from leadflow.scoring.service import active_model
-from leadflow.usecases.events import dispatch_event, plan_for_lead_change
+from leadflow.usecases import sales_actions
 
 router = APIRouter(prefix="/api", tags=["outcomes"], strict_content_type=False)
 
@@ -101,30 +95,14 @@ def put_rejection_reasons(session: SessionDep, _: AdminDep,
 # ---------------------------------------------------------------- outcomes
 
 
-def _stage_plan(session: Session, lead: Lead, old_stage: str | None, cause: str) -> Dispatch:
-    """Tell the lead's journeys it changed, and flows waiting for or enrolling by stage.changed."""
-    plan = plan_for_lead_change(session, lead)
-    if old_stage is not None:
-        event, _ = record_event(session, lead, type_="stage.changed",
-                                properties={"old": old_stage, "new": lead.stage, "cause": cause})
-        plan.extend(dispatch_event(session, lead, event))
-    return plan
-
-
 @router.post("/leads/{lead_id}/outcome", status_code=201, response_model=OutcomeRecorded)
 async def post_outcome(lead_id: str, body: OutcomeIn, request: Request,
                        principal: SalesOrMarketerDep, client: TemporalDep) -> dict[str, Any]:
     """Record an outcome: `won` makes the lead a customer, `opportunity` an opportunity (where
     the lifecycle allows); `lost` keeps its stage. A sales key may record its own leads only."""
-    db_url = request.app.state.db_url
-    actor = f"rep:{principal.rep_id}" if principal.rep_id else f"api:{principal.role}"
-    with session_scope(db_url) as session:
-        lead = get_lead(session, lead_id)
-        check_lead_access(session, principal, lead)
-        row, old_stage = record_outcome(session, lead, body, actor=actor,
-                                        via="sales" if principal.role == "sales" else "api")
-        plan = _stage_plan(session, lead, old_stage, f"outcome {body.outcome}")
-        out = {**outcome_public(row), "stage": lead.stage}
+    out, plan = sales_actions.record_lead_outcome(
+        request.app.state.db_url, lead_id, body, principal=principal,
+        check_access=check_lead_access)
     await dispatch(request, plan, client)
     return out
 
@@ -149,12 +127,8 @@ async def import_outcomes(request: Request, principal: MarketerDep,
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadRequest("The CSV must be UTF-8 text.") from exc
-    db_url = request.app.state.db_url
-    with session_scope(db_url) as session:
-        report, moved = import_outcomes_csv(session, text, actor=f"api:{principal.role}")
-        plan = Dispatch()
-        for lead, old in moved:
-            plan.extend(_stage_plan(session, lead, old, "outcome import"))
+    report, plan = sales_actions.import_outcomes(request.app.state.db_url, text,
+                                                 actor=f"api:{principal.role}")
     await dispatch(request, plan, client)
     return report
 
