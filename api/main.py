@@ -10,12 +10,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
-from leadflow.api.body_guard import BodyGuard
-from leadflow.api.deps import TemporalHolder, validation_problems
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from leadflow.api.body_guard import BodyGuard
+from leadflow.api.deps import TemporalHolder, validation_problems
 from leadflow.config import PROJECT_ROOT, Settings, get_settings
 from leadflow.db import create_schema
 from leadflow.errors import LeadflowError

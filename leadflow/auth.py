@@ -18,7 +18,7 @@ from leadflow.errors import Forbidden, Invalid, NotFound, Unauthorized
 from leadflow.models import ApiKey, Rep, utcnow
 
 __all__ = ["ROLES", "Principal", "authenticate", "create_key", "key_json", "list_keys",
-           "require_role", "revoke_key"]
+           "new_key_json", "require_role", "revoke_key"]
 
 log = logging.getLogger(__name__)
 ROLES = ("admin", "marketer", "sales")
@@ -71,6 +71,14 @@ def issue_key(session: Session, *, role: str, rep_id: str | None = None,
     session.add(row)
     session.flush()
     return row, key
+
+
+def new_key_json(session: Session, *, role: str, rep_id: str | None = None,
+                 label: str | None = None) -> dict[str, Any]:
+    """``POST /api/keys``: a new key as the API shows it, with ``key`` in clear this once."""
+    row, key = issue_key(session, role=role, rep_id=rep_id, label=label)
+    rep = session.get(Rep, row.rep_id) if row.rep_id else None
+    return {**key_json(row, rep.name if rep else None), "key": key}
 
 
 def key_json(row: ApiKey, rep_name: str | None = None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from leadflow.api.bodies import raw_body_doc, schema_ref
 from leadflow.api.deps import MarketerDep, OptionalTemporalDep, dispatch, validation_problems
+from leadflow.api.schemas.leads import EventsAccepted
 from leadflow.db import session_scope
 from leadflow.errors import BadRequest, Invalid
 from leadflow.usecases.events import EventIn, ingest_events
@@ -21,7 +22,8 @@ MAX_BATCH = 5000
 
 
 @router.post("/events", status_code=202, openapi_extra=raw_body_doc({"application/json": {
-    "oneOf": [schema_ref(EventIn), {"type": "array", "items": schema_ref(EventIn)}]}}))
+    "oneOf": [schema_ref(EventIn), {"type": "array", "items": schema_ref(EventIn)}]}}),
+    response_model=EventsAccepted)
 async def post_events(request: Request, _: MarketerDep, client: OptionalTemporalDep) -> JSONResponse:
     """Record events, update scores, enrol by entry rules and wake waiting journeys.
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from leadflow.api.deps import MarketerDep, OptionalTemporalDep, SessionDep, TemporalDep, dispatch
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadflow.api.deps import MarketerDep, OptionalTemporalDep, SessionDep, TemporalDep, dispatch
+from leadflow.api.schemas.journeys import (
+    FlowState,
+    FlowStopped,
+    LeadExited,
+    MigrationPreview,
+    MigrationReport,
+    MigrationStarted,
+)
 from leadflow.db import session_scope
-from leadflow.errors import Unavailable
 from leadflow.journeys.flow_changes import (
-    create_migration,
     exit_lead,
     flow_state,
     list_migrations,
@@ -21,22 +26,21 @@ from leadflow.journeys.flow_changes import (
     preview,
     preview_view,
     resume_flow,
+    start_migration,
     stop_flow,
 )
 from leadflow.journeys.migration import Request as MigrationRequest
-from leadflow.models import FlowMigration
-from leadflow.temporal import MigrationJobInput, start_migration_job
 
 router = APIRouter(prefix="/api", tags=["flow changes"], strict_content_type=False)
 
 
-@router.get("/flows/{flow_id}/state")
+@router.get("/flows/{flow_id}/state", response_model=FlowState)
 def read_state(flow_id: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """`{"state": "active" | "paused" | "stopped", "running", "held"}`: what a control touches."""
     return flow_state(session, flow_id)
 
 
-@router.post("/flows/{flow_id}/pause")
+@router.post("/flows/{flow_id}/pause", response_model=FlowState)
 def pause(flow_id: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """No new enrolments; waiting leads hold before their next send until resumed."""
     return pause_flow(session, flow_id)
@@ -53,21 +57,21 @@ async def _commit_then_signal(request: Request, client: Any, change: Any,
     return result  # type: ignore[no-any-return]
 
 
-@router.post("/flows/{flow_id}/resume")
+@router.post("/flows/{flow_id}/resume", response_model=FlowState)
 async def resume(flow_id: str, request: Request, _: MarketerDep,
                  client: OptionalTemporalDep) -> dict[str, Any]:
     """Enrol again; held sends go now."""
     return await _commit_then_signal(request, client, resume_flow, flow_id)
 
 
-@router.post("/flows/{flow_id}/stop")
+@router.post("/flows/{flow_id}/stop", response_model=FlowStopped)
 async def stop(flow_id: str, request: Request, _: MarketerDep,
                client: OptionalTemporalDep) -> dict[str, Any]:
     """Every running journey exits (reason `stopped`); no enrolments until published again."""
     return await _commit_then_signal(request, client, stop_flow, flow_id)
 
 
-@router.post("/leads/{lead_id}/flows/{flow_id}/exit")
+@router.post("/leads/{lead_id}/flows/{flow_id}/exit", response_model=LeadExited)
 async def exit_one(lead_id: str, flow_id: str, request: Request, _: MarketerDep,
                    client: OptionalTemporalDep) -> dict[str, Any]:
     """One lead leaves one flow by hand (`exited`, reason `manual`), also during a handoff."""
@@ -87,39 +91,27 @@ class MigrationBody(BaseModel):
                                 step_map=dict(self.step_map or {}), timers=self.timers)
 
 
-@router.post("/flows/{flow_id}/migrations/preview")
+@router.post("/flows/{flow_id}/migrations/preview", response_model=MigrationPreview)
 def migration_preview(flow_id: str, body: MigrationBody, session: SessionDep,
                       _: MarketerDep) -> dict[str, Any]:
     """What moving the waiting leads would do: leads per step, mails at once, a sample."""
     return preview_view(preview(session, flow_id, body.request()))
 
 
-@router.post("/flows/{flow_id}/migrations", status_code=202)
+@router.post("/flows/{flow_id}/migrations", status_code=202, response_model=MigrationStarted)
 async def migrate(flow_id: str, body: MigrationBody, request: Request, _: MarketerDep,
-                  client: TemporalDep) -> Any:
+                  client: TemporalDep) -> dict[str, Any]:
     """Move the waiting leads in the background; 422 with the preview's problems if any."""
-    url = request.app.state.db_url
-    with session_scope(url) as session:
-        row = create_migration(session, flow_id, body.request())
-        mid = row.id
-    try:
-        await start_migration_job(client, MigrationJobInput(migration_id=mid, flow_id=flow_id))
-    except Unavailable:
-        with session_scope(url) as session:  # nothing half-written: the job never started
-            stale = session.get(FlowMigration, mid)
-            if stale is not None:
-                session.delete(stale)
-        raise
-    return JSONResponse({"id": mid, "status": "running"}, status_code=202)
+    return await start_migration(client, request.app.state.db_url, flow_id, body.request())
 
 
-@router.get("/flows/{flow_id}/migrations")
+@router.get("/flows/{flow_id}/migrations", response_model=list[MigrationReport])
 def migrations(flow_id: str, session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
     """The flow's latest migrations (newest first), each as its report."""
     return list_migrations(session, flow_id)
 
 
-@router.get("/flows/{flow_id}/migrations/{migration_id}")
+@router.get("/flows/{flow_id}/migrations/{migration_id}", response_model=MigrationReport)
 def migration_status(flow_id: str, migration_id: str, session: SessionDep,
                      _: MarketerDep) -> dict[str, Any]:
     """`{"status": "running" | "done", "moved", "skipped": [{"lead_id", "reason"}], "failed"}`."""

@@ -11,9 +11,23 @@ from pydantic import BaseModel, ConfigDict
 
 from leadflow.api.bodies import body_doc
 from leadflow.api.deps import JsonBody, MarketerDep, OptionalTemporalDep, SessionDep, dispatch
+from leadflow.api.schemas.journeys import (
+    Enrolled,
+    Examples,
+    FlowDraft,
+    FlowJsonSchema,
+    FlowRow,
+    FlowStats,
+    Layout,
+    Published,
+    SimulationReport,
+    Validation,
+    VersionDocument,
+    VersionRow,
+    WaitingLead,
+)
 from leadflow.db import session_scope
 from leadflow.dispatch import Dispatch
-from leadflow.errors import NotFound
 from leadflow.examples import examples_public, release_example
 from leadflow.journeys.enrolment import enrol, flow_stats, journey_input, leads_at_step
 from leadflow.journeys.flowdef import FlowDocument, flow_json_schema
@@ -24,26 +38,29 @@ from leadflow.journeys.flows import (
     list_flows,
     list_versions,
     publish,
+    replace_draft,
     save_draft,
 )
+from leadflow.journeys.flows import save_layout as save_flow_layout
 from leadflow.usecases.simulation import SimulationRequest, simulate_flow
 
 router = APIRouter(prefix="/api", tags=["flows"], strict_content_type=False)
 
 
-@router.get("/flows")
+@router.get("/flows", response_model=list[FlowRow])
 def all_flows(session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
     """Every flow with its latest version and the number of leads running it."""
     return list_flows(session)
 
 
-@router.get("/flows/schema")
+@router.get("/flows/schema", response_model=FlowJsonSchema, response_model_exclude_unset=True)
 def schema() -> dict[str, Any]:
     """The JSON Schema of the flow format, for editors' autocompletion (public)."""
     return flow_json_schema()
 
 
-@router.post("/flows", status_code=201, openapi_extra=body_doc(FlowDocument))
+@router.post("/flows", status_code=201, openapi_extra=body_doc(FlowDocument),
+             response_model=FlowDraft)
 def create_flow(doc: JsonBody, session: SessionDep, _: MarketerDep,
                 allow_invalid: bool = False) -> Any:
     """Create a flow from a document; 422 with every problem unless `allow_invalid=true`.
@@ -55,37 +72,32 @@ def create_flow(doc: JsonBody, session: SessionDep, _: MarketerDep,
     return JSONResponse(flow.draft, status_code=201)
 
 
-@router.get("/examples")
+@router.get("/examples", response_model=Examples)
 def examples(session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """The shipped examples this database holds: `{"seeded", "seeded_at", "flows", "teams",
     "reps", "scoring_model"}` (ids; a removed example is gone from its list for good)."""
     return examples_public(session)
 
 
-@router.post("/flows/validate", openapi_extra=body_doc(FlowDocument))
+@router.post("/flows/validate", openapi_extra=body_doc(FlowDocument),
+             response_model=Validation)
 def validate(doc: JsonBody, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """Validate without saving: `{"valid", "problems": [{"path", "message"}]}`."""
     problems = check_flow(session, doc)
     return {"valid": not problems, "problems": problems}
 
 
-@router.get("/flows/{flow_id}")
+@router.get("/flows/{flow_id}", response_model=FlowDraft)
 def read_flow(flow_id: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """The draft document, exactly as saved."""
     return get_flow(session, flow_id).draft
 
 
-@router.put("/flows/{flow_id}", openapi_extra=body_doc(FlowDocument))
+@router.put("/flows/{flow_id}", openapi_extra=body_doc(FlowDocument), response_model=FlowDraft)
 def replace_flow(flow_id: str, doc: JsonBody, session: SessionDep, _: MarketerDep,
                  allow_invalid: bool = False) -> dict[str, Any]:
     """Replace the draft (creating the flow if it does not exist yet)."""
-    try:
-        get_flow(session, flow_id)
-        exists = True
-    except NotFound:
-        exists = False
-    return save_draft(session, doc, flow_id=flow_id, create=not exists,
-                      allow_invalid=allow_invalid).draft
+    return replace_draft(session, flow_id, doc, allow_invalid=allow_invalid)
 
 
 class Positions(BaseModel):
@@ -94,18 +106,16 @@ class Positions(BaseModel):
     positions: dict[str, dict[str, float]]
 
 
-@router.get("/flows/{flow_id}/layout")
+@router.get("/flows/{flow_id}/layout", response_model=Layout)
 def read_layout(flow_id: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """The editor's node positions, kept apart from the flow document."""
     return {"positions": (get_flow(session, flow_id).layout or {}).get("positions", {})}
 
 
-@router.put("/flows/{flow_id}/layout")
+@router.put("/flows/{flow_id}/layout", response_model=Layout)
 def save_layout(flow_id: str, body: Positions, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
-    flow = get_flow(session, flow_id)
-    flow.layout = {"positions": body.positions}
-    session.add(flow)
-    return {"positions": body.positions}
+    """Keep the editor's node positions."""
+    return save_flow_layout(session, flow_id, body.positions)
 
 
 class PublishBody(BaseModel):
@@ -115,7 +125,7 @@ class PublishBody(BaseModel):
 
 
 @router.post("/flows/{flow_id}/publish", status_code=201,
-             openapi_extra=body_doc(PublishBody, required=False))
+             openapi_extra=body_doc(PublishBody, required=False), response_model=Published)
 async def publish_flow(flow_id: str, request: Request, session: SessionDep,
                        _: MarketerDep) -> dict[str, Any]:
     """Publish the draft as the next immutable version; 422 with every problem if invalid."""
@@ -131,13 +141,13 @@ async def publish_flow(flow_id: str, request: Request, session: SessionDep,
             "published_at": version.published_at.isoformat()}
 
 
-@router.get("/flows/{flow_id}/versions")
+@router.get("/flows/{flow_id}/versions", response_model=list[VersionRow])
 def versions(flow_id: str, session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
     """Versions with publish time, note and leads still running each."""
     return list_versions(session, flow_id)
 
 
-@router.get("/flows/{flow_id}/versions/{version}")
+@router.get("/flows/{flow_id}/versions/{version}", response_model=VersionDocument)
 def read_version(flow_id: str, session: SessionDep, _: MarketerDep,
                  version: int = Path(ge=1, le=2**31 - 1)) -> dict[str, Any]:
     v = get_version(session, flow_id, version)
@@ -151,7 +161,7 @@ class EnrolBody(BaseModel):
     lead_id: str
 
 
-@router.post("/flows/{flow_id}/enroll", status_code=201)
+@router.post("/flows/{flow_id}/enroll", status_code=201, response_model=Enrolled)
 async def enroll(flow_id: str, body: EnrolBody, request: Request, _: MarketerDep,
                  client: OptionalTemporalDep) -> dict[str, Any]:
     """Enrol a lead by hand in the latest published version.
@@ -168,21 +178,22 @@ async def enroll(flow_id: str, body: EnrolBody, request: Request, _: MarketerDep
             "flow_id": flow_id, "version": inp.version, "status": "running"}
 
 
-@router.get("/flows/{flow_id}/stats")
+@router.get("/flows/{flow_id}/stats", response_model=FlowStats)
 def stats(flow_id: str, session: SessionDep, _: MarketerDep,
           version: int | None = Query(None, ge=1, le=2**31 - 1)) -> dict[str, Any]:
     """Per step: leads waiting now, passed, e-mails sent, opens, clicks, exits, conversions."""
     return flow_stats(session, flow_id, version)
 
 
-@router.get("/flows/{flow_id}/steps/{step_id}/leads")
+@router.get("/flows/{flow_id}/steps/{step_id}/leads", response_model=list[WaitingLead], response_model_exclude_unset=True)
 def waiting_leads(flow_id: str, step_id: str, session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
     """The leads waiting at a step now."""
     get_flow(session, flow_id)
     return leads_at_step(session, flow_id, step_id)
 
 
-@router.post("/flows/{flow_id}/simulate", openapi_extra=body_doc(SimulationRequest))
+@router.post("/flows/{flow_id}/simulate", openapi_extra=body_doc(SimulationRequest),
+             response_model=SimulationReport, response_model_exclude_unset=True)
 def simulate(flow_id: str, body: JsonBody, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """Run the flow (a published `version`, an unsaved `document`, else the latest version or
     the draft) over synthetic or sampled leads in simulated time: steps, mails per lead and

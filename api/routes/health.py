@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from leadflow.api.deps import PrincipalDep
 from sqlalchemy import text
 
 from leadflow import __version__
+from leadflow.api.deps import PrincipalDep
+from leadflow.api.schemas.system import Health, Meta
 from leadflow.db import get_engine
 from leadflow.errors import LeadflowError
 
@@ -26,7 +27,8 @@ def _db_ok(url: str) -> bool:
         return False
 
 
-@router.get("/health")
+@router.get("/health", response_model=Health, responses={
+    503: {"model": Health, "description": "Degraded: the database or Temporal is unreachable"}})
 async def health(request: Request) -> JSONResponse:
     """`{"status": "ok" | "degraded", "database", "temporal"}`; 503 when degraded."""
     db_ok = await asyncio.to_thread(_db_ok, request.app.state.db_url)
@@ -43,7 +45,7 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-@router.get("/meta")
+@router.get("/meta", response_model=Meta)
 async def meta(request: Request, principal: PrincipalDep) -> dict[str, Any]:
     """The caller's role and where the Temporal Web UI is (for links to journeys)."""
     settings = request.app.state.settings

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from leadflow.api.deps import AdminDep, dispatch
+from leadflow.api.schemas.common import NO_CONTENT
+from leadflow.api.schemas.leads import LeadExport
 from leadflow.db import checkpoint_wal, session_scope
 from leadflow.dispatch import Dispatch
 from leadflow.usecases.privacy import erase_lead, export_lead
@@ -15,7 +17,7 @@ from leadflow.usecases.privacy import erase_lead, export_lead
 router = APIRouter(prefix="/api/leads", tags=["privacy"], strict_content_type=False)
 
 
-@router.get("/{lead_id}/export")
+@router.get("/{lead_id}/export", response_model=LeadExport)
 def export(lead_id: str, request: Request, _: AdminDep) -> dict[str, Any]:
     """Everything held about the lead: profile, consent, events, e-mails, journeys, timeline,
     handoffs."""
@@ -23,7 +25,7 @@ def export(lead_id: str, request: Request, _: AdminDep) -> dict[str, Any]:
         return export_lead(session, lead_id)
 
 
-@router.delete("/{lead_id}", status_code=204)
+@router.delete("/{lead_id}", status_code=204, responses=NO_CONTENT)
 async def erase(lead_id: str, request: Request, principal: AdminDep) -> Response:
     """Erase the lead's personal data and end its journeys; 404 for it afterwards."""
     db_url = request.app.state.db_url

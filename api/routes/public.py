@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow.api.bodies import raw_body_doc
 from leadflow.api.deps import MarketerDep, SessionDep, dispatch
+from leadflow.api.schemas.common import media, redirect
+from leadflow.api.schemas.leads import CaptureAccepted, FormOut
 from leadflow.client_address import client_address
 from leadflow.config import get_settings
 from leadflow.db import session_scope
@@ -27,12 +29,11 @@ from leadflow.dispatch import Dispatch
 from leadflow.errors import BadRequest, DeliveryError, Invalid, NotFound
 from leadflow.journeys.forms import form_config, list_forms, save_form_config
 from leadflow.journeys.validate import SLUG
-from leadflow.leads.consent import unsubscribe_lead
 from leadflow.mail.engagement import record_click, record_open
 from leadflow.mail.tracking import PIXEL_GIF, read_token
-from leadflow.models import Lead
 from leadflow.usecases.capture import CaptureResult, capture, confirm
-from leadflow.usecases.events import dispatch_stored_events, plan_for_lead_change
+from leadflow.usecases.events import dispatch_stored_events
+from leadflow.usecases.leads import unsubscribe_by_link
 
 router = APIRouter(tags=["public"], strict_content_type=False)
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ def _engagement(db_url: str, token: str, kind: str, user_agent: str | None,
     return url, plan
 
 
-@router.get("/t/c/{token}", include_in_schema=False)
+@router.get("/t/c/{token}", status_code=302, response_class=RedirectResponse,
+            responses=redirect(302, "To the link's target (the public site once the mail was erased)"))
 async def tracked_click(token: str, request: Request) -> Response:
     """Record a click on a tracked link and redirect to its target (a link the mail contained;
     the public site when the mail's content was erased)."""
@@ -81,7 +83,9 @@ async def tracked_click(token: str, request: Request) -> Response:
                             headers=_NO_STORE)
 
 
-@router.get("/t/o/{token}", include_in_schema=False)
+@router.get("/t/o/{token}", response_class=Response,
+            responses=media(200, "image/gif", "The 1x1 tracking pixel",
+                            {"type": "string", "format": "binary"}))
 async def open_pixel(token: str, request: Request) -> Response:
     """Record an open (the 1x1 pixel, ``/t/o/<token>.gif``)."""
     _, plan = await run_in_threadpool(_engagement, request.app.state.db_url, token, "open",
@@ -99,7 +103,8 @@ def _page(title: str, body: str) -> HTMLResponse:
         f"<h1>{html.escape(title)}</h1>{body}</body></html>", headers=_NO_STORE)
 
 
-@router.get("/u/{token}", include_in_schema=False)
+@router.get("/u/{token}", response_class=HTMLResponse,
+            responses=media(200, "text/html", "The page asking to confirm the unsubscribe"))
 def unsubscribe_page(token: str) -> HTMLResponse:
     """Ask before unsubscribing: link scanners follow GET links, so only the POST acts."""
     read_token(token, "unsubscribe")
@@ -111,24 +116,14 @@ def unsubscribe_page(token: str) -> HTMLResponse:
         "<button type=\"submit\">Unsubscribe</button></form>"))
 
 
-def _unsubscribe(db_url: str, token: str, ip: str | None, agent: str | None) -> Dispatch:
-    data = read_token(token, "unsubscribe")
-    with session_scope(db_url) as session:
-        lead = session.get(Lead, data.lead_id or "")
-        if lead is None or lead.erased_at is not None:
-            return Dispatch()  # nothing left to unsubscribe; say "done" all the same
-        if not unsubscribe_lead(session, lead, source="unsubscribe link", ip=ip,
-                                user_agent=(agent or "")[:400] or None):
-            return Dispatch()
-        return plan_for_lead_change(session, lead).record(session)
-
-
-@router.post("/u/{token}", include_in_schema=False)
+@router.post("/u/{token}", response_class=HTMLResponse,
+             responses=media(200, "text/html", "The page saying the lead is unsubscribed"))
 async def unsubscribe(token: str, request: Request) -> HTMLResponse:
     """Unsubscribe (RFC 8058 one-click, or the page's button). Idempotent."""
-    ip = _client_ip(request)
-    plan = await run_in_threadpool(_unsubscribe, request.app.state.db_url, token, ip,
-                                   request.headers.get("user-agent"))
+    lead_id = read_token(token, "unsubscribe").lead_id
+    plan = await run_in_threadpool(unsubscribe_by_link, request.app.state.db_url, lead_id,
+                                   ip=_client_ip(request),
+                                   user_agent=request.headers.get("user-agent"))
     await _dispatch(request, plan, best_effort=True)
     return _page("You are unsubscribed", "<p>You will receive no more marketing e-mails from us."
                  "</p>")
@@ -184,7 +179,9 @@ _SUBMISSION = {"type": "object", "required": ["email"], "additionalProperties": 
 
 @router.post("/api/capture/{form}", status_code=202, openapi_extra=raw_body_doc(
     {"application/x-www-form-urlencoded": _SUBMISSION, "application/json": _SUBMISSION},
-    description="the form's fields; other fields become custom fields"))
+    description="the form's fields; other fields become custom fields"),
+    response_model=CaptureAccepted, responses=redirect(
+        303, "A browser's form post, to the form's redirect_url when it has one"))
 async def capture_form(form: str, request: Request) -> Response:
     """A web form submission: form-encoded or JSON, ``email`` required, ``consent`` checkbox."""
     if not SLUG.match(form):
@@ -208,7 +205,9 @@ async def capture_form(form: str, request: Request) -> Response:
     return _answer(result, browser)
 
 
-@router.get("/api/capture/confirm/{token}", include_in_schema=False)
+@router.get("/api/capture/confirm/{token}", response_class=HTMLResponse,
+            responses={**media(200, "text/html", "The page saying the subscription is confirmed"),
+                       **redirect(303, "To the form's redirect_url when it has one")})
 async def confirm_subscription(token: str, request: Request) -> Response:
     """The double opt-in link: confirms consent and emits ``form.submitted``."""
     ip = _client_ip(request)
@@ -252,19 +251,19 @@ def _form_json(row: Any) -> dict[str, Any]:
             "updated_at": row.updated_at.isoformat() if row.updated_at else None}
 
 
-@router.get("/api/forms", tags=["forms"])
+@router.get("/api/forms", tags=["forms"], response_model=list[FormOut])
 def forms(session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
     """Every declared capture form (``POST /api/capture/{form}`` answers 404 for others)."""
     return [_form_json(row) for row in list_forms(session)]
 
 
-@router.get("/api/forms/{form}", tags=["forms"])
+@router.get("/api/forms/{form}", tags=["forms"], response_model=FormOut)
 def read_form(form: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     """A declared capture form's settings."""
     return _form_json(form_config(session, form))
 
 
-@router.put("/api/forms/{form}", tags=["forms"])
+@router.put("/api/forms/{form}", tags=["forms"], response_model=FormOut)
 def write_form(form: str, body: FormConfigBody, session: SessionDep,
                _: MarketerDep) -> dict[str, Any]:
     """Declare a capture form, or set its double opt-in, consent wording version, redirect URL

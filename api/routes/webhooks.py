@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from leadflow.api.bodies import raw_body_doc
 from leadflow.api.deps import dispatch
+from leadflow.api.schemas.mail import WebhookCounts
 from leadflow.db import session_scope
 from leadflow.dispatch import Dispatch
 from leadflow.mail.webhook import (
@@ -39,7 +40,8 @@ def _store(db_url: str, body: bytes) -> tuple[dict[str, int], Dispatch]:
 
 @router.post("/sendgrid", status_code=200, openapi_extra=raw_body_doc(
     {"application/json": {"type": "array", "items": {"type": "object"}}},
-    description="a SendGrid Event Webhook batch, signed (X-Twilio-Email-Event-Webhook-*)"))
+    description="a SendGrid Event Webhook batch, signed (X-Twilio-Email-Event-Webhook-*)"),
+    response_model=WebhookCounts)
 async def sendgrid_events(request: Request) -> dict[str, Any]:
     """Receive a batch from SendGrid's Event Webhook (signed with its ECDSA key).
 

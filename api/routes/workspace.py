@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from leadflow.api.bodies import body_doc
-from leadflow.api.deps import AdminDep, JsonBody, SessionDep
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadflow.api.bodies import body_doc
+from leadflow.api.deps import AdminDep, JsonBody, SessionDep
+from leadflow.api.schemas.system import Workspace
 from leadflow.errors import BadRequest
 from leadflow.workspace import save_workspace, workspace
 
 router = APIRouter(prefix="/api", tags=["settings"], strict_content_type=False)
 
 
-@router.get("/settings/workspace")
+@router.get("/settings/workspace", response_model=Workspace)
 def read_workspace(session: SessionDep, _: AdminDep) -> dict[str, Any]:
     """`{"sender_name", "sender_address", "postal_address", "send_window"}` in force."""
     return workspace(session)
@@ -34,7 +35,8 @@ class WorkspaceChanges(BaseModel):
                           '"to": "17:00", "timezone"?}')
 
 
-@router.put("/settings/workspace", openapi_extra=body_doc(WorkspaceChanges))
+@router.put("/settings/workspace", openapi_extra=body_doc(WorkspaceChanges),
+            response_model=Workspace)
 def write_workspace(body: JsonBody, session: SessionDep, _: AdminDep) -> dict[str, Any]:
     """Change the settings (keys not given keep their values); 422 with every problem."""
     if not isinstance(body, dict):

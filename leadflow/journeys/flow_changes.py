@@ -15,13 +15,14 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from leadflow.db import session_scope
 from leadflow.dispatch import Dispatch
-from leadflow.errors import Conflict, Invalid, NotFound
+from leadflow.errors import Conflict, Invalid, NotFound, Unavailable
 from leadflow.journeys.flows import get_flow
 from leadflow.journeys.migration import WAIT_STEPS, MoveInput, Plan, Position, Request, plan
 from leadflow.leads.records import add_timeline, get_lead
 from leadflow.models import FlowMigration, FlowVersion, Journey, JourneyStep, utcnow
-from leadflow.temporal import EVENT_SIGNAL
+from leadflow.temporal import EVENT_SIGNAL, MigrationJobInput, start_migration_job
 
 __all__ = [
     "create_migration",
@@ -40,6 +41,7 @@ __all__ = [
     "record_migration_results",
     "record_move",
     "resume_flow",
+    "start_migration",
     "stop_flow",
 ]
 
@@ -215,6 +217,27 @@ def create_migration(session: Session, flow_id: str, request: Request) -> FlowMi
     session.flush()
     return row
 
+
+
+async def start_migration(client: Any, db_url: str, flow_id: str,
+                          request: Request) -> dict[str, Any]:
+    """Store the migration (:func:`create_migration`) and start its background job.
+
+    Raises:
+        Invalid, Conflict: as :func:`create_migration`.
+        Unavailable: Temporal did not take the job; nothing is left behind.
+    """
+    with session_scope(db_url) as session:
+        mid = create_migration(session, flow_id, request).id
+    try:
+        await start_migration_job(client, MigrationJobInput(migration_id=mid, flow_id=flow_id))
+    except Unavailable:
+        with session_scope(db_url) as session:  # nothing half-written: the job never started
+            stale = session.get(FlowMigration, mid)
+            if stale is not None:
+                session.delete(stale)
+        raise
+    return {"id": mid, "status": "running"}
 
 def list_migrations(session: Session, flow_id: str, limit: int = 20) -> list[dict[str, Any]]:
     """The flow's latest migrations, newest first."""

@@ -28,7 +28,10 @@ __all__ = [
     "list_versions",
     "load_version_document",
     "publish",
+    "replace_draft",
     "save_draft",
+    "save_layout",
+    "template_detail",
     "template_versions",
     "validation_context",
     "version_templates",
@@ -242,3 +245,31 @@ def template_versions(session: Session, name: str) -> list[dict[str, Any]]:
                                                      col(FlowVersion.version))).all()
     return [{"flow_id": v.flow_id, "version": v.version, "hash": v.templates[name]}
             for v in rows if name in (v.templates or {})]
+
+
+def template_detail(session: Session, name: str) -> dict[str, Any]:
+    """The template now, its content ``hash``, and the flow ``versions`` that pinned a snapshot
+    of it at publish (``current``: the snapshot equals the template now)."""
+    src = get_template_source(session, name)
+    digest = template_hash(src)
+    return {"name": src.name, "subject": src.subject, "html": src.html, "text": src.text,
+            "source": src.source, "hash": digest,
+            "versions": [{**v, "current": v["hash"] == digest}
+                         for v in template_versions(session, name)]}
+
+
+def replace_draft(session: Session, flow_id: str, doc: Any, *,
+                  allow_invalid: bool = False) -> dict[str, Any]:
+    """``PUT /api/flows/{id}``: replace the draft, creating the flow if it does not exist yet."""
+    exists = session.get(Flow, flow_id) is not None
+    return save_draft(session, doc, flow_id=flow_id, create=not exists,
+                      allow_invalid=allow_invalid).draft
+
+
+def save_layout(session: Session, flow_id: str,
+                positions: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Keep the editor's node positions, apart from the flow document."""
+    flow = get_flow(session, flow_id)
+    flow.layout = {"positions": positions}
+    session.add(flow)
+    return {"positions": positions}

@@ -9,18 +9,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlmodel import Session, col, select
 
-from leadflow.errors import NotFound
-from leadflow.models import Event, Journey, Lead, TimelineEntry, utcnow
+from leadflow.auth import Principal
+from leadflow.errors import Forbidden, NotFound
+from leadflow.models import Event, Handoff, Journey, Lead, TimelineEntry, utcnow
 
 __all__ = [
     "ConsentIn",
     "LeadCreate",
     "add_timeline",
+    "check_lead_access",
     "get_lead",
     "lead_public",
     "lead_view",
     "record_event",
     "upsert_lead",
+    "visible_lead",
 ]
 
 _PROFILE_FIELDS = ("first_name", "last_name", "company", "title", "country", "timezone", "source")
@@ -114,6 +117,29 @@ def get_lead(session: Session, lead_id: str) -> Lead:
     lead = session.get(Lead, lead_id)
     if lead is None or lead.erased_at is not None:
         raise NotFound(f"There is no lead with id {lead_id!r}.")
+    return lead
+
+
+def check_lead_access(session: Session, principal: Principal, lead: Lead) -> None:
+    """A sales key sees only the leads it owns or was handed.
+
+    Raises:
+        Forbidden: a sales key asks for another rep's lead.
+    """
+    if principal.role != "sales":
+        return
+    if lead.owner_rep_id == principal.rep_id:
+        return
+    handed = session.exec(select(Handoff.id).where(Handoff.lead_id == lead.id,
+                                                   Handoff.rep_id == principal.rep_id)).first()
+    if handed is None:
+        raise Forbidden("This lead is not yours.")
+
+
+def visible_lead(session: Session, lead_id: str, viewer: Principal) -> Lead:
+    """The lead, when ``viewer`` may see it (:class:`NotFound`, :class:`Forbidden` otherwise)."""
+    lead = get_lead(session, lead_id)
+    check_lead_access(session, viewer, lead)
     return lead
 
 
