@@ -130,6 +130,9 @@ class FlowStats(Shape):
     conversions: int
     steps: dict[str, StepStats] = Field(description="by step id")
     transitions: dict[str, dict[str, int]] = Field(description="leads from step to step")
+    edges: dict[str, int] = Field(
+        description='passages per outcome of a step: {"<step>:<outcome>": n}, the outcome '
+                    "next, on_timeout, on_rejected, hot, warm, cold, cases.<i>, else or paths.<i>")
 
 
 class Waiting(Shape):

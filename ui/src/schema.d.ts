@@ -387,7 +387,10 @@ export interface paths {
          * @description The editor's node positions, kept apart from the flow document.
          */
         get: operations["read_layout_api_flows__flow_id__layout_get"];
-        /** Save Layout */
+        /**
+         * Save Layout
+         * @description Keep the editor's node positions.
+         */
         put: operations["save_layout_api_flows__flow_id__layout_put"];
         post?: never;
         delete?: never;
@@ -1026,6 +1029,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/t/c/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tracked Click
+         * @description Record a click on a tracked link and redirect to its target (a link the mail contained;
+         *     the public site when the mail's content was erased).
+         */
+        get: operations["tracked_click_t_c__token__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/t/o/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open Pixel
+         * @description Record an open (the 1x1 pixel, ``/t/o/<token>.gif``).
+         */
+        get: operations["open_pixel_t_o__token__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/u/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Unsubscribe Page
+         * @description Ask before unsubscribing: link scanners follow GET links, so only the POST acts.
+         */
+        get: operations["unsubscribe_page_u__token__get"];
+        put?: never;
+        /**
+         * Unsubscribe
+         * @description Unsubscribe (RFC 8058 one-click, or the page's button). Idempotent.
+         */
+        post: operations["unsubscribe_u__token__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/capture/{form}": {
         parameters: {
             query?: never;
@@ -1040,6 +1108,26 @@ export interface paths {
          * @description A web form submission: form-encoded or JSON, ``email`` required, ``consent`` checkbox.
          */
         post: operations["capture_form_api_capture__form__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/capture/confirm/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Confirm Subscription
+         * @description The double opt-in link: confirms consent and emits ``form.submitted``.
+         */
+        get: operations["confirm_subscription_api_capture_confirm__token__get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1483,6 +1571,16 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** CaptureAccepted */
+        CaptureAccepted: {
+            /**
+             * Status
+             * @description accepted, or confirmation_sent (double opt-in: the lead confirms by mail)
+             */
+            status: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** ConsentIn */
         ConsentIn: {
             /**
@@ -1512,6 +1610,92 @@ export interface components {
         EnrolBody: {
             /** Lead Id */
             lead_id: string;
+        };
+        /** Enrolled */
+        Enrolled: {
+            /** Journey Id */
+            journey_id: string;
+            /** Workflow Id */
+            workflow_id: string;
+            /** Lead Id */
+            lead_id: string;
+            /** Flow Id */
+            flow_id: string;
+            /** Version */
+            version: number;
+            /** Status */
+            status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** EventResult */
+        EventResult: {
+            /**
+             * Id
+             * @description the event's id (the one sent, or made up)
+             */
+            id: string;
+            /** Lead Id */
+            lead_id: string;
+            /**
+             * Duplicate
+             * @description already received: changed nothing
+             */
+            duplicate: boolean;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * EventsAccepted
+         * @description Events stored; a single event (not a list) also gets its own result's keys.
+         */
+        EventsAccepted: {
+            /** Accepted */
+            accepted: number;
+            /** Duplicates */
+            duplicates: number;
+            /** Events */
+            events: components["schemas"]["EventResult"][];
+            /**
+             * Id
+             * @description single event only
+             */
+            id?: string | null;
+            /**
+             * Lead Id
+             * @description single event only
+             */
+            lead_id?: string | null;
+            /**
+             * Duplicate
+             * @description single event only
+             */
+            duplicate?: boolean | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * Examples
+         * @description The shipped examples this database holds (ids).
+         */
+        Examples: {
+            /** Seeded */
+            seeded: boolean;
+            /** Seeded At */
+            seeded_at: string | null;
+            /** Flows */
+            flows: string[];
+            /** Teams */
+            teams: string[];
+            /** Reps */
+            reps: string[];
+            /**
+             * Scoring Model
+             * @description the scoring model version seeded
+             */
+            scoring_model: number | null;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * ExperimentArm
@@ -1565,6 +1749,147 @@ export interface components {
             experiments: components["schemas"]["SplitExperiment"][];
         };
         /**
+         * FlowJsonSchema
+         * @description The JSON Schema (draft 2020-12) of the flow format.
+         */
+        FlowJsonSchema: {
+            /** Title */
+            title?: string | null;
+            /** Type */
+            type?: string | null;
+            /** Properties */
+            properties?: {
+                [key: string]: unknown;
+            } | null;
+            /** Required */
+            required?: string[] | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * FlowRow
+         * @description A flow in the list.
+         */
+        FlowRow: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string | null;
+            /** Description */
+            description: string | null;
+            /**
+             * Latest Version
+             * @description null until first published
+             */
+            latest_version: number | null;
+            /**
+             * Draft Changed
+             * @description the draft differs from the latest version
+             */
+            draft_changed: boolean;
+            /**
+             * Updated At
+             * Format: date-time
+             * @description ISO-8601 time, with its UTC offset
+             */
+            updated_at: string;
+            /**
+             * Running
+             * @description leads running the flow now
+             */
+            running: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** FlowState */
+        FlowState: {
+            /** Flow Id */
+            flow_id: string;
+            /**
+             * State
+             * @description active, paused or stopped
+             */
+            state: string;
+            /**
+             * Running
+             * @description journeys running the flow
+             */
+            running: number;
+            /**
+             * Held
+             * @description journeys held by the pause
+             */
+            held: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** FlowStats */
+        FlowStats: {
+            /** Flow Id */
+            flow_id: string;
+            /**
+             * Version
+             * @description the version counted (null: all)
+             */
+            version: number | null;
+            /**
+             * Journeys
+             * @description journeys by status
+             */
+            journeys: {
+                [key: string]: number;
+            };
+            /** Conversions */
+            conversions: number;
+            /**
+             * Steps
+             * @description by step id
+             */
+            steps: {
+                [key: string]: components["schemas"]["StepStats"];
+            };
+            /**
+             * Transitions
+             * @description leads from step to step
+             */
+            transitions: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
+            /**
+             * Edges
+             * @description passages per outcome of a step: {"<step>:<outcome>": n}, the outcome next, on_timeout, on_rejected, hot, warm, cold, cases.<i>, else or paths.<i>
+             */
+            edges: {
+                [key: string]: number;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** FlowStopped */
+        FlowStopped: {
+            /** Flow Id */
+            flow_id: string;
+            /**
+             * State
+             * @description active, paused or stopped
+             */
+            state: string;
+            /**
+             * Running
+             * @description journeys running the flow
+             */
+            running: number;
+            /**
+             * Exiting
+             * @description journeys told to exit (reason stopped)
+             */
+            exiting: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * FormConfigBody
          * @description Settings of a capture form.
          */
@@ -1585,6 +1910,30 @@ export interface components {
             rate_limit?: number | null;
             /** Rate Window Seconds */
             rate_window_seconds?: number | null;
+        };
+        /**
+         * FormOut
+         * @description A capture form's settings.
+         */
+        FormOut: {
+            /** Form */
+            form: string;
+            /** Double Opt In */
+            double_opt_in: boolean;
+            /** Consent Text Version */
+            consent_text_version: string | null;
+            /** Redirect Url */
+            redirect_url: string | null;
+            /** Rate Limit */
+            rate_limit: number;
+            /** Rate Window Seconds */
+            rate_window_seconds: number;
+            /** Created At */
+            created_at: string | null;
+            /** Updated At */
+            updated_at: string | null;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * FunnelReport
@@ -1767,6 +2116,62 @@ export interface components {
             updated_at: string | null;
             lead: components["schemas"]["HandoffLead"] | null;
         };
+        /** Health */
+        Health: {
+            /**
+             * Status
+             * @description ok, or degraded (answered with 503)
+             */
+            status: string;
+            /**
+             * Database
+             * @description ok or unreachable
+             */
+            database: string;
+            /**
+             * Temporal
+             * @description ok or unreachable
+             */
+            temporal: string;
+            /** Version */
+            version: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ImportReport
+         * @description What a CSV import did, row by row.
+         */
+        ImportReport: {
+            /** Created */
+            created: number;
+            /** Updated */
+            updated: number;
+            /** Rejected Count */
+            rejected_count: number;
+            /** Rejected */
+            rejected: components["schemas"]["leadflow__api__schemas__leads__RejectedRow"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * JourneyRetried
+         * @description A failed journey running its failed step again.
+         */
+        JourneyRetried: {
+            /** Journey Id */
+            journey_id: string;
+            /** Lead Id */
+            lead_id: string;
+            /** Flow Id */
+            flow_id: string;
+            /** Status */
+            status: string;
+            /** Step */
+            step: string | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** KeyCreate */
         KeyCreate: {
             /**
@@ -1778,6 +2183,83 @@ export interface components {
             rep_id?: string | null;
             /** Label */
             label?: string | null;
+        };
+        /** KeyCreated */
+        KeyCreated: {
+            /** Id */
+            id: string;
+            /** Role */
+            role: string;
+            /** Rep Id */
+            rep_id: string | null;
+            /** Rep Name */
+            rep_name: string | null;
+            /** Label */
+            label: string | null;
+            /**
+             * Prefix
+             * @description the key's first characters, to recognise it
+             */
+            prefix: string;
+            /** Created At */
+            created_at: string | null;
+            /** Last Used At */
+            last_used_at: string | null;
+            /** Revoked At */
+            revoked_at: string | null;
+            /**
+             * Key
+             * @description the secret, shown this once
+             */
+            key: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * KeyOut
+         * @description An API key as listed: never the secret.
+         */
+        KeyOut: {
+            /** Id */
+            id: string;
+            /** Role */
+            role: string;
+            /** Rep Id */
+            rep_id: string | null;
+            /** Rep Name */
+            rep_name: string | null;
+            /** Label */
+            label: string | null;
+            /**
+             * Prefix
+             * @description the key's first characters, to recognise it
+             */
+            prefix: string;
+            /** Created At */
+            created_at: string | null;
+            /** Last Used At */
+            last_used_at: string | null;
+            /** Revoked At */
+            revoked_at: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * Layout
+         * @description The editor's node positions by step id.
+         */
+        Layout: {
+            /**
+             * Positions
+             * @description {"step": {"x", "y"}}
+             */
+            positions: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
+        } & {
+            [key: string]: unknown;
         };
         /**
          * LeadCreate
@@ -1815,6 +2297,371 @@ export interface components {
             tags?: string[] | null;
             consent?: components["schemas"]["ConsentIn"] | null;
         };
+        /**
+         * LeadDetail
+         * @description A lead with why the predictive model rates it as it does.
+         */
+        LeadDetail: {
+            /** Id */
+            id: string;
+            /** Email */
+            email: string | null;
+            /** First Name */
+            first_name: string | null;
+            /** Last Name */
+            last_name: string | null;
+            /** Company */
+            company: string | null;
+            /** Title */
+            title: string | null;
+            /** Country */
+            country: string | null;
+            /** Timezone */
+            timezone: string | null;
+            /** Source */
+            source: string | null;
+            /**
+             * Fields
+             * @description custom fields
+             */
+            fields: {
+                [key: string]: unknown;
+            };
+            /**
+             * Utm
+             * @description utm_* of the last touch
+             */
+            utm: {
+                [key: string]: unknown;
+            };
+            /** Tags */
+            tags: string[];
+            /** Score */
+            score: number;
+            /** Temperature */
+            temperature: string;
+            /**
+             * Likelihood
+             * @description 0-1 chance to convert (predictive model)
+             */
+            likelihood: number | null;
+            /** Stage */
+            stage: string;
+            /** Owner */
+            owner: string | null;
+            /** Score Breakdown */
+            score_breakdown: components["schemas"]["ScoreItem"][];
+            /**
+             * Consent
+             * @description {"status", "source", "text_version", "at", ...}
+             */
+            consent: {
+                [key: string]: unknown;
+            } | null;
+            /** First Touch */
+            first_touch: {
+                [key: string]: unknown;
+            } | null;
+            /** Last Touch */
+            last_touch: {
+                [key: string]: unknown;
+            } | null;
+            /** Unsubscribed */
+            unsubscribed: boolean;
+            /**
+             * Suppressed
+             * @description no marketing mail: bounced or unsubscribed
+             */
+            suppressed: boolean;
+            /** Created At */
+            created_at: string | null;
+            /** Updated At */
+            updated_at: string | null;
+            /** Flows */
+            flows: components["schemas"]["LeadJourney"][];
+            /**
+             * Likelihood Factors
+             * @description the strongest features (empty without an active model)
+             */
+            likelihood_factors: components["schemas"]["LikelihoodFactor"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** LeadExited */
+        LeadExited: {
+            /** Lead Id */
+            lead_id: string;
+            /** Flow Id */
+            flow_id: string;
+            /** Journey Id */
+            journey_id: string;
+            /** Status */
+            status: string;
+            /** Reason */
+            reason: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * LeadExport
+         * @description Everything held about a lead (GDPR access): each list holds the rows as stored.
+         */
+        LeadExport: {
+            /**
+             * Exported At
+             * Format: date-time
+             * @description ISO-8601 time, with its UTC offset
+             */
+            exported_at: string;
+            /**
+             * Profile
+             * @description the lead's row
+             */
+            profile: {
+                [key: string]: unknown;
+            };
+            /**
+             * Consent
+             * @description consent records
+             */
+            consent: {
+                [key: string]: unknown;
+            }[];
+            /** Events */
+            events: {
+                [key: string]: unknown;
+            }[];
+            /** Emails */
+            emails: {
+                [key: string]: unknown;
+            }[];
+            /** Journeys */
+            journeys: {
+                [key: string]: unknown;
+            }[];
+            /** Stage Changes */
+            stage_changes: {
+                [key: string]: unknown;
+            }[];
+            /** Timeline */
+            timeline: {
+                [key: string]: unknown;
+            }[];
+            /** Handoffs */
+            handoffs: {
+                [key: string]: unknown;
+            }[];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * LeadJourney
+         * @description The lead's run through one flow.
+         */
+        LeadJourney: {
+            /** Flow Id */
+            flow_id: string;
+            /** Version */
+            version: number;
+            /**
+             * Step
+             * @description where it is now (null before its first step)
+             */
+            step: string | null;
+            /**
+             * Status
+             * @description running, completed, exited or failed
+             */
+            status: string;
+            /** Journey Id */
+            journey_id: string;
+            /**
+             * Workflow Id
+             * @description the Temporal workflow id (the journey id)
+             */
+            workflow_id: string;
+            /** Started At */
+            started_at: string | null;
+            /** Ended At */
+            ended_at: string | null;
+            /** Exit Reason */
+            exit_reason: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * LeadList
+         * @description A page of leads, newest first.
+         */
+        LeadList: {
+            /** Items */
+            items: components["schemas"]["LeadRow"][];
+            /**
+             * Total
+             * @description leads matching, over all pages
+             */
+            total: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * LeadOut
+         * @description A lead: profile, consent, score, stage, owner and journeys.
+         */
+        LeadOut: {
+            /** Id */
+            id: string;
+            /** Email */
+            email: string | null;
+            /** First Name */
+            first_name: string | null;
+            /** Last Name */
+            last_name: string | null;
+            /** Company */
+            company: string | null;
+            /** Title */
+            title: string | null;
+            /** Country */
+            country: string | null;
+            /** Timezone */
+            timezone: string | null;
+            /** Source */
+            source: string | null;
+            /**
+             * Fields
+             * @description custom fields
+             */
+            fields: {
+                [key: string]: unknown;
+            };
+            /**
+             * Utm
+             * @description utm_* of the last touch
+             */
+            utm: {
+                [key: string]: unknown;
+            };
+            /** Tags */
+            tags: string[];
+            /** Score */
+            score: number;
+            /** Temperature */
+            temperature: string;
+            /**
+             * Likelihood
+             * @description 0-1 chance to convert (predictive model)
+             */
+            likelihood: number | null;
+            /** Stage */
+            stage: string;
+            /** Owner */
+            owner: string | null;
+            /** Score Breakdown */
+            score_breakdown: components["schemas"]["ScoreItem"][];
+            /**
+             * Consent
+             * @description {"status", "source", "text_version", "at", ...}
+             */
+            consent: {
+                [key: string]: unknown;
+            } | null;
+            /** First Touch */
+            first_touch: {
+                [key: string]: unknown;
+            } | null;
+            /** Last Touch */
+            last_touch: {
+                [key: string]: unknown;
+            } | null;
+            /** Unsubscribed */
+            unsubscribed: boolean;
+            /**
+             * Suppressed
+             * @description no marketing mail: bounced or unsubscribed
+             */
+            suppressed: boolean;
+            /** Created At */
+            created_at: string | null;
+            /** Updated At */
+            updated_at: string | null;
+            /** Flows */
+            flows: components["schemas"]["LeadJourney"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * LeadRow
+         * @description A lead in a list.
+         */
+        LeadRow: {
+            /** Id */
+            id: string;
+            /**
+             * Email
+             * @description null once erased
+             */
+            email: string | null;
+            /** First Name */
+            first_name: string | null;
+            /** Last Name */
+            last_name: string | null;
+            /** Company */
+            company: string | null;
+            /** Score */
+            score: number;
+            /**
+             * Temperature
+             * @description cold, warm or hot
+             */
+            temperature: string;
+            /**
+             * Stage
+             * @description lifecycle stage: subscriber, lead, MQL, SAL, SQL, ...
+             */
+            stage: string;
+            /**
+             * Owner
+             * @description the owning rep's id
+             */
+            owner: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** LikelihoodFactor */
+        LikelihoodFactor: {
+            /** Feature */
+            feature: string;
+            /** Label */
+            label?: string | null;
+            /**
+             * Effect
+             * @description log-odds contribution
+             */
+            effect: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Meta */
+        Meta: {
+            /** Version */
+            version: string;
+            /**
+             * Role
+             * @description the caller's: admin, marketer or sales
+             */
+            role: string;
+            /**
+             * Rep Id
+             * @description a sales key's rep
+             */
+            rep_id: string | null;
+            /** Temporal Ui Url */
+            temporal_ui_url: string;
+            /** Namespace */
+            namespace: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** MigrationBody */
         MigrationBody: {
             /** To Version */
@@ -1831,10 +2678,149 @@ export interface components {
              */
             timers: string;
         };
+        /**
+         * MigrationPreview
+         * @description What moving the waiting leads would do; nothing changes.
+         */
+        MigrationPreview: {
+            /** To Version */
+            to_version: number;
+            /** Moves */
+            moves: components["schemas"]["Move"][];
+            /** Problems */
+            problems: components["schemas"]["Problem"][];
+            /** Sample */
+            sample: components["schemas"]["SampleMove"][];
+            /** Leads */
+            leads: number;
+            /** Sends At Once */
+            sends_at_once: number;
+            /**
+             * Busy
+             * @description leads in the middle of an action: moved once they wait
+             */
+            busy: number;
+            /**
+             * Handoff
+             * @description leads with sales: not moved
+             */
+            handoff: number;
+            /**
+             * Held
+             * @description leads whose mail is held: not moved
+             */
+            held: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** MigrationReport */
+        MigrationReport: {
+            /** Id */
+            id: string;
+            /** Flow Id */
+            flow_id: string;
+            /** To Version */
+            to_version: number;
+            /**
+             * Status
+             * @description running or done
+             */
+            status: string;
+            /** Planned */
+            planned: number;
+            /** Moved */
+            moved: number;
+            /** Skipped */
+            skipped: components["schemas"]["SkippedLead"][];
+            /** Failed */
+            failed: number;
+            /** Failures */
+            failures: components["schemas"]["SkippedLead"][];
+            /**
+             * Request
+             * @description the migration's request
+             */
+            request: {
+                [key: string]: unknown;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             * @description ISO-8601 time, with its UTC offset
+             */
+            created_at: string;
+            /** Finished At */
+            finished_at: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** MigrationStarted */
+        MigrationStarted: {
+            /** Id */
+            id: string;
+            /** Status */
+            status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Move */
+        Move: {
+            /** From Version */
+            from_version: number;
+            /** From Step */
+            from_step: string;
+            /** To Step */
+            to_step: string;
+            /** Leads */
+            leads: number;
+            /** Sends At Once */
+            sends_at_once: number;
+        } & {
+            [key: string]: unknown;
+        };
         /** NoteBody */
         NoteBody: {
             /** Text */
             text: string;
+        };
+        /**
+         * OutboxMail
+         * @description An e-mail the backend handled (captured by the outbox backend).
+         */
+        OutboxMail: {
+            /** Id */
+            id: number;
+            /** Send Id */
+            send_id: string;
+            /** To */
+            to: string | null;
+            /** Subject */
+            subject: string | null;
+            /** Template */
+            template: string | null;
+            /**
+             * Lead Id
+             * @description null for test sends
+             */
+            lead_id: string | null;
+            /** Flow Id */
+            flow_id: string | null;
+            /** Version */
+            version: number | null;
+            /** Step */
+            step: string | null;
+            /** Status */
+            status: string;
+            /** Reason */
+            reason: string | null;
+            /** Sent At */
+            sent_at: string | null;
+            /** Html */
+            html: string | null;
+            /** Text */
+            text: string | null;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * OutcomeImportReport
@@ -1846,7 +2832,7 @@ export interface components {
             /** Rejected Count */
             rejected_count: number;
             /** Rejected */
-            rejected: components["schemas"]["RejectedRow"][];
+            rejected: components["schemas"]["leadflow__api__schemas__outcomes__RejectedRow"][];
         };
         /**
          * OutcomeIn
@@ -1940,6 +2926,50 @@ export interface components {
             actor: string | null;
             /** Stage */
             stage: string;
+        };
+        /** PerLead */
+        PerLead: {
+            /** P50 */
+            p50: number;
+            /** P95 */
+            p95: number;
+            /** Max */
+            max: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** PinnedBy */
+        PinnedBy: {
+            /** Flow Id */
+            flow_id: string;
+            /** Version */
+            version: number;
+            /** Hash */
+            hash: string;
+            /**
+             * Current
+             * @description the snapshot equals the template now
+             */
+            current: boolean;
+        } & {
+            [key: string]: unknown;
+        };
+        /** PinnedTemplate */
+        PinnedTemplate: {
+            /** Name */
+            name: string;
+            /**
+             * Hash
+             * @description content hash of the snapshot
+             */
+            hash: string;
+            /**
+             * Current
+             * @description the snapshot equals the template now
+             */
+            current: boolean;
+        } & {
+            [key: string]: unknown;
         };
         /** Positions */
         Positions: {
@@ -2067,17 +3097,34 @@ export interface components {
             created_at: string;
         };
         /**
-         * RejectedRow
-         * @description A CSV row that was not recorded.
+         * Problem
+         * @description One problem of a document or request, at its JSON path.
          */
-        RejectedRow: {
+        Problem: {
             /**
-             * Row
-             * @description line number in the file (the header is line 1)
+             * Path
+             * @description where, e.g. "steps.welcome.template" ("" for the whole)
              */
-            row: number;
-            /** Errors */
-            errors: string[];
+            path: string;
+            /** Message */
+            message: string;
+        };
+        /** Published */
+        Published: {
+            /** Flow Id */
+            flow_id: string;
+            /** Version */
+            version: number;
+            /** Note */
+            note: string | null;
+            /**
+             * Published At
+             * Format: date-time
+             * @description ISO-8601 time, with its UTC offset
+             */
+            published_at: string;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * RejectionByFlow
@@ -2173,6 +3220,27 @@ export interface components {
             by_flow: components["schemas"]["RejectionByFlow"][];
         };
         /**
+         * Rendered
+         * @description The mail as a lead (or the sample lead) would receive it.
+         */
+        Rendered: {
+            /** Name */
+            name: string;
+            /**
+             * Lead Id
+             * @description null: the sample lead
+             */
+            lead_id: string | null;
+            /** Subject */
+            subject: string;
+            /** Html */
+            html: string;
+            /** Text */
+            text: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * RepPublic
          * @description A sales rep.
          */
@@ -2264,6 +3332,50 @@ export interface components {
         RescoreJob: {
             /** Workflow Id */
             workflow_id: string;
+        };
+        /** SampleMove */
+        SampleMove: {
+            /** Lead Id */
+            lead_id: string;
+            /** From Version */
+            from_version: number;
+            /** From Step */
+            from_step: string;
+            /** To Step */
+            to_step: string;
+            /**
+             * Next Action At
+             * Format: date-time
+             * @description ISO-8601 time, with its UTC offset
+             */
+            next_action_at: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ScoreItem
+         * @description One rule's points in the lead's score.
+         */
+        ScoreItem: {
+            /** Rule */
+            rule: string;
+            /** Kind */
+            kind: string;
+            /** Points Base */
+            points_base: number;
+            /**
+             * Points Now
+             * @description after decay
+             */
+            points_now: number;
+            /** Event Id */
+            event_id?: string | null;
+            /** Event Type */
+            event_type?: string | null;
+            /** Occurred At */
+            occurred_at?: string | null;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * ScoringModelPublic
@@ -2378,6 +3490,112 @@ export interface components {
             current: boolean;
             /** Model */
             model: components["schemas"]["ScoringModelDoc"];
+        };
+        /** SimEmails */
+        SimEmails: {
+            /** Sent */
+            sent: number;
+            /** Skipped */
+            skipped: number;
+            /** Postponed */
+            postponed: number;
+            per_lead: components["schemas"]["PerLead"];
+            /** Max Per Lead Per Week */
+            max_per_lead_per_week: number;
+            /** Per Week */
+            per_week: number[];
+            /**
+             * Busiest Week Per Lead
+             * @description leads by their busiest week's mails
+             */
+            busiest_week_per_lead: {
+                [key: string]: number;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** SimHandoffs */
+        SimHandoffs: {
+            /** Total */
+            total: number;
+            /** Per Team Per Business Day */
+            per_team_per_business_day: {
+                [key: string]: components["schemas"]["TeamLoad"];
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** SimMql */
+        SimMql: {
+            /** Count */
+            count: number;
+            /** Days To Mql P50 */
+            days_to_mql_p50: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** SimPath */
+        SimPath: {
+            /** Steps */
+            steps: string[];
+            /** Leads */
+            leads: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * SimulationReport
+         * @description What the flow would do over simulated leads and days (nothing is sent).
+         */
+        SimulationReport: {
+            /** Flow Id */
+            flow_id: string | null;
+            /** Version */
+            version?: number | null;
+            /** Leads */
+            leads: number;
+            /** Days */
+            days: number;
+            /** Seed */
+            seed: number;
+            /**
+             * Start
+             * Format: date-time
+             * @description ISO-8601 time, with its UTC offset
+             */
+            start: string;
+            /** Steps */
+            steps: {
+                [key: string]: components["schemas"]["StepCount"];
+            };
+            emails: components["schemas"]["SimEmails"];
+            /**
+             * Exits
+             * @description by reason
+             */
+            exits: {
+                [key: string]: number;
+            };
+            handoffs: components["schemas"]["SimHandoffs"];
+            mql: components["schemas"]["SimMql"];
+            /**
+             * Paths
+             * @description the most common paths
+             */
+            paths: components["schemas"]["SimPath"][];
+            /** Elapsed Ms */
+            elapsed_ms: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** SkippedLead */
+        SkippedLead: {
+            /** Lead Id */
+            lead_id?: string | null;
+            /** Reason */
+            reason?: string | null;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * SlaRepSummary
@@ -2565,6 +3783,102 @@ export interface components {
             /** Reason */
             reason?: string | null;
         };
+        /** StepCount */
+        StepCount: {
+            /** Entered */
+            entered: number;
+            /** Left */
+            left: number;
+            /** Waiting At End */
+            waiting_at_end: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** StepFailure */
+        StepFailure: {
+            /** Reason */
+            reason: string | null;
+            /** Journeys */
+            journeys: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** StepStats */
+        StepStats: {
+            /**
+             * Waiting
+             * @description leads there now
+             */
+            waiting: number;
+            /** Passed */
+            passed: number;
+            /** Entered */
+            entered: number;
+            /** Emails Sent */
+            emails_sent: number;
+            /** Emails Skipped */
+            emails_skipped: number;
+            /**
+             * Skipped
+             * @description why mails were skipped: {"no_consent": 3}
+             */
+            skipped: {
+                [key: string]: number;
+            };
+            /** Opened */
+            opened: number;
+            /** Clicked */
+            clicked: number;
+            /** Open Rate */
+            open_rate: number | null;
+            /** Click Rate */
+            click_rate: number | null;
+            /** Exits */
+            exits: number;
+            /** Conversions */
+            conversions: number;
+            /**
+             * Held
+             * @description sends held back now, by reason
+             */
+            held: {
+                [key: string]: number;
+            };
+            /** Failed */
+            failed: number;
+            /** Failures */
+            failures: components["schemas"]["StepFailure"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** TeamDay */
+        TeamDay: {
+            /** Date */
+            date: string;
+            /** Count */
+            count: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** TeamLoad */
+        TeamLoad: {
+            /** Mean */
+            mean: number;
+            /** Max */
+            max: number;
+            /** Capacity */
+            capacity: number | null;
+            /** Members */
+            members: number;
+            /** Business Days */
+            business_days: number;
+            /** Days Over Capacity */
+            days_over_capacity: number | null;
+            /** Days */
+            days: components["schemas"]["TeamDay"][];
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * TeamPublic
          * @description A sales team: its members, how it routes, its business calendar.
@@ -2606,12 +3920,117 @@ export interface components {
             /** Text */
             text?: string | null;
         };
+        /**
+         * TemplateDetail
+         * @description The template now, and the flow versions that pinned a snapshot of it.
+         */
+        TemplateDetail: {
+            /** Name */
+            name: string;
+            /** Subject */
+            subject: string;
+            /**
+             * Source
+             * @description file (email_templates/) or saved
+             */
+            source: string;
+            /** Html */
+            html: string;
+            /** Text */
+            text: string | null;
+            /**
+             * Hash
+             * @description content hash of the template now
+             */
+            hash: string;
+            /** Versions */
+            versions: components["schemas"]["PinnedBy"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** TemplateRow */
+        TemplateRow: {
+            /** Name */
+            name: string;
+            /** Subject */
+            subject: string;
+            /**
+             * Source
+             * @description file (email_templates/) or saved
+             */
+            source: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** TemplateSaved */
+        TemplateSaved: {
+            /** Name */
+            name: string;
+            /** Subject */
+            subject: string;
+            /**
+             * Source
+             * @description file (email_templates/) or saved
+             */
+            source: string;
+            /** Html */
+            html: string;
+            /** Text */
+            text: string | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** TestSendBody */
         TestSendBody: {
             /** To */
             to: string;
             /** Lead Id */
             lead_id?: string | null;
+        };
+        /** TestSent */
+        TestSent: {
+            /** Send Id */
+            send_id: string;
+            /** To */
+            to: string;
+            /**
+             * Status
+             * @description sent, or the backend's answer
+             */
+            status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * TimelineEntryOut
+         * @description One thing that happened to the lead.
+         */
+        TimelineEntryOut: {
+            /**
+             * At
+             * Format: date-time
+             * @description ISO-8601 time, with its UTC offset
+             */
+            at: string;
+            /**
+             * Kind
+             * @description event, email, step, score, stage, handoff, note, ...
+             */
+            kind: string;
+            /**
+             * Type
+             * @description e.g. email.clicked, note.added
+             */
+            type: string;
+            /**
+             * Data
+             * @description free-form object
+             */
+            data: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
         };
         /** TrainRequest */
         TrainRequest: {
@@ -2645,6 +4064,15 @@ export interface components {
             /** Sal To Sql Ratio */
             sal_to_sql_ratio: number | null;
         };
+        /** Validation */
+        Validation: {
+            /** Valid */
+            valid: boolean;
+            /** Problems */
+            problems: components["schemas"]["Problem"][];
+        } & {
+            [key: string]: unknown;
+        };
         /** ValidationError */
         ValidationError: {
             /** Location */
@@ -2657,6 +4085,159 @@ export interface components {
             input?: unknown;
             /** Context */
             ctx?: Record<string, never>;
+        };
+        /** VersionDocument */
+        VersionDocument: {
+            /** Flow Id */
+            flow_id: string;
+            /** Version */
+            version: number;
+            /** Note */
+            note: string | null;
+            /**
+             * Published At
+             * Format: date-time
+             * @description ISO-8601 time, with its UTC offset
+             */
+            published_at: string;
+            /**
+             * Document
+             * @description the flow document exactly as saved (a draft saved with allow_invalid may not be valid yet)
+             */
+            document: components["schemas"]["FlowDocument"];
+        } & {
+            [key: string]: unknown;
+        };
+        /** VersionRow */
+        VersionRow: {
+            /** Version */
+            version: number;
+            /**
+             * Published At
+             * Format: date-time
+             * @description ISO-8601 time, with its UTC offset
+             */
+            published_at: string;
+            /** Note */
+            note: string | null;
+            /**
+             * Running
+             * @description leads still running this version
+             */
+            running: number;
+            /** Templates */
+            templates: components["schemas"]["PinnedTemplate"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** Waiting */
+        Waiting: {
+            /**
+             * Kind
+             * @description wait, wait_for, held or working
+             */
+            kind: string;
+            /** Until */
+            until: string | null;
+            /**
+             * Event
+             * @description wait_for: the event awaited
+             */
+            event?: string | null;
+            /**
+             * Reason
+             * @description held: send window or frequency cap
+             */
+            reason?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** WaitingLead */
+        WaitingLead: {
+            /** Lead Id */
+            lead_id: string;
+            /** Email */
+            email: string | null;
+            /** Name */
+            name: string | null;
+            /** Journey Id */
+            journey_id: string;
+            /** Version */
+            version: number;
+            /**
+             * Since
+             * Format: date-time
+             * @description ISO-8601 time, with its UTC offset
+             */
+            since: string;
+            waiting: components["schemas"]["Waiting"];
+        } & {
+            [key: string]: unknown;
+        };
+        /** WebhookCounts */
+        WebhookCounts: {
+            /**
+             * Accepted
+             * @description new events stored
+             */
+            accepted: number;
+            /**
+             * Duplicates
+             * @description events received before (SendGrid retries)
+             */
+            duplicates: number;
+            /**
+             * Ignored
+             * @description event types Leadflow does not use
+             */
+            ignored: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Workspace */
+        Workspace: {
+            /** Sender Name */
+            sender_name: string | null;
+            /** Sender Address */
+            sender_address: string;
+            /** Postal Address */
+            postal_address: string | null;
+            /**
+             * Send Window
+             * @description default for flows without one: {"days", "from", "to", "timezone"?}
+             */
+            send_window: {
+                [key: string]: unknown;
+            } | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** RejectedRow */
+        leadflow__api__schemas__leads__RejectedRow: {
+            /**
+             * Row
+             * @description line number in the CSV
+             */
+            row: number;
+            /** Email */
+            email: string | null;
+            /** Errors */
+            errors: string[];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * RejectedRow
+         * @description A CSV row that was not recorded.
+         */
+        leadflow__api__schemas__outcomes__RejectedRow: {
+            /**
+             * Row
+             * @description line number in the file (the header is line 1)
+             */
+            row: number;
+            /** Errors */
+            errors: string[];
         };
         /**
          * EventIn
@@ -3513,7 +5094,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Degraded: the database or Temporal is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
                 };
             };
         };
@@ -3535,9 +5125,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Meta"];
                 };
             };
             /** @description Validation Error */
@@ -3568,9 +5156,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["KeyOut"][];
                 };
             };
             /** @description Validation Error */
@@ -3605,9 +5191,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["KeyCreated"];
                 };
             };
             /** @description Validation Error */
@@ -3634,7 +5218,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Done; no body. */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -3673,9 +5257,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LeadList"];
                 };
             };
             /** @description Validation Error */
@@ -3710,7 +5292,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["LeadOut"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadOut"];
                 };
             };
             /** @description Validation Error */
@@ -3750,9 +5341,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ImportReport"];
                 };
             };
             /** @description Validation Error */
@@ -3785,9 +5374,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LeadDetail"];
                 };
             };
             /** @description Validation Error */
@@ -3814,7 +5401,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Done; no body. */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -3851,9 +5438,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["TimelineEntryOut"][];
                 };
             };
             /** @description Validation Error */
@@ -3890,9 +5475,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["TimelineEntryOut"];
                 };
             };
             /** @description Validation Error */
@@ -3926,9 +5509,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["JourneyRetried"];
                 };
             };
             /** @description Validation Error */
@@ -3965,9 +5546,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LeadOut"];
                 };
             };
             /** @description Validation Error */
@@ -4002,7 +5581,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["EventsAccepted"];
                 };
             };
             /** @description Validation Error */
@@ -4033,9 +5612,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["FlowRow"][];
                 };
             };
             /** @description Validation Error */
@@ -4072,7 +5649,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["FlowDocument"];
                 };
             };
             /** @description Validation Error */
@@ -4101,9 +5678,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["FlowJsonSchema"];
                 };
             };
         };
@@ -4125,9 +5700,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Examples"];
                 };
             };
             /** @description Validation Error */
@@ -4162,9 +5735,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Validation"];
                 };
             };
             /** @description Validation Error */
@@ -4197,9 +5768,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["FlowDocument"];
                 };
             };
             /** @description Validation Error */
@@ -4238,9 +5807,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["FlowDocument"];
                 };
             };
             /** @description Validation Error */
@@ -4273,9 +5840,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Layout"];
                 };
             };
             /** @description Validation Error */
@@ -4312,9 +5877,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Layout"];
                 };
             };
             /** @description Validation Error */
@@ -4351,9 +5914,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Published"];
                 };
             };
             /** @description Validation Error */
@@ -4386,9 +5947,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["VersionRow"][];
                 };
             };
             /** @description Validation Error */
@@ -4422,9 +5981,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["VersionDocument"];
                 };
             };
             /** @description Validation Error */
@@ -4461,9 +6018,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Enrolled"];
                 };
             };
             /** @description Validation Error */
@@ -4498,9 +6053,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["FlowStats"];
                 };
             };
             /** @description Validation Error */
@@ -4534,9 +6087,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["WaitingLead"][];
                 };
             };
             /** @description Validation Error */
@@ -4573,9 +6124,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SimulationReport"];
                 };
             };
             /** @description Validation Error */
@@ -4608,9 +6157,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["FlowState"];
                 };
             };
             /** @description Validation Error */
@@ -4643,9 +6190,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["FlowState"];
                 };
             };
             /** @description Validation Error */
@@ -4678,9 +6223,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["FlowState"];
                 };
             };
             /** @description Validation Error */
@@ -4713,9 +6256,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["FlowStopped"];
                 };
             };
             /** @description Validation Error */
@@ -4749,9 +6290,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LeadExited"];
                 };
             };
             /** @description Validation Error */
@@ -4788,9 +6327,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["MigrationPreview"];
                 };
             };
             /** @description Validation Error */
@@ -4823,9 +6360,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["MigrationReport"][];
                 };
             };
             /** @description Validation Error */
@@ -4862,7 +6397,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["MigrationStarted"];
                 };
             };
             /** @description Validation Error */
@@ -4896,9 +6431,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["MigrationReport"];
                 };
             };
             /** @description Validation Error */
@@ -4929,9 +6462,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["TemplateRow"][];
                 };
             };
             /** @description Validation Error */
@@ -4964,9 +6495,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["TemplateDetail"];
                 };
             };
             /** @description Validation Error */
@@ -5003,9 +6532,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["TemplateSaved"];
                 };
             };
             /** @description Validation Error */
@@ -5040,9 +6567,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Rendered"];
                 };
             };
             /** @description Validation Error */
@@ -5081,9 +6606,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Rendered"];
                 };
             };
             /** @description Validation Error */
@@ -5120,9 +6643,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["TestSent"];
                 };
             };
             /** @description Validation Error */
@@ -5158,9 +6679,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["OutboxMail"][];
                 };
             };
             /** @description Validation Error */
@@ -5674,9 +7193,131 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["WebhookCounts"];
+                };
+            };
+        };
+    };
+    tracked_click_t_c__token__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the link's target (the public site once the mail was erased) */
+            302: {
+                headers: {
+                    /** @description where the browser goes */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    open_pixel_t_o__token__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The 1x1 tracking pixel */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/gif": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    unsubscribe_page_u__token__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page asking to confirm the unsubscribe */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    unsubscribe_u__token__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page saying the lead is unsubscribed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5722,8 +7363,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CaptureAccepted"];
                 };
+            };
+            /** @description A browser's form post, to the form's redirect_url when it has one */
+            303: {
+                headers: {
+                    /** @description where the browser goes */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    confirm_subscription_api_capture_confirm__token__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page saying the subscription is confirmed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description To the form's redirect_url when it has one */
+            303: {
+                headers: {
+                    /** @description where the browser goes */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -5753,9 +7443,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["FormOut"][];
                 };
             };
             /** @description Validation Error */
@@ -5788,9 +7476,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["FormOut"];
                 };
             };
             /** @description Validation Error */
@@ -5827,9 +7513,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["FormOut"];
                 };
             };
             /** @description Validation Error */
@@ -5862,9 +7546,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LeadExport"];
                 };
             };
             /** @description Validation Error */
@@ -6515,9 +8197,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Workspace"];
                 };
             };
             /** @description Validation Error */
@@ -6552,9 +8232,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Workspace"];
                 };
             };
             /** @description Validation Error */
