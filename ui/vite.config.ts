@@ -10,5 +10,7 @@ export default defineConfig({
   server: {
     proxy: { "/api": process.env.LEADFLOW_API ?? "http://127.0.0.1:8000" },
   },
-  test: { environment: "node", include: ["src/**/*.test.ts"] },
+  // elk lays out the shipped flows in a worker; on a busy 2-core machine one layout can take
+  // more than vitest's default 5 s, which says nothing about the studio: allow 30 s.
+  test: { environment: "node", include: ["src/**/*.test.ts"], testTimeout: 30_000 },
 });
