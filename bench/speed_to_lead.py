@@ -224,11 +224,8 @@ async def _run(quick: bool) -> list[Row]:
     from leadflow.db import reset_engine
 
     leads = 50 if quick else 500
-    from bench._env import bench_database
-
     home = tempfile.mkdtemp(prefix="leadflow-bench-")
-    database = bench_database(home)
-    db_url = database.__enter__()
+    db_url = f"sqlite:///{home}/bench.db"
     task_queue = f"bench-{uuid.uuid4().hex[:6]}"
     saved = {k: os.environ.get(k) for k in ("LEADFLOW_DATABASE_URL", "LEADFLOW_TASK_QUEUE",
                                             "LEADFLOW_HOME", "LEADFLOW_ADMIN_KEY",
@@ -246,7 +243,6 @@ async def _run(quick: bool) -> list[Row]:
     finally:
         await env.shutdown()
         reset_engine()
-        database.__exit__(None, None, None)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
