@@ -533,7 +533,7 @@ def test_reject_a_handoff_in_the_sales_inbox(page, browser, stack: Stack) -> Non
     card = page.get_by_test_id(f"handoff-{handoff_id}")
     expect(card.locator(f'a[href="/leads/{lead_id}"]')).to_have_text("Grace Hopper")
     expect(card).to_contain_text("hot")
-    expect(page.get_by_test_id(f"handoff-sla-{handoff_id}")).to_contain_text(re.compile(r"SLA \d"))
+    expect(page.get_by_test_id(f"handoff-sla-{handoff_id}")).to_contain_text(re.compile(r"SLA (due in|breached)"))
     expect(page.get_by_test_id(f"why-{handoff_id}")).to_contain_text("+40")
     expect(page.get_by_test_id(f"why-{handoff_id}")).to_contain_text("Senior title")
     shot(page, "12-inbox")
@@ -620,7 +620,7 @@ def test_inbox_counts_down_and_sends_the_reason_with_a_reject(page, stack: Stack
     page.get_by_role("link", name="Sales inbox").click()
     card = page.get_by_test_id("handoff-h-1")
     expect(card).to_contain_text("Grace")
-    expect(card).to_contain_text(re.compile(r"SLA 1h (29|30)m"))  # ticking down from 1h 30m
+    expect(card).to_contain_text(re.compile(r"SLA due in 1 h (29|30) min"))  # ticking down from 1 h 30 min
     shot(page, "16-inbox-countdown")
     card.get_by_test_id("reject-h-1").click()
     card.get_by_test_id("reject-reason").select_option(label="No budget")

@@ -36,7 +36,8 @@ def _add_after(page, source: str, kind: str, new_id: str) -> None:  # type: igno
     """The "+" under a step's "next" handle: a new step of `kind`, connected, opened in the panel."""
     from playwright.sync_api import expect
 
-    page.get_by_test_id(f"add-after-{source}-next").select_option(kind)
+    page.get_by_test_id(f"add-after-{source}-next").click()
+    page.get_by_test_id(f"step-menu-{kind}").click()
     expect(page.get_by_test_id(f"node-{new_id}")).to_be_visible()
     expect(page.locator(f'[data-testid="rf__edge-{source}:next"]')).to_have_count(1)
 
