@@ -26,10 +26,8 @@ from leadflow.api.schemas.journeys import (
     VersionRow,
     WaitingLead,
 )
-from leadflow.db import session_scope
-from leadflow.dispatch import Dispatch
 from leadflow.examples import examples_public, release_example
-from leadflow.journeys.enrolment import enrol, flow_stats, journey_input, leads_at_step
+from leadflow.journeys.enrolment import flow_stats, leads_at_step
 from leadflow.journeys.flowdef import FlowDocument, flow_json_schema
 from leadflow.journeys.flows import (
     check_flow,
@@ -37,11 +35,11 @@ from leadflow.journeys.flows import (
     get_version,
     list_flows,
     list_versions,
-    publish,
     replace_draft,
     save_draft,
 )
 from leadflow.journeys.flows import save_layout as save_flow_layout
+from leadflow.usecases import flows
 from leadflow.usecases.simulation import SimulationRequest, simulate_flow
 
 router = APIRouter(prefix="/api", tags=["flows"], strict_content_type=False)
@@ -126,19 +124,13 @@ class PublishBody(BaseModel):
 
 @router.post("/flows/{flow_id}/publish", status_code=201,
              openapi_extra=body_doc(PublishBody, required=False), response_model=Published)
-async def publish_flow(flow_id: str, request: Request, session: SessionDep,
-                       _: MarketerDep) -> dict[str, Any]:
+async def publish_flow(flow_id: str, request: Request, _: MarketerDep) -> dict[str, Any]:
     """Publish the draft as the next immutable version; 422 with every problem if invalid."""
     raw = await request.body()
-    note = None
-    if raw.strip():
-        body = PublishBody.model_validate_json(raw)
-        note = body.note
+    note = PublishBody.model_validate_json(raw).note if raw.strip() else None
     # Publishing renders every template of the version: off the event loop, so a slow render
     # (bounded by the sandbox's budget) never stalls other requests.
-    version = await run_in_threadpool(publish, session, flow_id, note)
-    return {"flow_id": flow_id, "version": version.version, "note": version.note,
-            "published_at": version.published_at.isoformat()}
+    return await run_in_threadpool(flows.publish_flow, request.app.state.db_url, flow_id, note)
 
 
 @router.get("/flows/{flow_id}/versions", response_model=list[VersionRow])
@@ -169,13 +161,9 @@ async def enroll(flow_id: str, body: EnrolBody, request: Request, _: MarketerDep
     The journey row and its start are written together (the outbox): the start reaches
     Temporal now, or once it is back; it never leaves a row without a workflow.
     """
-    with session_scope(request.app.state.db_url) as session:
-        journey = enrol(session, lead_id=body.lead_id, flow_id=flow_id)
-        inp = journey_input(journey)
-        plan = Dispatch(starts=[inp]).record(session)
+    enrolled, plan = flows.enrol_by_hand(request.app.state.db_url, flow_id, body.lead_id)
     await dispatch(request, plan, client)
-    return {"journey_id": inp.journey_id, "workflow_id": inp.journey_id, "lead_id": inp.lead_id,
-            "flow_id": flow_id, "version": inp.version, "status": "running"}
+    return enrolled
 
 
 @router.get("/flows/{flow_id}/stats", response_model=FlowStats)

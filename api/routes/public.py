@@ -24,15 +24,14 @@ from leadflow.api.schemas.common import media, redirect
 from leadflow.api.schemas.leads import CaptureAccepted, FormOut
 from leadflow.client_address import client_address
 from leadflow.config import get_settings
-from leadflow.db import session_scope
 from leadflow.dispatch import Dispatch
-from leadflow.errors import BadRequest, DeliveryError, Invalid, NotFound
+from leadflow.errors import BadRequest, Invalid, NotFound
 from leadflow.journeys.forms import form_config, list_forms, save_form_config
 from leadflow.journeys.validate import SLUG
-from leadflow.mail.engagement import record_click, record_open
 from leadflow.mail.tracking import PIXEL_GIF, read_token
-from leadflow.usecases.capture import CaptureResult, capture, confirm
-from leadflow.usecases.events import dispatch_stored_events
+from leadflow.usecases import capture as form_capture
+from leadflow.usecases import tracking
+from leadflow.usecases.capture import CaptureResult
 from leadflow.usecases.leads import unsubscribe_by_link
 
 router = APIRouter(tags=["public"], strict_content_type=False)
@@ -40,15 +39,12 @@ log = logging.getLogger(__name__)
 _NO_STORE = {"Cache-Control": "no-store, private"}
 
 
-async def _dispatch(request: Request, plan: Dispatch, *, best_effort: bool = False) -> None:
-    """Run ``plan``. A plan recorded in the outbox is delivered later when Temporal is down;
-    with ``best_effort`` an unrecorded one is left undispatched (the reconciler dispatches
-    stored events) instead of failing the visitor's click."""
+async def _dispatch_best_effort(request: Request, plan: Dispatch) -> None:
+    """Deliver ``plan`` (recorded in the outbox: what Temporal does not take now is delivered
+    later), never failing the visitor's click, open or unsubscribe for it."""
     try:
         await dispatch(request, plan)
     except Exception:
-        if not best_effort:
-            raise
         log.warning("dispatch of %d event(s) deferred", len(plan.event_ids), exc_info=True)
 
 
@@ -59,26 +55,13 @@ def _client_ip(request: Request) -> str | None:
                           request.app.state.settings.trusted_proxies)
 
 
-def _engagement(db_url: str, token: str, kind: str, user_agent: str | None,
-                ip: str | None) -> tuple[str | None, Dispatch]:
-    with session_scope(db_url) as session:
-        if kind == "click":
-            url, event = record_click(session, token)
-        else:
-            url, event = None, record_open(session, token, user_agent=user_agent, ip=ip)
-        plan = dispatch_stored_events(session, [event]) if event is not None else Dispatch()
-        plan.record(session)
-    return url, plan
-
-
 @router.get("/t/c/{token}", status_code=302, response_class=RedirectResponse,
             responses=redirect(302, "To the link's target (the public site once the mail was erased)"))
 async def tracked_click(token: str, request: Request) -> Response:
     """Record a click on a tracked link and redirect to its target (a link the mail contained;
     the public site when the mail's content was erased)."""
-    url, plan = await run_in_threadpool(_engagement, request.app.state.db_url, token, "click",
-                                        None, None)
-    await _dispatch(request, plan, best_effort=True)
+    url, plan = await run_in_threadpool(tracking.track_click, request.app.state.db_url, token)
+    await _dispatch_best_effort(request, plan)
     return RedirectResponse(url or request.app.state.settings.public_url, status_code=302,
                             headers=_NO_STORE)
 
@@ -88,9 +71,10 @@ async def tracked_click(token: str, request: Request) -> Response:
                             {"type": "string", "format": "binary"}))
 async def open_pixel(token: str, request: Request) -> Response:
     """Record an open (the 1x1 pixel, ``/t/o/<token>.gif``)."""
-    _, plan = await run_in_threadpool(_engagement, request.app.state.db_url, token, "open",
-                                      request.headers.get("user-agent"), _client_ip(request))
-    await _dispatch(request, plan, best_effort=True)
+    plan = await run_in_threadpool(tracking.track_open, request.app.state.db_url, token,
+                                   user_agent=request.headers.get("user-agent"),
+                                   ip=_client_ip(request))
+    await _dispatch_best_effort(request, plan)
     return Response(PIXEL_GIF, media_type="image/gif", headers=_NO_STORE)
 
 
@@ -120,11 +104,10 @@ def unsubscribe_page(token: str) -> HTMLResponse:
              responses=media(200, "text/html", "The page saying the lead is unsubscribed"))
 async def unsubscribe(token: str, request: Request) -> HTMLResponse:
     """Unsubscribe (RFC 8058 one-click, or the page's button). Idempotent."""
-    lead_id = read_token(token, "unsubscribe").lead_id
-    plan = await run_in_threadpool(unsubscribe_by_link, request.app.state.db_url, lead_id,
+    plan = await run_in_threadpool(unsubscribe_by_link, request.app.state.db_url, token,
                                    ip=_client_ip(request),
                                    user_agent=request.headers.get("user-agent"))
-    await _dispatch(request, plan, best_effort=True)
+    await _dispatch_best_effort(request, plan)
     return _page("You are unsubscribed", "<p>You will receive no more marketing e-mails from us."
                  "</p>")
 
@@ -160,17 +143,6 @@ def _answer(result: CaptureResult, browser: bool) -> Response:
                         status_code=202)
 
 
-def _deliver_confirmation(db_url: str, send_id: str) -> None:
-    from leadflow.mail import deliver
-
-    try:
-        deliver(send_id, db_url=db_url)
-    except DeliveryError as exc:
-        # The row stays pending with its reason (the provider's text, which may name the
-        # visitor, stays there); the visitor's submission still counts.
-        log.warning("confirmation mail %s not sent yet (%s)", send_id, type(exc).__name__)
-
-
 _SUBMISSION = {"type": "object", "required": ["email"], "additionalProperties": True,
            "properties": {"email": {"type": "string"}, "first_name": {"type": "string"},
                           "last_name": {"type": "string"}, "company": {"type": "string"},
@@ -187,20 +159,10 @@ async def capture_form(form: str, request: Request) -> Response:
     if not SLUG.match(form):
         raise NotFound(f"There is no capture form {form[:100]!r}.")
     data = await _submission(request)
-    ip = _client_ip(request)
-    db_url = request.app.state.db_url
-
-    def run() -> CaptureResult:
-        with session_scope(db_url) as session:
-            captured = capture(session, form, data, ip=ip,
-                               user_agent=request.headers.get("user-agent"))
-            captured.plan.record(session)
-            return captured
-
-    result = await run_in_threadpool(run)
-    if result.confirmation_send_id:
-        await run_in_threadpool(_deliver_confirmation, db_url, result.confirmation_send_id)
-    await _dispatch(request, result.plan)
+    result = await run_in_threadpool(form_capture.submit_form, request.app.state.db_url, form,
+                                     data, ip=_client_ip(request),
+                                     user_agent=request.headers.get("user-agent"))
+    await dispatch(request, result.plan)
     browser = "json" not in request.headers.get("content-type", "")
     return _answer(result, browser)
 
@@ -210,18 +172,10 @@ async def capture_form(form: str, request: Request) -> Response:
                        **redirect(303, "To the form's redirect_url when it has one")})
 async def confirm_subscription(token: str, request: Request) -> Response:
     """The double opt-in link: confirms consent and emits ``form.submitted``."""
-    ip = _client_ip(request)
-    db_url = request.app.state.db_url
-
-    def run() -> CaptureResult:
-        with session_scope(db_url) as session:
-            confirmed = confirm(session, token, ip=ip,
-                                user_agent=request.headers.get("user-agent"))[0]
-            confirmed.plan.record(session)
-            return confirmed
-
-    result = await run_in_threadpool(run)
-    await _dispatch(request, result.plan)
+    result = await run_in_threadpool(form_capture.confirm_subscription,
+                                     request.app.state.db_url, token, ip=_client_ip(request),
+                                     user_agent=request.headers.get("user-agent"))
+    await dispatch(request, result.plan)
     if result.redirect_url:
         return RedirectResponse(result.redirect_url, status_code=303)
     return _page("Subscription confirmed", "<p>Thank you: you are subscribed.</p>")

@@ -6,7 +6,12 @@ call back up:
 - ``events``: the events pipeline: store an event or a lead change (``leads``), rescore
   (``scoring``), enrol by entry rules and wake waiting journeys (``journeys``), and plan the
   work for Temporal (:class:`leadflow.dispatch.Dispatch`).
-- ``capture``: a public form submission becomes a lead, consent and ``form.submitted``.
+- ``capture``: a public form submission becomes a lead, consent and ``form.submitted``; the
+  confirmation link of a double opt-in.
+- ``tracking``: a tracked click or an open of the pixel in a lead's mail.
+- ``flows``: a marketer publishes a flow's draft or enrols a lead by hand.
+- ``leads``: the leads API's use cases (search, read, notes, stage moves, unsubscribe links).
+- ``sales_actions``: a rep's handoff action, an outcome, a CSV of outcomes.
 - ``csv_import``: a CSV of leads, each through the pipeline.
 - ``privacy``: export and erasure (the lead leaves its journeys first).
 - ``score_timers``: rescoring when a lead's temperature decays, and after a model change.

@@ -32,12 +32,14 @@ from typing import Any
 from sqlmodel import Session, select
 
 from leadflow.config import get_settings
+from leadflow.db import session_scope
 from leadflow.dispatch import Dispatch
-from leadflow.errors import Invalid, NotFound, RateLimited
+from leadflow.errors import DeliveryError, Invalid, NotFound, RateLimited
 from leadflow.journeys.forms import form_config
 from leadflow.leads.consent import lift_unsubscribe, record_consent
 from leadflow.leads.records import LeadCreate
 from leadflow.leads.stages import change_stage
+from leadflow.mail.delivery import deliver
 from leadflow.mail.tracking import confirm_url, read_token
 from leadflow.models import CaptureForm, ConsentRecord, EmailMessage, Event, Lead, utcnow
 from leadflow.usecases.events import EventIn, ingest_events, ingest_lead
@@ -48,7 +50,9 @@ __all__ = [
     "RateLimiter",
     "capture",
     "confirm",
+    "confirm_subscription",
     "submission_limiter",
+    "submit_form",
 ]
 
 log = logging.getLogger(__name__)
@@ -247,3 +251,39 @@ def confirm(session: Session, token: str, *, ip: str | None,
     _, plan = ingest_events(session, [EventIn(id=event_id, lead_id=lead.id, type="form.submitted",
                                               properties={"form": form, "confirmed": True})])
     return CaptureResult("accepted", config.redirect_url, plan), lead
+
+
+def submit_form(db_url: str, form: str, data: Mapping[str, Any], *, ip: str | None,
+                user_agent: str | None) -> CaptureResult:
+    """``POST /api/capture/{form}``: :func:`capture` in its own transaction, its plan recorded
+    in the outbox; then, after the commit, the confirmation mail it queued (if any) is sent.
+
+    A confirmation the provider does not take now stays pending with its reason (the
+    provider's text, which may name the visitor, stays there); the submission still counts.
+
+    Raises:
+        NotFound, RateLimited, Invalid: as :func:`capture`.
+    """
+    with session_scope(db_url) as session:
+        result = capture(session, form, data, ip=ip, user_agent=user_agent)
+        result.plan.record(session)
+    if result.confirmation_send_id:
+        try:
+            deliver(result.confirmation_send_id, db_url=db_url)
+        except DeliveryError as exc:
+            log.warning("confirmation mail %s not sent yet (%s)", result.confirmation_send_id,
+                        type(exc).__name__)
+    return result
+
+
+def confirm_subscription(db_url: str, token: str, *, ip: str | None,
+                         user_agent: str | None) -> CaptureResult:
+    """The double opt-in link: :func:`confirm` in its own transaction, its plan recorded.
+
+    Raises:
+        Forbidden, NotFound: as :func:`confirm`.
+    """
+    with session_scope(db_url) as session:
+        result = confirm(session, token, ip=ip, user_agent=user_agent)[0]
+        result.plan.record(session)
+    return result

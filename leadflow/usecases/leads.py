@@ -26,6 +26,7 @@ from leadflow.leads.records import (
     visible_lead,
 )
 from leadflow.leads.stages import change_stage
+from leadflow.mail.tracking import read_token
 from leadflow.models import Lead, TimelineEntry
 from leadflow.scoring.predictive import lead_likelihood
 from leadflow.scoring.service import active_model
@@ -144,13 +145,17 @@ def move_stage(db_url: str, lead_id: str, stage: str, *, reason: str | None,
         return lead_public(session, lead), plan
 
 
-def unsubscribe_by_link(db_url: str, lead_id: str | None, *, ip: str | None,
+def unsubscribe_by_link(db_url: str, token: str, *, ip: str | None,
                         user_agent: str | None) -> Dispatch:
-    """The lead of a (verified) unsubscribe link unsubscribes; idempotent.
+    """The lead of an unsubscribe link unsubscribes; idempotent.
 
-    Returns the plan that tells its waiting journeys (empty when nothing changed: the lead was
-    already unsubscribed, or is gone).
+    Returns the plan that tells its waiting journeys, recorded (empty when nothing changed:
+    the lead was already unsubscribed, or is gone).
+
+    Raises:
+        Forbidden: a token we did not sign, or not an unsubscribe link's.
     """
+    lead_id = read_token(token, "unsubscribe").lead_id
     with session_scope(db_url) as session:
         lead = session.get(Lead, lead_id or "")
         if lead is None or lead.erased_at is not None:

@@ -1,0 +1,49 @@
+"""A lead's mail client or browser follows a signed link: the open pixel, a tracked click.
+
+Each function verifies the token, stores the engagement event
+(:mod:`leadflow.mail.engagement`: once per mail, machine opens marked) and plans what it sets
+in motion (waiting journeys woken, entry rules, the lead rescored and its score timer armed),
+all in one transaction that records the plan in the outbox; the caller delivers the returned
+:class:`~leadflow.dispatch.Dispatch` after the commit. Unsubscribe links are
+:func:`leadflow.usecases.leads.unsubscribe_by_link`.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from leadflow.db import session_scope
+from leadflow.dispatch import Dispatch
+from leadflow.mail.engagement import record_click, record_open
+from leadflow.models import Event
+from leadflow.usecases.events import dispatch_stored_events
+
+__all__ = ["track_click", "track_open"]
+
+
+def _planned(session: Session, event: Event | None) -> Dispatch:
+    plan = dispatch_stored_events(session, [event]) if event is not None else Dispatch()
+    return plan.record(session)
+
+
+def track_click(db_url: str, token: str) -> tuple[str | None, Dispatch]:
+    """A click on a tracked link: where to send the visitor (None: the public site, the mail's
+    content was erased) and the recorded plan.
+
+    Raises:
+        Forbidden: a token we did not sign, or a target the mail did not contain.
+    """
+    with session_scope(db_url) as session:
+        url, event = record_click(session, token)
+        return url, _planned(session, event)
+
+
+def track_open(db_url: str, token: str, *, user_agent: str | None,
+               ip: str | None) -> Dispatch:
+    """An open of the tracking pixel (``.gif`` suffix allowed): the recorded plan.
+
+    Raises:
+        Forbidden: a token we did not sign.
+    """
+    with session_scope(db_url) as session:
+        return _planned(session, record_open(session, token, user_agent=user_agent, ip=ip))
