@@ -76,6 +76,8 @@ class LeadOut(Shape):
     utm: dict[str, Any] = Field(description="utm_* of the last touch")
     tags: list[str]
     score: float
+    score_model_version: int | None = Field(
+        description="the scoring model version the score was computed with (null before any)")
     temperature: str
     likelihood: float | None = Field(description="0-1 chance to convert (predictive model)")
     stage: str
@@ -93,7 +95,7 @@ class LeadOut(Shape):
 
 class LikelihoodFactor(Shape):
     feature: str
-    label: str | None = None
+    label: str = Field(description='the feature in words, e.g. "source is webinar"')
     effect: float = Field(description="log-odds contribution")
 
 

@@ -177,6 +177,7 @@ def lead_public(session: Session, lead: Lead) -> dict[str, Any]:
     ).all()
     return {
         **lead_view(lead),
+        "score_model_version": lead.score_model_version,
         "score_breakdown": lead.score_breakdown or [],
         "consent": lead.consent,
         "first_touch": lead.first_touch,

@@ -48,7 +48,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -57,6 +57,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -159,7 +160,10 @@ class SimulationRequest(_Strict):
 
     version: int | None = Field(None, ge=1)
     document: dict[str, Any] | None = None
-    leads: Any = 1000  # a number of synthetic leads, or "sample"
+    # a number of synthetic leads, or "sample" (checked by _leads below; the schema says so)
+    leads: Annotated[Any, WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_LEADS},
+                                                     {"const": "sample"}],
+                                          "title": "Leads", "default": 1000})] = 1000
     profile: dict[str, list[Any]] = {}
     engagement: Engagement = Field(default_factory=Engagement)  # type: ignore[arg-type]
     events: list[EventRate] = Field(default_factory=list, max_length=50)

@@ -2338,6 +2338,11 @@ export interface components {
             tags: string[];
             /** Score */
             score: number;
+            /**
+             * Score Model Version
+             * @description the scoring model version the score was computed with (null before any)
+             */
+            score_model_version: number | null;
             /** Temperature */
             temperature: string;
             /**
@@ -2545,6 +2550,11 @@ export interface components {
             tags: string[];
             /** Score */
             score: number;
+            /**
+             * Score Model Version
+             * @description the scoring model version the score was computed with (null before any)
+             */
+            score_model_version: number | null;
             /** Temperature */
             temperature: string;
             /**
@@ -2631,8 +2641,11 @@ export interface components {
         LikelihoodFactor: {
             /** Feature */
             feature: string;
-            /** Label */
-            label?: string | null;
+            /**
+             * Label
+             * @description the feature in words, e.g. "source is webinar"
+             */
+            label: string;
             /**
              * Effect
              * @description log-odds contribution
@@ -4668,7 +4681,7 @@ export interface components {
              * Leads
              * @default 1000
              */
-            leads: unknown;
+            leads: number | "sample";
             /**
              * Profile
              * @default {}

@@ -2,6 +2,7 @@
  * Dates, steps, problems, timeline entries and diffs in words: what the studio shows instead
  * of ISO strings, ids and JSON. Pure functions (unit-tested in words.test.ts).
  */
+import type { Schemas } from "./api";
 import { durationInWords, parseApiDate } from "./durations";
 
 type Obj = Record<string, unknown>;
@@ -184,12 +185,8 @@ export function waitingReason(w: { kind?: string; until?: string | null; event?:
   }
 }
 
-export interface TimelineEntry {
-  at: string;
-  kind: string;
-  type: string;
-  data?: Obj | null;
-}
+/** One entry of GET /api/leads/{id}/timeline. */
+export type TimelineEntry = Schemas["TimelineEntryOut"];
 
 const ICONS: Record<string, string> = {
   event: "⚡", email: "✉", step: "➜", score: "★", stage: "⇪", handoff: "☎", sla: "⏱", journey: "⟳",

@@ -3,11 +3,8 @@ import type { Schemas } from "../api";
 
 export type RejectionReason = Schemas["RejectionReasonIn"];
 
-export interface Factor {
-  feature: string;
-  label: string;
-  effect: number;
-}
+/** One feature of a lead's predictive likelihood (GET /api/leads/{id}: likelihood_factors). */
+export type Factor = Schemas["LikelihoodFactor"];
 
 /** A training run; the active model also lists its `features`. */
 export type PredictiveRun = Schemas["PredictiveModelPublic"];

@@ -1,19 +1,12 @@
 /** All flows, a form to start a new one, and import of a flow file. */
 import { useRef, useState, type ChangeEvent, type FormEvent } from "react";
-import { api, ApiError } from "../api";
+import { api, ApiError, type Schemas } from "../api";
 import { Empty, ErrorState, Skeleton, When } from "../ui";
 import { useApi } from "../hooks";
 import { Link, navigate } from "../router";
 
-interface FlowSummary {
-  id: string;
-  name: string;
-  description?: string;
-  latest_version: number | null;
-  draft_changed?: boolean;
-  updated_at: string | null;
-  running: number;
-}
+/** One row of GET /api/flows. */
+type FlowSummary = Schemas["FlowRow"];
 
 function slugify(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 64);

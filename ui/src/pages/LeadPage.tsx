@@ -2,7 +2,7 @@
 import { useApi } from "../hooks";
 import { Link } from "../router";
 import { temporalLink, useSession } from "../session";
-import { api, download, type ApiError } from "../api";
+import { api, download, type ApiError, type Schemas } from "../api";
 import { useNow } from "../hooks";
 import { ErrorState, Notice, Skeleton, When } from "../ui";
 import { dedupeTimeline, timelineIcon, timelineSentence, type TimelineEntry } from "../words";
@@ -12,42 +12,10 @@ import { useState } from "react";
 import { BarChart } from "./charts";
 import { ExitFromFlow } from "../changes/ExitFromFlow";
 import { LeadOutcome } from "../loop/LeadOutcome";
-import type { Factor } from "../loop/types";
 
-interface Journey {
-  flow_id: string;
-  version: number;
-  step: string | null;
-  status: string;
-  journey_id: string;
-  workflow_id: string | null;
-  started_at: string | null;
-  ended_at: string | null;
-}
-
-interface Lead {
-  id: string;
-  email: string;
-  first_name?: string | null;
-  last_name?: string | null;
-  company?: string | null;
-  title?: string | null;
-  country?: string | null;
-  timezone?: string | null;
-  source?: string | null;
-  fields?: Record<string, unknown>;
-  tags?: string[];
-  score?: number;
-  score_breakdown?: unknown;
-  temperature?: string;
-  score_model_version?: number | null;
-  stage?: string;
-  owner?: string | null;
-  flows?: Journey[];
-  likelihood?: number | null;
-  likelihood_factors?: Factor[];
-}
-
+/** GET /api/leads/{id}: the lead, its journeys and why the predictive model rates it so. */
+type Lead = Schemas["LeadDetail"];
+type FlowRow = Schemas["FlowRow"];
 
 /** The breakdown may be a map (reason → points) or a list of {reason/label, points}; show either. */
 function breakdownRows(value: unknown): [string, number][] {
@@ -75,8 +43,8 @@ export function LeadPage({ leadId }: { leadId: string }) {
   const lead = useApi<Lead>(`/leads/${id}`, 5000);
   const [exportError, setExportError] = useState<string | null>(null);
   const timeline = useApi<TimelineEntry[]>(`/leads/${id}/timeline`, 5000);
-  const flows = useApi<{ id: string; name: string; latest_version: number | null }[]>(meta.role === "sales" ? null : "/flows");
-  const reps = useApi<{ id: string; name: string }[]>("/reps");
+  const flows = useApi<FlowRow[]>(meta.role === "sales" ? null : "/flows");
+  const reps = useApi<Schemas["RepPublic"][]>("/reps");
   const now = useNow(30_000);
   const flowNames = Object.fromEntries((flows.data ?? []).map((f) => [f.id, f.name || f.id]));
   if (lead.error && !lead.data) return lead.error.status === 404 ? <p className="error" role="alert">There is no lead “{leadId}”.</p> : <ErrorState error={lead.error} onRetry={lead.reload} />;
@@ -144,7 +112,7 @@ export function LeadPage({ leadId }: { leadId: string }) {
                 <td data-testid={`journey-step-${j.flow_id}`}>{j.step ?? ""}</td>
                 <td><span className={`pill ${j.status}`}>{j.status}</span>{" "}
                   {j.status === "running" && meta.role !== "sales" && (
-                    <ExitFromFlow leadId={l.id} leadName={l.first_name || l.email} flowId={j.flow_id} onDone={lead.reload} />
+                    <ExitFromFlow leadId={l.id} leadName={l.first_name || l.email || "this lead"} flowId={j.flow_id} onDone={lead.reload} />
                   )}</td>
                 <td><When at={j.started_at} style="at" now={now} /></td>
                 <td><When at={j.ended_at} style="at" now={now} /></td>
@@ -189,7 +157,7 @@ export function LeadPage({ leadId }: { leadId: string }) {
 
 const STAGES = ["subscriber", "lead", "MQL", "SAL", "SQL", "opportunity", "customer", "recycled", "disqualified"];
 
-function LeadActions({ leadId, flows, onDone }: { leadId: string; flows: { id: string; name: string; latest_version: number | null }[]; onDone: () => void }) {
+function LeadActions({ leadId, flows, onDone }: { leadId: string; flows: FlowRow[]; onDone: () => void }) {
   const id = encodeURIComponent(leadId);
   const [flow, setFlow] = useState("");
   const [stage, setStage] = useState("");

@@ -1,27 +1,16 @@
 /** Search leads; each links to its page. */
 import { useRef, useState, type FormEvent } from "react";
-import { api, ApiError, getKey, query } from "../api";
+import { api, ApiError, getKey, query, type Schemas } from "../api";
 import { useApi } from "../hooks";
 import { Link, navigate } from "../router";
 import { Load, Notice } from "../ui";
-
-interface LeadRow {
-  id: string;
-  email: string;
-  first_name?: string | null;
-  last_name?: string | null;
-  company?: string | null;
-  score?: number;
-  temperature?: string;
-  stage?: string;
-}
 
 const PAGE = 50;
 
 export function LeadsPage() {
   const [q, setQ] = useState("");
   const [offset, setOffset] = useState(0);
-  const leads = useApi<{ items: LeadRow[]; total: number }>(`/leads${query({ q, limit: PAGE, offset })}`);
+  const leads = useApi<Schemas["LeadList"]>(`/leads${query({ q, limit: PAGE, offset })}`);
   return (
     <section>
       <h1>Leads</h1>
@@ -75,11 +64,11 @@ function NewLead() {
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     setMessage(null);
-    const { consent, ...fields } = form;
-    const body: Record<string, unknown> = Object.fromEntries(Object.entries(fields).filter(([, v]) => v));
+    const { consent, email, ...fields } = form;
+    const body: Schemas["LeadCreate"] = { email, ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v)) };
     if (consent) body.consent = { status: "granted", source: "studio", text_version: "studio" };
     try {
-      const lead = await api<{ id: string }>("/leads", { body });
+      const lead = await api<Schemas["LeadOut"]>("/leads", { body });
       navigate(`/leads/${encodeURIComponent(lead.id)}`);
     } catch (err) {
       const e = err as ApiError;
@@ -105,12 +94,8 @@ function NewLead() {
   );
 }
 
-interface ImportReport {
-  created: number;
-  updated: number;
-  rejected_count: number;
-  rejected: { row: number; email: string | null; errors: string[] | string }[];
-}
+/** POST /api/leads/import: what the CSV did, row by row. */
+type ImportReport = Schemas["ImportReport"];
 
 function ImportLeads({ onDone }: { onDone: () => void }) {
   const input = useRef<HTMLInputElement>(null);
@@ -152,7 +137,7 @@ function ImportLeads({ onDone }: { onDone: () => void }) {
           {report.rejected.length > 0 && (
             <table className="small">
               <thead><tr><th>Row</th><th>E-mail</th><th>Why</th></tr></thead>
-              <tbody>{report.rejected.map((r) => <tr key={r.row}><td>{r.row}</td><td>{r.email}</td><td>{Array.isArray(r.errors) ? r.errors.join("; ") : r.errors}</td></tr>)}</tbody>
+              <tbody>{report.rejected.map((r) => <tr key={r.row}><td>{r.row}</td><td>{r.email}</td><td>{r.errors.join("; ")}</td></tr>)}</tbody>
             </table>
           )}
         </div>

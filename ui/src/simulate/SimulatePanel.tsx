@@ -5,7 +5,7 @@
  * as charts, and the most common paths. Nothing is sent and no lead changes.
  */
 import { useMemo, useState } from "react";
-import { api, ApiError, type Problem } from "../api";
+import { api, ApiError, type Problem, type Schemas } from "../api";
 import { type FlowDoc } from "../graph";
 import { useApi } from "../hooks";
 import { StatsCanvas } from "../editor/StatsCanvas";
@@ -25,7 +25,7 @@ import {
 export function SimulatePanel({ flowId }: { flowId: string }) {
   const id = encodeURIComponent(flowId);
   const draft = useApi<FlowDoc>(`/flows/${id}`);
-  const versions = useApi<{ version: number }[]>(`/flows/${id}/versions`);
+  const versions = useApi<Schemas["VersionRow"][]>(`/flows/${id}/versions`);
   const [form, setForm] = useState<SimForm>(DEFAULT_FORM);
   const [running, setRunning] = useState(false);
   // the answer with the document it ran (the draft or the version), drawn with its counts
@@ -41,7 +41,7 @@ export function SimulatePanel({ flowId }: { flowId: string }) {
       const [sim, doc] = await Promise.all([
         api<Simulation>(`/flows/${id}/simulate`, { body: simulationBody(form, draft.data) }),
         form.source === "draft" ? Promise.resolve(draft.data)
-          : api<{ document: FlowDoc }>(`/flows/${id}/versions/${form.source}`).then((v) => v.document),
+          : api<Schemas["VersionDocument"]>(`/flows/${id}/versions/${form.source}`).then((v) => v.document as FlowDoc),
       ]);
       setResult({ sim, doc });
     } catch (err) {
@@ -102,7 +102,7 @@ export function SimulatePanel({ flowId }: { flowId: string }) {
 }
 
 function Answer({ result, doc, flowId }: { result: Simulation; doc: FlowDoc; flowId: string }) {
-  const teamList = useApi<{ id: string; name: string }[]>("/teams");
+  const teamList = useApi<Schemas["TeamPublic"][]>("/teams");
   const teamName = (id: string) => id.startsWith("rep:") ? `rep ${id.slice(4)}`
     : teamList.data?.find((t) => t.id === id)?.name ?? id;
   const e = result.emails;

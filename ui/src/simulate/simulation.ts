@@ -1,47 +1,23 @@
 /** Pure helpers of the Simulate panel: the request it sends and how it reads the answer. */
+import type { Schemas } from "../api";
 import type { StepStats } from "../editor/StepNode";
 import type { FlowDoc } from "../graph";
 import { moment } from "../words";
 
-export interface SimStep {
-  entered: number;
-  left: number;
-  waiting_at_end: number;
-}
+/** The answer of POST /api/flows/{id}/simulate. */
+export type Simulation = Schemas["SimulationReport"];
+/** One step's counts in the answer. */
+export type SimStep = Schemas["StepCount"];
+/** One team's hand-offs per business day in the answer. */
+export type TeamDays = Schemas["TeamLoad"];
 
-export interface TeamDays {
-  mean: number;
-  max: number;
-  capacity: number | null;
-  members: number;
-  business_days: number;
-  days_over_capacity: number | null;
-  days: { date: string; count: number }[];
-}
-
-export interface Simulation {
-  flow_id: string;
-  version: number | null;
-  leads: number;
-  days: number;
-  seed: number;
-  start: string;
-  steps: Record<string, SimStep>;
-  emails: {
-    sent: number;
-    skipped: number;
-    postponed: number;
-    per_lead: { p50: number; p95: number; max: number };
-    max_per_lead_per_week: number;
-    per_week: number[];
-    busiest_week_per_lead: Record<string, number>;
-  };
-  exits: Record<string, number>;
-  handoffs: { total: number; per_team_per_business_day: Record<string, TeamDays> };
-  mql: { count: number; days_to_mql_p50: number | null };
-  paths: { steps: string[]; leads: number }[];
-  elapsed_ms: number;
-}
+/**
+ * The body of POST /api/flows/{id}/simulate. Every field has a default on the server (the
+ * generated types list a defaulted field as present), so the studio sends only what it sets.
+ */
+export type SimulationBody = Partial<Omit<Schemas["SimulationRequest"], "engagement">> & {
+  engagement?: Partial<Schemas["Engagement"]>;
+};
 
 export interface SimForm {
   source: "draft" | number;
@@ -56,7 +32,7 @@ export interface SimForm {
 export const DEFAULT_FORM: SimForm = { source: "draft", leads: 1000, days: 90, seed: 1, open: 30, click: 5, enrolOverDays: 0 };
 
 /** The body of POST /api/flows/{id}/simulate for the form (the draft goes as a document). */
-export function simulationBody(form: SimForm, draft: FlowDoc): Record<string, unknown> {
+export function simulationBody(form: SimForm, draft: FlowDoc): SimulationBody {
   return {
     ...(form.source === "draft" ? { document: draft } : { version: form.source }),
     leads: form.leads,
