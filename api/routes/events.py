@@ -12,9 +12,8 @@ from pydantic import TypeAdapter, ValidationError
 from leadflow.api.bodies import raw_body_doc, schema_ref
 from leadflow.api.deps import MarketerDep, OptionalTemporalDep, dispatch, validation_problems
 from leadflow.api.schemas.leads import EventsAccepted
-from leadflow.db import session_scope
 from leadflow.errors import BadRequest, Invalid
-from leadflow.usecases.events import EventIn, ingest_events
+from leadflow.usecases.events import EventIn, accept_events
 
 router = APIRouter(prefix="/api", tags=["events"], strict_content_type=False)
 _BATCH = TypeAdapter(list[EventIn])
@@ -46,9 +45,7 @@ async def post_events(request: Request, _: MarketerDep, client: OptionalTemporal
         raise Invalid("The batch is empty.", problems=[{"path": "", "message": "Send at least one event."}])
     if len(items) > MAX_BATCH:
         raise Invalid(f"At most {MAX_BATCH} events per request.", problems=[])
-    with session_scope(request.app.state.db_url) as session:
-        results, plan = ingest_events(session, items)
-        plan.record(session)
+    results, plan = accept_events(request.app.state.db_url, items)
     await dispatch(request, plan, client)
     accepted = sum(1 for r in results if not r["duplicate"])
     body: dict[str, Any] = {"accepted": accepted, "duplicates": len(results) - accepted,

@@ -16,20 +16,17 @@ from leadflow.api.schemas.journeys import (
     MigrationReport,
     MigrationStarted,
 )
-from leadflow.db import session_scope
 from leadflow.journeys.flow_changes import (
-    exit_lead,
     flow_state,
     list_migrations,
     migration_view,
     pause_flow,
     preview,
     preview_view,
-    resume_flow,
     start_migration,
-    stop_flow,
 )
 from leadflow.journeys.migration import Request as MigrationRequest
+from leadflow.usecases import flows
 
 router = APIRouter(prefix="/api", tags=["flow changes"], strict_content_type=False)
 
@@ -46,36 +43,31 @@ def pause(flow_id: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
     return pause_flow(session, flow_id)
 
 
-async def _commit_then_signal(request: Request, client: Any, change: Any,
-                              *args: str) -> dict[str, Any]:
-    """Run ``change`` in its own transaction, committed before its signals leave."""
-    with session_scope(request.app.state.db_url) as session:
-        result, plan = change(session, *args)
-        if not plan.recorded:
-            plan.record(session)  # the outbox: delivered now, or once Temporal is back
-    await dispatch(request, plan, client)
-    return result  # type: ignore[no-any-return]
-
-
 @router.post("/flows/{flow_id}/resume", response_model=FlowState)
 async def resume(flow_id: str, request: Request, _: MarketerDep,
                  client: OptionalTemporalDep) -> dict[str, Any]:
     """Enrol again; held sends go now."""
-    return await _commit_then_signal(request, client, resume_flow, flow_id)
+    out, plan = flows.resume(request.app.state.db_url, flow_id)
+    await dispatch(request, plan, client)
+    return out
 
 
 @router.post("/flows/{flow_id}/stop", response_model=FlowStopped)
 async def stop(flow_id: str, request: Request, _: MarketerDep,
                client: OptionalTemporalDep) -> dict[str, Any]:
     """Every running journey exits (reason `stopped`); no enrolments until published again."""
-    return await _commit_then_signal(request, client, stop_flow, flow_id)
+    out, plan = flows.stop(request.app.state.db_url, flow_id)
+    await dispatch(request, plan, client)
+    return out
 
 
 @router.post("/leads/{lead_id}/flows/{flow_id}/exit", response_model=LeadExited)
 async def exit_one(lead_id: str, flow_id: str, request: Request, _: MarketerDep,
                    client: OptionalTemporalDep) -> dict[str, Any]:
     """One lead leaves one flow by hand (`exited`, reason `manual`), also during a handoff."""
-    return await _commit_then_signal(request, client, exit_lead, lead_id, flow_id)
+    out, plan = flows.exit_by_hand(request.app.state.db_url, lead_id, flow_id)
+    await dispatch(request, plan, client)
+    return out
 
 
 class MigrationBody(BaseModel):

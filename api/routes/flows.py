@@ -26,8 +26,8 @@ from leadflow.api.schemas.journeys import (
     VersionRow,
     WaitingLead,
 )
-from leadflow.examples import examples_public, release_example
-from leadflow.journeys.enrolment import flow_stats, leads_at_step
+from leadflow.examples import examples_public
+from leadflow.journeys.enrolment import flow_stats
 from leadflow.journeys.flowdef import FlowDocument, flow_json_schema
 from leadflow.journeys.flows import (
     check_flow,
@@ -36,7 +36,6 @@ from leadflow.journeys.flows import (
     list_flows,
     list_versions,
     replace_draft,
-    save_draft,
 )
 from leadflow.journeys.flows import save_layout as save_flow_layout
 from leadflow.usecases import flows
@@ -59,15 +58,13 @@ def schema() -> dict[str, Any]:
 
 @router.post("/flows", status_code=201, openapi_extra=body_doc(FlowDocument),
              response_model=FlowDraft)
-def create_flow(doc: JsonBody, session: SessionDep, _: MarketerDep,
+def create_flow(doc: JsonBody, request: Request, _: MarketerDep,
                 allow_invalid: bool = False) -> Any:
     """Create a flow from a document; 422 with every problem unless `allow_invalid=true`.
 
     A shipped example flow of the same id that no lead entered makes way for it."""
-    if isinstance(doc, dict):
-        release_example(session, "flows", doc.get("id"))
-    flow = save_draft(session, doc, create=True, allow_invalid=allow_invalid)
-    return JSONResponse(flow.draft, status_code=201)
+    draft = flows.create_flow(request.app.state.db_url, doc, allow_invalid=allow_invalid)
+    return JSONResponse(draft, status_code=201)
 
 
 @router.get("/examples", response_model=Examples)
@@ -174,10 +171,10 @@ def stats(flow_id: str, session: SessionDep, _: MarketerDep,
 
 
 @router.get("/flows/{flow_id}/steps/{step_id}/leads", response_model=list[WaitingLead], response_model_exclude_unset=True)
-def waiting_leads(flow_id: str, step_id: str, session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
+def waiting_leads(flow_id: str, step_id: str, request: Request,
+                  _: MarketerDep) -> list[dict[str, Any]]:
     """The leads waiting at a step now."""
-    get_flow(session, flow_id)
-    return leads_at_step(session, flow_id, step_id)
+    return flows.waiting_at_step(request.app.state.db_url, flow_id, step_id)
 
 
 @router.post("/flows/{flow_id}/simulate", openapi_extra=body_doc(SimulationRequest),

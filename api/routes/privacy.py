@@ -10,9 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from leadflow.api.deps import AdminDep, dispatch
 from leadflow.api.schemas.common import NO_CONTENT
 from leadflow.api.schemas.leads import LeadExport
-from leadflow.db import checkpoint_wal, session_scope
-from leadflow.dispatch import Dispatch
-from leadflow.usecases.privacy import erase_lead, export_lead
+from leadflow.usecases.privacy import erase_lead_data, export_lead_data
 
 router = APIRouter(prefix="/api/leads", tags=["privacy"], strict_content_type=False)
 
@@ -21,22 +19,14 @@ router = APIRouter(prefix="/api/leads", tags=["privacy"], strict_content_type=Fa
 def export(lead_id: str, request: Request, _: AdminDep) -> dict[str, Any]:
     """Everything held about the lead: profile, consent, events, e-mails, journeys, timeline,
     handoffs."""
-    with session_scope(request.app.state.db_url) as session:
-        return export_lead(session, lead_id)
+    return export_lead_data(request.app.state.db_url, lead_id)
 
 
 @router.delete("/{lead_id}", status_code=204, responses=NO_CONTENT)
 async def erase(lead_id: str, request: Request, principal: AdminDep) -> Response:
     """Erase the lead's personal data and end its journeys; 404 for it afterwards."""
-    db_url = request.app.state.db_url
-
-    def run() -> Dispatch:
-        with session_scope(db_url) as session:
-            plan = erase_lead(session, lead_id, actor=principal.key_id or principal.role)
-        checkpoint_wal(db_url)
-        return plan
-
-    plan = await run_in_threadpool(run)
+    plan = await run_in_threadpool(erase_lead_data, request.app.state.db_url, lead_id,
+                                   actor=principal.key_id or principal.role)
     # recorded in the outbox with the erasure: delivered now if Temporal answers, else later
     await dispatch(request, plan)
     return Response(status_code=204)

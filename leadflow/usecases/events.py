@@ -48,6 +48,7 @@ from leadflow.temporal import EVENT_SIGNAL
 
 __all__ = [
     "EventIn",
+    "accept_events",
     "dispatch_event",
     "dispatch_stored_events",
     "events_in_time",
@@ -167,6 +168,19 @@ def ingest_events(session: Session, items: list[EventIn]) -> tuple[list[dict[str
             # a retried event whose first dispatch was interrupted is dispatched again
             to_dispatch.append(event)
     return results, dispatch_stored_events(session, to_dispatch)
+
+
+def accept_events(db_url: str, items: list[EventIn]) -> tuple[list[dict[str, Any]], Dispatch]:
+    """``POST /api/events``: :func:`ingest_events` in its own transaction, with what the events
+    set in motion recorded in the outbox (delivered after the commit, or once Temporal is back).
+
+    Raises:
+        NotFound: an item names a lead that does not exist (nothing is stored then).
+    """
+    with session_scope(db_url) as session:
+        results, plan = ingest_events(session, items)
+        plan.record(session)
+    return results, plan
 
 
 def ingest_lead(session: Session, data: Any, *, actor: str = "api") -> tuple[Lead, bool, Dispatch]:

@@ -5,8 +5,11 @@ Erasure keeps what the law and the product still need, without personal data: th
 events without properties, timeline entries without data, handoffs, assignments and stage
 changes without their free-text reasons, an :class:`~leadflow.models.Erasure` record and the
 address's keyed hash on the suppression list, so it is never mailed again even if it comes back
-as a new lead. On SQLite the caller checkpoints the write-ahead log afterwards
+as a new lead. On SQLite the write-ahead log is checkpointed afterwards
 (:func:`leadflow.db.checkpoint_wal`) so the old pages do not linger in the ``-wal`` file.
+
+:func:`export_lead_data` and :func:`erase_lead_data` are the API's calls, each in its own
+transaction; :func:`export_lead` and :func:`erase_lead` work in the caller's.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from sqlmodel import Session, SQLModel, col, select, update
 
+from leadflow.db import checkpoint_wal, session_scope
 from leadflow.dispatch import Dispatch
 from leadflow.errors import NotFound
 from leadflow.journeys.enrolment import exit_journeys
@@ -34,7 +38,7 @@ from leadflow.models import (
     utcnow,
 )
 
-__all__ = ["erase_lead", "export_lead"]
+__all__ = ["erase_lead", "erase_lead_data", "export_lead", "export_lead_data"]
 
 
 def _row(obj: SQLModel) -> dict[str, Any]:
@@ -109,6 +113,26 @@ def erase_lead(session: Session, lead_id: str, *, actor: str | None = None) -> D
                  .values(ip=None, user_agent=None))
     _blank_free_text(session, lead_id)
     session.add(Erasure(lead_id=lead_id, address_hash=hashed, at=now, actor=actor))
+    return plan
+
+
+def export_lead_data(db_url: str, lead_id: str) -> dict[str, Any]:
+    """``GET /api/leads/{id}/export``: :func:`export_lead` in its own transaction."""
+    with session_scope(db_url) as session:
+        return export_lead(session, lead_id)
+
+
+def erase_lead_data(db_url: str, lead_id: str, *, actor: str | None = None) -> Dispatch:
+    """``DELETE /api/leads/{id}``: :func:`erase_lead` in its own transaction, the journeys'
+    exits recorded in the outbox with it, then SQLite's write-ahead log checkpointed so no old
+    page keeps the personal data. Returns the plan to deliver.
+
+    Raises:
+        NotFound: no such lead, or already erased.
+    """
+    with session_scope(db_url) as session:
+        plan = erase_lead(session, lead_id, actor=actor)
+    checkpoint_wal(db_url)
     return plan
 
 

@@ -1,10 +1,11 @@
-"""A lead's mail client or browser follows a signed link: the open pixel, a tracked click.
+"""Engagement with a lead's mail: the open pixel, a tracked click, the provider's event webhook.
 
 Each function verifies the token, stores the engagement event
 (:mod:`leadflow.mail.engagement`: once per mail, machine opens marked) and plans what it sets
 in motion (waiting journeys woken, entry rules, the lead rescored and its score timer armed),
 all in one transaction that records the plan in the outbox; the caller delivers the returned
-:class:`~leadflow.dispatch.Dispatch` after the commit. Unsubscribe links are
+:class:`~leadflow.dispatch.Dispatch` after the commit. A SendGrid Event Webhook batch
+(:mod:`leadflow.mail.webhook`) is verified, de-duplicated and stored the same way. Unsubscribe links are
 :func:`leadflow.usecases.leads.unsubscribe_by_link`.
 """
 
@@ -15,10 +16,12 @@ from sqlmodel import Session
 from leadflow.db import session_scope
 from leadflow.dispatch import Dispatch
 from leadflow.mail.engagement import record_click, record_open
+from leadflow.mail.webhook import check_signed_request, ingest_batch, parse_batch
+from leadflow.metrics import record_webhook_event
 from leadflow.models import Event
 from leadflow.usecases.events import dispatch_stored_events
 
-__all__ = ["track_click", "track_open"]
+__all__ = ["receive_sendgrid_batch", "track_click", "track_open"]
 
 
 def _planned(session: Session, event: Event | None) -> Dispatch:
@@ -47,3 +50,25 @@ def track_open(db_url: str, token: str, *, user_agent: str | None,
     """
     with session_scope(db_url) as session:
         return _planned(session, record_open(session, token, user_agent=user_agent, ip=ip))
+
+
+def receive_sendgrid_batch(db_url: str, body: bytes, *, signature: str | None,
+                           timestamp: str | None) -> tuple[dict[str, int], Dispatch]:
+    """A batch from SendGrid's Event Webhook: verified, parsed, stored once (SendGrid retries
+    for 24 hours), and what its engagement sets going planned and recorded. Returns the counts
+    ``{"accepted", "duplicates", "ignored"}`` and the plan.
+
+    Raises:
+        Forbidden: a missing, bad or stale signature (nothing stored);
+        BadRequest: the body is not a JSON list.
+    """
+    check_signed_request(body, signature, timestamp)
+    raw = parse_batch(body)
+    with session_scope(db_url) as session:
+        result = ingest_batch(session, raw)
+        plan = dispatch_stored_events(session, result.new_events + result.undispatched)
+        plan.record(session)
+    for event in result.new_events:
+        record_webhook_event(event.type)
+    return {"accepted": len(result.new_events), "duplicates": result.duplicates,
+            "ignored": result.unknown}, plan
