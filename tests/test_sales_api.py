@@ -123,6 +123,9 @@ async def test_sales_sees_and_acts_on_own_handoffs_only(api: httpx.AsyncClient,
     assert (await api.post("/api/handoffs/h-bob/accept",
                            headers=bearer(k["ann"]))).status_code == 403
     assert (await api.get("/api/handoffs/h-bob", headers=bearer(k["ann"]))).status_code == 403
+    one = await api.get("/api/handoffs/h-ann", headers=bearer(k["ann"]))
+    assert one.status_code == 200 and one.json() == shown, "one handoff reads as listed"
+    assert (await api.get("/api/handoffs/h-nope", headers=bearer(k["ann"]))).status_code == 404
     assert (await api.post("/api/handoffs/h-nope/accept",
                            headers=bearer(k["ann"]))).status_code == 404
     assert (await api.post("/api/handoffs/h-ann/accept",

@@ -33,13 +33,11 @@ from leadflow.api.schemas.scoring import (
     PredictiveRun,
     ScoringSuggestions,
 )
-from leadflow.errors import BadRequest, Invalid, NotFound
-from leadflow.leads.records import get_lead
+from leadflow.errors import BadRequest, Invalid
 from leadflow.models import utcnow
 from leadflow.sales.outcomes import (
     OutcomeIn,
     RejectionReasonIn,
-    lead_outcomes,
     list_rejection_reasons,
     replace_rejection_reasons,
 )
@@ -55,16 +53,8 @@ from leadflow.sales.value_reports import (
     source_value,
     table_csv,
 )
-from leadflow.scoring.predictive import (
-    MIN_PER_CLASS,
-    active_predictive,
-    list_runs,
-    model_public,
-    suggestions,
-    train,
-)
-from leadflow.scoring.service import active_model
-from leadflow.usecases import sales_actions
+from leadflow.scoring.predictive import MIN_PER_CLASS, list_runs
+from leadflow.usecases import sales_actions, scoring
 
 router = APIRouter(prefix="/api", tags=["outcomes"], strict_content_type=False)
 
@@ -108,12 +98,10 @@ async def post_outcome(lead_id: str, body: OutcomeIn, request: Request,
 
 
 @router.get("/leads/{lead_id}/outcomes", response_model=list[OutcomePublic])
-def get_outcomes(lead_id: str, session: SessionDep,
+def get_outcomes(lead_id: str, request: Request,
                  principal: SalesOrMarketerDep) -> list[dict[str, Any]]:
     """The lead's outcomes, oldest first."""
-    lead = get_lead(session, lead_id)
-    check_lead_access(session, principal, lead)
-    return lead_outcomes(session, lead_id)
+    return sales_actions.lead_outcome_list(request.app.state.db_url, lead_id, viewer=principal)
 
 
 @router.post("/outcomes/import", response_model=OutcomeImportReport)
@@ -144,25 +132,20 @@ class TrainRequest(BaseModel):
 
 
 @router.post("/scoring/predictive/train", response_model=PredictiveRun)
-def train_predictive(session: SessionDep, _: MarketerDep,
+def train_predictive(request: Request, _: MarketerDep,
                      body: TrainRequest | None = None) -> dict[str, Any]:
     """Fit a calibrated model on the outcomes so far, compare it with the points score on the
     latest quarter of MQLs, and promote it only when it beats the points score and is
     calibrated. The run is kept either way, with `why`."""
-    row = train(session, active_model(session),
-                min_per_class=(body or TrainRequest()).min_per_class)
-    return model_public(row, with_weights=False)
+    return scoring.train_predictive(request.app.state.db_url,
+                                    min_per_class=(body or TrainRequest()).min_per_class)
 
 
 @router.get("/scoring/predictive", response_model=PredictiveModelPublic,
             response_model_exclude_unset=True)
-def get_predictive(session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+def get_predictive(request: Request, _: MarketerDep) -> dict[str, Any]:
     """The active model: its metrics beside the points score's, and its features' weights."""
-    row = active_predictive(session)
-    if row is None:
-        raise NotFound("No predictive model is active yet: train one with "
-                       "POST /api/scoring/predictive/train once sales has reported outcomes.")
-    return model_public(row)
+    return scoring.predictive_model(request.app.state.db_url)
 
 
 @router.get("/scoring/predictive/runs", response_model=list[PredictiveRun])
@@ -173,9 +156,9 @@ def predictive_runs(session: SessionDep, _: MarketerDep,
 
 
 @router.get("/scoring/predictive/suggestions", response_model=ScoringSuggestions)
-def predictive_suggestions(session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+def predictive_suggestions(request: Request, _: MarketerDep) -> dict[str, Any]:
     """Scoring rules whose points the outcomes disagree with, each in a sentence."""
-    return suggestions(session, active_model(session))
+    return scoring.predictive_suggestions(request.app.state.db_url)
 
 
 # ---------------------------------------------------------------- reports

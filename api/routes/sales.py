@@ -28,7 +28,7 @@ from leadflow.api.schemas.sales import (
     TeamPublic,
 )
 from leadflow.errors import BadRequest
-from leadflow.sales.loop import get_handoff, handoff_public, list_handoffs
+from leadflow.sales.loop import list_handoffs
 from leadflow.sales.roster import (
     REPS,
     TEAMS,
@@ -115,10 +115,10 @@ def read_handoffs(session: SessionDep, principal: SalesOrMarketerDep,
 
 
 @router.get("/handoffs/{handoff_id}", response_model=HandoffPublic)
-def read_handoff(handoff_id: str, session: SessionDep,
+def read_handoff(handoff_id: str, request: Request,
                  principal: SalesOrMarketerDep) -> dict[str, Any]:
     """One handoff (a sales key: its own only)."""
-    return handoff_public(session, get_handoff(session, handoff_id, principal))
+    return sales_actions.handoff_detail(request.app.state.db_url, handoff_id, viewer=principal)
 
 
 async def _optional_json(request: Request) -> dict[str, Any]:

@@ -9,24 +9,18 @@ from fastapi import APIRouter, Request
 from leadflow.api.bodies import body_doc
 from leadflow.api.deps import JsonBody, MarketerDep, SessionDep, TemporalDep
 from leadflow.api.schemas.scoring import ScoringModelPublic, ScoringModelSaved, ScoringVersion
-from leadflow.db import session_scope
 from leadflow.scoring.model import ScoringModelDoc
-from leadflow.scoring.service import (
-    active_model,
-    get_version,
-    list_versions,
-    model_public,
-    save_model,
-)
+from leadflow.scoring.service import get_version, list_versions
 from leadflow.temporal import start_rescore_all
+from leadflow.usecases import scoring
 
 router = APIRouter(prefix="/api", tags=["scoring"], strict_content_type=False)
 
 
 @router.get("/scoring", response_model=ScoringModelPublic)
-def read_model(session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+def read_model(request: Request, _: MarketerDep) -> dict[str, Any]:
     """The scoring model in force and its version (0 is the built-in model)."""
-    return model_public(active_model(session))
+    return scoring.scoring_model(request.app.state.db_url)
 
 
 @router.put("/scoring", response_model=ScoringModelSaved, openapi_extra=body_doc(ScoringModelDoc))
@@ -37,10 +31,9 @@ async def replace_model(doc: JsonBody, request: Request, _: MarketerDep,
     Every lead is then re-scored with it by a background job (`rescore.workflow_id`), in
     batches, so the request returns at once however many leads there are.
     """
-    with session_scope(request.app.state.db_url) as session:
-        model = save_model(session, doc)
-    workflow_id = await start_rescore_all(client, model.version)
-    return {**model_public(model), "rescore": {"workflow_id": workflow_id}}
+    model = scoring.save_scoring_model(request.app.state.db_url, doc)
+    workflow_id = await start_rescore_all(client, model["version"])
+    return {**model, "rescore": {"workflow_id": workflow_id}}
 
 
 @router.get("/scoring/versions", response_model=list[ScoringVersion])

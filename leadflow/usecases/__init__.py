@@ -11,7 +11,10 @@ call back up:
 - ``tracking``: a tracked click or an open of the pixel in a lead's mail.
 - ``flows``: a marketer publishes a flow's draft or enrols a lead by hand.
 - ``leads``: the leads API's use cases (search, read, notes, stage moves, unsubscribe links).
-- ``sales_actions``: a rep's handoff action, an outcome, a CSV of outcomes.
+- ``sales_actions``: a rep's handoff action, an outcome, a CSV of outcomes (and reading a
+  handoff or a lead's outcomes back).
+- ``scoring``: the scoring and predictive models as the API serves them (read, save, train,
+  suggestions).
 - ``csv_import``: a CSV of leads, each through the pipeline.
 - ``privacy``: export and erasure (the lead leaves its journeys first).
 - ``score_timers``: rescoring when a lead's temperature decays, and after a model change.

@@ -7,6 +7,8 @@ One transaction: the action is applied, a stage change is stored as a ``stage.ch
 recorded in the outbox with the rest of the plan, so the action stands even while Temporal is
 down. A reject whose reason recycles the lead records the recycle too. An outcome that moves
 the lead's stage (``won``: customer) tells its journeys and the flows the same way.
+
+Also what sales reads back, each in its own transaction: one handoff, a lead's outcomes.
 """
 
 from __future__ import annotations
@@ -20,14 +22,21 @@ from leadflow.auth import Principal
 from leadflow.db import session_scope
 from leadflow.dispatch import Dispatch
 from leadflow.intents import record_recycle
-from leadflow.leads.records import get_lead, record_event
+from leadflow.leads.records import get_lead, record_event, visible_lead
 from leadflow.models import Lead
 from leadflow.sales.loop import apply_action, get_handoff, handoff_public
-from leadflow.sales.outcomes import OutcomeIn, import_outcomes_csv, outcome_public, record_outcome
+from leadflow.sales.outcomes import (
+    OutcomeIn,
+    import_outcomes_csv,
+    lead_outcomes,
+    outcome_public,
+    record_outcome,
+)
 from leadflow.temporal import HANDOFF_SIGNAL, RecycleInput
 from leadflow.usecases.events import dispatch_event, dispatch_stored_events, plan_for_lead_change
 
-__all__ = ["act_on_handoff", "import_outcomes", "record_lead_outcome"]
+__all__ = ["act_on_handoff", "handoff_detail", "import_outcomes", "lead_outcome_list",
+           "record_lead_outcome"]
 
 
 def act_on_handoff(db_url: str, handoff_id: str, action: str, *, principal: Principal,
@@ -96,3 +105,24 @@ def import_outcomes(db_url: str, text: str, *, actor: str) -> tuple[dict[str, An
         for lead, old in moved:
             plan.extend(_stage_plan(session, lead, old, "outcome import"))
     return report, plan
+
+
+def handoff_detail(db_url: str, handoff_id: str, *, viewer: Principal) -> dict[str, Any]:
+    """One handoff as the API shows it (a sales key: its own only).
+
+    Raises:
+        NotFound: no such handoff; Forbidden: another rep's.
+    """
+    with session_scope(db_url) as session:
+        return handoff_public(session, get_handoff(session, handoff_id, viewer))
+
+
+def lead_outcome_list(db_url: str, lead_id: str, *, viewer: Principal) -> list[dict[str, Any]]:
+    """The lead's outcomes, oldest first (a sales key: its own leads only).
+
+    Raises:
+        NotFound: no such lead; Forbidden: another rep's lead.
+    """
+    with session_scope(db_url) as session:
+        visible_lead(session, lead_id, viewer)
+        return lead_outcomes(session, lead_id)
