@@ -176,6 +176,16 @@ async def test_capture_and_its_confirmation_link_start_the_flow_on_temporal(
         r = await http.put("/api/forms/newsletter", headers=admin(), json={
             "double_opt_in": True, "redirect_url": "https://example.com/thanks"})
         assert r.status_code == 200
+        declared = r.json()
+        assert (declared["form"], declared["double_opt_in"], declared["redirect_url"]) == (
+            "newsletter", True, "https://example.com/thanks")
+        assert declared["rate_limit"] >= 1 and declared["rate_window_seconds"] >= 1
+        r = await http.get("/api/forms/newsletter", headers=admin())
+        assert r.status_code == 200 and r.json() == declared
+        assert declared in (await http.get("/api/forms", headers=admin())).json()
+        r = await http.put("/api/forms/Not_A_Slug", headers=admin(), json={})
+        assert r.status_code == 422 and r.json()["error"] == "Invalid"
+        assert r.json()["problems"] == [{"path": "form", "message": "Use a name such as trial."}]
         r = await http.post("/api/capture/newsletter",
                             json={"email": "twice@example.com", "consent": True})
         assert r.status_code == 202 and r.json() == {"status": "confirmation_sent"}

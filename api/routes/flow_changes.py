@@ -21,8 +21,6 @@ from leadflow.journeys.flow_changes import (
     list_migrations,
     migration_view,
     pause_flow,
-    preview,
-    preview_view,
     start_migration,
 )
 from leadflow.journeys.migration import Request as MigrationRequest
@@ -84,10 +82,10 @@ class MigrationBody(BaseModel):
 
 
 @router.post("/flows/{flow_id}/migrations/preview", response_model=MigrationPreview)
-def migration_preview(flow_id: str, body: MigrationBody, session: SessionDep,
+def migration_preview(flow_id: str, body: MigrationBody, request: Request,
                       _: MarketerDep) -> dict[str, Any]:
     """What moving the waiting leads would do: leads per step, mails at once, a sample."""
-    return preview_view(preview(session, flow_id, body.request()))
+    return flows.migration_preview(request.app.state.db_url, flow_id, body.request())
 
 
 @router.post("/flows/{flow_id}/migrations", status_code=202, response_model=MigrationStarted)

@@ -19,14 +19,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow.api.bodies import raw_body_doc
-from leadflow.api.deps import MarketerDep, SessionDep, dispatch
+from leadflow.api.deps import MarketerDep, dispatch
 from leadflow.api.schemas.common import media, redirect
 from leadflow.api.schemas.leads import CaptureAccepted, FormOut
 from leadflow.client_address import client_address
-from leadflow.config import get_settings
 from leadflow.dispatch import Dispatch
-from leadflow.errors import BadRequest, Invalid, NotFound
-from leadflow.journeys.forms import form_config, list_forms, save_form_config
+from leadflow.errors import BadRequest, NotFound
 from leadflow.journeys.validate import SLUG
 from leadflow.mail.tracking import PIXEL_GIF, read_token
 from leadflow.usecases import capture as form_capture
@@ -194,39 +192,24 @@ class FormConfigBody(BaseModel):
     rate_window_seconds: int | None = Field(None, ge=1, le=86_400)
 
 
-def _form_json(row: Any) -> dict[str, Any]:
-    settings = get_settings()
-    return {"form": row.name, "double_opt_in": row.double_opt_in,
-            "consent_text_version": row.consent_text_version, "redirect_url": row.redirect_url,
-            "rate_limit": row.rate_limit or settings.capture_rate_limit,
-            "rate_window_seconds": row.rate_window_seconds
-            or int(settings.capture_rate_window_seconds),
-            "created_at": row.created_at.isoformat() if row.created_at else None,
-            "updated_at": row.updated_at.isoformat() if row.updated_at else None}
-
-
 @router.get("/api/forms", tags=["forms"], response_model=list[FormOut])
-def forms(session: SessionDep, _: MarketerDep) -> list[dict[str, Any]]:
+def forms(request: Request, _: MarketerDep) -> list[dict[str, Any]]:
     """Every declared capture form (``POST /api/capture/{form}`` answers 404 for others)."""
-    return [_form_json(row) for row in list_forms(session)]
+    return form_capture.capture_forms(request.app.state.db_url)
 
 
 @router.get("/api/forms/{form}", tags=["forms"], response_model=FormOut)
-def read_form(form: str, session: SessionDep, _: MarketerDep) -> dict[str, Any]:
+def read_form(form: str, request: Request, _: MarketerDep) -> dict[str, Any]:
     """A declared capture form's settings."""
-    return _form_json(form_config(session, form))
+    return form_capture.capture_form_settings(request.app.state.db_url, form)
 
 
 @router.put("/api/forms/{form}", tags=["forms"], response_model=FormOut)
-def write_form(form: str, body: FormConfigBody, session: SessionDep,
+def write_form(form: str, body: FormConfigBody, request: Request,
                _: MarketerDep) -> dict[str, Any]:
     """Declare a capture form, or set its double opt-in, consent wording version, redirect URL
     and rate limit (submissions per client address and window)."""
-    if not SLUG.match(form):
-        raise Invalid("A form name is lowercase letters, digits and dashes.",
-                      problems=[{"path": "form", "message": "Use a name such as trial."}])
-    return _form_json(save_form_config(session, form, double_opt_in=body.double_opt_in,
-                                       consent_text_version=body.consent_text_version,
-                                       redirect_url=body.redirect_url,
-                                       rate_limit=body.rate_limit,
-                                       rate_window_seconds=body.rate_window_seconds))
+    return form_capture.declare_capture_form(
+        request.app.state.db_url, form, double_opt_in=body.double_opt_in,
+        consent_text_version=body.consent_text_version, redirect_url=body.redirect_url,
+        rate_limit=body.rate_limit, rate_window_seconds=body.rate_window_seconds)

@@ -35,7 +35,8 @@ from leadflow.config import get_settings
 from leadflow.db import session_scope
 from leadflow.dispatch import Dispatch
 from leadflow.errors import DeliveryError, Invalid, NotFound, RateLimited
-from leadflow.journeys.forms import form_config
+from leadflow.journeys.forms import form_config, list_forms, save_form_config
+from leadflow.journeys.validate import SLUG
 from leadflow.leads.consent import lift_unsubscribe, record_consent
 from leadflow.leads.records import LeadCreate
 from leadflow.leads.stages import change_stage
@@ -49,8 +50,11 @@ __all__ = [
     "CaptureResult",
     "RateLimiter",
     "capture",
+    "capture_form_settings",
+    "capture_forms",
     "confirm",
     "confirm_subscription",
+    "declare_capture_form",
     "submission_limiter",
     "submit_form",
 ]
@@ -287,3 +291,53 @@ def confirm_subscription(db_url: str, token: str, *, ip: str | None,
         result = confirm(session, token, ip=ip, user_agent=user_agent)[0]
         result.plan.record(session)
     return result
+
+
+# ------------------------------------------------------------------ declared forms
+
+
+def _form_public(row: CaptureForm) -> dict[str, Any]:
+    settings = get_settings()
+    return {"form": row.name, "double_opt_in": row.double_opt_in,
+            "consent_text_version": row.consent_text_version, "redirect_url": row.redirect_url,
+            "rate_limit": row.rate_limit or settings.capture_rate_limit,
+            "rate_window_seconds": row.rate_window_seconds
+            or int(settings.capture_rate_window_seconds),
+            "created_at": row.created_at.isoformat() if row.created_at else None,
+            "updated_at": row.updated_at.isoformat() if row.updated_at else None}
+
+
+def capture_forms(db_url: str) -> list[dict[str, Any]]:
+    """Every declared capture form with its settings (the defaults filled in), by name."""
+    with session_scope(db_url) as session:
+        return [_form_public(row) for row in list_forms(session)]
+
+
+def capture_form_settings(db_url: str, form: str) -> dict[str, Any]:
+    """A declared capture form's settings.
+
+    Raises:
+        NotFound: no form of this name was declared.
+    """
+    with session_scope(db_url) as session:
+        return _form_public(form_config(session, form))
+
+
+def declare_capture_form(db_url: str, form: str, *, double_opt_in: bool,
+                         consent_text_version: str | None, redirect_url: str | None,
+                         rate_limit: int | None,
+                         rate_window_seconds: int | None) -> dict[str, Any]:
+    """Declare a capture form, or replace its settings; returns them as
+    :func:`capture_form_settings` does.
+
+    Raises:
+        Invalid: the name is not a slug (lowercase letters, digits and dashes).
+    """
+    if not SLUG.match(form):
+        raise Invalid("A form name is lowercase letters, digits and dashes.",
+                      problems=[{"path": "form", "message": "Use a name such as trial."}])
+    with session_scope(db_url) as session:
+        return _form_public(save_form_config(
+            session, form, double_opt_in=double_opt_in,
+            consent_text_version=consent_text_version, redirect_url=redirect_url,
+            rate_limit=rate_limit, rate_window_seconds=rate_window_seconds))

@@ -17,9 +17,10 @@ from leadflow.examples import release_example
 from leadflow.journeys import flow_changes
 from leadflow.journeys.enrolment import enrol, journey_input, leads_at_step
 from leadflow.journeys.flows import get_flow, publish, save_draft
+from leadflow.journeys.migration import Request as MigrationRequest
 
-__all__ = ["create_flow", "enrol_by_hand", "exit_by_hand", "publish_flow", "resume", "stop",
-           "waiting_at_step"]
+__all__ = ["create_flow", "enrol_by_hand", "exit_by_hand", "migration_preview", "publish_flow",
+           "resume", "stop", "waiting_at_step"]
 
 Change = Callable[..., tuple[dict[str, Any], Dispatch]]
 
@@ -105,3 +106,10 @@ def stop(db_url: str, flow_id: str) -> tuple[dict[str, Any], Dispatch]:
 def exit_by_hand(db_url: str, lead_id: str, flow_id: str) -> tuple[dict[str, Any], Dispatch]:
     """One lead leaves one flow (see :func:`~leadflow.journeys.flow_changes.exit_lead`)."""
     return _recorded(db_url, flow_changes.exit_lead, lead_id, flow_id)
+
+
+def migration_preview(db_url: str, flow_id: str, request: MigrationRequest) -> dict[str, Any]:
+    """What moving the waiting leads would do (see
+    :func:`~leadflow.journeys.flow_changes.preview`), as the API shows it."""
+    with session_scope(db_url) as session:
+        return flow_changes.preview_view(flow_changes.preview(session, flow_id, request))
