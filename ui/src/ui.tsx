@@ -13,6 +13,25 @@ export function Skeleton({ rows = 3, label = "Loading" }: { rows?: number; label
   );
 }
 
+/**
+ * A flow canvas on its way: a toolbar bar, step cards on a grid and, with `side`, the side panel
+ * (the editor, the live map and the migration preview while their flow loads).
+ */
+export function CanvasSkeleton({ label = "Loading the flow", side = true }: { label?: string; side?: boolean }) {
+  const bar = (width: string, key?: number) => <div key={key} className="skeleton-bar" style={{ width }} />;
+  return (
+    <div className="skeleton canvas-skeleton" role="status" aria-label={label} data-testid="skeleton">
+      {bar("55%")}
+      <div className="canvas-skeleton-body">
+        <div className="canvas-skeleton-canvas">
+          {[0, 1, 2].map((i) => <div key={i} className="skeleton-card">{bar("70%")}{bar("45%")}</div>)}
+        </div>
+        {side && <div className="canvas-skeleton-side">{[90, 75, 60, 80].map((w, i) => bar(`${w}%`, i))}</div>}
+      </div>
+    </div>
+  );
+}
+
 /** An error answer in a sentence, with a retry. */
 export function ErrorState({ error, onRetry }: { error: ApiError; onRetry?: () => void }) {
   const text = error.status === 0

@@ -11,6 +11,7 @@ import { stepsOf, type FlowDoc, type Json } from "../graph";
 import { useApi } from "../hooks";
 import { Link } from "../router";
 import { StatsCanvas } from "../editor/StatsCanvas";
+import { CanvasSkeleton, Empty, ErrorState, Skeleton } from "../ui";
 import { Confirm, leads } from "./Confirm";
 import { arrivals, isWait, migrationBody, prefilledMap, whenInWords, type Preview, type Timers } from "./migrate";
 
@@ -93,10 +94,14 @@ export function MigratePanel({ flowId }: { flowId: string }) {
     return () => controller.abort();
   }, [bodyKey, ready, id]);
 
-  if (versions.error) return <p className="error" role="alert">{versions.error.detail}</p>;
-  if (!versions.data) return <p>Loading versions…</p>;
+  if (versions.error && !versions.data) return <ErrorState error={versions.error} onRetry={versions.reload} />;
+  if (!versions.data) return <CanvasSkeleton label="Loading the versions" />;
   if (list.length < 2) {
-    return <p className="migrate-empty" data-testid="migrate-empty">There is only {list.length ? "one version" : "no version"} yet. Publish a new version first; then the leads waiting in older ones can move to it here.</p>;
+    return (
+      <Empty><p className="migrate-empty" data-testid="migrate-empty">There is only {list.length ? "one version" : "no version"} yet.
+        Publish a new version first; then the leads waiting in older ones can move to it here.{" "}
+        <Link to={`/flows/${id}`}>Open the editor</Link></p></Empty>
+    );
   }
   const targets = target ? Object.entries(stepsOf(target)).filter(([, s]) => isWait(s)).map(([k]) => k) : [];
   const shown = fromVersions.length ? preview : null;
@@ -132,7 +137,7 @@ export function MigratePanel({ flowId }: { flowId: string }) {
 
       <section aria-label="Step map">
         <h3>Where leads go</h3>
-        {!ready && <p className="muted">Loading the versions…</p>}
+        {!ready && !previewError && <Skeleton rows={3} label="Loading the versions' steps" />}
         {ready && !Object.keys(map).length && <p className="muted">The versions you chose have no waiting steps.</p>}
         {ready && Object.keys(map).length > 0 && (
           <table className="step-map" data-testid="step-map">

@@ -8,6 +8,7 @@ import { dayTime, waitingReason } from "../words";
 import { stepsOf, toGraph, type FlowDoc } from "../graph";
 import { useApi } from "../hooks";
 import { Link, navigate, useLocation } from "../router";
+import { CanvasSkeleton, Empty, ErrorState, Skeleton } from "../ui";
 import { buildCanvas, readableView } from "./canvas";
 import { currentRoutes, layoutWithRoutes, placeMissing, savedDirection, type Positions, type Routes } from "./layout";
 import { edgeTypes } from "./RoutedEdge";
@@ -73,10 +74,17 @@ export function LiveMap({ flowId }: { flowId: string }) {
     [doc, layout, routes, stats.data, step, pickers.words],
   );
 
-  if (versions.data && !versions.data.length) {
-    return <p className="live-empty">This flow has not been published yet, so no lead runs it. <Link to={`/flows/${id}`}>Open the editor</Link></p>;
+  if (versions.error && !versions.data) return <ErrorState error={versions.error} onRetry={versions.reload} />;
+  if (!versions.data) return <CanvasSkeleton label="Loading the live map" />;
+  if (!versions.data.length) {
+    return (
+      <Empty><p className="live-empty">This flow has not been published yet, so no lead runs it.{" "}
+        <Link to={`/flows/${id}`}>Open the editor</Link> and publish it; its leads then show here step by step.</p></Empty>
+    );
   }
   const journeys = stats.data?.journeys ?? {};
+  // Nobody on the map: no journey running this version and nobody waiting at any step.
+  const nobody = !!stats.data && !journeys.running && Object.values(stats.data.steps ?? {}).every((s) => !s.waiting);
   return (
     <div className="live">
       <div className="toolbar" role="toolbar" aria-label="Live map">
@@ -94,8 +102,15 @@ export function LiveMap({ flowId }: { flowId: string }) {
         <span className="muted small">{stats.loading ? "updating…" : "updates every 2 s"}</span>
         {stats.error && <span className="error">{stats.error.detail}</span>}
       </div>
+      {nobody && (
+        <Empty><p data-testid="live-nobody">Nobody is in version {version} right now. Leads enrol when they match the flow's
+          entry rule, or enrol one from its lead page; they show here as they move.</p></Empty>
+      )}
       <div className="editor-body">
         <div className="canvas" data-testid="live-canvas">
+          {!canvas && (versionDoc.error
+            ? <ErrorState error={versionDoc.error} onRetry={versionDoc.reload} />
+            : <CanvasSkeleton label="Drawing the live map" side={false} />)}
           {canvas && (
             <ReactFlowProvider>
               <ReactFlow nodes={canvas.nodes} edges={canvas.edges} nodeTypes={nodeTypes} edgeTypes={edgeTypes} nodesDraggable={false}
@@ -143,7 +158,8 @@ function WaitingLeads({ flowId, step, stats }: { flowId: string; step: string; s
         </dl>
       )}
       <h3>Leads here now, and why they wait</h3>
-      {leads.error && <p className="error">{leads.error.detail}</p>}
+      {leads.error && <ErrorState error={leads.error} onRetry={leads.reload} />}
+      {!leads.data && !leads.error && <Skeleton rows={3} label="Loading the leads at this step" />}
       {leads.data && !leads.data.length && <p className="muted">No lead is waiting here now.</p>}
       {leads.data && leads.data.length > 0 && (
         <ul className="lead-list">

@@ -2,7 +2,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { api, ApiError } from "../api";
 import { canonicalJson, changesInWords, diffLines } from "../diff";
-import { When } from "../ui";
+import { Empty, ErrorState, Skeleton, When } from "../ui";
 import { useApi } from "../hooks";
 import { Link } from "../router";
 import { PinnedTemplates } from "../changes/PinnedTemplates";
@@ -51,8 +51,12 @@ export function Versions({ flowId }: { flowId: string }) {
   return (
     <div className="versions">
       <h2>Versions</h2>
-      {versions.error && <p className="error" role="alert">{versions.error.detail}</p>}
-      {versions.data && !list.length && <p>Nothing published yet. Publish from the editor to create version 1.</p>}
+      {versions.error && <ErrorState error={versions.error} onRetry={versions.reload} />}
+      {!versions.data && !versions.error && <Skeleton rows={5} label="Loading the versions" />}
+      {versions.data && !list.length && (
+        <Empty><p>Nothing published yet. <Link to={`/flows/${id}`}>Publish from the editor</Link> to create version 1;
+          each publish adds a version here, with the leads still running it.</p></Empty>
+      )}
       {list.length > 0 && (
         <table data-testid="versions-table">
           <thead>

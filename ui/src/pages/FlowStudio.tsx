@@ -12,6 +12,7 @@ import { FlowControls } from "../changes/FlowControls";
 import { MigratePanel } from "../changes/MigratePanel";
 import { pickerChoices, type RepRow, type TeamRow, type TemplateRow } from "../pickers";
 import { Link, navigate } from "../router";
+import { CanvasSkeleton, ErrorState } from "../ui";
 
 interface Loaded {
   doc: FlowDoc;
@@ -35,6 +36,7 @@ export function usePickers(): Pickers {
 export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
+  const [attempt, setAttempt] = useState(0);
   const [published, setPublished] = useState<number | null>(null);
   const [onOlder, setOnOlder] = useState<number | null>(null);
   const pickers = usePickers();
@@ -51,6 +53,7 @@ export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
   useEffect(() => {
     // Loaded on every tab (the header shows the flow's name); the editor starts from a fresh copy.
     setLoaded(null);
+    setError(null);
     const id = encodeURIComponent(flowId);
     Promise.all([
       api<FlowDoc>(`/flows/${id}`),
@@ -58,7 +61,7 @@ export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
     ])
       .then(([doc, layout]) => setLoaded({ doc, positions: layout?.positions ?? {} }))
       .catch(setError);
-  }, [flowId, tab]);
+  }, [flowId, tab, attempt]);
 
   const base = `/flows/${encodeURIComponent(flowId)}`;
   const tabs: [string, string, string][] = [["editor", base, "Editor"], ["versions", `${base}/versions`, "Versions"], ["live", `${base}/live`, "Live map"], ["migrate", `${base}/migrate`, "Migrate leads"], ["simulate", `${base}/simulate`, "Simulate"]];
@@ -86,8 +89,10 @@ export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
           </p>
         )}
       </header>
-      {tab === "editor" && error && <p className="error" role="alert">{error.status === 404 ? `There is no flow "${flowId}".` : error.detail}</p>}
-      {tab === "editor" && !error && !loaded && <p>Loading…</p>}
+      {tab === "editor" && error && (error.status === 404
+        ? <p className="error" role="alert">There is no flow “{flowId}”. <Link to="/flows">All flows</Link></p>
+        : <ErrorState error={error} onRetry={() => setAttempt((n) => n + 1)} />)}
+      {tab === "editor" && !error && !loaded && <CanvasSkeleton label="Loading the flow" />}
       {tab === "editor" && loaded && (
         <Editor flowId={flowId} initialDoc={loaded.doc} initialPositions={loaded.positions} pickers={pickers}
           onPublished={setPublished} published={published} />

@@ -10,6 +10,7 @@ import { type FlowDoc } from "../graph";
 import { useApi } from "../hooks";
 import { StatsCanvas } from "../editor/StatsCanvas";
 import { BarChart } from "../pages/charts";
+import { Empty, ErrorState, Skeleton } from "../ui";
 import {
   busiestWeekRows,
   canvasStats,
@@ -52,8 +53,11 @@ export function SimulatePanel({ flowId }: { flowId: string }) {
     }
   };
 
-  if (draft.error) return <p className="error" role="alert">{draft.error.status === 404 ? `There is no flow "${flowId}".` : draft.error.detail}</p>;
-  if (!draft.data) return <p>Loading…</p>;
+  if (draft.error && !draft.data) {
+    return draft.error.status === 404 ? <p className="error" role="alert">There is no flow “{flowId}”.</p>
+      : <ErrorState error={draft.error} onRetry={draft.reload} />;
+  }
+  if (!draft.data) return <SimulateSkeleton />;
 
   return (
     <div className="simulate" data-testid="simulate-panel">
@@ -95,7 +99,7 @@ export function SimulatePanel({ flowId }: { flowId: string }) {
           )}
         </div>
       )}
-      {!result && !running && !failure && <p className="muted" data-testid="sim-empty">No simulation yet: choose the numbers and run it.</p>}
+      {!result && !running && !failure && <Empty><p data-testid="sim-empty">No simulation yet: choose the numbers and run it.</p></Empty>}
       {result && <Answer result={result.sim} doc={result.doc} flowId={flowId} />}
     </div>
   );
@@ -194,4 +198,14 @@ function SimCanvas({ flowId, doc, result }: { flowId: string; doc: FlowDoc; resu
   const stats = useMemo(() => canvasStats(result), [result]);
   return <StatsCanvas flowId={flowId} doc={doc} stats={stats} className="simulate-canvas" testId="sim-canvas"
     label="The flow with how many leads entered each step" />;
+}
+
+/** The panel's shape while the draft loads: its heading, the form's fields and the run button. */
+function SimulateSkeleton() {
+  return (
+    <div className="simulate" data-testid="simulate-loading">
+      <h2>Simulate before launch</h2>
+      <Skeleton rows={6} label="Loading the flow to simulate" />
+    </div>
+  );
 }
