@@ -6,8 +6,8 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,11 +15,49 @@ from typing import Any
 from temporalio.testing import WorkflowEnvironment
 
 ADMIN_KEY = "lf_admin_bench_key_0123456789abcdef0123"
+# ``bench/run --database URL``: a PostgreSQL server to run on instead of a SQLite file; each
+# benchmark gets a fresh database on it, named after the URL's, dropped afterwards.
+DATABASE_ENV = "LEADFLOW_BENCH_DATABASE"
+
+
+def database_kind() -> str:
+    """``sqlite`` or ``postgresql``: what the benchmarks of this run use."""
+    return "postgresql" if os.environ.get(DATABASE_ENV) else "sqlite"
+
+
+@contextmanager
+def bench_database(home: Path | str) -> Iterator[str]:
+    """A fresh database URL for one benchmark: a SQLite file in ``home``, or (``--database``)
+    a new PostgreSQL database, dropped afterwards."""
+    url = os.environ.get(DATABASE_ENV)
+    if not url:
+        yield f"sqlite:///{Path(home) / 'bench.db'}"
+        return
+    import sqlalchemy as sa
+
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    base, name = url.rsplit("/", 1)
+    name = f"{name or 'leadflow_bench'}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT",
+                             poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{base}/{name}"
+    finally:
+        from leadflow.db import reset_engine
+
+        reset_engine()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @dataclass
 class BenchEnv:
-    """A running Temporal dev server and a fresh SQLite database, set in the environment."""
+    """A running Temporal dev server and a fresh database (SQLite, or PostgreSQL with
+    ``bench/run --database``), set in the environment."""
 
     env: WorkflowEnvironment
     db_url: str
@@ -42,7 +80,8 @@ async def bench_env() -> AsyncIterator[BenchEnv]:
     from leadflow.db import create_schema
 
     home = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    db_url = f"sqlite:///{home / 'bench.db'}"
+    database = bench_database(home)
+    db_url = database.__enter__()
     task_queue = f"bench-{uuid.uuid4().hex[:8]}"
     saved = dict(os.environ)
     os.environ.update({"LEADFLOW_DATABASE_URL": db_url, "LEADFLOW_TASK_QUEUE": task_queue,
@@ -59,6 +98,7 @@ async def bench_env() -> AsyncIterator[BenchEnv]:
         yield BenchEnv(env, db_url, task_queue, home)
     finally:
         await env.shutdown()
+        database.__exit__(None, None, None)
         os.environ.clear()
         os.environ.update(saved)
         reset_settings()

@@ -224,8 +224,11 @@ async def _run(quick: bool) -> list[Row]:
     from leadflow.db import reset_engine
 
     leads = 50 if quick else 500
+    from bench._env import bench_database
+
     home = tempfile.mkdtemp(prefix="leadflow-bench-")
-    db_url = f"sqlite:///{home}/bench.db"
+    database = bench_database(home)
+    db_url = database.__enter__()
     task_queue = f"bench-{uuid.uuid4().hex[:6]}"
     saved = {k: os.environ.get(k) for k in ("LEADFLOW_DATABASE_URL", "LEADFLOW_TASK_QUEUE",
                                             "LEADFLOW_HOME", "LEADFLOW_ADMIN_KEY",
@@ -243,6 +246,7 @@ async def _run(quick: bool) -> list[Row]:
     finally:
         await env.shutdown()
         reset_engine()
+        database.__exit__(None, None, None)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

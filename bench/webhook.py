@@ -58,8 +58,9 @@ async def run(quick: bool = False, runs: int = 3) -> list[Row]:
     from tests.fakes.sendgrid_webhook import WebhookSigner
 
     signer = WebhookSigner.generate()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
+    from bench._env import bench_database
+
+    with tempfile.TemporaryDirectory() as tmp, bench_database(tmp) as url:
         env = {"LEADFLOW_DATABASE_URL": url, "LEADFLOW_HOME": tmp, "LEADFLOW_ENV": "test",
                "LEADFLOW_SECRET_KEY": "bench-secret-key-0123456789",
                "LEADFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY": signer.public_key}

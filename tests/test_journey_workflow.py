@@ -304,3 +304,39 @@ async def test_continue_as_new_keeps_the_journey_going(time_env: WorkflowEnviron
     started = history.events[0].workflow_execution_started_event_attributes
     assert started.continued_execution_run_id, "the journey continued as new"
     assert len(history.events) < 60, "the current run's history stays small"
+
+
+async def test_the_last_email_records_the_end_without_a_finish_activity(
+        time_env: WorkflowEnvironment, db_url: str, task_queue: str) -> None:
+    """Three e-mails, then the exit: the last send records the end in its own transaction, so
+    the journey asks the server for three activity tasks (as a bare three-step workflow)."""
+    from sqlmodel import select
+
+    from leadflow.db import session_scope
+    from leadflow.models import JourneyStep, TimelineEntry
+
+    publish_flow(db_url, {"id": "three", "name": "Three", "start": "one", "steps": {
+        "one": {"type": "email", "template": "trial-welcome", "next": "two"},
+        "two": {"type": "email", "template": "case-study", "next": "three"},
+        "three": {"type": "email", "template": "trial-tips", "next": "end"},
+        "end": {"type": "exit"}}})
+    lead_id = make_lead(db_url)
+    async with running_worker(time_env.client, db_url, task_queue):
+        jid = await enrol_lead(time_env.client, db_url, "three", lead_id)
+        result = await time_env.client.get_workflow_handle(jid).result()
+        history = await time_env.client.get_workflow_handle(jid).fetch_history()
+    assert result["status"] == "completed"
+    done = journey(db_url, jid)
+    assert (done.status, done.exit_reason, done.current_step) == ("completed", "exit", "end")
+    assert templates_of(sent_mails(db_url, lead_id)) == ["trial-welcome", "case-study",
+                                                         "trial-tips"]
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name
+                 for e in history.events if e.HasField("activity_task_scheduled_event_attributes")]
+    assert scheduled == ["send_email"] * 3
+    with session_scope(db_url) as session:
+        kinds = [t.type for t in session.exec(select(TimelineEntry).where(
+            TimelineEntry.lead_id == lead_id)).all()]
+        steps = session.exec(select(JourneyStep).where(JourneyStep.journey_id == jid)).all()
+    assert kinds.count("journey.completed") == 1 and kinds.count("email.sent") == 3
+    assert [s.step_id for s in steps] == ["one", "two", "three", "end"]
+    assert all(s.left_at is not None for s in steps), "the end closes the open step"

@@ -61,6 +61,9 @@ class StepInput:
     status: str | None = None
     reason: str | None = None
     waiting_until: float | None = None
+    # An e-mail step the journey ends after (patch journey-finish-with-last-send): the end's
+    # status, reason and trail, recorded in the send's transaction unless it is postponed.
+    finish: dict[str, Any] | None = None
 
 
 def _at(ts: float) -> datetime:
@@ -107,7 +110,7 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
     holds it back: the journey sleeps until then and calls again with the same send id.
     """
     from leadflow.leads.consent import mail_block_reason
-    from leadflow.mail.delivery import FINAL_STATUSES, deliver
+    from leadflow.mail.delivery import FINAL_STATUSES, finish_delivery, settle_or_claim
     from leadflow.mail.policy import current_time, next_send_time
     from leadflow.mail.tracking import unsubscribe_url
     from leadflow.rendering import render_string
@@ -120,10 +123,10 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
         journey = record_trail(session, inp)
         if journey is not None and journey.status == "exited":
             # the lead left (exit_journey) before the workflow heard of it: nothing goes out
-            return {"status": "skipped", "reason": "exited"}
+            return _ended(session, inp, {"status": "skipped", "reason": "exited"})
         message = session.exec(select(EmailMessage).where(EmailMessage.send_id == inp.send_id)).first()
         if message is not None and message.status in FINAL_STATUSES:
-            return {"status": message.status}
+            return _ended(session, inp, {"status": message.status})
         lead = session.get(Lead, inp.lead_id)
         doc = load_version_document(db_url, inp.flow_id, inp.version)
         # Checked again on every retry: a lead may unsubscribe while its mail is postponed.
@@ -138,11 +141,11 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
             elif message.status == "pending":
                 message.status, message.reason = "skipped", reason
                 session.add(message)
-            else:  # being handed over: deliver() settles it
+            else:  # being handed over: settle_or_claim() settles it
                 reason = None
             if reason is not None:
                 add_timeline(session, inp.lead_id, "email", "email.skipped", reason=reason, **where)
-                return {"status": "skipped", "reason": reason}
+                return _ended(session, inp, {"status": "skipped", "reason": reason})
         assert lead is not None
         journey = session.get(Journey, inp.journey_id)
         ws = workspace(session)
@@ -158,7 +161,7 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
                 add_timeline(session, inp.lead_id, "email", "email.postponed", reason=why,
                              retry_at=retry_at.isoformat(), **where)
                 return {"status": "postponed", "retry_at": retry_at.timestamp(), "reason": why}
-        _hold(session, journey, None)
+            _hold(session, journey, None)
         if message is None:
             step = doc["steps"][inp.step]
             ctx = build_context(lead_view(lead), flow={"id": doc["id"], "name": doc.get("name")},
@@ -170,14 +173,26 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
                                     source=pinned_source(session, pin) if pin else None)
             subject = render_string(step["subject"], ctx).strip() if step.get("subject") \
                 else rendered.subject
-            session.add(EmailMessage(send_id=inp.send_id, lead_id=inp.lead_id,
-                                     journey_id=inp.journey_id, flow_id=inp.flow_id,
-                                     version=inp.version, step=inp.step, template=step["template"],
-                                     to=lead.email, subject=subject, html=rendered.html,
-                                     text=rendered.text, status="pending"))
-    status = deliver(inp.send_id, db_url=db_url, now=now, timeline=True)
+            message = EmailMessage(send_id=inp.send_id, lead_id=inp.lead_id,
+                                   journey_id=inp.journey_id, flow_id=inp.flow_id,
+                                   version=inp.version, step=inp.step, template=step["template"],
+                                   to=lead.email, subject=subject, html=rendered.html,
+                                   text=rendered.text, status="pending")
+            session.add(message)
+            session.flush()
+        # The send row, the progress and the timeline entry commit together; a provider that
+        # must be called goes after this commit, claimed ``sending`` in it (exactly once).
+        step_out = settle_or_claim(session, message, now=now, timeline=True)
+        finished = inp.finish is not None and isinstance(step_out, str)
+        if finished:
+            _finish_in(session, inp)
+    status = finish_delivery(step_out, db_url=db_url)
+    if inp.finish is not None and not finished:
+        with session_scope(db_url) as session:
+            _finish_in(session, inp)
+    done: dict[str, Any] = {"finished": True} if inp.finish is not None else {}
     if status == "sent":
-        return {"status": status}
+        return {"status": status, **done}
     with session_scope(db_url) as session:
         row = session.exec(select(EmailMessage).where(EmailMessage.send_id == inp.send_id)).first()
     # A code, never the provider's text: refusals quote the address, and this result goes into
@@ -187,7 +202,28 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
     else:
         code = "no_recipient" if row is not None and row.reason == "no recipient address" \
             else "provider_refused"
-    return {"status": status, "reason": code}
+    return {"status": status, "reason": code, **done}
+
+
+def _ended(session: Session, inp: StepInput, result: dict[str, Any]) -> dict[str, Any]:
+    """``result``, with the journey's end recorded in ``session`` when this step ends it."""
+    if inp.finish is not None:
+        _finish_in(session, inp)
+        result["finished"] = True
+    return result
+
+
+def _finish_in(session: Session, inp: StepInput) -> None:
+    """The journey's end that follows this e-mail (``inp.finish``), in ``session``: as
+    :func:`finish_journey` records it, so the workflow needs no activity of its own for it."""
+    from leadflow.journeys.enrolment import close_journey
+
+    end = inp.finish or {}
+    journey = record_trail(session, StepInput(
+        journey_id=inp.journey_id, lead_id=inp.lead_id, flow_id=inp.flow_id,
+        version=inp.version, trail=end.get("trail") or []))
+    if journey is not None and journey.status == "running":
+        close_journey(session, journey, end.get("status") or "completed", end.get("reason"))
 
 
 def _hold(session: Session, journey: Journey | None, reason: str | None) -> None:

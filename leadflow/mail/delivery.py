@@ -35,7 +35,8 @@ from leadflow.mail.tracking import add_tracking, unsubscribe_url
 from leadflow.metrics import record_email_status
 from leadflow.models import EmailMessage, Event, Lead
 
-__all__ = ["FINAL_STATUSES", "PROOF_EVENT_TYPES", "build_outgoing", "deliver"]
+__all__ = ["FINAL_STATUSES", "PROOF_EVENT_TYPES", "HandOver", "build_outgoing", "deliver",
+           "finish_delivery", "settle_or_claim"]
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,47 @@ def deliver(
     ``TransientDeliveryError`` (with ``retry_after``) when the caller should try again later,
     and ``NotFound`` for an unknown send id. Safe to call any number of times.
     """
+    with session_scope(db_url) as session:
+        msg = session.exec(select(EmailMessage).where(EmailMessage.send_id == send_id)).first()
+        if msg is None:
+            raise NotFound(f"no e-mail with send id {send_id}")
+        step = settle_or_claim(session, msg, sender=sender, now=now, timeline=timeline)
+    return finish_delivery(step, db_url=db_url)
+
+
+class HandOver:
+    """A claimed send (committed as ``sending``) that still has to go to the provider."""
+
+    def __init__(self, sender: EmailSender, mail: OutgoingEmail, attempt: int, *,
+                 settings: Settings, window: float, started: datetime, timeline: bool) -> None:
+        self.sender, self.mail, self.attempt = sender, mail, attempt
+        self.settings, self.window, self.started, self.timeline = settings, window, started, timeline
+
+
+def finish_delivery(step: str | HandOver, *, db_url: str | None = None) -> str:
+    """After the commit of :func:`settle_or_claim`: its final status, or the provider's answer."""
+    if isinstance(step, str):
+        return step
+    return _hand_over(step.sender, step.mail, step.attempt, settings=step.settings,
+                      db_url=db_url, window=step.window, started=step.started,
+                      timeline=step.timeline)
+
+
+def settle_or_claim(
+    session: Session,
+    msg: EmailMessage,
+    *,
+    sender: EmailSender | None = None,
+    now: datetime | None = None,
+    timeline: bool = False,
+) -> str | HandOver:
+    """The part of :func:`deliver` that runs in the caller's transaction.
+
+    Returns the final status when it is settled here (already final, skipped, or sent by the
+    ``outbox`` backend), else a :class:`HandOver`: the row is claimed ``sending`` in this
+    transaction and, **after its commit**, :func:`finish_delivery` calls the provider. A
+    journey step writes its progress, the send row and this in one transaction this way.
+    """
     settings = get_settings()
     if sender is None:
         from leadflow.mail import get_sender
@@ -181,76 +223,72 @@ def deliver(
     now = as_utc(now) if now is not None else now_utc()
     window = float(_setting(settings, "email_reconcile_window_seconds", DEFAULT_RECONCILE_WINDOW))
     track = sender.name in _TRACKING_BACKENDS and bool(_setting(settings, "email_tracking", True))
+    send_id = msg.send_id
 
-    with session_scope(db_url) as session:
-        msg = session.exec(select(EmailMessage).where(EmailMessage.send_id == send_id)).first()
-        if msg is None:
-            raise NotFound(f"no e-mail with send id {send_id}")
-        if msg.status in FINAL_STATUSES:
-            return msg.status
-        if msg.status == "sending":
-            proof = _proof_event(session, send_id)
-            if proof is not None:
-                started = msg.last_attempt_at or now
-                confirmed = {
-                    "status": "sent",
-                    "reason": f"confirmed by {proof}",
-                    "sent_at": started,
-                }
-                if not _swap(session, msg, **confirmed):
-                    raise _lost_race(send_id)
-                log.info("send %s reconciled as sent by %s", send_id, proof)
-                return "sent"
-            started = msg.last_attempt_at
-            waited = (now - as_utc(started)).total_seconds() if started is not None else window
-            if waited < window:
-                raise TransientDeliveryError(
-                    f"outcome of the last attempt of {send_id} unknown; waiting for a provider "
-                    "event before sending again",
-                    retry_after=min(RECONCILE_POLL, window - waited),
-                    outcome_unknown=True,
-                )
-            log.warning("send %s: no provider event within the window, sending again", send_id)
-
-        skip = _skip_reason(session, msg, settings)
-        if skip or not msg.to:
-            status, reason = ("skipped", skip) if skip else ("failed", "no recipient address")
-            if not _swap(session, msg, status=status, reason=reason):
+    if msg.status in FINAL_STATUSES:
+        return msg.status
+    if msg.status == "sending":
+        proof = _proof_event(session, send_id)
+        if proof is not None:
+            started = msg.last_attempt_at or now
+            confirmed = {
+                "status": "sent",
+                "reason": f"confirmed by {proof}",
+                "sent_at": started,
+            }
+            if not _swap(session, msg, **confirmed):
                 raise _lost_race(send_id)
-            if timeline:
-                _note(session, msg, status, reason)
-            return status
-
-        from leadflow.workspace import sender_address
-
-        mail = build_outgoing(msg, settings, track=track, from_addr=sender_address(session, settings))
-        claim: dict[str, Any] = {
-            "attempts": msg.attempts + 1,
-            "backend": sender.name,
-            "html": mail.html,
-        }
-        if sender.name == "outbox":
-            # Nothing leaves the process: deciding and recording is one transaction.
-            receipt = sender.send(mail)
-            if not _swap(
-                session,
-                msg,
-                **claim,
-                status="sent",
-                reason=None,
-                provider_message_id=receipt.provider_message_id,
-                sent_at=now,
-            ):
-                raise _lost_race(send_id)
-            if timeline:
-                _note(session, msg, "sent", None)
+            log.info("send %s reconciled as sent by %s", send_id, proof)
             return "sent"
-        attempt = claim["attempts"]  # read before _swap: the update refreshes ``msg``
-        if not _swap(session, msg, **claim, status="sending", last_attempt_at=now):
-            raise _lost_race(send_id)
+        started = msg.last_attempt_at
+        waited = (now - as_utc(started)).total_seconds() if started is not None else window
+        if waited < window:
+            raise TransientDeliveryError(
+                f"outcome of the last attempt of {send_id} unknown; waiting for a provider "
+                "event before sending again",
+                retry_after=min(RECONCILE_POLL, window - waited),
+                outcome_unknown=True,
+            )
+        log.warning("send %s: no provider event within the window, sending again", send_id)
 
-    return _hand_over(sender, mail, attempt, settings=settings, db_url=db_url, window=window,
-                      started=now, timeline=timeline)
+    skip = _skip_reason(session, msg, settings)
+    if skip or not msg.to:
+        status, reason = ("skipped", skip) if skip else ("failed", "no recipient address")
+        if not _swap(session, msg, status=status, reason=reason):
+            raise _lost_race(send_id)
+        if timeline:
+            _note(session, msg, status, reason)
+        return status
+
+    from leadflow.workspace import sender_address
+
+    mail = build_outgoing(msg, settings, track=track, from_addr=sender_address(session, settings))
+    claim: dict[str, Any] = {
+        "attempts": msg.attempts + 1,
+        "backend": sender.name,
+        "html": mail.html,
+    }
+    if sender.name == "outbox":
+        # Nothing leaves the process: deciding and recording is one transaction.
+        receipt = sender.send(mail)
+        if not _swap(
+            session,
+            msg,
+            **claim,
+            status="sent",
+            reason=None,
+            provider_message_id=receipt.provider_message_id,
+            sent_at=now,
+        ):
+            raise _lost_race(send_id)
+        if timeline:
+            _note(session, msg, "sent", None)
+        return "sent"
+    attempt = claim["attempts"]  # read before _swap: the update refreshes ``msg``
+    if not _swap(session, msg, **claim, status="sending", last_attempt_at=now):
+        raise _lost_race(send_id)
+    return HandOver(sender, mail, attempt, settings=settings, window=window, started=now,
+                    timeline=timeline)
 
 
 def _hand_over(

@@ -511,6 +511,20 @@ async def journey_activities_again(r: Recorder) -> list[tuple[str, str | None]]:
     return await journey_local_steps(r)
 
 
+@scenario
+async def journey_finish_with_last_send(r: Recorder) -> list[tuple[str, str | None]]:
+    """Three e-mails and the exit: the last send records the end (no finish activity)."""
+    r.flow({"id": "rec-three", "name": "Three mails", "start": "one",
+            "steps": {"one": {"type": "email", "template": "trial-welcome", "next": "two"},
+                      "two": {"type": "email", "template": "case-study", "next": "three"},
+                      "three": {"type": "email", "template": "trial-tips", "next": "end"},
+                      "end": {"type": "exit"}}})
+    jid = await r.enrol("rec-three", r.lead("three@example.com"))
+    await r.ended(jid)
+    await r.client.get_workflow_handle(jid).result()  # the database says so before it ends
+    return [(jid, None)]
+
+
 async def _record(names: list[str]) -> None:
     tmp = tempfile.mkdtemp()
     url = f"sqlite:///{tmp}/app.db"
