@@ -36,6 +36,8 @@ class Dispatch:
     score_timers: list[tuple[str, float]] = field(default_factory=list)
     # set by record(): the plan's rows in the outbox
     intent_ids: list[int] = field(default_factory=list)
+    # set by record(): the rows it leased to this plan's own delivery (journey starts)
+    leased: list[Any] = field(default_factory=list)
     recorded: bool = False
 
     def record(self, session: Session) -> Dispatch:
@@ -81,7 +83,8 @@ async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
         async def send() -> None:
             try:
                 await asyncio.wait_for(deliver(client, db_url, ids=plan.intent_ids,
-                                               concurrency=concurrency), timeout=10)
+                                               leased=plan.leased, concurrency=concurrency),
+                                       timeout=10)
             except Exception as exc:  # noqa: BLE001 - left in the outbox: the drainer sends it
                 log.info("delivery deferred to the outbox drainer: %s", type(exc).__name__)
 

@@ -53,6 +53,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=30)  # a row being delivered is not picked up again before this
+# A journey's start is leased to the request that records it, in the request's own transaction
+# (no second transaction to claim it): that request delivers it right after its commit, and
+# should it not (the process dies, Temporal is away), the drainer takes the row after this.
+SELF_LEASE = timedelta(seconds=10)
 RPC_TIMEOUT = timedelta(seconds=5)
 MAX_BACKOFF = 60.0  # seconds between attempts, at most
 # Temporal answers that will not change by asking again
@@ -79,8 +83,10 @@ def record(session: Session, plan: Any) -> list[int]:
         if inp.journey_id in seen:
             continue
         seen.add(inp.journey_id)
+        # a start is the first row of its (new) workflow: nothing can be ahead of it, so the
+        # recording request leases it at once (see SELF_LEASE)
         rows.append(TemporalIntent(kind="start", workflow_id=inp.journey_id,
-                                   payload=asdict(inp), next_attempt_at=now))
+                                   payload=asdict(inp), next_attempt_at=now + SELF_LEASE))
     for wid, name, payload in plan.signals:
         rows.append(TemporalIntent(kind="signal", workflow_id=wid, name=name, payload=payload,
                                    next_attempt_at=now))
@@ -102,6 +108,9 @@ def record(session: Session, plan: Any) -> list[int]:
             session.exec(update(Event).where(col(Event.id).in_(ids[start:start + 500]))  # type: ignore[call-overload]
                          .values(dispatched=True))
     plan.intent_ids = [r.id for r in rows]
+    # what the request delivers without claiming: copies, free of the session
+    plan.leased = [TemporalIntent(id=r.id, kind=r.kind, workflow_id=r.workflow_id, name=r.name,
+                                  payload=r.payload) for r in rows if r.kind == "start"]
     plan.recorded = True
     return plan.intent_ids  # type: ignore[no-any-return]
 
@@ -147,8 +156,10 @@ def prune_delivered(db_url: str | None, older_than: timedelta, *, batch: int = 2
             return total
 
 
-def _claim(db_url: str | None, ids: list[int] | None, limit: int) -> list[TemporalIntent]:
-    """Lease deliverable rows: due, undelivered, and first in line for their workflow."""
+def _claim(db_url: str | None, ids: list[int] | None, limit: int,
+           leased: frozenset[int] = frozenset()) -> list[TemporalIntent]:
+    """Lease deliverable rows: due, undelivered, and first in line for their workflow (rows
+    of ``leased``, which the caller holds already, count as in line)."""
     from leadflow.db import session_scope
 
     now = utcnow()
@@ -170,7 +181,7 @@ def _claim(db_url: str | None, ids: list[int] | None, limit: int) -> list[Tempor
                 .where(col(TemporalIntent.delivered_at).is_(None),
                        col(TemporalIntent.workflow_id).in_(wids[start:start + 500]))
                 .group_by(TemporalIntent.workflow_id)).all())
-        mine = {r.id for r in rows}
+        mine = {r.id for r in rows} | leased
         chosen: list[TemporalIntent] = []
         blocked: set[str] = set()
         for r in rows:
@@ -263,15 +274,26 @@ def _backoff(attempts: int) -> timedelta:
 
 
 async def deliver(client: Any, db_url: str | None = None, ids: list[int] | None = None,
-                  limit: int = 500, concurrency: int = 32) -> DeliveryReport:
+                  limit: int = 500, concurrency: int = 32,
+                  leased: list[TemporalIntent] | None = None) -> DeliveryReport:
     """Deliver due intents (or exactly ``ids``, right after their commit), in order per
-    workflow; failures are rescheduled with backoff. Returns what happened."""
+    workflow; failures are rescheduled with backoff. Returns what happened.
+
+    ``leased``: rows of ``ids`` the caller leased when it recorded them (journey starts, see
+    :func:`record`); they are sent without a claim, and only the rest of ``ids`` is claimed.
+    """
     from leadflow.db import session_scope
 
     report = DeliveryReport()
     if ids is not None and not ids:
         return report
-    rows = await asyncio.to_thread(_claim, db_url, ids, limit)
+    held = [r for r in leased or () if ids is not None and r.id in ids]
+    held_ids = frozenset(r.id for r in held if r.id is not None)
+    rest = None if ids is None else [i for i in ids if i not in held_ids]
+    rows = list(held)
+    if rest is None or rest:
+        rows += await asyncio.to_thread(_claim, db_url, rest, limit, held_ids)
+        rows.sort(key=lambda r: r.id or 0)
     if not rows:
         return report
     by_workflow: dict[str, list[TemporalIntent]] = {}
@@ -294,6 +316,12 @@ async def deliver(client: Any, db_url: str | None = None, ids: list[int] | None 
 
     await asyncio.gather(*(one_workflow(c) for c in by_workflow.values()))
     now = utcnow()
+    if not failed and all(o != "refused" for o in done.values()):
+        # the usual case: deliveries finishing together share one transaction
+        await _record_outcomes(db_url, done, now)
+        for o in done.values():
+            setattr(report, o, getattr(report, o) + 1)
+        return report
 
     def store() -> None:
         with session_scope(db_url) as session:
@@ -323,6 +351,64 @@ async def deliver(client: Any, db_url: str | None = None, ids: list[int] | None 
     report.failed = len(failed)
     report.errors = sorted(set(failed.values()))
     return report
+
+
+def _store_outcomes(db_url: str | None, done: dict[int, tuple[str, Any]]) -> None:
+    """Mark rows delivered (or gone): ``done`` maps a row id to its outcome and time."""
+    from leadflow.db import session_scope
+
+    groups: dict[tuple[str, Any], list[int]] = {}
+    for row_id, key in done.items():
+        groups.setdefault(key, []).append(row_id)
+    with session_scope(db_url) as session:
+        for (outcome, at), ids_ in groups.items():
+            for start in range(0, len(ids_), 500):
+                session.exec(update(TemporalIntent)  # type: ignore[call-overload]
+                             .where(col(TemporalIntent.id).in_(ids_[start:start + 500]))
+                             .values(delivered_at=at, outcome=outcome,
+                                     attempts=TemporalIntent.attempts + 1))
+
+
+@dataclass
+class _Outcomes:
+    """Outcomes waiting for the next write, and the future their callers await."""
+
+    done: dict[int, tuple[str, Any]]
+    written: asyncio.Future[None]
+
+
+_WRITING: dict[tuple[str | None, int], asyncio.Task[None]] = {}
+_WAITING: dict[tuple[str | None, int], _Outcomes] = {}
+
+
+async def _record_outcomes(db_url: str | None, done: dict[int, str], at: Any) -> None:
+    """Record ``done`` (row id -> outcome): at once when nothing is being written, else with
+    every other delivery that finishes meanwhile, in the next transaction (one write for many
+    requests where each wrote its own). Returns when its rows are written; raises if that
+    write failed (the rows stay leased, and the drainer delivers them again: harmless)."""
+    loop = asyncio.get_running_loop()
+    key = (db_url, id(loop))
+    waiting = _WAITING.get(key)
+    if waiting is None:
+        waiting = _WAITING[key] = _Outcomes({}, loop.create_future())
+    waiting.done.update({i: (o, at) for i, o in done.items()})
+    written = waiting.written
+    if key not in _WRITING:
+        async def write_all() -> None:
+            try:
+                while key in _WAITING:
+                    batch = _WAITING.pop(key)
+                    try:
+                        await asyncio.to_thread(_store_outcomes, db_url, batch.done)
+                    except Exception as exc:  # noqa: BLE001 - each caller hears of it
+                        batch.written.set_exception(exc)
+                    else:
+                        batch.written.set_result(None)
+            finally:
+                _WRITING.pop(key, None)
+
+        _WRITING[key] = loop.create_task(write_all())
+    await asyncio.shield(written)
 
 
 def _journey_never_started(session: Session, workflow_id: str) -> None:

@@ -127,6 +127,11 @@ async def ended(db_url: str, journey_id: str, timeout: float = 15.0) -> Journey:
 @asynccontextmanager
 async def running_worker(client: Client, db_url: str, task_queue: str,
                          **kwargs: Any) -> AsyncIterator[Any]:
+    # the strict sandbox: every workflow path the tests take is checked for clock, randomness
+    # and I/O (the worker processes the end-to-end tests start run the default "fast" one)
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+    kwargs.setdefault("workflow_runner", SandboxedWorkflowRunner())
     worker = build_worker(client, task_queue=task_queue, db_url=db_url, **kwargs)
     try:
         async with worker:

@@ -11,6 +11,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from leadflow.activities import handoff as handoff_activities
 from leadflow.activities import housekeeping as housekeeping_activities
@@ -26,7 +27,7 @@ from leadflow.workflows.migration import FlowMigrationWorkflow
 from leadflow.workflows.recycle import RecycleWorkflow
 from leadflow.workflows.scoring import LeadScoreWorkflow, RescoreAllWorkflow
 
-__all__ = ["WORKFLOWS", "activities_for", "build_worker", "workflows"]
+__all__ = ["WORKFLOWS", "activities_for", "build_worker", "workflow_runner", "workflows"]
 
 
 def workflows() -> list[Any]:
@@ -36,6 +37,27 @@ def workflows() -> list[Any]:
 
 
 WORKFLOWS = workflows  # the name the tests and the replayer use
+
+
+def workflow_runner(settings: Settings | None = None) -> SandboxedWorkflowRunner:
+    """The workflow sandbox the worker runs journeys in.
+
+    Temporal's default ("strict") imports a workflow's module, and each module of ours it
+    imports, afresh for every workflow run, so that the sandbox can check every name the
+    workflow code touches. With ``PYTHONDONTWRITEBYTECODE`` (our Docker image) that means
+    compiling ``workflows/journey.py`` from source each time a journey starts or comes back
+    into the cache: py-spy put 44% of a busy worker's main thread there (``bench/journeys.py``).
+    "fast" (the default) passes ``leadflow`` through, so our modules are imported once per
+    process; built-ins stay restricted, but the clock, randomness and I/O are then guarded
+    by the tests, which always run the strict sandbox over every workflow path, and by the
+    replay of recorded histories in CI, not at run time. ``LEADFLOW_WORKFLOW_SANDBOX=strict``
+    keeps the run-time checks in production too.
+    """
+    settings = settings or get_settings()
+    if settings.workflow_sandbox == "strict":
+        return SandboxedWorkflowRunner()
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("leadflow"))
 
 
 def activities_for(db_url: str, client: Client | None) -> list[Any]:
@@ -73,5 +95,6 @@ def build_worker(client: Client, settings: Settings | None = None, *, task_queue
         max_cached_workflows=(settings.worker_cache if max_cached_workflows is None
                               else max_cached_workflows),
         max_concurrent_activities=64,
+        workflow_runner=kwargs.pop("workflow_runner", None) or workflow_runner(settings),
         **kwargs,
     )

@@ -121,10 +121,13 @@ async def reconcile(client: Any, db_url: str | None = None, *, dry_run: bool = F
             report.findings.append(Finding("undispatched_event", event.id,
                                            f"{event.type} of lead {event.lead_id}",
                                            fixed=not dry_run))
+        replayed = None
         if events and not dry_run:
-            dispatch_stored_events(session, events).record(session)
+            replayed = dispatch_stored_events(session, events).record(session)
     if not dry_run and (stale or events):
         await deliver(client, db_url)
+        if replayed is not None:  # its starts are leased to this call (see intents.record)
+            await deliver(client, db_url, ids=replayed.intent_ids, leased=replayed.leased)
         with session_scope(db_url) as session:
             still = {r.id for r in session.exec(select(TemporalIntent).where(
                 col(TemporalIntent.id).in_([r.id for r in stale]),
@@ -209,7 +212,7 @@ async def reconcile(client: Any, db_url: str | None = None, *, dry_run: bool = F
             if repairs.starts or repairs.signals:
                 repairs.record(session)
     if not dry_run and (repairs.starts or repairs.signals):
-        await deliver(client, db_url, ids=repairs.intent_ids)
+        await deliver(client, db_url, ids=repairs.intent_ids, leased=repairs.leased)
     with session_scope(db_url) as session:
         report.pending_intents = pending_count(session)[0]
     return report
