@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -42,3 +43,21 @@ def test_committed_studio_types_match_the_openapi_document(tmp_path: Path) -> No
             "ui/src/schema.d.ts (committed)", "generated from /openapi.json"))[:60])
         pytest.fail("The studio's API types are out of date with /openapi.json: run "
                     f"`cd ui && npm run gen:api` and commit ui/src/schema.d.ts.\n{diff}")
+
+
+#: A call whose answer is typed by hand on the spot (``api<{ id: string }>(...)``,
+#: ``useApi<Record<string, unknown>>(...)``) instead of by a type generated from /openapi.json.
+HAND_TYPED_CALL = re.compile(r"\b(?:api|useApi)<\s*(?:\{|Record<)")
+
+
+def test_studio_calls_read_the_generated_types() -> None:
+    """Every API call of the studio names its answer's type from schema.d.ts (``Schemas[...]`` or
+    an alias of it), so a response model's change reaches the pages through tsc."""
+    hand_typed = [
+        f"{path.relative_to(UI)}:{number}: {line.strip()}"
+        for path in sorted((UI / "src").rglob("*.ts*")) if path.name != "schema.d.ts"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if HAND_TYPED_CALL.search(line)
+    ]
+    assert not hand_typed, "API answers typed by hand (use the generated Schemas[...] types):\n" + "\n".join(hand_typed)
+

@@ -3,7 +3,7 @@ flows: pause, resume, stop, exits and migrations (``leadflow.journeys``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, WithJsonSchema
 
@@ -60,10 +60,17 @@ class Validation(Shape):
     problems: list[Problem]
 
 
+class StepPoint(Shape):
+    """Where the editor drew a step (its card's top-left corner, in canvas pixels)."""
+
+    x: float
+    y: float
+
+
 class Layout(Shape):
     """The editor's node positions by step id."""
 
-    positions: dict[str, dict[str, float]] = Field(description='{"step": {"x", "y"}}')
+    positions: dict[str, StepPoint] = Field(description='{"step": {"x", "y"}}')
 
 
 class Published(Shape):
@@ -224,7 +231,7 @@ class SimulationReport(Shape):
 
 class _FlowControl(Shape):
     flow_id: str
-    state: str = Field(description="active, paused or stopped")
+    state: Literal["active", "paused", "stopped"] = Field(description="active, paused or stopped")
     running: int = Field(description="journeys running the flow")
 
 

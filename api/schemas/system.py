@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
+from leadflow.api.bodies import schema_ref
 from leadflow.api.schemas.common import IsoTime, Shape
+from leadflow.journeys.flowdef import SendWindow
 
 __all__ = ["Health", "KeyCreated", "KeyOut", "Meta", "Workspace"]
 
@@ -48,5 +50,6 @@ class Workspace(Shape):
     sender_name: str | None
     sender_address: str
     postal_address: str | None
-    send_window: dict[str, Any] | None = Field(
-        description='default for flows without one: {"days", "from", "to", "timezone"?}')
+    send_window: Annotated[dict[str, Any] | None, WithJsonSchema({
+        "anyOf": [schema_ref(SendWindow), {"type": "null"}],
+        "description": "default for flows without one (as a flow's send_window)"})]

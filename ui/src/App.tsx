@@ -1,6 +1,6 @@
 /** The studio shell: sign-in, navigation and the page for the current address. */
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { api, ApiError, getKey, setKey, type Meta } from "./api";
+import { api, ApiError, getKey, setKey, type Meta, type Schemas } from "./api";
 import { Link, matchPath, navigate, useLocation } from "./router";
 import { SessionContext } from "./session";
 import { FlowsPage } from "./pages/FlowsPage";
@@ -154,7 +154,7 @@ function Shell({ meta, onSignOut }: { meta: Meta; onSignOut: () => void }) {
   const [me, setMe] = useState<string | null>(null);
   useEffect(() => {
     if (!meta.rep_id) return;
-    api<{ name?: string }>(`/reps/${encodeURIComponent(meta.rep_id)}`).then((r) => setMe(r.name ?? null)).catch(() => undefined);
+    api<Schemas["RepPublic"]>(`/reps/${encodeURIComponent(meta.rep_id)}`).then((r) => setMe(r.name ?? null)).catch(() => undefined);
   }, [meta.rep_id]);
 
   return (

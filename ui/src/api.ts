@@ -2,18 +2,11 @@
 
 const KEY_STORAGE = "leadflow.apiKey";
 
-export interface Problem {
-  path: string;
-  message: string;
-}
+/** One problem of a document or request, at its JSON path. */
+export type Problem = Schemas["Problem"];
 
-export interface Meta {
-  version: string;
-  role: string;
-  rep_id: string | null;
-  temporal_ui_url: string | null;
-  namespace: string | null;
-}
+/** GET /api/meta: the server's version and what the signed-in key may do. */
+export type Meta = Schemas["Meta"];
 
 /** An error answer of the API (`{"error", "detail", ...}`), with validation problems when any. */
 export class ApiError extends Error {

@@ -8,12 +8,19 @@
  * that names no step (an invalid draft) is left in the node data rather than drawn, so it
  * survives the round trip and the validator can point at it.
  */
+import type { Schemas } from "./api";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
 /** A flow document; loosely typed on purpose, because drafts may be invalid. */
 export type FlowDoc = JsonObject;
+
+/**
+ * GET /api/flows/{id}/versions/{version}: a published version, its document read as JSON like
+ * the draft's (the canvas, the diff and the migration map walk it generically).
+ */
+export type VersionDoc = Schemas["VersionDocument"] & { document: FlowDoc };
 
 export const STEP_TYPES = [
   "email",

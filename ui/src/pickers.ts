@@ -2,7 +2,8 @@
 import type { Schemas } from "./api";
 import type { Pickers } from "./editor/StepPanel";
 
-export interface TemplateRow { name: string; subject?: string | null }
+/** The fields the pickers read of a row of GET /api/templates. */
+export type TemplateRow = Pick<Schemas["TemplateRow"], "name"> & Partial<Pick<Schemas["TemplateRow"], "subject">>;
 /** The fields the pickers read (rows of GET /api/teams and /api/reps; only the id is needed). */
 export type TeamRow = Pick<Schemas["TeamPublic"], "id"> & Partial<Pick<Schemas["TeamPublic"], "name" | "members">>;
 export type RepRow = Pick<Schemas["RepPublic"], "id"> & Partial<Pick<Schemas["RepPublic"], "name" | "active">>;

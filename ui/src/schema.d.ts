@@ -1808,8 +1808,9 @@ export interface components {
             /**
              * State
              * @description active, paused or stopped
+             * @enum {string}
              */
-            state: string;
+            state: "active" | "paused" | "stopped";
             /**
              * Running
              * @description journeys running the flow
@@ -1874,8 +1875,9 @@ export interface components {
             /**
              * State
              * @description active, paused or stopped
+             * @enum {string}
              */
-            state: string;
+            state: "active" | "paused" | "stopped";
             /**
              * Running
              * @description journeys running the flow
@@ -2254,9 +2256,7 @@ export interface components {
              * @description {"step": {"x", "y"}}
              */
             positions: {
-                [key: string]: {
-                    [key: string]: number;
-                };
+                [key: string]: components["schemas"]["StepPoint"];
             };
         } & {
             [key: string]: unknown;
@@ -3816,6 +3816,18 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * StepPoint
+         * @description Where the editor drew a step (its card's top-left corner, in canvas pixels).
+         */
+        StepPoint: {
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+        } & {
+            [key: string]: unknown;
+        };
         /** StepStats */
         StepStats: {
             /**
@@ -4217,11 +4229,9 @@ export interface components {
             postal_address: string | null;
             /**
              * Send Window
-             * @description default for flows without one: {"days", "from", "to", "timezone"?}
+             * @description default for flows without one (as a flow's send_window)
              */
-            send_window: {
-                [key: string]: unknown;
-            } | null;
+            send_window: components["schemas"]["SendWindow"] | null;
         } & {
             [key: string]: unknown;
         };

@@ -1,15 +1,11 @@
 /** Pause, resume and stop a flow, each confirmed with the number of leads it touches. */
 import { useState } from "react";
-import { api } from "../api";
+import { api, type Schemas } from "../api";
 import { useApi } from "../hooks";
 import { Confirm, leads } from "./Confirm";
 
-interface FlowState {
-  flow_id: string;
-  state: "active" | "paused" | "stopped";
-  running: number;
-  held: number;
-}
+/** GET /api/flows/{id}/state. */
+type FlowState = Schemas["FlowState"];
 
 const WORDS: Record<FlowState["state"], string> = {
   active: "Running: new leads enrol and mails go out.",

@@ -4,10 +4,10 @@
  * and counts on the new version's canvas), then starts the move and follows its progress.
  */
 import { useEffect, useMemo, useState } from "react";
-import { api, ApiError } from "../api";
+import { api, ApiError, type Schemas } from "../api";
 import { parseApiDate } from "../durations";
 import { moment } from "../words";
-import { stepsOf, type FlowDoc, type Json } from "../graph";
+import { stepsOf, type FlowDoc, type Json, type VersionDoc } from "../graph";
 import { useApi } from "../hooks";
 import { Link } from "../router";
 import { StatsCanvas } from "../editor/StatsCanvas";
@@ -15,20 +15,8 @@ import { CanvasSkeleton, Empty, ErrorState, Skeleton } from "../ui";
 import { Confirm, leads } from "./Confirm";
 import { arrivals, isWait, migrationBody, prefilledMap, whenInWords, type Preview, type Timers } from "./migrate";
 
-interface VersionRow {
-  version: number;
-  running: number;
-}
-
-interface Report {
-  id: string;
-  status: "running" | "done";
-  planned: number;
-  moved: number;
-  skipped: { lead_id: string; reason: string }[];
-  failed: number;
-  failures?: { lead_id: string; reason: string }[];
-}
+/** GET /api/flows/{id}/migrations/{id}: a migration's progress. */
+type Report = Schemas["MigrationReport"];
 
 const TIMERS: [Timers, string][] = [
   ["from_entry", "Count the new delay from when each lead entered its step (already past: it goes on now)"],
@@ -38,7 +26,7 @@ const TIMERS: [Timers, string][] = [
 
 export function MigratePanel({ flowId }: { flowId: string }) {
   const id = encodeURIComponent(flowId);
-  const versions = useApi<VersionRow[]>(`/flows/${id}/versions`);
+  const versions = useApi<Schemas["VersionRow"][]>(`/flows/${id}/versions`);
   const list = useMemo(() => [...(versions.data ?? [])].sort((a, b) => b.version - a.version), [versions.data]);
   const [toVersion, setToVersion] = useState<number | null>(null);
   const [fromVersions, setFromVersions] = useState<number[]>([]);
@@ -67,7 +55,7 @@ export function MigratePanel({ flowId }: { flowId: string }) {
   useEffect(() => {
     for (const v of [toVersion, ...fromVersions]) {
       if (v === null || docs[v]) continue;
-      api<{ document: FlowDoc }>(`/flows/${id}/versions/${v}`)
+      api<VersionDoc>(`/flows/${id}/versions/${v}`)
         .then((body) => setDocs((d) => ({ ...d, [v]: body.document })))
         .catch((err: ApiError) => setPreviewError(err.detail));
     }
@@ -231,7 +219,7 @@ export function MigratePanel({ flowId }: { flowId: string }) {
         <Confirm title={`Move ${leads(total)} to v${toVersion}?`} action="Move them" testId="confirm-migrate"
           onClose={() => setAsking(false)}
           onConfirm={async () => {
-            const started = await api<{ id: string }>(`/flows/${id}/migrations`, { body });
+            const started = await api<Schemas["MigrationStarted"]>(`/flows/${id}/migrations`, { body });
             setMigrationId(started.id);
           }}>
           <p>{leads(total)} leave their old version and wait in v{toVersion} as the preview shows.
@@ -250,7 +238,7 @@ export function MigratePanel({ flowId }: { flowId: string }) {
                 {r.status === "running" ? ` of ${r.planned}` : ""}.
               </p>
               {r.skipped.length > 0 && (
-                <ul>{r.skipped.slice(0, 20).map((s) => <li key={s.lead_id}>{s.lead_id.slice(0, 8)}: {s.reason}</li>)}</ul>
+                <ul>{r.skipped.slice(0, 20).map((s, i) => <li key={s.lead_id ?? i}>{s.lead_id?.slice(0, 8) ?? "a lead"}: {s.reason}</li>)}</ul>
               )}
             </>
           )}

@@ -1,8 +1,8 @@
 /** Which template snapshot each published version sends (pinned when it was published). */
-interface PinnedVersion {
-  version: number;
-  templates?: { name: string; hash: string; current: boolean }[];
-}
+import type { Schemas } from "../api";
+
+/** A row of GET /api/flows/{id}/versions: the version and the template snapshots it pinned. */
+type PinnedVersion = Pick<Schemas["VersionRow"], "version" | "templates">;
 
 export function PinnedTemplates({ versions }: { versions: PinnedVersion[] }) {
   const rows = versions.filter((v) => v.templates && v.templates.length);

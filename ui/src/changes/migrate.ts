@@ -1,27 +1,14 @@
 /** Pure helpers of the migrate panel: which steps need a mapping, and the body it sends. */
+import type { Schemas } from "../api";
 import type { Json } from "../graph";
 
 export type Timers = "from_entry" | "keep_deadline" | "restart";
 
-export interface Move {
-  from_version: number;
-  from_step: string;
-  to_step: string;
-  leads: number;
-  sends_at_once: number;
-}
+/** One group of leads the migration would move (from a version's step to a step of the new one). */
+export type Move = Schemas["Move"];
 
-export interface Preview {
-  to_version: number;
-  moves: Move[];
-  problems: { path: string; message: string }[];
-  sample: { lead_id: string; from_version?: number; from_step: string; to_step: string; next_action_at: string }[];
-  leads?: number;
-  sends_at_once?: number;
-  busy?: number;
-  handoff?: number;
-  held?: number;
-}
+/** POST /api/flows/{id}/migrations/preview: what moving the waiting leads would do. */
+export type Preview = Schemas["MigrationPreview"];
 
 type Steps = Record<string, Json>;
 
@@ -47,7 +34,7 @@ export function prefilledMap(oldSteps: Steps[], target: Steps): Record<string, s
 }
 
 /** The API body: only entries that rename (same-id steps map to themselves anyway). */
-export function migrationBody(toVersion: number, fromVersions: number[], map: Record<string, string>, timers: Timers) {
+export function migrationBody(toVersion: number, fromVersions: number[], map: Record<string, string>, timers: Timers): Schemas["MigrationBody"] {
   const stepMap = Object.fromEntries(Object.entries(map).filter(([from, to]) => to && to !== from));
   return { to_version: toVersion, from_versions: fromVersions, step_map: stepMap, timers };
 }

@@ -16,7 +16,7 @@ import {
   type NodeChange,
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
-import { api, ApiError, type Problem } from "../api";
+import { api, ApiError, type Problem, type Schemas } from "../api";
 import {
   addStep,
   connect,
@@ -29,6 +29,7 @@ import {
   stepsOf,
   toGraph,
   type FlowDoc,
+  type VersionDoc,
   type Json,
 } from "../graph";
 import { buildCanvas, readableView } from "./canvas";
@@ -170,7 +171,7 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
 
   // Validate with the shared validator on every change (debounced).
   const validate = useCallback(async (toCheck: FlowDoc): Promise<Problem[]> => {
-    const result = await api<{ valid: boolean; problems: Problem[] }>("/flows/validate", { body: toCheck });
+    const result = await api<Schemas["Validation"]>("/flows/validate", { body: toCheck });
     return result.problems ?? [];
   }, []);
   useEffect(() => {
@@ -426,14 +427,14 @@ function EditorInner({ flowId, initialDoc, initialPositions, pickers, onPublishe
   };
 
   // What the latest published version says, to show the draft's unpublished changes in words.
-  const [live, setLive] = useState<{ version: number; document: FlowDoc } | null | undefined>(undefined);
+  const [live, setLive] = useState<VersionDoc | null | undefined>(undefined);
   useEffect(() => {
     const id = encodeURIComponent(flowId);
-    api<{ version: number }[]>(`/flows/${id}/versions`)
+    api<Schemas["VersionRow"][]>(`/flows/${id}/versions`)
       .then((list) => {
         const newest = list.length ? Math.max(...list.map((v) => v.version)) : null;
         if (newest === null) return setLive(null);
-        return api<{ version: number; document: FlowDoc }>(`/flows/${id}/versions/${newest}`).then(setLive);
+        return api<VersionDoc>(`/flows/${id}/versions/${newest}`).then(setLive);
       })
       .catch(() => setLive(undefined));
   }, [flowId, published]);

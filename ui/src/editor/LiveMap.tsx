@@ -1,11 +1,11 @@
 /** The live map: a published version drawn with where its leads are now. */
 import { Background, Controls, ReactFlow, ReactFlowProvider } from "@xyflow/react";
 import { useEffect, useMemo, useState } from "react";
-import { api } from "../api";
+import { api, type Schemas } from "../api";
 import { useNow } from "../hooks";
 import { usePickers } from "../pages/FlowStudio";
 import { dayTime, waitingReason } from "../words";
-import { stepsOf, toGraph, type FlowDoc } from "../graph";
+import { stepsOf, toGraph, type VersionDoc } from "../graph";
 import { useApi } from "../hooks";
 import { Link, navigate, useLocation } from "../router";
 import { CanvasSkeleton, Empty, ErrorState, Skeleton } from "../ui";
@@ -14,33 +14,18 @@ import { currentRoutes, layoutWithRoutes, placeMissing, savedDirection, type Pos
 import { edgeTypes } from "./RoutedEdge";
 import { nodeTypes, type StepStats } from "./StepNode";
 
-interface Stats {
-  flow_id: string;
-  version: number;
-  journeys: Record<string, number>;
-  steps: Record<string, StepStats>;
-  transitions?: Record<string, Record<string, number>>;
-  /** Passages per edge (`"route:hot"`), even where two outcomes lead to one step. */
-  edges?: Record<string, number>;
-}
-
-interface WaitingLead {
-  lead_id: string;
-  email: string;
-  name?: string | null;
-  journey_id: string;
-  version: number;
-  since: string;
-  waiting?: { kind?: string; until?: string | null; event?: string | null; reason?: string | null };
-}
+/** GET /api/flows/{id}/stats: counts per step and per edge of one version. */
+type Stats = Schemas["FlowStats"];
+/** GET /api/flows/{id}/steps/{step}/leads: a lead waiting at the step, and why. */
+type WaitingLead = Schemas["WaitingLead"];
 
 export function LiveMap({ flowId }: { flowId: string }) {
   const id = encodeURIComponent(flowId);
   const { params } = useLocation();
-  const versions = useApi<{ version: number; running: number }[]>(`/flows/${id}/versions`, 5000);
+  const versions = useApi<Schemas["VersionRow"][]>(`/flows/${id}/versions`, 5000);
   const latest = versions.data?.length ? Math.max(...versions.data.map((v) => v.version)) : null;
   const version = params.get("version") ? Number(params.get("version")) : latest;
-  const versionDoc = useApi<{ document: FlowDoc }>(version ? `/flows/${id}/versions/${version}` : null);
+  const versionDoc = useApi<VersionDoc>(version ? `/flows/${id}/versions/${version}` : null);
   const stats = useApi<Stats>(version ? `/flows/${id}/stats?version=${version}` : null, 2000);
   const [layout, setLayout] = useState<Positions | null>(null);
   const [routes, setRoutes] = useState<Routes>({});
@@ -51,8 +36,8 @@ export function LiveMap({ flowId }: { flowId: string }) {
   useEffect(() => {
     if (!doc) return;
     let cancelled = false;
-    api<{ positions?: Positions }>(`/flows/${id}/layout`)
-      .catch(() => ({ positions: {} as Positions }))
+    api<Schemas["Layout"]>(`/flows/${id}/layout`)
+      .catch((): Schemas["Layout"] => ({ positions: {} }))
       .then(async (saved) => {
         const graph = toGraph(doc);
         const have = saved?.positions ?? {};

@@ -3,12 +3,12 @@
  * many leads stay on the versions they run, and where to move them once the new one is out.
  */
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { api, ApiError, type Problem } from "../api";
+import { api, ApiError, type Problem, type Schemas } from "../api";
 import { Link } from "../router";
 import { ProblemList } from "./ProblemList";
 
 /** "3 leads run version 1" / "5 leads run versions 1 and 2". */
-export function leadsOnVersions(list: { version: number; running: number }[]): { leads: number; text: string } {
+export function leadsOnVersions(list: Pick<Schemas["VersionRow"], "version" | "running">[]): { leads: number; text: string } {
   const on = list.filter((v) => v.running > 0).map((v) => v.version).sort((a, b) => a - b);
   const leads = list.reduce((a, v) => a + (v.running ?? 0), 0);
   const versions = on.length === 1 ? `version ${on[0]}` : `versions ${on.slice(0, -1).join(", ")} and ${on[on.length - 1]}`;
@@ -29,9 +29,9 @@ export function PublishDialog({ flowId, problems: known, prepare, onClose, onPub
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const dialog = useRef<HTMLDialogElement>(null);
-  const [running, setRunning] = useState<{ version: number; running: number }[] | null>(null);
+  const [running, setRunning] = useState<Schemas["VersionRow"][] | null>(null);
   useEffect(() => {
-    api<{ version: number; running: number }[]>(`/flows/${encodeURIComponent(flowId)}/versions`)
+    api<Schemas["VersionRow"][]>(`/flows/${encodeURIComponent(flowId)}/versions`)
       .then(setRunning)
       .catch(() => setRunning(null));
   }, [flowId]);
@@ -50,7 +50,7 @@ export function PublishDialog({ flowId, problems: known, prepare, onClose, onPub
       const found = await prepare();
       setProblems(found);
       if (found.length) return;
-      const result = await api<{ version: number }>(`/flows/${encodeURIComponent(flowId)}/publish`, { body: { note } });
+      const result = await api<Schemas["Published"]>(`/flows/${encodeURIComponent(flowId)}/publish`, { body: { note } });
       onPublished(result.version);
     } catch (err) {
       const e = err as ApiError;

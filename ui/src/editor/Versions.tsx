@@ -1,6 +1,7 @@
 /** Version history of a flow, running counts, and a diff between any two versions (or the draft). */
 import { useEffect, useMemo, useState } from "react";
-import { api, ApiError } from "../api";
+import { api, ApiError, type Schemas } from "../api";
+import type { FlowDoc, VersionDoc } from "../graph";
 import { canonicalJson, changesInWords, diffLines } from "../diff";
 import { Empty, ErrorState, Skeleton, When } from "../ui";
 import { useApi } from "../hooks";
@@ -8,21 +9,13 @@ import { Link } from "../router";
 import { PinnedTemplates } from "../changes/PinnedTemplates";
 import { usePickers } from "../pages/FlowStudio";
 
-interface VersionInfo {
-  version: number;
-  published_at: string;
-  note: string | null;
-  running: number;
-  templates?: { name: string; hash: string; current: boolean }[];
-}
-
 export function Versions({ flowId }: { flowId: string }) {
   const id = encodeURIComponent(flowId);
-  const versions = useApi<VersionInfo[]>(`/flows/${id}/versions`);
+  const versions = useApi<Schemas["VersionRow"][]>(`/flows/${id}/versions`);
   const list = useMemo(() => [...(versions.data ?? [])].sort((a, b) => b.version - a.version), [versions.data]);
   const [left, setLeft] = useState<string>("");
   const [right, setRight] = useState<string>("");
-  const [docs, setDocs] = useState<Record<string, Record<string, unknown>>>({});
+  const [docs, setDocs] = useState<Record<string, FlowDoc>>({});
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
@@ -34,9 +27,10 @@ export function Versions({ flowId }: { flowId: string }) {
   useEffect(() => {
     for (const which of [left, right]) {
       if (!which || docs[which]) continue;
-      const path = which === "draft" ? `/flows/${id}` : `/flows/${id}/versions/${which}`;
-      api<Record<string, unknown>>(path)
-        .then((body) => setDocs((d) => ({ ...d, [which]: which === "draft" ? body : (body.document as Record<string, unknown>) })))
+      const doc = which === "draft" ? api<FlowDoc>(`/flows/${id}`)
+        : api<VersionDoc>(`/flows/${id}/versions/${which}`).then((v) => v.document);
+      doc
+        .then((body) => setDocs((d) => ({ ...d, [which]: body })))
         .catch((err: ApiError) => setError(err.detail));
     }
   }, [left, right, id, docs]);

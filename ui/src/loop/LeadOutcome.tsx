@@ -3,19 +3,13 @@
  * factors behind it, in words), its outcomes, and a form to record won, lost or an opportunity.
  */
 import { useState, type FormEvent } from "react";
-import { api, type ApiError } from "../api";
+import { api, type ApiError, type Schemas } from "../api";
 import { Pending, When } from "../ui";
 import { useApi } from "../hooks";
 import { effectWords, money, type Factor } from "./types";
 
-interface OutcomeRow {
-  id: number;
-  outcome: string;
-  amount: number | null;
-  currency: string | null;
-  at: string;
-  via: string;
-}
+/** A row of GET /api/leads/{id}/outcomes. */
+type OutcomeRow = Schemas["OutcomePublic"];
 
 export function LeadOutcome({ leadId, likelihood, factors, onChange }: {
   leadId: string;

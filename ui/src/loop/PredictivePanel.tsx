@@ -4,11 +4,11 @@
  * and which scoring rules the outcomes disagree with.
  */
 import { useState } from "react";
-import { api, type ApiError } from "../api";
+import { api, type ApiError, type Schemas } from "../api";
 import { ErrorState, Pending, Skeleton, When } from "../ui";
 import { useApi } from "../hooks";
 import { BarChart } from "../pages/charts";
-import type { PredictiveRun, Suggestion } from "./types";
+import type { PredictiveRun } from "./types";
 
 const METRICS: [string, string, boolean][] = [
   ["auc", "AUC (ranking, higher is better)", true],
@@ -25,7 +25,7 @@ function fmt(value: unknown): string {
 export function PredictivePanel() {
   const active = useApi<PredictiveRun>("/scoring/predictive");
   const runs = useApi<PredictiveRun[]>("/scoring/predictive/runs");
-  const suggestions = useApi<{ labeled: number; suggestions: Suggestion[]; why: string | null }>("/scoring/predictive/suggestions");
+  const suggestions = useApi<Schemas["ScoringSuggestions"]>("/scoring/predictive/suggestions");
   const [training, setTraining] = useState(false);
   const [result, setResult] = useState<PredictiveRun | null>(null);
   const [error, setError] = useState<string | null>(null);

@@ -3,12 +3,12 @@
  * sales sends leads back, and which A/B arm wins. Each as a chart with its table and a CSV.
  */
 import { useState } from "react";
-import { download, query, type ApiError } from "../api";
+import { download, query, type ApiError, type Schemas } from "../api";
 import { moment } from "../words";
 import { Pending } from "../ui";
 import { useApi } from "../hooks";
 import { BarChart, StackedBars } from "../pages/charts";
-import { money, type Experiment, type RejectionsReport, type SourcesReport, type TrendPeriod } from "./types";
+import { money, type RejectionsReport, type SourcesReport, type TrendPeriod } from "./types";
 
 function pct(value: number | null | undefined): string {
   return value === null || value === undefined ? "–" : `${Math.round(value * 1000) / 10}%`;
@@ -68,9 +68,9 @@ export function RatioLines({ periods }: { periods: TrendPeriod[] }) {
 export function ValueReports() {
   const [period, setPeriod] = useState<"week" | "month">("week");
   const sources = useApi<SourcesReport>("/reports/sources");
-  const trend = useApi<{ periods: TrendPeriod[] }>(`/reports/funnel/trend${query({ period })}`);
+  const trend = useApi<Schemas["FunnelTrend"]>(`/reports/funnel/trend${query({ period })}`);
   const rejections = useApi<RejectionsReport>("/reports/rejections");
-  const experiments = useApi<{ experiments: Experiment[] }>("/reports/experiments");
+  const experiments = useApi<Schemas["ExperimentReport"]>("/reports/experiments");
   const currency = sources.data?.currency ?? null;
   return (
     <div className="report" data-testid="value-reports">

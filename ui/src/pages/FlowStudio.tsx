@@ -1,6 +1,6 @@
 /** One flow: the editor (/flows/{id}), its versions (/flows/{id}/versions) and the live map (/flows/{id}/live). */
 import { useEffect, useState } from "react";
-import { api, ApiError } from "../api";
+import { api, ApiError, type Schemas } from "../api";
 import type { FlowDoc } from "../graph";
 import { Editor } from "../editor/Editor";
 import { SimulatePanel } from "../simulate/SimulatePanel";
@@ -45,7 +45,7 @@ export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
   useEffect(() => {
     if (published === null) return;
     setOnOlder(null);
-    api<{ version: number; running: number }[]>(`/flows/${encodeURIComponent(flowId)}/versions`)
+    api<Schemas["VersionRow"][]>(`/flows/${encodeURIComponent(flowId)}/versions`)
       .then((list) => setOnOlder(list.filter((v) => v.version < published).reduce((a, v) => a + (v.running ?? 0), 0)))
       .catch(() => undefined);
   }, [published, flowId]);
@@ -57,7 +57,7 @@ export function FlowStudio({ flowId, tab }: { flowId: string; tab: string }) {
     const id = encodeURIComponent(flowId);
     Promise.all([
       api<FlowDoc>(`/flows/${id}`),
-      api<{ positions?: Positions }>(`/flows/${id}/layout`).catch(() => ({ positions: {} })),
+      api<Schemas["Layout"]>(`/flows/${id}/layout`).catch((): Schemas["Layout"] => ({ positions: {} })),
     ])
       .then(([doc, layout]) => setLoaded({ doc, positions: layout?.positions ?? {} }))
       .catch(setError);

@@ -1,23 +1,18 @@
 /** Capture forms and consent: double opt-in, the consent wording's version, the thank-you redirect. */
 import { useEffect, useState, type FormEvent } from "react";
-import { api, ApiError } from "../api";
+import { api, ApiError, type Schemas } from "../api";
 import { useApi } from "../hooks";
 import { Empty, ErrorState, Notice, Skeleton } from "../ui";
 
-interface FormConfig {
-  form: string;
-  double_opt_in: boolean;
-  consent_text_version: string | null;
-  redirect_url: string | null;
-  rate_limit?: number | null;
-  rate_window_seconds?: number | null;
-  /** Not declared on the server yet: saving declares it (capture answers 404 until then). */
-  isNew?: boolean;
-}
+/**
+ * A form's settings as the card edits them: the body of PUT /api/forms/{form}, the form's name,
+ * and whether it is declared on the server yet (saving declares it; capture answers 404 until then).
+ */
+type FormConfig = Schemas["FormConfigBody"] & { form: string; isNew?: boolean };
 
 export function FormsPage() {
   // GET /api/forms lists the declared forms where the server offers it; otherwise one is opened by name.
-  const list = useApi<FormConfig[]>("/forms");
+  const list = useApi<Schemas["FormOut"][]>("/forms");
   const [extra, setExtra] = useState<string[]>([]);
   const [name, setName] = useState("");
   const forms = [...(Array.isArray(list.data) ? list.data.map((f) => f.form) : []), ...extra.filter((e) => !list.data?.some((f) => f.form === e))];
@@ -55,7 +50,7 @@ function FormCard({ name }: { name: string }) {
   const [error, setError] = useState<ApiError | null>(null);
   const [message, setMessage] = useState<{ text: string; bad?: boolean } | null>(null);
   useEffect(() => {
-    api<FormConfig>(`/forms/${encodeURIComponent(name)}`).then(setConfig).catch((err: ApiError) => {
+    api<Schemas["FormOut"]>(`/forms/${encodeURIComponent(name)}`).then(setConfig).catch((err: ApiError) => {
       if (err.status === 404) setConfig({ form: name, double_opt_in: false, consent_text_version: null, redirect_url: null, isNew: true });
       else setError(err);
     });
@@ -65,14 +60,14 @@ function FormCard({ name }: { name: string }) {
     event.preventDefault();
     if (!config) return;
     try {
-      const saved = await api<FormConfig>(`/forms/${encodeURIComponent(name)}`, {
+      const saved = await api<Schemas["FormOut"]>(`/forms/${encodeURIComponent(name)}`, {
         method: "PUT",
         body: {
           double_opt_in: config.double_opt_in, consent_text_version: config.consent_text_version || null,
           redirect_url: config.redirect_url || null,
           ...(config.rate_limit ? { rate_limit: config.rate_limit } : {}),
           ...(config.rate_window_seconds ? { rate_window_seconds: config.rate_window_seconds } : {}),
-        },
+        } satisfies Schemas["FormConfigBody"],
       });
       setConfig(saved);
       setMessage({ text: "Saved." });

@@ -3,7 +3,7 @@
  * countdown, the lead's summary and why it scored, and the actions that move it.
  */
 import { useState } from "react";
-import { api, ApiError, query } from "../api";
+import { api, ApiError, query, type Schemas } from "../api";
 import { useApi, useNow } from "../hooks";
 import { Link } from "../router";
 import { useSession } from "../session";
@@ -48,7 +48,7 @@ export function InboxPage() {
   const [repId, setRepId] = useState("");
   const handoffs = useApi<Handoff[]>(`/handoffs${query({ status, rep_id: isSales ? undefined : repId })}`, 5000);
   // Reps for the filter: an admin key may list them; otherwise the filter is a text field.
-  const reps = useApi<{ id: string; name?: string }[]>(isSales ? null : "/reps");
+  const reps = useApi<Schemas["RepPublic"][]>(isSales ? null : "/reps");
   const now = useNow(1000);
   const [rejecting, setRejecting] = useState<string | null>(null);
   const [message, setMessage] = useState<{ text: string; bad?: boolean } | null>(null);

@@ -1,20 +1,12 @@
 /** API keys (admin): create one (shown once), list them by role, rep and use, revoke. */
 import { useState, type FormEvent } from "react";
-import { api, ApiError } from "../api";
+import { api, ApiError, type Schemas } from "../api";
 import { useApi, useNow } from "../hooks";
 import { Load, Notice, When } from "../ui";
 import type { Rep } from "./TeamPage";
 
-interface KeyRow {
-  id: string;
-  role: string;
-  rep_id: string | null;
-  rep_name?: string | null;
-  label: string | null;
-  created_at: string | null;
-  last_used_at: string | null;
-  revoked_at: string | null;
-}
+/** A row of GET /api/keys (the secret itself is shown once, at creation). */
+type KeyRow = Schemas["KeyOut"];
 
 export function KeysPage() {
   const keys = useApi<KeyRow[]>("/keys");
@@ -31,7 +23,7 @@ export function KeysPage() {
     event.preventDefault();
     setMessage(null);
     try {
-      const out = await api<{ key: string }>("/keys", { body: { role, rep_id: role === "sales" ? repId : undefined, label: label || undefined } });
+      const out = await api<Schemas["KeyCreated"]>("/keys", { body: { role, rep_id: role === "sales" ? repId : undefined, label: label || undefined } });
       setCreated({ key: out.key, label: label || role });
       setLabel("");
       keys.reload();

@@ -1,24 +1,13 @@
 /** The outbox: e-mails the local backend captured, rendered as the lead sees them. */
 import { useState } from "react";
-import { query } from "../api";
+import { query, type Schemas } from "../api";
 import { withoutTracking } from "../mail";
 import { Empty, ErrorState, Skeleton, When } from "../ui";
 import { useApi } from "../hooks";
 import { Link, useLocation } from "../router";
 
-interface OutboxMail {
-  send_id: string;
-  to: string;
-  subject: string;
-  template: string | null;
-  lead_id: string | null;
-  flow_id: string | null;
-  step: string | null;
-  sent_at: string;
-  status?: string;
-  html: string | null;
-  text: string | null;
-}
+/** A row of GET /api/outbox: a mail as the outbox backend recorded it. */
+type OutboxMail = Schemas["OutboxMail"];
 
 /** A rendered mail in a sandboxed frame (no scripts, no tracking). */
 export function MailFrame({ html, title }: { html: string | null; title: string }) {
@@ -33,7 +22,7 @@ export function OutboxPage() {
   const [openId, setOpenId] = useState<string | null>(null);
   const [view, setView] = useState<"html" | "text">("html");
   const open = mails.data?.find((m) => m.send_id === openId) ?? mails.data?.[0] ?? null;
-  const flows = useApi<{ id: string; name: string }[]>("/flows");
+  const flows = useApi<Schemas["FlowRow"][]>("/flows");
   const flowName = (fid: string | null) => (fid ? flows.data?.find((f) => f.id === fid)?.name ?? fid : "");
 
   return (

@@ -1,6 +1,6 @@
 /** Funnel and SLA reports, drawn as SVG charts with their tables; the funnel downloads as CSV. */
 import { useState } from "react";
-import { ApiError, download, query } from "../api";
+import { ApiError, download, query, type Schemas } from "../api";
 import { moment } from "../words";
 import { useApi } from "../hooks";
 import { metRate, percent, seconds, SIDE_STAGES, type Funnel, type SlaReport, type SlaSummary } from "../reports";
@@ -17,7 +17,7 @@ export function ReportsPage() {
   const params = { from, to, source };
   const funnel = useApi<Funnel>(`/reports/funnel${query(params)}`);
   const sla = useApi<SlaReport>(`/reports/sla${query({ team })}`);
-  const teams = useApi<{ id: string; name: string }[]>("/teams");
+  const teams = useApi<Schemas["TeamPublic"][]>("/teams");
 
   const csv = async () => {
     setCsvError(null);
@@ -127,7 +127,7 @@ function SlaTable({ rows, name, testId }: { rows: [string, SlaSummary][]; name: 
 function SlaView({ report, teamRows }: { report: SlaReport; teamRows: { id: string; name: string }[] }) {
   const t = report.total;
   // Reps and teams by name (the report carries ids).
-  const repRows = useApi<{ id: string; name: string }[]>("/reps");
+  const repRows = useApi<Schemas["RepPublic"][]>("/reps");
   const repName = (id: string) => repRows.data?.find((r) => r.id === id)?.name ?? id;
   const teamName = (id: string) => teamRows.find((r) => r.id === id)?.name ?? id;
   const reps = report.reps.map((r) => [r.rep_id ? repName(r.rep_id) : "(unassigned)", r] as [string, SlaSummary]);

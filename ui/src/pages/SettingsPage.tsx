@@ -1,16 +1,15 @@
 /** Workspace settings (admin): sender, postal address, default send window. */
 import { useEffect, useState, type FormEvent } from "react";
-import { api, ApiError } from "../api";
+import { api, ApiError, type Schemas } from "../api";
 import { ErrorState, Notice, Skeleton } from "../ui";
 
-interface Workspace {
-  sender_name: string;
-  sender_address: string;
-  postal_address: string;
-  send_window: { days?: string[]; from?: string; to?: string } | null;
-}
+/** GET/PUT /api/settings/workspace. */
+type Workspace = Schemas["Workspace"];
+type Day = Schemas["SendWindow"]["days"][number];
 
-const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const DAYS: Day[] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+/** The window a ticked box starts with; no timezone: each lead's own (the server's default). */
+const WORKDAYS = { days: DAYS.slice(0, 5), from: "09:00", to: "17:00" } as Schemas["SendWindow"];
 
 export function SettingsPage() {
   const [ws, setWs] = useState<Workspace | null>(null);
@@ -26,7 +25,7 @@ export function SettingsPage() {
     event.preventDefault();
     if (!ws) return;
     try {
-      setWs(await api<Workspace>("/settings/workspace", { method: "PUT", body: ws }));
+      setWs(await api<Workspace>("/settings/workspace", { method: "PUT", body: ws satisfies Schemas["WorkspaceChanges"] }));
       setMessage({ text: "Saved. Mails rendered from now on use these settings." });
     } catch (err) {
       const e = err as ApiError;
@@ -44,15 +43,15 @@ export function SettingsPage() {
         <form className="card narrow" onSubmit={save} data-testid="workspace-form">
           <h2>Sender</h2>
           <label htmlFor="ws-sender-name">Sender name</label>
-          <input id="ws-sender-name" value={ws.sender_name} required onChange={(e) => setWs({ ...ws, sender_name: e.target.value })} />
+          <input id="ws-sender-name" value={ws.sender_name ?? ""} required onChange={(e) => setWs({ ...ws, sender_name: e.target.value })} />
           <label htmlFor="ws-sender-address">Sender address</label>
           <input id="ws-sender-address" type="email" value={ws.sender_address} required onChange={(e) => setWs({ ...ws, sender_address: e.target.value })} />
           <label htmlFor="ws-postal">Postal address (every marketing mail shows it)</label>
-          <textarea id="ws-postal" rows={2} value={ws.postal_address} required onChange={(e) => setWs({ ...ws, postal_address: e.target.value })} />
+          <textarea id="ws-postal" rows={2} value={ws.postal_address ?? ""} required onChange={(e) => setWs({ ...ws, postal_address: e.target.value })} />
           <h2>Default send window</h2>
           <p className="small muted">Flows without their own send window send only on these days and hours, in each lead's time zone.</p>
           <label className="inline">
-            <input type="checkbox" checked={win !== null} onChange={(e) => setWs({ ...ws, send_window: e.target.checked ? { days: DAYS.slice(0, 5), from: "09:00", to: "17:00" } : null })} />
+            <input type="checkbox" checked={win !== null} onChange={(e) => setWs({ ...ws, send_window: e.target.checked ? WORKDAYS : null })} />
             Send only within a window
           </label>
           {win && (

@@ -3,34 +3,17 @@
  * sample lead or a real one, a test send to yourself, and the flow versions that use it.
  */
 import { useEffect, useState, type FormEvent } from "react";
-import { api, ApiError, query, type Problem } from "../api";
+import { api, ApiError, query, type Problem, type Schemas } from "../api";
 import { useApi } from "../hooks";
 import { Link, navigate } from "../router";
 import { Load, Notice, Skeleton } from "../ui";
 import { MailFrame } from "./OutboxPage";
 
-interface TemplateRow {
-  name: string;
-  subject: string;
-  source: string;
-  used_by?: { flow_id: string; version: number }[];
-}
-
-interface TemplateDoc {
-  name: string;
-  subject: string;
-  html: string;
-  text: string | null;
-  source: string;
-  /** The flow versions that pinned this template at publish (`current`: the text is today's). */
-  versions?: { flow_id: string; version: number; hash: string; current: boolean }[];
-}
-
-interface Rendered {
-  subject: string;
-  html: string;
-  text: string;
-}
+/**
+ * The template the editor holds: what PUT /api/templates/{name} answers, and the flow versions
+ * that pinned it at publish from GET /api/templates/{name} (`current`: the text is today's).
+ */
+type TemplateDoc = Schemas["TemplateSaved"] & { versions?: Schemas["PinnedBy"][] };
 
 const STARTER = `{% extends "_layout.html.j2" %}
 {% block body %}
@@ -45,7 +28,7 @@ export function TemplatesPage({ name }: { name?: string }) {
 }
 
 function TemplateList() {
-  const templates = useApi<TemplateRow[]>("/templates");
+  const templates = useApi<Schemas["TemplateRow"][]>("/templates");
   const [newName, setNewName] = useState("");
   const create = (event: FormEvent) => {
     event.preventDefault();
@@ -93,18 +76,18 @@ function TemplateEditor({ name }: { name: string }) {
   const [html, setHtml] = useState("");
   const [text, setText] = useState("");
   const [leadId, setLeadId] = useState("");
-  const [preview, setPreview] = useState<Rendered | null>(null);
+  const [preview, setPreview] = useState<Schemas["Rendered"] | null>(null);
   const [previewProblems, setPreviewProblems] = useState<Problem[]>([]);
   const [view, setView] = useState<"html" | "text">("html");
   const [message, setMessage] = useState<{ text: string; bad?: boolean } | null>(null);
   const [problems, setProblems] = useState<Problem[]>([]);
   const [to, setTo] = useState("");
-  const flows = useApi<{ id: string; name: string }[]>("/flows");
-  const flowNames: Record<string, string> = Object.fromEntries((flows.data ?? []).map((f) => [f.id, f.name]));
-  const leads = useApi<{ items: { id: string; email: string; first_name?: string | null; last_name?: string | null }[] }>("/leads?limit=20");
+  const flows = useApi<Schemas["FlowRow"][]>("/flows");
+  const flowNames: Record<string, string> = Object.fromEntries((flows.data ?? []).map((f) => [f.id, f.name ?? f.id]));
+  const leads = useApi<Schemas["LeadList"]>("/leads?limit=20");
 
   useEffect(() => {
-    api<TemplateDoc>(`/templates/${id}`)
+    api<Schemas["TemplateDetail"]>(`/templates/${id}`)
       .then((t) => {
         setDoc(t);
         setSubject(t.subject);
@@ -124,7 +107,7 @@ function TemplateEditor({ name }: { name: string }) {
   useEffect(() => {
     if (!doc) return;
     const timer = window.setTimeout(() => {
-      api<Rendered>(`/templates/${id}/preview${query({ lead_id: leadId })}`, { body: { subject: subject || name, html, text: text || null } })
+      api<Schemas["Rendered"]>(`/templates/${id}/preview${query({ lead_id: leadId })}`, { body: { subject: subject || name, html, text: text || null } })
         .then((r) => {
           setPreview(r);
           setPreviewProblems([]);
@@ -138,8 +121,8 @@ function TemplateEditor({ name }: { name: string }) {
     setMessage(null);
     setProblems([]);
     try {
-      const saved = await api<TemplateDoc>(`/templates/${id}`, { method: "PUT", body: { subject, html, text: text || null } });
-      setDoc({ ...saved, versions: saved.versions ?? doc?.versions });
+      const saved = await api<Schemas["TemplateSaved"]>(`/templates/${id}`, { method: "PUT", body: { subject, html, text: text || null } satisfies Schemas["TemplateBody"] });
+      setDoc({ ...saved, versions: doc?.versions });
       setMessage({ text: "Saved. Flows published from now on use this version." });
     } catch (err) {
       const e = err as ApiError;
