@@ -4,6 +4,7 @@ hand-off withdrawn) and what journeys look like from outside (stats)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,8 @@ WITHDRAWABLE = ("open", "accepted", "contacted")
 __all__ = [
     "HELD_REASONS",
     "WITHDRAWABLE",
+    "PublishedEntry",
+    "active_entries",
     "close_journey",
     "enrol",
     "enrol_by_rules",
@@ -46,9 +49,9 @@ __all__ = [
     "flow_stats",
     "journey_input",
     "leads_at_step",
-    "withdraw_open_handoffs",
     "retry_journey",
     "running_journeys",
+    "withdraw_open_handoffs",
 ]
 
 
@@ -192,19 +195,25 @@ def running_journeys(session: Session, lead_id: str) -> list[Journey]:
     ).all())
 
 
-def _create(session: Session, lead: Lead, version: FlowVersion, trigger: str | None) -> Journey | None:
-    seq = (session.exec(
+def _create(session: Session, lead: Lead, version: FlowVersion | PublishedEntry,
+            trigger: str | None, *, first: bool = False) -> Journey | None:
+    """A new journey of ``lead`` in ``version`` (None if a concurrent request made it first);
+    ``first``: the lead has no journey in this flow yet (a lead created in this transaction)."""
+    seq = 1 if first else (session.exec(
         select(func.max(Journey.seq)).where(Journey.lead_id == lead.id,
                                             Journey.flow_id == version.flow_id)
     ).one() or 0) + 1
     j = Journey(id=journey_id(version.flow_id, lead.id, seq), lead_id=lead.id,
                 flow_id=version.flow_id, version=version.version, seq=seq,
                 current_step=None, trigger_event_id=trigger)
-    try:
-        with session.begin_nested():
-            session.add(j)
-    except IntegrityError:
-        return None  # a concurrent request enrolled the same lead at the same moment
+    if first:
+        session.add(j)  # no other request can know of a lead this transaction created
+    else:
+        try:
+            with session.begin_nested():
+                session.add(j)
+        except IntegrityError:
+            return None  # a concurrent request enrolled the same lead at the same moment
     add_timeline(session, lead.id, "journey", "journey.enrolled", flow_id=version.flow_id,
                  version=version.version, journey_id=j.id, trigger=trigger or "manual")
     return j
@@ -247,36 +256,64 @@ def enrol(session: Session, *, lead_id: str, flow_id: str) -> Journey:
     return j
 
 
-def published_latest(session: Session) -> list[FlowVersion]:
-    """The latest published version of every flow."""
-    latest = (select(FlowVersion.flow_id, func.max(FlowVersion.version).label("v"))
-              .group_by(FlowVersion.flow_id).subquery())
-    return list(session.exec(
-        select(FlowVersion).join(latest, (FlowVersion.flow_id == latest.c.flow_id)
-                                 & (FlowVersion.version == latest.c.v))
-    ).all())
+@dataclass(frozen=True)
+class PublishedEntry:
+    """The entry rule of the latest published version of an active flow."""
+
+    flow_id: str
+    version: int
+    entry: dict[str, Any]
+
+
+# (database, flow, version) -> the version's entry rule: published versions never change
+_ENTRIES: dict[tuple[str, str, int], dict[str, Any]] = {}
+
+
+def active_entries(session: Session) -> list[PublishedEntry]:
+    """The entry rule of the latest published version of every active flow: one small query;
+    each version's document is read once per process (versions are immutable)."""
+    latest = session.exec(
+        select(FlowVersion.flow_id, func.max(FlowVersion.version))
+        .join(Flow, col(Flow.id) == col(FlowVersion.flow_id))
+        .where(Flow.state == "active").group_by(FlowVersion.flow_id)
+        .order_by(FlowVersion.flow_id)).all()
+    bind = session.get_bind().url.render_as_string(hide_password=False)
+    out = []
+    for flow_id, version in latest:
+        key = (bind, flow_id, version)
+        entry = _ENTRIES.get(key)
+        if entry is None:
+            doc = session.exec(select(FlowVersion.document).where(
+                FlowVersion.flow_id == flow_id, FlowVersion.version == version)).one()
+            entry = _ENTRIES[key] = dict(doc.get("entry") or {})
+            if len(_ENTRIES) > 4096:
+                _ENTRIES.pop(next(iter(_ENTRIES)))
+        out.append(PublishedEntry(flow_id, version, entry))
+    return out
 
 
 def enrol_by_rules(session: Session, lead: Lead, event_type: str,
-                   event: dict[str, Any] | None = None, trigger: str | None = None) -> list[Journey]:
-    """Enrol ``lead`` in every flow whose entry matches this event and whose re-entry rule allows."""
+                   event: dict[str, Any] | None = None, trigger: str | None = None, *,
+                   new_lead: bool = False) -> list[Journey]:
+    """Enrol ``lead`` in every flow whose entry matches this event and whose re-entry rule allows.
+
+    ``new_lead``: the lead was created in this transaction, so it has no journey anywhere yet
+    (nothing to look up for re-entry or the next sequence number)."""
     if lead.erased_at is not None:
         return []
     view = lead_view(lead)
     created = []
-    active = set(session.exec(select(Flow.id).where(Flow.state == "active")).all())
-    for version in published_latest(session):
-        if version.flow_id not in active:  # paused or stopped
-            continue
-        entry = version.document.get("entry") or {}
+    for version in active_entries(session):
+        entry = version.entry
         if entry.get("event") != event_type:
             continue
         where = entry.get("where")
         if where is not None and not evaluate(where, view, event or {}):
             continue
-        if not _reentry_allows(session, lead.id, version.flow_id, entry.get("reentry", "never")):
+        if not new_lead and not _reentry_allows(session, lead.id, version.flow_id,
+                                                entry.get("reentry", "never")):
             continue
-        j = _create(session, lead, version, trigger)
+        j = _create(session, lead, version, trigger, first=new_lead)
         if j is not None:
             created.append(j)
     return created

@@ -29,9 +29,9 @@ from leadflow.errors import NotFound
 from leadflow.journeys.actions import StepInput, step_of
 from leadflow.journeys.durations import parse_duration
 from leadflow.journeys.enrolment import (
+    active_entries,
     enrol_by_rules,
     journey_input,
-    published_latest,
     running_journeys,
 )
 from leadflow.leads.attribution import record_touch
@@ -119,19 +119,24 @@ def plan_for_lead_change(session: Session, lead: Lead) -> Dispatch:
                              for j in running_journeys(session, lead.id)])
 
 
-def dispatch_event(session: Session, lead: Lead, event: Event, *, enrol: bool = True) -> Dispatch:
-    """What an event stored for ``lead`` sets in motion (already-running journeys first)."""
+def dispatch_event(session: Session, lead: Lead, event: Event, *, enrol: bool = True,
+                   new_lead: bool = False) -> Dispatch:
+    """What an event stored for ``lead`` sets in motion (already-running journeys first).
+
+    ``new_lead``: the lead and this event were created in this transaction: the lead has no
+    journey to signal, and only the journeys enrolled now can have this event as trigger."""
     plan = Dispatch(event_ids=[event.id])
     if is_machine_open(event):
         return plan
-    payload = signal_payload(session, event)
-    for j in running_journeys(session, lead.id):
-        if j.trigger_event_id != event.id:
-            plan.signals.append((j.id, EVENT_SIGNAL, payload))
-    if enrol:
-        enrol_by_rules(session, lead, event.type, {"properties": event.properties}, trigger=event.id)
-    plan.starts += [journey_input(j) for j in journeys_for_trigger(session, event.id)
-                    if j.status == "running"]
+    if not new_lead:
+        payload = signal_payload(session, event)
+        for j in running_journeys(session, lead.id):
+            if j.trigger_event_id != event.id:
+                plan.signals.append((j.id, EVENT_SIGNAL, payload))
+    started = enrol_by_rules(session, lead, event.type, {"properties": event.properties},
+                             trigger=event.id, new_lead=new_lead) if enrol else []
+    triggered = started if new_lead else journeys_for_trigger(session, event.id)
+    plan.starts += [journey_input(j) for j in triggered if j.status == "running"]
     return plan
 
 
@@ -190,10 +195,11 @@ def ingest_lead(session: Session, data: Any, *, actor: str = "api") -> tuple[Lea
     running journeys so their ``exit_when`` goals are checked at once.
     """
     lead, created = upsert_lead(session, data, actor=actor)
-    change = rescore(session, lead)
+    # a lead created now has no events yet: nothing to load for its score
+    change = rescore(session, lead, events=[] if created else None)
     event, _ = record_event(session, lead, type_="lead.created" if created else "lead.updated",
                             properties={})
-    plan = dispatch_event(session, lead, event, enrol=created)
+    plan = dispatch_event(session, lead, event, enrol=created, new_lead=created)
     for derived in derived_events(session, lead, change):
         plan.extend(dispatch_event(session, lead, derived))
     if not created:
@@ -239,7 +245,7 @@ def dispatch_stored_events(session: Session, events: list[Event]) -> Dispatch:
             sends.update((sid, (jid, step)) for sid, jid, step in session.exec(
                 select(EmailMessage.send_id, EmailMessage.journey_id, EmailMessage.step)
                 .where(col(EmailMessage.send_id).in_(chunk))))
-    entry_types = {(v.document.get("entry") or {}).get("event") for v in published_latest(session)}
+    entry_types = {v.entry.get("event") for v in active_entries(session)}
 
     def handle(event: Event, lead: Lead) -> None:
         if is_machine_open(event):
