@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from leadflow.api.bodies import body_doc
 from leadflow.api.deps import JsonBody, MarketerDep, OptionalTemporalDep, SessionDep, dispatch
@@ -95,10 +95,16 @@ def replace_flow(flow_id: str, doc: JsonBody, session: SessionDep, _: MarketerDe
     return replace_draft(session, flow_id, doc, allow_invalid=allow_invalid)
 
 
+def _has_x_and_y(point: dict[str, float]) -> dict[str, float]:
+    if not {"x", "y"} <= point.keys():
+        raise ValueError("a step's position needs x and y")
+    return point
+
+
 class Positions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    positions: dict[str, dict[str, float]]
+    positions: dict[str, Annotated[dict[str, float], AfterValidator(_has_x_and_y)]]
 
 
 @router.get("/flows/{flow_id}/layout", response_model=Layout)

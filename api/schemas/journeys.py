@@ -70,7 +70,11 @@ class StepPoint(Shape):
 class Layout(Shape):
     """The editor's node positions by step id."""
 
-    positions: dict[str, StepPoint] = Field(description='{"step": {"x", "y"}}')
+    # Described as points; passed through as stored (a layout saved before PUT required x and y
+    # is still answered, not refused).
+    positions: Annotated[dict[str, dict[str, float]], WithJsonSchema({
+        "type": "object", "additionalProperties": schema_ref(StepPoint),
+        "description": '{"step": {"x", "y"}}'})]
 
 
 class Published(Shape):

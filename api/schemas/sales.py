@@ -76,14 +76,49 @@ class RepUpdated(RepPublic):
     reassigning: list[str] = Field(description="ids of the handoffs being reassigned")
 
 
+#: A team's routing as leadflow.sales.routing.routing_problems accepts it (schema only: the
+#: stored value passes through unchanged).
+ROUTING_SCHEMA: dict[str, Any] = {
+    "title": "Routing",
+    "description": '"round_robin", or {"territory": rules}: the first rule whose condition the '
+                   "lead meets names the rep or team that gets it",
+    "anyOf": [
+        {"const": "round_robin", "type": "string"},
+        {"type": "object", "required": ["territory"], "additionalProperties": False, "properties": {
+            "territory": {"type": "array", "minItems": 1, "items": {
+                "type": "object", "required": ["when"], "additionalProperties": False,
+                "properties": {
+                    "when": {"type": "object", "description": "a condition, as in a flow's branch",
+                             "properties": {"field": {"type": "string"}, "op": {"type": "string"},
+                                            "value": {}}},
+                    "rep": {"type": "string", "description": "a rep id (or team)"},
+                    "team": {"type": "string", "description": "a team id (or rep)"}}}}}},
+    ],
+}
+
+#: A team's business calendar as leadflow.sales.business_calendar.calendar_problems accepts it.
+CALENDAR_SCHEMA: dict[str, Any] = {
+    "title": "Calendar",
+    "description": "business hours and holidays ({} for round the clock)",
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "timezone": {"type": "string", "description": "IANA zone, e.g. Europe/Berlin"},
+        "days": {"type": "array", "items": {"enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                                            "type": "string"}},
+        "from": {"type": "string", "description": "HH:MM"},
+        "to": {"type": "string", "description": "HH:MM"},
+        "holidays": {"type": "array", "items": {"type": "string", "format": "date"}}},
+}
+
+
 class TeamPublic(BaseModel):
     """A sales team: its members, how it routes, its business calendar."""
 
     id: str
     name: str
     members: list[str] = Field(description="rep ids")
-    routing: Any = Field(description='"round_robin", "load_balanced", or a rules object')
-    calendar: dict[str, Any] = Field(description="business hours and holidays")
+    routing: Annotated[Any, WithJsonSchema(ROUTING_SCHEMA)]
+    calendar: Annotated[dict[str, Any], WithJsonSchema(CALENDAR_SCHEMA)]
     capacity: int | None = Field(description="hand-offs the team takes per business day")
 
 

@@ -3816,18 +3816,6 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        /**
-         * StepPoint
-         * @description Where the editor drew a step (its card's top-left corner, in canvas pixels).
-         */
-        StepPoint: {
-            /** X */
-            x: number;
-            /** Y */
-            y: number;
-        } & {
-            [key: string]: unknown;
-        };
         /** StepStats */
         StepStats: {
             /**
@@ -3920,15 +3908,35 @@ export interface components {
             members: string[];
             /**
              * Routing
-             * @description "round_robin", "load_balanced", or a rules object
+             * @description "round_robin", or {"territory": rules}: the first rule whose condition the lead meets names the rep or team that gets it
              */
-            routing: unknown;
+            routing: "round_robin" | {
+                territory: {
+                    /** @description a condition, as in a flow's branch */
+                    when: {
+                        field?: string;
+                        op?: string;
+                        value?: unknown;
+                    };
+                    /** @description a rep id (or team) */
+                    rep?: string;
+                    /** @description a team id (or rep) */
+                    team?: string;
+                }[];
+            };
             /**
              * Calendar
-             * @description business hours and holidays
+             * @description business hours and holidays ({} for round the clock)
              */
             calendar: {
-                [key: string]: unknown;
+                /** @description IANA zone, e.g. Europe/Berlin */
+                timezone?: string;
+                days?: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
+                /** @description HH:MM */
+                from?: string;
+                /** @description HH:MM */
+                to?: string;
+                holidays?: string[];
             };
             /**
              * Capacity
@@ -4585,6 +4593,18 @@ export interface components {
             steps: {
                 [key: string]: components["schemas"]["EmailStep"] | components["schemas"]["WaitStep"] | components["schemas"]["WaitForStep"] | components["schemas"]["BranchStep"] | components["schemas"]["SplitStep"] | components["schemas"]["UpdateStep"] | components["schemas"]["HandoffStep"] | components["schemas"]["NotifyStep"] | components["schemas"]["ExitStep"];
             };
+        };
+        /**
+         * StepPoint
+         * @description Where the editor drew a step (its card's top-left corner, in canvas pixels).
+         */
+        StepPoint: {
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+        } & {
+            [key: string]: unknown;
         };
         /** PublishBody */
         PublishBody: {

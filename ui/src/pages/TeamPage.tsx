@@ -10,17 +10,8 @@ import { Load, Notice } from "../ui";
 
 export type Rep = Schemas["RepPublic"];
 
-interface TerritoryRule {
-  when: { field?: string; op?: string; value?: unknown } & Record<string, unknown>;
-  rep?: string;
-  team?: string;
-}
-
-/** A team (generated from /openapi.json), with the routing and calendar shapes this page edits. */
-export type Team = Omit<Schemas["TeamPublic"], "routing" | "calendar"> & {
-  routing: "round_robin" | { territory: TerritoryRule[] } | string;
-  calendar: { timezone?: string; days?: string[]; from?: string; to?: string; holidays?: string[] };
-};
+/** A team (GET /api/teams): members, routing and business calendar. */
+export type Team = Schemas["TeamPublic"];
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const ZONES = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : ["UTC", "Europe/London", "Europe/Berlin", "America/New_York"];
