@@ -39,9 +39,10 @@ class Settings(BaseSettings):
     # does not need to stay cached: an evicted one is replayed from its history when it wakes.
     # The cache bounds a worker's memory however many leads wait (bench/journeys.py).
     worker_cache: int = Field(default=2000, ge=0)
-    # The workflow sandbox (LEADFLOW_WORKFLOW_SANDBOX): "fast" imports Leadflow's workflow
-    # modules once per worker process; "strict" re-imports them for every workflow run, so the
-    # sandbox also checks their module-level names (the tests always run strict).
+    # The workflow sandbox (LEADFLOW_WORKFLOW_SANDBOX): "fast" runs workflows without
+    # Temporal's sandbox; "strict" runs them in it, which refuses the clock, randomness and I/O
+    # in workflow code at run time, at a cost (leadflow.cli.wiring.workflow_runner). The
+    # tests always run strict.
     workflow_sandbox: Literal["fast", "strict"] = "fast"
     # The outbox drainer (leadflow.intents) in the API and worker processes, and how often it
     # runs the reconciler (seconds; 0: never, run `leadflow doctor` instead).

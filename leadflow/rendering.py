@@ -244,11 +244,23 @@ def snapshot_templates(session: Session, names: list[str]) -> dict[str, str]:
     return pins
 
 
+_pinned: dict[str, TemplateSource] = {}  # snapshot hash -> source: a snapshot never changes
+
+
 def pinned_source(session: Session, digest: str) -> TemplateSource | None:
+    """The template snapshot ``digest`` pinned by a published version (read once per process:
+    its content is its hash)."""
+    src = _pinned.get(digest)
+    if src is not None:
+        return src
     row = session.get(TemplateSnapshot, digest)
     if row is None:
         return None
-    return TemplateSource(row.name, row.subject, row.html, row.text, f"snapshot:{digest}")
+    src = TemplateSource(row.name, row.subject, row.html, row.text, f"snapshot:{digest}")
+    if len(_pinned) >= 512:
+        _pinned.pop(next(iter(_pinned)))
+    _pinned[digest] = src
+    return src
 
 
 _snapshot_envs: dict[str, BoundedSandbox] = {}

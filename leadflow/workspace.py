@@ -19,6 +19,7 @@ from leadflow.models import AppSetting, utcnow
 __all__ = ["save_workspace", "sender_address", "workspace"]
 
 _KEY = "workspace"
+_INFO = "leadflow.workspace"  # the saved settings, read once per session
 FIELDS = ("sender_name", "sender_address", "postal_address", "send_window")
 
 
@@ -30,9 +31,14 @@ def _defaults(settings: Settings | None = None) -> dict[str, Any]:
 
 
 def workspace(session: Session, settings: Settings | None = None) -> dict[str, Any]:
-    """The settings in force: saved values over the configured defaults."""
-    row = session.get(AppSetting, _KEY)
-    return {**_defaults(settings), **({k: v for k, v in row.value.items() if k in FIELDS} if row else {})}
+    """The settings in force: saved values over the configured defaults (read once per
+    transaction: :func:`save_workspace` refreshes it)."""
+    saved = session.info.get(_INFO)
+    if saved is None:
+        row = session.get(AppSetting, _KEY)
+        saved = session.info[_INFO] = (
+            {k: v for k, v in row.value.items() if k in FIELDS} if row else {})
+    return {**_defaults(settings), **saved}
 
 
 def sender_address(session: Session, settings: Settings | None = None) -> str:
@@ -65,4 +71,5 @@ def save_workspace(session: Session, values: dict[str, Any]) -> dict[str, Any]:
     row = session.get(AppSetting, _KEY) or AppSetting(key=_KEY)
     row.value, row.updated_at = {k: merged[k] for k in FIELDS}, utcnow()
     session.add(row)
+    session.info.pop(_INFO, None)
     return dict(row.value)

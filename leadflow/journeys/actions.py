@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from leadflow.db import session_scope
@@ -76,14 +77,15 @@ def record_trail(session: Session, inp: StepInput) -> Journey | None:
     if journey is None:
         return None
     for step_id, visit, ts in inp.trail:
-        exists = session.exec(select(JourneyStep.id).where(
-            JourneyStep.journey_id == inp.journey_id, JourneyStep.step_id == step_id,
-            JourneyStep.visit == visit)).first()
-        if exists is not None:
+        # this visit's row (if recorded already) and the open ones, in one query
+        rows = session.exec(select(JourneyStep).where(
+            JourneyStep.journey_id == inp.journey_id,
+            or_(col(JourneyStep.left_at).is_(None),
+                and_(JourneyStep.step_id == step_id, JourneyStep.visit == visit)))).all()
+        if any(r.step_id == step_id and r.visit == visit for r in rows):
             continue
         at = _at(ts)
-        for open_step in session.exec(select(JourneyStep).where(
-                JourneyStep.journey_id == inp.journey_id, col(JourneyStep.left_at).is_(None))).all():
+        for open_step in rows:
             open_step.left_at = at
             session.add(open_step)
         session.add(JourneyStep(journey_id=inp.journey_id, flow_id=inp.flow_id,
@@ -131,6 +133,7 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
         doc = load_version_document(db_url, inp.flow_id, inp.version)
         # Checked again on every retry: a lead may unsubscribe while its mail is postponed.
         reason = mail_block_reason(session, lead)
+        cleared = reason is None
         if reason is not None:
             if message is None:
                 session.add(EmailMessage(send_id=inp.send_id, lead_id=inp.lead_id,
@@ -182,7 +185,7 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
             session.flush()
         # The send row, the progress and the timeline entry commit together; a provider that
         # must be called goes after this commit, claimed ``sending`` in it (exactly once).
-        step_out = settle_or_claim(session, message, now=now, timeline=True)
+        step_out = settle_or_claim(session, message, now=now, timeline=True, cleared=cleared)
         finished = inp.finish is not None and isinstance(step_out, str)
         if finished:
             _finish_in(session, inp)

@@ -73,8 +73,10 @@ def suppression_of(session: Session, email: str | None) -> Suppression | None:
     """The suppression list's row for ``email`` (keyed, or a legacy unkeyed one), if any."""
     if not email:
         return None
-    return (session.get(Suppression, address_hash(email))
-            or session.get(Suppression, legacy_address_hash(email)))
+    keyed, legacy = address_hash(email), legacy_address_hash(email)
+    rows = {r.address_hash: r for r in session.exec(
+        select(Suppression).where(col(Suppression.address_hash).in_([keyed, legacy]))).all()}
+    return rows.get(keyed) or rows.get(legacy)
 
 
 def is_suppressed(session: Session, email: str | None) -> bool:

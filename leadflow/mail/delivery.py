@@ -207,8 +207,12 @@ def settle_or_claim(
     sender: EmailSender | None = None,
     now: datetime | None = None,
     timeline: bool = False,
+    cleared: bool = False,
 ) -> str | HandOver:
     """The part of :func:`deliver` that runs in the caller's transaction.
+
+    ``cleared``: the caller found, in this same transaction, that nothing blocks the lead's
+    mail (:func:`leadflow.leads.consent.mail_block_reason`), so it is not asked again.
 
     Returns the final status when it is settled here (already final, skipped, or sent by the
     ``outbox`` backend), else a :class:`HandOver`: the row is claimed ``sending`` in this
@@ -251,7 +255,7 @@ def settle_or_claim(
             )
         log.warning("send %s: no provider event within the window, sending again", send_id)
 
-    skip = _skip_reason(session, msg, settings)
+    skip = None if cleared else _skip_reason(session, msg, settings)
     if skip or not msg.to:
         status, reason = ("skipped", skip) if skip else ("failed", "no recipient address")
         if not _swap(session, msg, status=status, reason=reason):
