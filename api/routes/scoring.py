@@ -11,7 +11,6 @@ from leadflow.api.deps import JsonBody, MarketerDep, SessionDep, TemporalDep
 from leadflow.api.schemas.scoring import ScoringModelPublic, ScoringModelSaved, ScoringVersion
 from leadflow.scoring.model import ScoringModelDoc
 from leadflow.scoring.service import get_version, list_versions
-from leadflow.temporal import start_rescore_all
 from leadflow.usecases import scoring
 
 router = APIRouter(prefix="/api", tags=["scoring"], strict_content_type=False)
@@ -31,9 +30,7 @@ async def replace_model(doc: JsonBody, request: Request, _: MarketerDep,
     Every lead is then re-scored with it by a background job (`rescore.workflow_id`), in
     batches, so the request returns at once however many leads there are.
     """
-    model = scoring.save_scoring_model(request.app.state.db_url, doc)
-    workflow_id = await start_rescore_all(client, model["version"])
-    return {**model, "rescore": {"workflow_id": workflow_id}}
+    return await scoring.replace_scoring_model(request.app.state.db_url, client, doc)
 
 
 @router.get("/scoring/versions", response_model=list[ScoringVersion])

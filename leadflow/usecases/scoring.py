@@ -2,8 +2,8 @@
 the points the outcomes disagree with.
 
 Each function owns its transaction (:func:`leadflow.db.session_scope`) and returns JSON-ready
-data. Re-scoring every lead after a new model version is the caller's to start
-(:func:`leadflow.temporal.start_rescore_all`, with the returned ``version``).
+data. :func:`replace_scoring_model` also starts the job that re-scores every lead with the new
+version (:func:`leadflow.temporal.start_rescore_all`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from leadflow.scoring import predictive
 from leadflow.scoring.service import active_model, save_model
 from leadflow.scoring.service import model_public as scoring_public
 
-__all__ = ["predictive_model", "predictive_suggestions", "save_scoring_model", "scoring_model",
-           "train_predictive"]
+__all__ = ["predictive_model", "predictive_suggestions", "replace_scoring_model",
+           "save_scoring_model", "scoring_model", "train_predictive"]
 
 
 def scoring_model(db_url: str) -> dict[str, Any]:
@@ -35,6 +35,20 @@ def save_scoring_model(db_url: str, document: Any) -> dict[str, Any]:
     """
     with session_scope(db_url) as session:
         return scoring_public(save_model(session, document))
+
+
+async def replace_scoring_model(db_url: str, client: Any, document: Any) -> dict[str, Any]:
+    """``PUT /api/scoring``: store ``document`` as the next version, then start the job that
+    re-scores every lead with it, in batches (``rescore.workflow_id``), without waiting for it.
+
+    Raises:
+        Invalid: the document has problems (every one listed); nothing is stored or started.
+    """
+    from leadflow.temporal import start_rescore_all
+
+    model = save_scoring_model(db_url, document)
+    workflow_id = await start_rescore_all(client, model["version"])
+    return {**model, "rescore": {"workflow_id": workflow_id}}
 
 
 def train_predictive(db_url: str, *, min_per_class: int) -> dict[str, Any]:
