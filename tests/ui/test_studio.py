@@ -696,7 +696,8 @@ def test_panels_pick_teams_reps_and_templates_from_the_server(page, stack: Stack
 
     page.get_by_test_id("node-mail").click()
     template = page.get_by_test_id("field-template")
-    expect(template.locator("option", has_text="trial-welcome —")).to_have_count(1)  # labelled with its subject
+    # labelled with its subject (the pickers load beside the flow: allow a loaded machine time)
+    expect(template.locator("option", has_text="trial-welcome —")).to_have_count(1, timeout=20000)
     template.select_option("trial-welcome")
 
     page.get_by_test_id("node-sales").click()

@@ -36,8 +36,15 @@ def _add_after(page, source: str, kind: str, new_id: str) -> None:  # type: igno
     """The "+" under a step's "next" handle: a new step of `kind`, connected, opened in the panel."""
     from playwright.sync_api import expect
 
-    page.get_by_test_id(f"add-after-{source}-next").click()
-    page.get_by_test_id(f"step-menu-{kind}").click()
+    item = page.get_by_test_id(f"step-menu-{kind}")
+    for _ in range(3):  # a click while the canvas still fits itself (a loaded machine) can miss
+        page.get_by_test_id(f"add-after-{source}-next").click()
+        try:
+            item.wait_for(state="visible", timeout=5000)
+            break
+        except Exception:  # noqa: BLE001 - the menu did not open: click the "+" again
+            continue
+    item.click()
     expect(page.get_by_test_id(f"node-{new_id}")).to_be_visible()
     expect(page.locator(f'[data-testid="rf__edge-{source}:next"]')).to_have_count(1)
 
