@@ -42,7 +42,7 @@ def _add_after(page, source: str, kind: str, new_id: str) -> None:  # type: igno
         try:
             item.wait_for(state="visible", timeout=5000)
             break
-        except Exception:  # noqa: BLE001 - the menu did not open: click the "+" again
+        except Exception:  # noqa: BLE001, S112 - the menu did not open: click the "+" again
             continue
     item.click()
     expect(page.get_by_test_id(f"node-{new_id}")).to_be_visible()
