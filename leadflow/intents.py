@@ -316,22 +316,10 @@ async def deliver(client: Any, db_url: str | None = None, ids: list[int] | None 
 
     await asyncio.gather(*(one_workflow(c) for c in by_workflow.values()))
     now = utcnow()
-    if not failed and all(o != "refused" for o in done.values()):
-        # the usual case: deliveries finishing together share one transaction
-        await _record_outcomes(db_url, done, now)
-        for o in done.values():
-            setattr(report, o, getattr(report, o) + 1)
-        return report
 
     def store() -> None:
         with session_scope(db_url) as session:
-            for outcome in ("delivered", "gone", "refused"):
-                ids_ = [i for i, o in done.items() if o == outcome]
-                for start in range(0, len(ids_), 500):
-                    session.exec(update(TemporalIntent)  # type: ignore[call-overload]
-                                 .where(col(TemporalIntent.id).in_(ids_[start:start + 500]))
-                                 .values(delivered_at=now, outcome=outcome,
-                                         attempts=TemporalIntent.attempts + 1))
+            _mark_done(session, done, now)
             refused_starts = [r.workflow_id for r in rows
                               if r.kind == "start" and done.get(r.id or 0) == "refused"]
             for wid in refused_starts:
@@ -345,7 +333,10 @@ async def deliver(client: Any, db_url: str | None = None, ids: list[int] | None 
                         row.next_attempt_at = now + _backoff(row.attempts)
                         session.add(row)
 
-    await asyncio.to_thread(store)
+    if failed or "refused" in done.values():
+        await asyncio.to_thread(store)
+    else:  # the usual case: deliveries finishing together share one transaction
+        await _record_outcomes(db_url, done)
     for o in done.values():
         setattr(report, o, getattr(report, o) + 1)
     report.failed = len(failed)
@@ -353,27 +344,29 @@ async def deliver(client: Any, db_url: str | None = None, ids: list[int] | None 
     return report
 
 
-def _store_outcomes(db_url: str | None, done: dict[int, tuple[str, Any]]) -> None:
-    """Mark rows delivered (or gone): ``done`` maps a row id to its outcome and time."""
+def _mark_done(session: Session, done: dict[int, str], at: Any) -> None:
+    """Mark the rows of ``done`` (row id -> delivered | gone | refused) as settled at ``at``."""
+    for outcome in ("delivered", "gone", "refused"):
+        ids_ = [i for i, o in done.items() if o == outcome]
+        for start in range(0, len(ids_), 500):
+            session.exec(update(TemporalIntent)  # type: ignore[call-overload]
+                         .where(col(TemporalIntent.id).in_(ids_[start:start + 500]))
+                         .values(delivered_at=at, outcome=outcome,
+                                 attempts=TemporalIntent.attempts + 1))
+
+
+def _store_outcomes(db_url: str | None, done: dict[int, str]) -> None:
     from leadflow.db import session_scope
 
-    groups: dict[tuple[str, Any], list[int]] = {}
-    for row_id, key in done.items():
-        groups.setdefault(key, []).append(row_id)
     with session_scope(db_url) as session:
-        for (outcome, at), ids_ in groups.items():
-            for start in range(0, len(ids_), 500):
-                session.exec(update(TemporalIntent)  # type: ignore[call-overload]
-                             .where(col(TemporalIntent.id).in_(ids_[start:start + 500]))
-                             .values(delivered_at=at, outcome=outcome,
-                                     attempts=TemporalIntent.attempts + 1))
+        _mark_done(session, done, utcnow())
 
 
 @dataclass
 class _Outcomes:
     """Outcomes waiting for the next write, and the future their callers await."""
 
-    done: dict[int, tuple[str, Any]]
+    done: dict[int, str]
     written: asyncio.Future[None]
 
 
@@ -381,7 +374,7 @@ _WRITING: dict[tuple[str | None, int], asyncio.Task[None]] = {}
 _WAITING: dict[tuple[str | None, int], _Outcomes] = {}
 
 
-async def _record_outcomes(db_url: str | None, done: dict[int, str], at: Any) -> None:
+async def _record_outcomes(db_url: str | None, done: dict[int, str]) -> None:
     """Record ``done`` (row id -> outcome): at once when nothing is being written, else with
     every other delivery that finishes meanwhile, in the next transaction (one write for many
     requests where each wrote its own). Returns when its rows are written; raises if that
@@ -391,7 +384,7 @@ async def _record_outcomes(db_url: str | None, done: dict[int, str], at: Any) ->
     waiting = _WAITING.get(key)
     if waiting is None:
         waiting = _WAITING[key] = _Outcomes({}, loop.create_future())
-    waiting.done.update({i: (o, at) for i, o in done.items()})
+    waiting.done.update(done)
     written = waiting.written
     if key not in _WRITING:
         async def write_all() -> None:
