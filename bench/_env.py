@@ -73,9 +73,22 @@ class BenchEnv:
         return str(self.env.client.service_client.config.target_host)
 
 
+def _server_file(home: Path) -> Path:
+    """Where a file-backed dev server keeps its state: in RAM (/dev/shm) where there is one,
+    so the server's fsyncs do not make the disk the bottleneck of a long run."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return Path(tempfile.mkdtemp(prefix="leadflow-bench-temporal-", dir=shm)) / "temporal.db"
+    return home / "temporal.db"
+
+
 @asynccontextmanager
-async def bench_env() -> AsyncIterator[BenchEnv]:
-    """Start a Temporal dev server (in memory) and a fresh database; restore the env after."""
+async def bench_env(server_file: bool = False) -> AsyncIterator[BenchEnv]:
+    """Start a Temporal dev server and a fresh database; restore the env after.
+
+    The dev server keeps its state in memory, or with ``server_file`` in a SQLite file (as
+    ``leadflow dev`` runs it; on /dev/shm where there is one): the in-memory server crashed at
+    about 70,000 open workflows."""
     from leadflow.config import reset_settings
     from leadflow.db import create_schema
 
@@ -90,8 +103,10 @@ async def bench_env() -> AsyncIterator[BenchEnv]:
                        "LEADFLOW_SECRET_KEY": "bench-secret-key-" + uuid.uuid4().hex})
     reset_settings()
     create_schema(db_url)
+    server_db = _server_file(home) if server_file else home / "temporal.db"
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=shutil.which("temporal"),
+        dev_server_database_filename=str(server_db) if server_file else None,
         dev_server_extra_args=["--log-level", "error",
                                "--dynamic-config-value", "frontend.namespaceCount=100000"])
     try:
@@ -103,6 +118,8 @@ async def bench_env() -> AsyncIterator[BenchEnv]:
         os.environ.update(saved)
         reset_settings()
         shutil.rmtree(home, ignore_errors=True)
+        if server_file:
+            shutil.rmtree(server_db.parent, ignore_errors=True)
 
 
 def publish(db_url: str, doc: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ Run alone with ``python bench/journeys.py [--quick]``, or through ``bench/run``.
   waiting in a 30-day timer, beside the same worker idle.
 * not in ``bench/run`` (it takes long): ``python bench/journeys.py --waiting 100000
   [--cache 2000]`` enrols that many leads in the 30-day wait on one ``leadflow worker`` process
+  (the dev server keeps its state in a SQLite file, as ``leadflow dev`` runs it)
   whose workflow cache is ``--cache`` (``LEADFLOW_WORKER_CACHE``), then prints the worker's
   RSS and the p50/p99 of ``GET /api/leads/{id}`` (random leads, through the API in process)
   while the worker holds them.
@@ -315,7 +316,8 @@ def main() -> None:
 
 
 async def _many_waiting(n: int, cache: int | None, reads: int) -> None:
-    async with bench_env() as be:
+    # a file-backed server: the in-memory one crashed at about 70,000 open workflows
+    async with bench_env(server_file=True) as be:
         publish(be.db_url, LONG_WAIT)
         started = time.perf_counter()
         await worker_rss(be, n, cache=cache, reads=reads)

@@ -218,6 +218,23 @@ def _subject_source(env: BoundedSandbox, name: str) -> str:
         return src.subject
 
 
+def _subject_template(env: BoundedSandbox, name: str) -> Any:
+    """The compiled subject of ``name`` in ``env``: compiled once per environment (the
+    environment is rebuilt when a saved template changes), not once per e-mail."""
+    try:
+        return env.get_template(f"{name}.subject.j2")  # Jinja's cache, checked for changes
+    except TemplateNotFound:
+        pass
+    source = _subject_source(env, name)  # a file template: its `{# subject: ... #}` line
+    compiled: dict[str, Any] = env.__dict__.setdefault("_leadflow_subjects", {})
+    template = compiled.get(source)
+    if template is None:
+        if len(compiled) >= 256:
+            compiled.clear()
+        template = compiled[source] = env.from_string(source)
+    return template
+
+
 def template_hash(src: TemplateSource) -> str:
     """The content hash of a template's three parts (what a flow version pins)."""
     import hashlib
@@ -297,7 +314,7 @@ def render_email(session: Session, name: str, context: Mapping[str, Any],
         with budget():
             # a file's `{# subject: ... #}` line is a Jinja comment: it renders as nothing
             body = _render(html_tmpl, context)
-            subject = _render(env.from_string(_subject_source(env, name)), context).strip()
+            subject = _render(_subject_template(env, name), context).strip()
             try:
                 text = _render(env.get_template(f"{name}.txt.j2"), context)
             except TemplateNotFound:

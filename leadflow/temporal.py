@@ -98,6 +98,11 @@ RECYCLE_WORKFLOW = "RecycleWorkflow"
 HOUSEKEEPING_WORKFLOW = "HousekeepingWorkflow"
 HOUSEKEEPING_EVERY = timedelta(hours=1)
 DEFAULT_DEV_ADDRESS = "127.0.0.1:7233"
+# The journey code generation a journey starts on (``JourneyInput.code``). Generation 0 (the
+# field absent: every journey started before it existed) decides each change by
+# ``workflow.patched``; from generation 1, every change listed in workflows/journey.py applies
+# without a patch marker, and the steps' work runs as local activities first (see there).
+JOURNEY_CODE = 1
 
 
 @dataclass
@@ -116,6 +121,9 @@ class JourneyInput:
     # Continue as new past this many history events even before the server suggests it
     # (it suggests at about 4,096), so months of looping never make a large history.
     history_limit: int = 3000
+    # The code generation this journey started on (:data:`JOURNEY_CODE` for new journeys; 0,
+    # the default, for the histories of journeys started before the field existed).
+    code: int = 0
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -245,9 +246,14 @@ async def test_exactly_once_email_across_a_worker_crash(dev_env: WorkflowEnviron
     # a new worker picks up the retried activity
     async with running_worker(dev_env.client, db_url, task_queue):
         await at_step(db_url, jid, "wait-2d", timeout=30)
+        history = await dev_env.client.get_workflow_handle(jid).fetch_history()
     mails = sent_mails(db_url, lead_id)
     assert templates_of(mails) == ["trial-welcome"], "sent once, not twice"
     assert crashes[0] == mails[0].send_id
+    # the local attempt failed, so the send went on as a regular activity (server retries)
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name
+                 for e in history.events if e.HasField("activity_task_scheduled_event_attributes")]
+    assert scheduled == ["send_email"]
 
 
 def looping_flow(flow_id: str, every: str) -> dict[str, Any]:
@@ -308,8 +314,9 @@ async def test_continue_as_new_keeps_the_journey_going(time_env: WorkflowEnviron
 
 async def test_the_last_email_records_the_end_without_a_finish_activity(
         time_env: WorkflowEnvironment, db_url: str, task_queue: str) -> None:
-    """Three e-mails, then the exit: the last send records the end in its own transaction, so
-    the journey asks the server for three activity tasks (as a bare three-step workflow)."""
+    """Three e-mails, then the exit: the last send records the end in its own transaction. A
+    new journey (code generation 1) runs its steps as local activities: the whole journey is
+    one workflow task, with no activity task, patch marker or search-attribute upsert."""
     from sqlmodel import select
 
     from leadflow.db import session_scope
@@ -330,9 +337,14 @@ async def test_the_last_email_records_the_end_without_a_finish_activity(
     assert (done.status, done.exit_reason, done.current_step) == ("completed", "exit", "end")
     assert templates_of(sent_mails(db_url, lead_id)) == ["trial-welcome", "case-study",
                                                          "trial-tips"]
-    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name
-                 for e in history.events if e.HasField("activity_task_scheduled_event_attributes")]
-    assert scheduled == ["send_email"] * 3
+    kinds = [e.WhichOneof("attributes") for e in history.events]
+    assert "activity_task_scheduled_event_attributes" not in kinds
+    assert "upsert_workflow_search_attributes_event_attributes" not in kinds
+    assert kinds.count("workflow_task_completed_event_attributes") == 1
+    local = [json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)
+             ["activity_type"] for e in history.events
+             if e.HasField("marker_recorded_event_attributes")]
+    assert local == ["load_flow", "send_email", "send_email", "send_email"]
     with session_scope(db_url) as session:
         kinds = [t.type for t in session.exec(select(TimelineEntry).where(
             TimelineEntry.lead_id == lead_id)).all()]

@@ -20,7 +20,13 @@ a three-mail journey costs the server three activity tasks, as a bare three-step
 
 Changes that alter the commands a workflow issues go through ``workflow.patched`` (the ids
 below), so journeys started on older code replay: see "Changing workflow code safely" in the
-README.
+README. Journeys started on code generation 1 or later (``JourneyInput.code``, set by every new
+enrolment) take all the changes below without asking ``workflow.patched``: a patch marker and
+its search-attribute upsert cost the server about a fifth of a three-mail journey's work. They
+also run the steps' idempotent work (``LOCAL_FIRST``: e-mails, progress, decisions, checks, the
+end) as a local activity first (no task through the server: a three-mail journey is one
+workflow task), and only when that one attempt fails as a regular activity with the retry
+policy and ceiling below, so a long outage retries on the server, not in the history.
 """
 
 from __future__ import annotations
@@ -34,7 +40,13 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    FailureError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from leadflow.journeys.actions import StepInput
@@ -98,6 +110,18 @@ LATE_EVENTS_PATCH = "journey-late-events-count"
 # An e-mail step the journey ends after records the end in the send's own transaction: no
 # finish_journey activity (a three-mail journey costs three activity tasks, as the baseline).
 FINISH_PATCH = "journey-finish-with-last-send"
+# Code generation 1 (JourneyInput.code): every change above, without markers, and the local
+# attempt of a step's work (``_local_first``) has this long before the regular activity takes
+# over. Longer than the workflow task's timeout: the SDK heartbeats the task meanwhile.
+LOCAL_TIMEOUT = timedelta(seconds=30)
+# The work that may run locally: what running twice cannot repeat. The server refuses a
+# completion that ends the workflow while a signal waits; the task's local results are then
+# lost and run again. E-mails are keyed by send id, progress by step visit, the end by the
+# journey's status; decisions and checks only read. A notification (a webhook, a Slack post)
+# or a lead update (scores, signals to other journeys) would happen twice: they stay
+# activities, run once by the server.
+LOCAL_FIRST = frozenset({"send_email", "decide", "match_event", "check_exit", "events_in_time",
+                         "record_progress", "finish_journey"})
 
 
 @workflow.defn(name=JOURNEY_WORKFLOW)
@@ -116,6 +140,7 @@ class JourneyWorkflow:
         self._parked = False  # failed, waiting for the retry Update or an exit
         self._retry = False
         self._ended_by_step = False  # the last e-mail step recorded the journey's end
+        self._code = 0  # the code generation the journey started on (JourneyInput.code)
 
     @workflow.signal(name=EVENT_SIGNAL)
     def on_event(self, payload: dict[str, Any]) -> None:
@@ -152,6 +177,13 @@ class JourneyWorkflow:
             return {"step": None, "status": "starting"}
         return {"step": s.step, "status": "failed" if self._parked else s.status,
                 "waiting": s.waiting, "deadline": s.deadline}
+
+    def _patched(self, patch_id: str) -> bool:
+        """Whether the change ``patch_id`` (one of the patches above, all older than code
+        generation 1) applies: always from generation 1, without a marker; before it, as the
+        history recorded (``workflow.patched``). A later change calls ``workflow.patched``
+        itself (or starts generation 2): generation 1 journeys are running."""
+        return self._code >= 1 or workflow.patched(patch_id)
 
     def _now(self) -> float:
         return workflow.now().timestamp()
@@ -220,12 +252,13 @@ class JourneyWorkflow:
         workflow.continue_as_new(JourneyInput(
             journey_id=inp.journey_id, lead_id=inp.lead_id, flow_id=inp.flow_id,
             version=to_version, state=carried, inbox=list(self._inbox),
-            history_limit=inp.history_limit))
+            history_limit=inp.history_limit, code=inp.code))
 
     def _step_input(self, inp: JourneyInput, cmd: Command, **extra: Any) -> StepInput:
         return StepInput(journey_id=inp.journey_id, lead_id=inp.lead_id, flow_id=inp.flow_id,
                          version=inp.version, step=cmd.step, visit=cmd.visit, send_id=cmd.send_id,
-                         event_id=cmd.event_id, trail=cmd.trail, **extra)
+                         event_id=cmd.event_id, trail=cmd.trail,
+                         at=self._now() if self._code >= 1 else None, **extra)
 
     def _start_activity(self, name: str, arg: Any) -> Any:
         # Every activity is short (database work, one provider call with its own timeout), so a
@@ -235,11 +268,32 @@ class JourneyWorkflow:
             options["retry_policy"] = RETRY
         else:
             options.update(retry_policy=STEP_RETRY, schedule_to_close_timeout=STEP_CEILING)
-        if name in LOCAL and workflow.patched(LOCAL_PATCH) and not workflow.patched(
+        if self._code >= 1 and name in LOCAL_FIRST:
+            return asyncio.ensure_future(self._local_first(name, arg, options))
+        if name in LOCAL and self._patched(LOCAL_PATCH) and not self._patched(
                 NO_LOCAL_PATCH) and not (name == "record_progress"
-                                         and workflow.patched(PROGRESS_PATCH)):
+                                         and self._patched(PROGRESS_PATCH)):
             return workflow.start_local_activity(name, arg, **options)
         return workflow.start_activity(name, arg, **options)
+
+    async def _local_first(self, name: str, arg: Any, options: dict[str, Any]) -> Any:
+        """One attempt as a local activity (in this workflow task: no task through the server);
+        if it fails in a way retrying may fix, the regular activity with ``options`` (its retry
+        policy and ceiling), after the delay the failure asked for. Errors retrying cannot fix
+        and cancellation are raised as they are."""
+        try:
+            return await workflow.execute_local_activity(
+                name, arg, start_to_close_timeout=LOCAL_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=1))
+        except FailureError as err:  # the SDK raises a local activity's own error
+            cause = err.cause if isinstance(err, ActivityError) else err
+            if is_cancelled_exception(err) or (isinstance(cause, ApplicationError)
+                                               and cause.non_retryable):
+                raise
+            delay = cause.next_retry_delay if isinstance(cause, ApplicationError) else None
+        if delay:
+            await workflow.sleep(delay)
+        return await workflow.start_activity(name, arg, **options)
 
     async def _activity(self, name: str, arg: Any) -> Any:
         return await self._start_activity(name, arg)
@@ -289,7 +343,7 @@ class JourneyWorkflow:
             await workflow.wait_condition(lambda: task.done() or self._interrupting(flow))
             if task.done():
                 break
-            if not workflow.patched(EXIT_PATCH):
+            if not self._patched(EXIT_PATCH):
                 # journeys recorded before: the action finishes first, whatever arrives
                 await workflow.wait([task])
                 break
@@ -301,7 +355,11 @@ class JourneyWorkflow:
         try:
             return "done", task.result()
         except (ActivityError, ChildWorkflowError) as err:
-            if not workflow.patched(FAIL_PATCH):
+            if not self._patched(FAIL_PATCH):
+                raise
+            return "failed", err
+        except FailureError as err:  # a local attempt's error retrying cannot fix
+            if self._code < 1:
                 raise
             return "failed", err
 
@@ -312,7 +370,7 @@ class JourneyWorkflow:
             return None
         probe = copy.deepcopy(self._state)
         nxt = advance(flow, probe, {"kind": "result", "value": {"status": "sent"}}, self._now())
-        if nxt.kind != "finish" or nxt.status != "completed" or not workflow.patched(FINISH_PATCH):
+        if nxt.kind != "finish" or nxt.status != "completed" or not self._patched(FINISH_PATCH):
             return None
         return {"status": nxt.status, "reason": nxt.reason, "trail": nxt.trail}
 
@@ -341,6 +399,7 @@ class JourneyWorkflow:
 
     @workflow.run
     async def run(self, inp: JourneyInput) -> dict[str, Any]:
+        self._code = inp.code
         flow = await workflow.execute_local_activity(
             "load_flow", StepInput(journey_id=inp.journey_id, lead_id=inp.lead_id,
                                    flow_id=inp.flow_id, version=inp.version),
@@ -353,7 +412,7 @@ class JourneyWorkflow:
             cmd = Command("sleep", step=state.step, until=state.deadline)
         else:
             state = JourneyState(journey_id=inp.journey_id, lead_id=inp.lead_id)
-            if workflow.patched(EARLY_PATCH):
+            if self._patched(EARLY_PATCH):
                 state.early = []
             cmd = advance(flow, state, {"kind": "start"}, self._now())
         self._state, self._inp, self._flow = state, inp, flow
@@ -397,9 +456,13 @@ class JourneyWorkflow:
                 workflow.continue_as_new(JourneyInput(
                     journey_id=inp.journey_id, lead_id=inp.lead_id, flow_id=inp.flow_id,
                     version=inp.version, state=carried, inbox=list(self._inbox),
-                    history_limit=inp.history_limit))
+                    history_limit=inp.history_limit, code=inp.code))
             if not self._inbox:
                 timeout = None if cmd.until is None else max(0.0, cmd.until - self._now())
+                if timeout is not None and self._code >= 1:
+                    # at least a second: a timer, so the next step runs in a later workflow
+                    # task, at a later time (local activities share one task's clock)
+                    timeout = max(1.0, timeout)
                 self._sleeping = True
                 try:
                     await workflow.wait_condition(
@@ -408,12 +471,12 @@ class JourneyWorkflow:
                     pass
                 finally:
                     self._sleeping = False
-            if self._move is not None and workflow.patched(MIGRATE_PATCH):
+            if self._move is not None and self._patched(MIGRATE_PATCH):
                 await self._take_new_version(inp, state)
             # (the timer fired: nothing came; a second's slack for the timer's rounding)
             if (not self._inbox and state.waiting == "event" and state.deadline is not None
                     and self._now() >= state.deadline - 1.0
-                    and workflow.patched(LATE_EVENTS_PATCH)):
+                    and self._patched(LATE_EVENTS_PATCH)):
                 here = Command("run", step=state.step,
                                visit=state.visits.get(state.step or "", 0))
                 late = await self._activity("events_in_time", self._step_input(

@@ -65,6 +65,9 @@ class StepInput:
     # An e-mail step the journey ends after (patch journey-finish-with-last-send): the end's
     # status, reason and trail, recorded in the send's transaction unless it is postponed.
     finish: dict[str, Any] | None = None
+    # The journey's clock when it asked (epoch seconds; code generation 1): a local activity's
+    # own scheduled time is the worker's clock, which the time-skipping test server outruns.
+    at: float | None = None
 
 
 def _at(ts: float) -> datetime:
@@ -119,7 +122,7 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
     from leadflow.workspace import workspace
 
     assert inp.send_id, "an email step needs its send id"
-    now = current_time()
+    now = current_time(inp.at)
     where = {"flow_id": inp.flow_id, "step": inp.step, "send_id": inp.send_id}
     with session_scope(db_url) as session:
         journey = record_trail(session, inp)

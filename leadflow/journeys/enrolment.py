@@ -30,7 +30,7 @@ from leadflow.models import (
     TimelineEntry,
     utcnow,
 )
-from leadflow.temporal import JourneyInput, journey_id
+from leadflow.temporal import JOURNEY_CODE, JourneyInput, journey_id
 
 HELD_REASONS = ("paused", "send_window", "frequency_cap", "consent")
 #: Statuses a handoff is closed from as ``withdrawn`` when its journey ends.
@@ -186,7 +186,8 @@ async def retry_journey(client: Any, db_url: str | None, lead_id: str, flow_id: 
 
 
 def journey_input(j: Journey) -> JourneyInput:
-    return JourneyInput(journey_id=j.id, lead_id=j.lead_id, flow_id=j.flow_id, version=j.version)
+    return JourneyInput(journey_id=j.id, lead_id=j.lead_id, flow_id=j.flow_id, version=j.version,
+                        code=JOURNEY_CODE)
 
 
 def running_journeys(session: Session, lead_id: str) -> list[Journey]:

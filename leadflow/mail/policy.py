@@ -232,14 +232,17 @@ def next_send_time(session: Session, lead: Lead, window: Mapping[str, Any] | Non
         lambda moment: window_opens_at(window, zone, moment))
 
 
-def current_time() -> datetime:
-    """Now, for send decisions: inside an activity, never earlier than its scheduled time.
+def current_time(at: float | None = None) -> datetime:
+    """Now, for send decisions: never earlier than the journey's clock.
 
-    On Temporal's time-skipping test server the workflow clock runs ahead of the wall clock;
-    the activity's scheduled time follows the server's clock, so windows and caps see the same
-    time the journey does. In production the wall clock is the later of the two.
+    On Temporal's time-skipping test server the workflow clock runs ahead of the wall clock. A
+    regular activity's scheduled time follows the server's clock; a local activity's does not
+    (the worker's clock), so the journey passes its own time as ``at`` (epoch seconds). Windows
+    and caps then see the time the journey does. In production the wall clock is the latest.
     """
     wall = datetime.now(UTC)
+    if at is not None:
+        wall = max(wall, datetime.fromtimestamp(at, UTC))
     try:
         from temporalio import activity
 

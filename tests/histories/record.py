@@ -525,6 +525,25 @@ async def journey_finish_with_last_send(r: Recorder) -> list[tuple[str, str | No
     return [(jid, None)]
 
 
+# Code generation 1 (``JourneyInput.code``, every journey enrolled since): the changes above
+# apply without patch markers, and the idempotent step work runs as local activities first. The
+# journey paths again, recorded on it (the files above stay: journeys of generation 0).
+def _on_code_1(old: str) -> Scenario:
+    async def again(r: Recorder) -> list[tuple[str, str | None]]:
+        return await SCENARIOS[old](r)
+
+    again.__doc__ = f"As {old}, on journey code generation 1 (local activities, no markers)."
+    return again
+
+
+for _old in ("journey_clicked", "journey_timed_out", "journey_late_event",
+             "journey_wait_for_where", "journey_branches", "journey_split",
+             "journey_update_notify", "journey_exit_when", "journey_manual_exit",
+             "journey_continue_as_new", "handoff_accepted", "journey_migrated",
+             "journey_local_steps", "journey_finish_with_last_send"):
+    SCENARIOS[f"code1_{_old}"] = _on_code_1(_old)
+
+
 async def _record(names: list[str]) -> None:
     tmp = tempfile.mkdtemp()
     url = f"sqlite:///{tmp}/app.db"
