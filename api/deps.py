@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
-from leadflow.auth import Principal, authenticate, require_role
+from leadflow.auth import Principal, admin_principal, authenticate, require_role
 from leadflow.db import get_engine
 from leadflow.dispatch import Dispatch, run_dispatch
 from leadflow.errors import Unavailable
@@ -45,19 +46,28 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_principal(request: Request,
-                  authorization: Annotated[str | None, Header()] = None) -> Principal:
+def _look_up_key(db_url: str, authorization: str | None) -> Principal:
     # A short session of its own: the key check must not hold a connection for the whole
     # request beside the one the route uses.
-    with Session(get_engine(request.app.state.db_url)) as session:
+    with Session(get_engine(db_url)) as session:
         return authenticate(session, authorization)
+
+
+async def get_principal(request: Request,
+                        authorization: Annotated[str | None, Header()] = None) -> Principal:
+    # The admin key is known from the settings; any other key is looked up in the database,
+    # off the event loop.
+    principal = admin_principal(authorization)
+    if principal is not None:
+        return principal
+    return await run_in_threadpool(_look_up_key, request.app.state.db_url, authorization)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def _role(*roles: str) -> Any:
-    def dep(principal: PrincipalDep) -> Principal:
+    async def dep(principal: PrincipalDep) -> Principal:
         return require_role(principal, *roles)
     return Depends(dep)
 

@@ -17,8 +17,8 @@ from leadflow.config import get_settings
 from leadflow.errors import Forbidden, Invalid, NotFound, Unauthorized
 from leadflow.models import ApiKey, Rep, utcnow
 
-__all__ = ["ROLES", "Principal", "authenticate", "create_key", "key_json", "list_keys",
-           "new_key_json", "require_role", "revoke_key"]
+__all__ = ["ROLES", "Principal", "admin_principal", "authenticate", "create_key", "key_json",
+           "list_keys", "new_key_json", "require_role", "revoke_key"]
 
 log = logging.getLogger(__name__)
 ROLES = ("admin", "marketer", "sales")
@@ -112,19 +112,37 @@ def revoke_key(session: Session, key_id: str) -> ApiKey:
     return row
 
 
+def _bearer_key(authorization: str | None) -> str:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
+    return authorization[7:].strip()
+
+
+def _is_admin_key(key: str) -> bool:
+    admin = get_settings().admin_key
+    # bytes: compare_digest refuses str with characters beyond ASCII (a stranger's header)
+    return admin is not None and hmac.compare_digest(key.encode("utf-8", "surrogateescape"),
+                                                     admin.get_secret_value().encode())
+
+
+def admin_principal(authorization: str | None) -> Principal | None:
+    """The admin, when the header carries the configured admin key (no database needed);
+    None for any other key, which :func:`authenticate` looks up.
+
+    Raises:
+        Unauthorized: no key.
+    """
+    return Principal(role="admin") if _is_admin_key(_bearer_key(authorization)) else None
+
+
 def authenticate(session: Session, authorization: str | None) -> Principal:
     """The principal for an ``Authorization: Bearer <key>`` header.
 
     Raises:
         Unauthorized: no key, or a key nobody issued.
     """
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
-    key = authorization[7:].strip()
-    admin = get_settings().admin_key
-    # bytes: compare_digest refuses str with characters beyond ASCII (a stranger's header)
-    if admin is not None and hmac.compare_digest(key.encode("utf-8", "surrogateescape"),
-                                                 admin.get_secret_value().encode()):
+    key = _bearer_key(authorization)
+    if _is_admin_key(key):
         return Principal(role="admin")
     # Looked up on every request (no cache): a revoked key is refused from the next request on.
     row = session.exec(select(ApiKey).where(ApiKey.key_hash == _hash(key))).first()

@@ -95,6 +95,10 @@ async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
         task = asyncio.get_running_loop().create_task(send())
         _SENDING.add(task)
         task.add_done_callback(_SENDING.discard)
+        # One turn of the loop, so the delivery is under way before the caller goes on: callers
+        # that never wait on I/O (an in-process client sending a burst) would otherwise hold
+        # every delivery of the burst until its last request is answered.
+        await asyncio.sleep(0)
         return
     from leadflow.metrics import record_journey_started
 

@@ -42,6 +42,7 @@ from leadflow.models import Event, Journey, TemporalIntent, utcnow
 
 __all__ = [
     "DeliveryReport",
+    "HeldIntent",
     "deliver",
     "drain_forever",
     "pending_count",
@@ -72,6 +73,18 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class HeldIntent:
+    """An outbox row as :func:`record` leased it to the recording request: what :func:`deliver`
+    reads to send it (as from a :class:`~leadflow.models.TemporalIntent`), free of any session."""
+
+    id: int
+    kind: str
+    workflow_id: str
+    name: str | None
+    payload: dict[str, Any]
+
+
 def record(session: Session, plan: Any) -> list[int]:
     """Write ``plan`` (a :class:`leadflow.dispatch.Dispatch`) into the outbox in ``session``'s
     transaction and mark its events dispatched; returns the new rows' ids (``plan.intent_ids``).
@@ -99,18 +112,27 @@ def record(session: Session, plan: Any) -> list[int]:
         rows.append(TemporalIntent(kind="score_timer", workflow_id=score_workflow_id(lead_id),
                                    payload={"lead_id": lead_id, "due": due},
                                    next_attempt_at=now))
+    ids = list(dict.fromkeys(plan.event_ids))
+    if ids:
+        # events this transaction added and has not written yet are inserted as dispatched
+        # (no UPDATE after their INSERT); the others are marked below
+        wanted = set(ids)
+        for obj in session.new:
+            if isinstance(obj, Event) and obj.id in wanted:
+                obj.dispatched = True
+                wanted.discard(obj.id)
+        ids = [i for i in ids if i in wanted]
     if rows:
         session.add_all(rows)
         session.flush()
-    if plan.event_ids:
-        ids = list(dict.fromkeys(plan.event_ids))
+    if ids:
         for start in range(0, len(ids), 500):
             session.exec(update(Event).where(col(Event.id).in_(ids[start:start + 500]))  # type: ignore[call-overload]
                          .values(dispatched=True))
     plan.intent_ids = [r.id for r in rows]
     # what the request delivers without claiming: copies, free of the session
-    plan.leased = [TemporalIntent(id=r.id, kind=r.kind, workflow_id=r.workflow_id, name=r.name,
-                                  payload=r.payload) for r in rows if r.kind == "start"]
+    plan.leased = [HeldIntent(r.id, r.kind, r.workflow_id, r.name, r.payload)  # type: ignore[arg-type]
+                   for r in rows if r.kind == "start"]
     plan.recorded = True
     return plan.intent_ids  # type: ignore[no-any-return]
 
@@ -213,7 +235,7 @@ def _claim(db_url: str | None, ids: list[int] | None, limit: int,
         return out
 
 
-async def _send(client: Any, row: TemporalIntent) -> str:
+async def _send(client: Any, row: TemporalIntent | HeldIntent) -> str:
     """Deliver one row: ``delivered`` or ``gone``; raises on failure."""
     from temporalio.exceptions import WorkflowAlreadyStartedError
     from temporalio.service import RPCError, RPCStatusCode
@@ -275,7 +297,7 @@ def _backoff(attempts: int) -> timedelta:
 
 async def deliver(client: Any, db_url: str | None = None, ids: list[int] | None = None,
                   limit: int = 500, concurrency: int = 32,
-                  leased: list[TemporalIntent] | None = None) -> DeliveryReport:
+                  leased: list[HeldIntent] | None = None) -> DeliveryReport:
     """Deliver due intents (or exactly ``ids``, right after their commit), in order per
     workflow; failures are rescheduled with backoff. Returns what happened.
 
@@ -290,20 +312,20 @@ async def deliver(client: Any, db_url: str | None = None, ids: list[int] | None 
     held = [r for r in leased or () if ids is not None and r.id in ids]
     held_ids = frozenset(r.id for r in held if r.id is not None)
     rest = None if ids is None else [i for i in ids if i not in held_ids]
-    rows = list(held)
+    rows: list[TemporalIntent | HeldIntent] = list(held)
     if rest is None or rest:
         rows += await asyncio.to_thread(_claim, db_url, rest, limit, held_ids)
         rows.sort(key=lambda r: r.id or 0)
     if not rows:
         return report
-    by_workflow: dict[str, list[TemporalIntent]] = {}
+    by_workflow: dict[str, list[TemporalIntent | HeldIntent]] = {}
     for r in rows:
         by_workflow.setdefault(r.workflow_id, []).append(r)
     gate = asyncio.Semaphore(concurrency)
     done: dict[int, str] = {}
     failed: dict[int, str] = {}
 
-    async def one_workflow(chain: list[TemporalIntent]) -> None:
+    async def one_workflow(chain: list[TemporalIntent | HeldIntent]) -> None:
         async with gate:
             for n, r in enumerate(chain):
                 try:

@@ -9,13 +9,13 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from leadflow.api.main import create_app
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 from temporalio.testing import WorkflowEnvironment
 
+from leadflow.api.main import create_app
 from leadflow.config import reset_settings
 from leadflow.db import session_scope
-from leadflow.models import Event, Flow, FlowVersion
+from leadflow.models import Event, Flow, FlowVersion, TemporalIntent
 from tests.helpers import at_step, running_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -238,6 +238,46 @@ async def test_manual_enrolment_and_entry_rules(api: Api, any_db_url: str) -> No
     assert r.status_code == 201 and r.json()["version"] == 1
     assert_error(await api.call("POST", "/api/flows/contact-follow-up/enroll",
                                 json={"lead_id": other["id"]}), 409, "Conflict")
+
+
+async def test_a_new_lead_is_answered_as_stored(api: Api, any_db_url: str) -> None:
+    """POST /api/leads answers a new lead from what its one transaction wrote (no read-back):
+    the answer is what GET reads from the database, for a lead whose score changes at once
+    (the score.changed flow enrols it too), and everything commits together."""
+    for flow_id, entry in (("on-create", {"event": "lead.created"}),
+                           ("on-score", {"event": "score.changed"})):
+        flow = {**copy.deepcopy(FLOW), "id": flow_id, "entry": entry}
+        assert (await api.call("POST", "/api/flows", json=flow)).status_code == 201
+        assert (await api.call("POST", f"/api/flows/{flow_id}/publish")).status_code == 201
+    bodies = [
+        {"email": "Plain@Example.com"},
+        {"email": "vp@acme.example", "first_name": "Vera", "last_name": "Park",
+         "company": "Acme", "title": "VP Sales", "country": "DE", "timezone": "Europe/Berlin",
+         "source": "webinar", "utm": {"utm_source": "news", "utm_campaign": "q4"},
+         "fields": {"seats": 12, "ratio": 0.1, "big": 1e16, "nested": {"a": [1, 2.5, None]},
+                    "flag": True, "text": "é ✓"},
+         "tags": ["b", "a", "b"],
+         "consent": {"status": "granted", "source": "form", "text_version": "v2",
+                     "extra": {"ip": "203.0.113.7"}}},
+    ]
+    for body in bodies:
+        r = await api.call("POST", "/api/leads", json=body)
+        assert r.status_code == 201, r.text
+        created = r.json()
+        stored = (await api.call("GET", f"/api/leads/{created['id']}")).json()
+        assert created == {k: stored[k] for k in created}, body["email"]
+        expected = {"on-create", "on-score"} if "title" in body else {"on-create"}
+        assert {f["flow_id"] for f in created["flows"]} == expected
+        with session_scope(any_db_url) as session:
+            events = session.exec(select(Event).where(Event.lead_id == created["id"])).all()
+            assert events and all(e.dispatched for e in events)
+            starts = session.exec(select(TemporalIntent).where(
+                col(TemporalIntent.workflow_id).in_([f["journey_id"] for f in created["flows"]]),
+                TemporalIntent.kind == "start")).all()
+            assert len(starts) == len(expected)
+    assert created["score"] == 20 and created["tags"] == ["a", "b"]
+    r = await api.call("POST", "/api/leads", json={"email": "plain@example.com", "company": "X"})
+    assert r.status_code == 200 and r.json()["company"] == "X"
 
 
 async def test_templates_api(api: Api) -> None:

@@ -268,16 +268,18 @@ class PublishedEntry:
 
 # (database, flow, version) -> the version's entry rule: published versions never change
 _ENTRIES: dict[tuple[str, str, int], dict[str, Any]] = {}
+# the latest published version of every active flow; built once (it runs on every new lead
+# and event), SQLAlchemy keeping its compiled form under the statement's key
+_LATEST_ACTIVE = (select(FlowVersion.flow_id, func.max(FlowVersion.version))
+                  .join(Flow, col(Flow.id) == col(FlowVersion.flow_id))
+                  .where(Flow.state == "active").group_by(FlowVersion.flow_id)
+                  .order_by(FlowVersion.flow_id))
 
 
 def active_entries(session: Session) -> list[PublishedEntry]:
     """The entry rule of the latest published version of every active flow: one small query;
     each version's document is read once per process (versions are immutable)."""
-    latest = session.exec(
-        select(FlowVersion.flow_id, func.max(FlowVersion.version))
-        .join(Flow, col(Flow.id) == col(FlowVersion.flow_id))
-        .where(Flow.state == "active").group_by(FlowVersion.flow_id)
-        .order_by(FlowVersion.flow_id)).all()
+    latest = session.exec(_LATEST_ACTIVE).all()
     bind = session.get_bind().url.render_as_string(hide_password=False)
     out = []
     for flow_id, version in latest:
@@ -295,16 +297,18 @@ def active_entries(session: Session) -> list[PublishedEntry]:
 
 def enrol_by_rules(session: Session, lead: Lead, event_type: str,
                    event: dict[str, Any] | None = None, trigger: str | None = None, *,
-                   new_lead: bool = False) -> list[Journey]:
+                   new_lead: bool = False,
+                   entries: list[PublishedEntry] | None = None) -> list[Journey]:
     """Enrol ``lead`` in every flow whose entry matches this event and whose re-entry rule allows.
 
     ``new_lead``: the lead was created in this transaction, so it has no journey anywhere yet
-    (nothing to look up for re-entry or the next sequence number)."""
+    (nothing to look up for re-entry or the next sequence number). ``entries``: the
+    :func:`active_entries` the caller read in this transaction (read here otherwise)."""
     if lead.erased_at is not None:
         return []
     view = lead_view(lead)
     created = []
-    for version in active_entries(session):
+    for version in (active_entries(session) if entries is None else entries):
         entry = version.entry
         if entry.get("event") != event_type:
             continue

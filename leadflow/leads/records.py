@@ -7,6 +7,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from leadflow.auth import Principal
@@ -17,8 +18,10 @@ __all__ = [
     "ConsentIn",
     "LeadCreate",
     "add_timeline",
+    "apply_lead",
     "check_lead_access",
     "get_lead",
+    "lead_by_email",
     "lead_public",
     "lead_view",
     "record_event",
@@ -74,10 +77,31 @@ def add_timeline(session: Session, lead_id: str, kind: str, type_: str, at: date
     session.add(TimelineEntry(lead_id=lead_id, kind=kind, type=type_, at=at or utcnow(), data=data))
 
 
+# Statements run for every lead written, built once: a statement is immutable, and SQLAlchemy
+# keeps its compiled form under the key it computes once per statement object.
+_BY_EMAIL = select(Lead).where(Lead.email == bindparam("email"))
+_JOURNEYS_OF = (select(Journey).where(Journey.lead_id == bindparam("lead_id"))
+                .order_by(col(Journey.started_at)))
+
+
+def lead_by_email(session: Session, email: str) -> Lead | None:
+    """The lead with this e-mail (erased or not), or None."""
+    return session.exec(_BY_EMAIL, params={"email": email.lower()}).first()
+
+
 def upsert_lead(session: Session, data: LeadCreate, *, actor: str = "api") -> tuple[Lead, bool]:
     """Create the lead, or update the one with the same e-mail; returns ``(lead, created)``."""
+    return apply_lead(session, lead_by_email(session, data.email), data, actor=actor)
+
+
+def apply_lead(session: Session, lead: Lead | None, data: LeadCreate, *,
+               actor: str = "api") -> tuple[Lead, bool]:
+    """Write ``data`` onto ``lead`` (the one with its e-mail, from :func:`lead_by_email`), or
+    create the lead when ``lead`` is None; returns ``(lead, created)``.
+
+    Nothing is flushed here: the rows go to the database with the transaction's next read or
+    flush (a duplicate e-mail written concurrently fails there)."""
     email = data.email.lower()
-    lead = session.exec(select(Lead).where(Lead.email == email)).first()
     created = lead is None
     now = utcnow()
     if lead is None:
@@ -104,7 +128,6 @@ def upsert_lead(session: Session, data: LeadCreate, *, actor: str = "api") -> tu
         consent.setdefault("at", now.isoformat())
         lead.consent = consent
     lead.updated_at = now
-    session.flush()
     add_timeline(session, lead.id, "lead", "lead.created" if created else "lead.updated",
                  actor=actor)
     if data.consent is not None:
@@ -172,9 +195,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def lead_public(session: Session, lead: Lead) -> dict[str, Any]:
     """``GET /api/leads/{id}``: the lead with score, stage, owner and its journeys."""
-    journeys = session.exec(
-        select(Journey).where(Journey.lead_id == lead.id).order_by(col(Journey.started_at))
-    ).all()
+    journeys = session.exec(_JOURNEYS_OF, params={"lead_id": lead.id}).all()
     return {
         **lead_view(lead),
         "score_model_version": lead.score_model_version,
@@ -221,8 +242,9 @@ def record_event(session: Session, lead: Lead, *, type_: str, properties: dict[s
     event = Event(lead_id=lead.id, type=type_, properties=properties or {},
                   occurred_at=_aware_utc(occurred_at), send_id=send_id,
                   **({"id": event_id} if event_id else {}))
+    # not flushed here: the event goes to the database with the transaction's next read or
+    # flush (its id and times are set already)
     session.add(event)
-    session.flush()
     add_timeline(session, lead.id, "event", type_, at=event.occurred_at, event_id=event.id,
                  properties=event.properties)
     return event, True

@@ -114,6 +114,11 @@ def _active(version: int, document: dict[str, Any], created_at: datetime | None)
     return ActiveModel(version, document, doc, scored_event_types(doc), created_at)
 
 
+# built once (it runs on every event): a statement is immutable, and SQLAlchemy keeps its
+# compiled form under the key it computes once per statement object
+_NEWEST_MODEL = select(ScoringModel).order_by(col(ScoringModel.version).desc()).limit(1)
+
+
 def active_model(session: Session, version: int | None = None) -> ActiveModel:
     """The newest scoring model (or the given ``version``); the built-in one is version 0."""
     if version == DEFAULT_VERSION:
@@ -121,8 +126,7 @@ def active_model(session: Session, version: int | None = None) -> ActiveModel:
     if version is not None:
         row = session.get(ScoringModel, version)
     else:
-        row = session.exec(
-            select(ScoringModel).order_by(col(ScoringModel.version).desc()).limit(1)).first()
+        row = session.exec(_NEWEST_MODEL).first()
     if row is None or row.version is None:
         return _active(DEFAULT_VERSION, DEFAULT_SCORING_MODEL, None)
     return _active(row.version, row.document, row.created_at)

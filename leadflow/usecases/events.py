@@ -29,13 +29,14 @@ from leadflow.errors import NotFound
 from leadflow.journeys.actions import StepInput, step_of
 from leadflow.journeys.durations import parse_duration
 from leadflow.journeys.enrolment import (
+    PublishedEntry,
     active_entries,
     enrol_by_rules,
     journey_input,
     running_journeys,
 )
 from leadflow.leads.attribution import record_touch
-from leadflow.leads.records import record_event, upsert_lead
+from leadflow.leads.records import apply_lead, lead_by_email, record_event
 from leadflow.models import EmailMessage, Event, Journey, Lead
 from leadflow.scoring.service import (
     active_model,
@@ -120,11 +121,13 @@ def plan_for_lead_change(session: Session, lead: Lead) -> Dispatch:
 
 
 def dispatch_event(session: Session, lead: Lead, event: Event, *, enrol: bool = True,
-                   new_lead: bool = False) -> Dispatch:
+                   new_lead: bool = False,
+                   entries: list[PublishedEntry] | None = None) -> Dispatch:
     """What an event stored for ``lead`` sets in motion (already-running journeys first).
 
     ``new_lead``: the lead and this event were created in this transaction: the lead has no
-    journey to signal, and only the journeys enrolled now can have this event as trigger."""
+    journey to signal, and only the journeys enrolled now can have this event as trigger.
+    ``entries``: :func:`~leadflow.journeys.enrolment.active_entries`, when the caller read them."""
     plan = Dispatch(event_ids=[event.id])
     if is_machine_open(event):
         return plan
@@ -134,7 +137,7 @@ def dispatch_event(session: Session, lead: Lead, event: Event, *, enrol: bool = 
             if j.trigger_event_id != event.id:
                 plan.signals.append((j.id, EVENT_SIGNAL, payload))
     started = enrol_by_rules(session, lead, event.type, {"properties": event.properties},
-                             trigger=event.id, new_lead=new_lead) if enrol else []
+                             trigger=event.id, new_lead=new_lead, entries=entries) if enrol else []
     triggered = started if new_lead else journeys_for_trigger(session, event.id)
     plan.starts += [journey_input(j) for j in triggered if j.status == "running"]
     return plan
@@ -194,12 +197,17 @@ def ingest_lead(session: Session, data: Any, *, actor: str = "api") -> tuple[Lea
     A new lead is scored and enrolled in ``lead.created`` flows; an updated one wakes its
     running journeys so their ``exit_when`` goals are checked at once.
     """
-    lead, created = upsert_lead(session, data, actor=actor)
+    # What a new lead's writes need is read first, so they all go to the database in one
+    # flush (a read would flush what is pending before it).
+    model = active_model(session)
+    found = lead_by_email(session, data.email)
+    entries = active_entries(session) if found is None else None
+    lead, created = apply_lead(session, found, data, actor=actor)
     # a lead created now has no events yet: nothing to load for its score
-    change = rescore(session, lead, events=[] if created else None)
+    change = rescore(session, lead, model=model, events=[] if created else None)
     event, _ = record_event(session, lead, type_="lead.created" if created else "lead.updated",
                             properties={})
-    plan = dispatch_event(session, lead, event, enrol=created, new_lead=created)
+    plan = dispatch_event(session, lead, event, enrol=created, new_lead=created, entries=entries)
     for derived in derived_events(session, lead, change):
         plan.extend(dispatch_event(session, lead, derived))
     if not created:

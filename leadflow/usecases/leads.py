@@ -110,11 +110,15 @@ def save_lead(db_url: str, data: LeadCreate) -> tuple[dict[str, Any], bool, Disp
     with session_scope(db_url) as session:
         lead, created, plan = ingest_lead(session, data)
         plan.record(session)
-        # the answer is read back in the same transaction (as stored, not as built in memory):
-        # one transaction per request, where a second one read it after the commit
-        session.flush()
-        session.expire_all()
-        return lead_public(session, get_lead(session, lead.id)), created, plan
+        if not created:
+            # the answer is read back in the same transaction (as stored, not as built in
+            # memory): one transaction per request, where a second one read it after the commit
+            session.flush()
+            session.expire_all()
+            lead = get_lead(session, lead.id)
+        # a new lead was written whole by this transaction, from this session: as flushed,
+        # it is as stored (its journeys are read: the query flushes what is pending first)
+        return lead_public(session, lead), created, plan
 
 
 def import_leads(db_url: str, content: bytes) -> tuple[dict[str, Any], Dispatch]:
