@@ -121,6 +121,11 @@ def create_app(settings: Settings | None = None, *, temporal_client: Any = None,
         try:
             yield
         finally:
+            # starts and signals a request handed to the background go out before we stop
+            # (what does not is left in the outbox for the drainer: nothing is lost either way)
+            from leadflow.dispatch import settle_deliveries
+
+            await settle_deliveries(timeout=10)
             if drainer is not None:
                 drainer.cancel()
                 await asyncio.gather(drainer, return_exceptions=True)

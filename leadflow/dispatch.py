@@ -62,6 +62,14 @@ class Dispatch:
 _SENDING: set[asyncio.Task[None]] = set()  # deliveries running after their request answered
 
 
+async def settle_deliveries(timeout: float = 15.0) -> None:
+    """Wait (at most ``timeout`` seconds) for the background deliveries this process has under
+    way: for a clean shutdown, and for measuring a burst of requests until Temporal has them."""
+    pending = set(_SENDING)
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)
+
+
 async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
                        concurrency: int = 32, *, background: bool = True) -> None:
     """Deliver the plan to Temporal.

@@ -36,6 +36,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from leadflow.models import Event, Journey, TemporalIntent, utcnow
@@ -126,9 +127,16 @@ def record(session: Session, plan: Any) -> list[int]:
         session.add_all(rows)
         session.flush()
     if ids:
+        # no ORM synchronisation (it evaluated the IN list against every object in the
+        # session: a webhook batch holds thousands); the loaded events are set below instead
         for start in range(0, len(ids), 500):
             session.exec(update(Event).where(col(Event.id).in_(ids[start:start + 500]))  # type: ignore[call-overload]
-                         .values(dispatched=True))
+                         .values(dispatched=True)
+                         .execution_options(synchronize_session=False))
+        marked = set(ids)
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Event) and obj.id in marked:
+                set_committed_value(obj, "dispatched", True)
     plan.intent_ids = [r.id for r in rows]
     # what the request delivers without claiming: copies, free of the session
     plan.leased = [HeldIntent(r.id, r.kind, r.workflow_id, r.name, r.payload)  # type: ignore[arg-type]

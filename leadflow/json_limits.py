@@ -23,9 +23,35 @@ def _path(parts: list[str | int]) -> str:
     return out
 
 
+def _within_limits(value: Any) -> bool:
+    """Whether every value of a parsed JSON document keeps to the limits: the walk of
+    :func:`json_problem` without the paths (a 5,000-event webhook batch is checked on every
+    request; the paths are worked out only for a document that breaks a limit)."""
+    work: list[tuple[Any, int]] = [(value, 0)]
+    pop, extend = work.pop, work.extend
+    while work:
+        node, depth = pop()
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(node, str):
+            continue
+        if isinstance(node, dict):
+            extend([(v, depth + 1) for v in node.values()])
+        elif isinstance(node, list):
+            extend([(v, depth + 1) for v in node])
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                return False
+        elif isinstance(node, int) and abs(node) >= _MAX_INT:  # a bool is never that large
+            return False
+    return True
+
+
 def json_problem(value: Any) -> dict[str, str] | None:
     """The first value in a parsed JSON document that breaks a limit, as ``{"path", "message"}``
     (``path`` empty for the document itself)."""
+    if _within_limits(value):
+        return None
     work: list[tuple[Any, list[str | int]]] = [(value, [])]
     while work:
         node, path = work.pop()

@@ -28,8 +28,10 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from html import unescape
+from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from leadflow.client_address import parse_networks
@@ -42,11 +44,13 @@ from leadflow.models import EmailMessage, Event, TimelineEntry
 __all__ = [
     "MACHINE_OPEN_WITHIN",
     "REPEAT_WINDOW",
+    "add_timelines",
     "classify",
     "is_proxy_open",
     "record_click",
     "record_open",
     "timeline_entry",
+    "timeline_values",
 ]
 
 REPEAT_WINDOW = timedelta(hours=1)
@@ -159,16 +163,28 @@ def _new_event(session: Session, send_id: str | None, type_: str,
     return event
 
 
-def timeline_entry(event: Event, provider: str) -> TimelineEntry:
-    """The lead's timeline line for a mail ``event`` (delivered, opened, ...); a machine open
-    says so: it is shown, but it is no engagement (:func:`leadflow.usecases.events.is_machine_open`).
-    """
+def timeline_values(event: Event, provider: str) -> dict[str, Any]:
+    """The lead's timeline line for a mail ``event`` (delivered, opened, ...), as column values;
+    a machine open says so: it is shown, but it is no engagement
+    (:func:`leadflow.usecases.events.is_machine_open`)."""
     data: dict[str, object] = {"event_id": event.id, "send_id": event.send_id,
                                "provider": provider}
     if (event.properties or {}).get("machine_open"):
         data["machine_open"] = True
-    return TimelineEntry(lead_id=event.lead_id, at=event.occurred_at, kind="email",
-                         type=event.type, data=data)
+    return {"lead_id": event.lead_id, "at": event.occurred_at, "kind": "email",
+            "type": event.type, "data": data}
+
+
+def timeline_entry(event: Event, provider: str) -> TimelineEntry:
+    """:func:`timeline_values` as a row object, for one event."""
+    return TimelineEntry(**timeline_values(event, provider))
+
+
+def add_timelines(session: Session, events: list[Event], provider: str) -> None:
+    """The timeline lines of a batch of mail events, in one INSERT (a webhook batch holds
+    thousands: no row objects, nothing read back)."""
+    if events:
+        session.execute(insert(TimelineEntry), [timeline_values(e, provider) for e in events])
 
 
 def _links(html: str) -> set[str]:

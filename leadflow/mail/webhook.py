@@ -37,7 +37,7 @@ from leadflow.config import get_settings
 from leadflow.errors import BadRequest, Forbidden
 from leadflow.leads.consent import record_consent, suppress_leads
 from leadflow.mail.clock import as_utc, now_utc
-from leadflow.mail.engagement import classify, is_proxy_open, timeline_entry
+from leadflow.mail.engagement import add_timelines, classify, is_proxy_open
 from leadflow.models import Event, Lead
 
 __all__ = [
@@ -416,7 +416,7 @@ def ingest_batch(
     result.duplicates += len(result.new_events) - len(counted)  # repeats, staff mail
     result.new_events = counted
     session.add_all(result.new_events)
-    session.add_all(timeline_entry(e, "sendgrid") for e in result.new_events)
+    add_timelines(session, result.new_events, "sendgrid")
     for lead in _leads(session, sorted(suppress["unsubscribed"])):
         if not lead.unsubscribed:
             record_consent(session, lead, "withdrawn", source="sendgrid", at=received)

@@ -484,6 +484,7 @@ def _activate(session: Session, row: PredictiveModel, scoring: ActiveModel) -> N
     row.active = True
     session.add(row)
     session.flush()
+    session.info.pop(_ACTIVE, None)
     weights = Weights.of(row.weights)
     snaps = snapshots(session, scoring)
     if not snaps:
@@ -497,9 +498,16 @@ def _activate(session: Session, row: PredictiveModel, scoring: ActiveModel) -> N
 # ---------------------------------------------------------------- serving
 
 
+_ACTIVE = "leadflow.active_predictive"  # session.info: the model in force, read once a session
+
+
 def active_predictive(session: Session) -> PredictiveModel | None:
-    """The promoted model in force, if any."""
-    return session.exec(select(PredictiveModel).where(col(PredictiveModel.active))).first()
+    """The promoted model in force, if any (read once per session: a webhook batch rescoring a
+    thousand leads asked for it a thousand times; promoting in the session forgets it)."""
+    if _ACTIVE not in session.info:
+        session.info[_ACTIVE] = session.exec(
+            select(PredictiveModel).where(col(PredictiveModel.active))).first()
+    return session.info[_ACTIVE]  # type: ignore[no-any-return]
 
 
 def model_public(row: PredictiveModel, *, with_weights: bool = True) -> dict[str, Any]:
