@@ -579,6 +579,7 @@ def shown_temperature(exact: float, model: ScoringModelDoc | Mapping[str, Any]
 def _behavior_points(lead: Mapping[str, Any], events: Iterable[EventView], compiled: _Compiled,
                      now: datetime, rows: list[dict[str, Any]] | None) -> float:
     plain = compiled.plain
+    ruled = compiled.ruled
     # 0.5 ** (age / half_life) == exp(-age * ln2 / half_life); no decay is a rate of 0.
     rate = -math.log(2) / compiled.half_life_seconds if compiled.half_life_seconds else 0.0
     exp = math.exp
@@ -590,6 +591,13 @@ def _behavior_points(lead: Mapping[str, Any], events: Iterable[EventView], compi
         entry = plain.get(kind)
         if entry is not None:
             points, label = entry
+        elif kind in ruled:  # inline: this loop runs once per event of every lead rescored
+            event_map = {"type": kind, "properties": ev.properties}
+            match = next((rule for rule in ruled[kind]
+                          if rule[1] is None or evaluate(rule[1], lead, event_map)), None)
+            if match is None:
+                continue
+            points, label = match[0], match[2]
         else:
             found = _rule_points(kind, ev.properties, lead, compiled)
             if found is None:
