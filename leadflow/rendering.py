@@ -12,6 +12,7 @@ has a budget of steps, output and time. Any failure to render is :class:`Invalid
 
 from __future__ import annotations
 
+import functools
 import html as html_lib
 import re
 import threading
@@ -225,14 +226,13 @@ def _subject_template(env: BoundedSandbox, name: str) -> Any:
         return env.get_template(f"{name}.subject.j2")  # Jinja's cache, checked for changes
     except TemplateNotFound:
         pass
-    source = _subject_source(env, name)  # a file template: its `{# subject: ... #}` line
-    compiled: dict[str, Any] = env.__dict__.setdefault("_leadflow_subjects", {})
-    template = compiled.get(source)
-    if template is None:
-        if len(compiled) >= 256:
-            compiled.clear()
-        template = compiled[source] = env.from_string(source)
-    return template
+    # a file template: its `{# subject: ... #}` line
+    return _compiled_subject(env, _subject_source(env, name))
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_subject(env: BoundedSandbox, source: str) -> Any:
+    return env.from_string(source)
 
 
 def template_hash(src: TemplateSource) -> str:

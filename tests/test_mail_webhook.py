@@ -217,6 +217,30 @@ def test_batch_posted_twice_stores_once(db_url: str) -> None:
     assert _event_count(db_url) == 5
 
 
+def test_each_new_event_is_a_line_on_its_leads_timeline(db_url: str) -> None:
+    from leadflow.models import TimelineEntry
+
+    result = _ingest(db_url, [sendgrid_event("delivered", 1),
+                              sendgrid_event("open", 1, sg_machine_open=True),
+                              sendgrid_event("click", 2, url="https://x.example/a")])
+    _ingest(db_url, [sendgrid_event("delivered", 1)])  # a repeat adds no line
+    with session_scope(db_url) as session:
+        lines = session.exec(select(TimelineEntry).order_by(TimelineEntry.id)).all()
+        shown = [(t.lead_id, t.kind, t.type, t.data) for t in lines]
+    assert len(result.new_events) == 3
+    assert shown == [
+        ("L1", "email", "email.delivered", {"event_id": result.new_events[0].id,
+                                            "send_id": "journey-1-welcome-1",
+                                            "provider": "sendgrid"}),
+        ("L1", "email", "email.opened", {"event_id": result.new_events[1].id,
+                                         "send_id": "journey-1-welcome-1",
+                                         "provider": "sendgrid", "machine_open": True}),
+        ("L2", "email", "email.clicked", {"event_id": result.new_events[2].id,
+                                          "send_id": "journey-2-welcome-1",
+                                          "provider": "sendgrid"}),
+    ]
+
+
 def test_same_event_under_a_new_sg_event_id_is_a_duplicate(db_url: str) -> None:
     _ingest(db_url, [sendgrid_event("delivered", 1)])
     resent = _ingest(db_url, [sendgrid_event("delivered", 1, sg_event_id="brand-new-id")])
