@@ -8,14 +8,16 @@ and is safe to run again after a crash or retry: progress rows are keyed by (jou
 visit), e-mails by their send id.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: the Temporal data converter reads the hints
+# of StepInput each time it decodes one, and hints kept as strings are compiled again on
+# every read (about 0.4 ms a decode; a journey decodes several).
 
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, bindparam, or_
 from sqlmodel import Session, col, select
 
 from leadflow.db import session_scope
@@ -28,6 +30,7 @@ from leadflow.rendering import build_context, pinned_source, render_email
 
 __all__ = [
     "StepInput",
+    "StepRows",
     "check_exit",
     "decide",
     "finish_journey",
@@ -44,6 +47,9 @@ log = logging.getLogger(__name__)
 # A paused flow's held send looks again this often; resuming wakes it at once.
 PAUSE_RECHECK_SECONDS = 3600
 _HELD = {"send window": "send_window", "frequency cap": "frequency_cap"}
+# Read by every e-mail step: built once (see leadflow.leads.records).
+_BY_SEND_ID = select(EmailMessage).where(EmailMessage.send_id == bindparam("send_id"))
+_FLOW_STATE = select(Flow.state).where(Flow.id == bindparam("flow_id"))
 
 
 @dataclass
@@ -74,25 +80,46 @@ def _at(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def record_trail(session: Session, inp: StepInput) -> Journey | None:
-    """Record the steps the journey entered (idempotent per step visit)."""
+class StepRows:
+    """The step rows of one journey that this transaction read: the open ones (one, normally)
+    and which step visits are recorded. One query answers every visit a step records, its
+    journey's end included (an e-mail step that ends the journey)."""
+
+    def __init__(self, session: Session, journey_id: str, visits: list[list[Any]]) -> None:
+        keys = {(step_id, visit) for step_id, visit, _ in visits}
+        rows = session.exec(select(JourneyStep).where(
+            JourneyStep.journey_id == journey_id,
+            or_(col(JourneyStep.left_at).is_(None),
+                *(and_(JourneyStep.step_id == step_id, JourneyStep.visit == visit)
+                  for step_id, visit in sorted(keys))))).all()
+        self.open = [r for r in rows if r.left_at is None]
+        self.recorded = {(r.step_id, r.visit) for r in rows}
+
+
+def record_trail(session: Session, inp: StepInput,
+                 rows: StepRows | None = None) -> Journey | None:
+    """Record the steps the journey entered (idempotent per step visit).
+
+    ``rows``: the journey's step rows as this transaction read them, when a caller records
+    more than one trail in it (read once here otherwise)."""
     journey = session.get(Journey, inp.journey_id)
     if journey is None:
         return None
+    if inp.trail:
+        rows = rows or StepRows(session, inp.journey_id, inp.trail)
     for step_id, visit, ts in inp.trail:
-        # this visit's row (if recorded already) and the open ones, in one query
-        rows = session.exec(select(JourneyStep).where(
-            JourneyStep.journey_id == inp.journey_id,
-            or_(col(JourneyStep.left_at).is_(None),
-                and_(JourneyStep.step_id == step_id, JourneyStep.visit == visit)))).all()
-        if any(r.step_id == step_id and r.visit == visit for r in rows):
+        assert rows is not None
+        if (step_id, visit) in rows.recorded:
             continue
         at = _at(ts)
-        for open_step in rows:
-            open_step.left_at = at
-            session.add(open_step)
-        session.add(JourneyStep(journey_id=inp.journey_id, flow_id=inp.flow_id,
-                                version=inp.version, step_id=step_id, visit=visit, entered_at=at))
+        for open_step in rows.open:
+            if open_step.left_at is None:
+                open_step.left_at = at
+                session.add(open_step)
+        entered = JourneyStep(journey_id=inp.journey_id, flow_id=inp.flow_id,
+                              version=inp.version, step_id=step_id, visit=visit, entered_at=at)
+        session.add(entered)
+        rows.open, rows.recorded = [entered], rows.recorded | {(step_id, visit)}
         add_timeline(session, inp.lead_id, "step", "step.entered", at=at, flow_id=inp.flow_id,
                      version=inp.version, step=step_id, visit=visit)
         journey.current_step, journey.held_reason = step_id, None
@@ -125,13 +152,19 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
     now = current_time(inp.at)
     where = {"flow_id": inp.flow_id, "step": inp.step, "send_id": inp.send_id}
     with session_scope(db_url) as session:
-        journey = record_trail(session, inp)
+        # the step rows of this step's trail and of the end it may record, read once
+        visits = inp.trail + ((inp.finish or {}).get("trail") or [])
+        rows = StepRows(session, inp.journey_id, visits) if visits else None
+        journey = record_trail(session, inp, rows)
         if journey is not None and journey.status == "exited":
             # the lead left (exit_journey) before the workflow heard of it: nothing goes out
-            return _ended(session, inp, {"status": "skipped", "reason": "exited"})
-        message = session.exec(select(EmailMessage).where(EmailMessage.send_id == inp.send_id)).first()
+            return _ended(session, inp, {"status": "skipped", "reason": "exited"}, rows)
+        # What follows reads rows the trail's writes do not touch: they are flushed once, with
+        # the send row, at the commit.
+        session.autoflush = False
+        message = session.exec(_BY_SEND_ID, params={"send_id": inp.send_id}).first()
         if message is not None and message.status in FINAL_STATUSES:
-            return _ended(session, inp, {"status": message.status})
+            return _ended(session, inp, {"status": message.status}, rows)
         lead = session.get(Lead, inp.lead_id)
         doc = load_version_document(db_url, inp.flow_id, inp.version)
         # Checked again on every retry: a lead may unsubscribe while its mail is postponed.
@@ -151,13 +184,13 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
                 reason = None
             if reason is not None:
                 add_timeline(session, inp.lead_id, "email", "email.skipped", reason=reason, **where)
-                return _ended(session, inp, {"status": "skipped", "reason": reason})
+                return _ended(session, inp, {"status": "skipped", "reason": reason}, rows)
         assert lead is not None
         journey = session.get(Journey, inp.journey_id)
         ws = workspace(session)
         if message is None or message.status == "pending":
             later = None
-            if session.exec(select(Flow.state).where(Flow.id == inp.flow_id)).first() == "paused":
+            if session.exec(_FLOW_STATE, params={"flow_id": inp.flow_id}).first() == "paused":
                 later = (now + timedelta(seconds=PAUSE_RECHECK_SECONDS), "paused")
             later = later or next_send_time(
                 session, lead, doc.get("send_window") or ws["send_window"], inp.send_id, now)
@@ -184,14 +217,13 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
                                    version=inp.version, step=inp.step, template=step["template"],
                                    to=lead.email, subject=subject, html=rendered.html,
                                    text=rendered.text, status="pending")
-            session.add(message)
-            session.flush()
+            session.add(message)  # inserted with its outcome: settle_or_claim() sets it first
         # The send row, the progress and the timeline entry commit together; a provider that
         # must be called goes after this commit, claimed ``sending`` in it (exactly once).
         step_out = settle_or_claim(session, message, now=now, timeline=True, cleared=cleared)
         finished = inp.finish is not None and isinstance(step_out, str)
         if finished:
-            _finish_in(session, inp)
+            _finish_in(session, inp, rows)
     status = finish_delivery(step_out, db_url=db_url)
     if inp.finish is not None and not finished:
         with session_scope(db_url) as session:
@@ -211,25 +243,30 @@ def send_email(db_url: str, inp: StepInput) -> dict[str, Any]:
     return {"status": status, "reason": code, **done}
 
 
-def _ended(session: Session, inp: StepInput, result: dict[str, Any]) -> dict[str, Any]:
+def _ended(session: Session, inp: StepInput, result: dict[str, Any],
+           rows: StepRows | None = None) -> dict[str, Any]:
     """``result``, with the journey's end recorded in ``session`` when this step ends it."""
     if inp.finish is not None:
-        _finish_in(session, inp)
+        _finish_in(session, inp, rows)
         result["finished"] = True
     return result
 
 
-def _finish_in(session: Session, inp: StepInput) -> None:
+def _finish_in(session: Session, inp: StepInput, rows: StepRows | None = None) -> None:
     """The journey's end that follows this e-mail (``inp.finish``), in ``session``: as
-    :func:`finish_journey` records it, so the workflow needs no activity of its own for it."""
+    :func:`finish_journey` records it, so the workflow needs no activity of its own for it.
+    ``rows``: the journey's step rows as this transaction read and wrote them."""
     from leadflow.journeys.enrolment import close_journey
 
     end = inp.finish or {}
+    trail = end.get("trail") or []
+    rows = rows or (StepRows(session, inp.journey_id, trail) if trail else None)
     journey = record_trail(session, StepInput(
         journey_id=inp.journey_id, lead_id=inp.lead_id, flow_id=inp.flow_id,
-        version=inp.version, trail=end.get("trail") or []))
+        version=inp.version, trail=trail), rows)
     if journey is not None and journey.status == "running":
-        close_journey(session, journey, end.get("status") or "completed", end.get("reason"))
+        close_journey(session, journey, end.get("status") or "completed", end.get("reason"),
+                      open_steps=rows.open if rows is not None else None)
 
 
 def _hold(session: Session, journey: Journey | None, reason: str | None) -> None:

@@ -56,17 +56,24 @@ __all__ = [
 
 
 def close_journey(session: Session, journey: Journey, status: str, reason: str | None,
-                  now: Any = None) -> None:
+                  now: Any = None, open_steps: list[JourneyStep] | None = None) -> None:
     """Record the journey ended (``completed``, ``exited`` or ``failed``) with ``reason``:
-    its open step closed and a ``journey.<status>`` timeline entry."""
+    its open step closed and a ``journey.<status>`` timeline entry.
+
+    ``open_steps``: the journey's open step rows, when the caller has them in this transaction
+    (:class:`leadflow.journeys.actions.StepRows`); read here otherwise."""
     from leadflow import metrics
 
     now = now or utcnow()
     journey.status, journey.exit_reason, journey.ended_at = status, reason, now
     journey.converted = reason == "goal"
     journey.waiting_until = None
-    for open_step in session.exec(select(JourneyStep).where(
-            JourneyStep.journey_id == journey.id, col(JourneyStep.left_at).is_(None))).all():
+    if open_steps is None:
+        open_steps = list(session.exec(select(JourneyStep).where(
+            JourneyStep.journey_id == journey.id, col(JourneyStep.left_at).is_(None))).all())
+    for open_step in open_steps:
+        if open_step.left_at is not None:
+            continue
         open_step.left_at, open_step.outcome = now, status
         session.add(open_step)
     session.add(journey)

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -69,13 +70,18 @@ def _normal(email: str) -> str:
     return email.strip().lower()
 
 
+# Asked before every marketing mail: built once (see leadflow.leads.records).
+_SUPPRESSION = select(Suppression).where(
+    col(Suppression.address_hash).in_([bindparam("keyed"), bindparam("legacy")]))
+
+
 def suppression_of(session: Session, email: str | None) -> Suppression | None:
     """The suppression list's row for ``email`` (keyed, or a legacy unkeyed one), if any."""
     if not email:
         return None
     keyed, legacy = address_hash(email), legacy_address_hash(email)
     rows = {r.address_hash: r for r in session.exec(
-        select(Suppression).where(col(Suppression.address_hash).in_([keyed, legacy]))).all()}
+        _SUPPRESSION, params={"keyed": keyed, "legacy": legacy}).all()}
     return rows.get(keyed) or rows.get(legacy)
 
 

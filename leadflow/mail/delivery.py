@@ -23,6 +23,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlmodel import Session, col, select, update
 
 from leadflow.config import Settings, get_settings
@@ -136,6 +137,18 @@ def _swap(session: Session, msg: EmailMessage, **values: Any) -> bool:
     if result.rowcount == 1:
         record_email_status(values.get("status"))
     return result.rowcount == 1
+
+
+def _claim(session: Session, msg: EmailMessage, **values: Any) -> bool:
+    """:func:`_swap`, or for a row this transaction is still to insert, its values set before
+    the INSERT: nobody else can hold a row that does not exist yet (a second attempt of the same
+    send fails on the unique send id and retries), and one statement is saved."""
+    if inspect(msg).pending:
+        for name, value in values.items():
+            setattr(msg, name, value)
+        record_email_status(values.get("status"))
+        return True
+    return _swap(session, msg, **values)
 
 
 def _note(session: Session, msg: EmailMessage, status: str, reason: str | None) -> None:
@@ -258,7 +271,7 @@ def settle_or_claim(
     skip = None if cleared else _skip_reason(session, msg, settings)
     if skip or not msg.to:
         status, reason = ("skipped", skip) if skip else ("failed", "no recipient address")
-        if not _swap(session, msg, status=status, reason=reason):
+        if not _claim(session, msg, status=status, reason=reason):
             raise _lost_race(send_id)
         if timeline:
             _note(session, msg, status, reason)
@@ -275,7 +288,7 @@ def settle_or_claim(
     if sender.name == "outbox":
         # Nothing leaves the process: deciding and recording is one transaction.
         receipt = sender.send(mail)
-        if not _swap(
+        if not _claim(
             session,
             msg,
             **claim,
@@ -289,7 +302,7 @@ def settle_or_claim(
             _note(session, msg, "sent", None)
         return "sent"
     attempt = claim["attempts"]  # read before _swap: the update refreshes ``msg``
-    if not _swap(session, msg, **claim, status="sending", last_attempt_at=now):
+    if not _claim(session, msg, **claim, status="sending", last_attempt_at=now):
         raise _lost_race(send_id)
     return HandOver(sender, mail, attempt, settings=settings, window=window, started=now,
                     timeline=timeline)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, func, select
 
 from leadflow.config import Settings, get_settings
@@ -166,20 +167,29 @@ def cap_reopens_at(session: Session, lead_id: str, now: datetime, *, exclude_sen
     return cap_reopens_after(sent, as_utc(now), cap, period)
 
 
+# The mails that count against the cap, built once (a statement is immutable; SQLAlchemy keeps
+# its compiled form under the key it computes once per statement object).
+_CAPPED = select(EmailMessage.lead_id,
+                 func.coalesce(EmailMessage.sent_at, EmailMessage.last_attempt_at)).where(
+    col(EmailMessage.internal).is_(False), col(EmailMessage.status).in_(("sent", "sending")))
+_CAPPED_ONE = _CAPPED.where(EmailMessage.lead_id == bindparam("lead_id"))
+_CAPPED_ONE_BUT = _CAPPED_ONE.where(EmailMessage.send_id != bindparam("send_id"))
+
+
 def capped_mail_times(session: Session, lead_ids: Sequence[str], *,
                       exclude_send_id: str | None = None) -> dict[str, list[datetime]]:
     """When each lead's mails that count against the frequency cap went out (aware UTC): sent
     or being handed over, marketing (not internal) mail, in any flow."""
-    when = func.coalesce(EmailMessage.sent_at, EmailMessage.last_attempt_at)
-    query = select(EmailMessage.lead_id, when).where(
-        col(EmailMessage.lead_id).in_(lead_ids) if len(lead_ids) != 1
-        else EmailMessage.lead_id == lead_ids[0],
-        col(EmailMessage.internal).is_(False),
-        col(EmailMessage.status).in_(("sent", "sending")))
-    if exclude_send_id is not None:
-        query = query.where(EmailMessage.send_id != exclude_send_id)
+    if len(lead_ids) == 1:  # a send's own check: the statement built once
+        query = _CAPPED_ONE if exclude_send_id is None else _CAPPED_ONE_BUT
+        params = {"lead_id": lead_ids[0], "send_id": exclude_send_id}
+    else:
+        query = _CAPPED.where(col(EmailMessage.lead_id).in_(lead_ids))
+        if exclude_send_id is not None:
+            query = query.where(EmailMessage.send_id != exclude_send_id)
+        params = {}
     found: dict[str, list[datetime]] = {}
-    for lead_id, moment in session.exec(query).all():
+    for lead_id, moment in session.exec(query, params=params).all():
         if moment is not None and lead_id is not None:
             found.setdefault(lead_id, []).append(as_utc(moment))
     return found
