@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlmodel import Session, col, update
@@ -108,14 +108,21 @@ async def run_dispatch(client: Any, plan: Dispatch, db_url: str | None = None,
         # every delivery of the burst until its last request is answered.
         await asyncio.sleep(0)
         return
+    from leadflow.journeys.flows import start_documents
     from leadflow.metrics import record_journey_started
 
     if client is None and plan.needs_temporal:
         # never `None.start_workflow`: say what is missing (the events stay undispatched)
         raise Unavailable("Temporal is not reachable; this change was not recorded in the outbox.")
     gate = asyncio.Semaphore(concurrency)
+    documents = await asyncio.to_thread(
+        start_documents, db_url, [(s.flow_id, s.version) for s in plan.starts]) \
+        if plan.starts else {}
 
     async def start(inp: JourneyInput) -> None:
+        doc = documents.get((inp.flow_id, inp.version))
+        if inp.flow is None and doc is not None:
+            inp = replace(inp, flow=doc)  # the journey needs no load_flow then
         async with gate:
             if await start_journey(client, inp):
                 record_journey_started(inp.flow_id)

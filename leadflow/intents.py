@@ -243,8 +243,10 @@ def _claim(db_url: str | None, ids: list[int] | None, limit: int,
         return out
 
 
-async def _send(client: Any, row: TemporalIntent | HeldIntent) -> str:
-    """Deliver one row: ``delivered`` or ``gone``; raises on failure."""
+async def _send(client: Any, row: TemporalIntent | HeldIntent,
+                documents: dict[tuple[str, int], dict[str, Any]] | None = None) -> str:
+    """Deliver one row: ``delivered`` or ``gone``; raises on failure. ``documents``: flow
+    version documents a journey start carries (:func:`leadflow.journeys.flows.start_documents`)."""
     from temporalio.exceptions import WorkflowAlreadyStartedError
     from temporalio.service import RPCError, RPCStatusCode
 
@@ -257,6 +259,8 @@ async def _send(client: Any, row: TemporalIntent | HeldIntent) -> str:
             from temporalio.common import WorkflowIDReusePolicy
 
             inp = JourneyInput(**row.payload)
+            if inp.flow is None:
+                inp.flow = (documents or {}).get((inp.flow_id, inp.version))
             try:
                 await client.start_workflow(
                     JOURNEY_WORKFLOW, inp, id=inp.journey_id, task_queue=settings.task_queue,
@@ -313,6 +317,7 @@ async def deliver(client: Any, db_url: str | None = None, ids: list[int] | None 
     :func:`record`); they are sent without a claim, and only the rest of ``ids`` is claimed.
     """
     from leadflow.db import session_scope
+    from leadflow.journeys.flows import start_documents
 
     report = DeliveryReport()
     if ids is not None and not ids:
@@ -329,6 +334,8 @@ async def deliver(client: Any, db_url: str | None = None, ids: list[int] | None 
     by_workflow: dict[str, list[TemporalIntent | HeldIntent]] = {}
     for r in rows:
         by_workflow.setdefault(r.workflow_id, []).append(r)
+    starts = [(r.payload["flow_id"], r.payload["version"]) for r in rows if r.kind == "start"]
+    documents = await asyncio.to_thread(start_documents, db_url, starts) if starts else {}
     gate = asyncio.Semaphore(concurrency)
     done: dict[int, str] = {}
     failed: dict[int, str] = {}
@@ -337,7 +344,7 @@ async def deliver(client: Any, db_url: str | None = None, ids: list[int] | None 
         async with gate:
             for n, r in enumerate(chain):
                 try:
-                    done[r.id] = await _send(client, r)  # type: ignore[index]
+                    done[r.id] = await _send(client, r, documents)  # type: ignore[index]
                 except Exception as exc:  # noqa: BLE001
                     code = getattr(getattr(exc, "status", None), "name", None) or type(exc).__name__
                     for later in chain[n:]:

@@ -126,6 +126,10 @@ class JourneyInput:
     # The code generation this journey started on (:data:`JOURNEY_CODE` for new journeys; 0,
     # the default, for the histories of journeys started before the field existed).
     code: int = 0
+    # The flow version's document (never personal data), when the starter had it: the journey
+    # then needs no ``load_flow`` local activity (one workflow activation fewer). Journeys
+    # started without it (an older starter, a move to another version) load it as before.
+    flow: dict[str, Any] | None = None
 
 
 @dataclass

@@ -316,7 +316,8 @@ async def test_the_last_email_records_the_end_without_a_finish_activity(
         time_env: WorkflowEnvironment, db_url: str, task_queue: str) -> None:
     """Three e-mails, then the exit: the last send records the end in its own transaction. A
     new journey (code generation 1) runs its steps as local activities: the whole journey is
-    one workflow task, with no activity task, patch marker or search-attribute upsert."""
+    one workflow task, with no activity task, patch marker or search-attribute upsert; the
+    flow's document comes with the start, so nothing loads it."""
     from sqlmodel import select
 
     from leadflow.db import session_scope
@@ -344,7 +345,11 @@ async def test_the_last_email_records_the_end_without_a_finish_activity(
     local = [json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)
              ["activity_type"] for e in history.events
              if e.HasField("marker_recorded_event_attributes")]
-    assert local == ["load_flow", "send_email", "send_email", "send_email"]
+    assert local == ["send_email", "send_email", "send_email"], \
+        "the start carried the flow's document: no load_flow"
+    started = json.loads(history.events[0].workflow_execution_started_event_attributes
+                         .input.payloads[0].data)
+    assert started["flow"]["steps"]["three"]["template"] == "trial-tips"
     with session_scope(db_url) as session:
         kinds = [t.type for t in session.exec(select(TimelineEntry).where(
             TimelineEntry.lead_id == lead_id)).all()]

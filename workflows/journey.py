@@ -400,7 +400,9 @@ class JourneyWorkflow:
     @workflow.run
     async def run(self, inp: JourneyInput) -> dict[str, Any]:
         self._code = inp.code
-        flow = await workflow.execute_local_activity(
+        # the version's document came with the input (JourneyInput.flow), or is loaded: which
+        # one is fixed by the input, so a replay takes the same path
+        flow = inp.flow if inp.flow is not None else await workflow.execute_local_activity(
             "load_flow", StepInput(journey_id=inp.journey_id, lead_id=inp.lead_id,
                                    flow_id=inp.flow_id, version=inp.version),
             start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY)
@@ -456,7 +458,7 @@ class JourneyWorkflow:
                 workflow.continue_as_new(JourneyInput(
                     journey_id=inp.journey_id, lead_id=inp.lead_id, flow_id=inp.flow_id,
                     version=inp.version, state=carried, inbox=list(self._inbox),
-                    history_limit=inp.history_limit, code=inp.code))
+                    history_limit=inp.history_limit, code=inp.code, flow=inp.flow))
             if not self._inbox:
                 timeout = None if cmd.until is None else max(0.0, cmd.until - self._now())
                 if timeout is not None and self._code >= 1:

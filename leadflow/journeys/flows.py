@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -224,6 +225,20 @@ def _cached_document(url: str, flow_id: str, version: int) -> dict[str, Any]:
 def load_version_document(url: str, flow_id: str, version: int) -> dict[str, Any]:
     """A published version's document; cached, since versions never change."""
     return _cached_document(url, flow_id, version)
+
+
+def start_documents(url: str | None,
+                    keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+    """The documents of the versions ``keys`` names (``(flow_id, version)``), for journey
+    starts to carry (cached). A version that is not there is left out: its journeys load it
+    themselves, and fail there with the reason."""
+    found = {}
+    for flow_id, version in set(keys):
+        try:
+            found[(flow_id, version)] = load_version_document(url, flow_id, version)  # type: ignore[arg-type]
+        except NotFound:
+            continue
+    return found
 
 
 @lru_cache(maxsize=512)
